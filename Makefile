@@ -1,0 +1,44 @@
+# Nexus — developer entry points. Every target creates .venv and installs the project when needed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test test-fast bench airflow airflow-password clean-lake help
+
+help:
+	@echo "make demo             simulate 3 days of the CSTR twin, ingest them through Airflow, query gold"
+	@echo "make test             run the test suite"
+	@echo "make bench            time raw -> gold (points/s, peak memory)"
+	@echo "make airflow          start the Airflow UI on http://localhost:8080 (Ctrl-C stops everything)"
+	@echo "make airflow-password print the UI's generated admin password"
+	@echo "make clean-lake       delete the local lake, landing folder and Airflow state"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/nexus demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_sensor_pipeline.py --plant-days 7
+
+airflow: $(STAMP)
+	$(BIN)/nexus airflow db migrate >/dev/null
+	@echo "Airflow UI: http://localhost:8080 — user admin, password: make airflow-password"
+	$(BIN)/nexus airflow standalone
+
+airflow-password:
+	@cat .airflow/simple_auth_manager_passwords.json.generated 2>/dev/null && echo || echo "start the UI once with 'make airflow' first"
+
+clean-lake:
+	rm -rf lake landing .airflow

@@ -1,0 +1,19 @@
+"""Airflow Assets of the lake tables, declared once.
+
+Producers list them as ``outlets``; consumers use them as ``schedule``. The URI names the table
+in the lake (``nexus://<layer>/<table>``), independent of where the lake root lives.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+
+def table_asset(name: str) -> Asset:
+    """The Asset of a registry table, e.g. ``table_asset("silver.process__sensor_readings")``."""
+    layer, _, table = name.partition(".")
+    return Asset(name=name, uri=f"nexus://{layer}/{table}", group="lake")
+
+
+SILVER_SENSOR_READINGS = table_asset("silver.process__sensor_readings")
+GOLD_TAG_HOURLY = table_asset("gold.fct_tag_hourly")

@@ -1,0 +1,139 @@
+"""Land files from the inbox (landing folder) into raw, with a manifest.
+
+Raw keeps every received file byte for byte under ``raw/<source>/<plant>/<day>/<sha12>__<name>``
+and records one row per (content hash, file name) in ``raw.landing__files``. A file whose content
+has already landed is recorded as a duplicate and not stored or loaded again; a file whose name
+does not say which plant and day it covers is kept under ``raw/<source>/<plant>/_rejected/`` and
+reported. The landing copy is removed only after raw and the manifest hold the file, so a crash
+at any point leaves a state that the next run completes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl.historian import parse_file_name
+from warehouse.lake import CommitMeta, Lake
+from warehouse.tables import RAW_FILES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LandingReport:
+    """What one landing pass did, by file name."""
+
+    landed: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    already_landed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"landed": self.landed, "duplicates": self.duplicates, "rejected": self.rejected,
+                "already_landed": self.already_landed}
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    with src.open("rb") as fin, tmp.open("wb") as fout:
+        while block := fin.read(1 << 20):
+            fout.write(block)
+        fout.flush()
+        os.fsync(fout.fileno())
+    tmp.replace(dst)
+
+
+def manifest(lake: Lake, *, source: str, plant_id: str | None = None, day: dt.date | None = None) -> pa.Table:
+    """Manifest rows of a source (optionally one plant and day); empty if nothing landed yet."""
+    if not lake.exists(RAW_FILES):
+        return RAW_FILES.schema.empty_table()
+    where: dict[str, object] = {"source": source}
+    if plant_id is not None:
+        where["plant_id"] = plant_id
+    if day is not None:
+        where["period_date"] = day
+    return lake.read(RAW_FILES, where=where)
+
+
+def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day: dt.date,
+               meta: CommitMeta, now: dt.datetime | None = None) -> LandingReport:
+    """Land the files of one plant and day (and any misnamed file) from ``landing_dir/<source>/<plant>/``.
+
+    Files of other days stay in the inbox for their own run, so a run handles exactly its interval.
+    """
+    inbox = landing_dir / source / plant_id
+    report = LandingReport()
+    if not inbox.is_dir():
+        log.info("no inbox %s", inbox)
+        return report
+    now = now or dt.datetime.now(dt.timezone.utc)
+    known = manifest(lake, source=source)
+    known_keys = set(zip(known["sha256"].to_pylist(), known["file_name"].to_pylist()))
+    first_path = {}
+    for sha, path, status in zip(known["sha256"].to_pylist(), known["raw_path"].to_pylist(), known["status"].to_pylist()):
+        if status != "duplicate":
+            first_path.setdefault(sha, path)
+
+    rows, landed_files = [], []
+    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+        parsed = parse_file_name(path.name)
+        if parsed is not None and (parsed[0] != plant_id or parsed[1] != day):
+            continue  # another plant's or day's file: its own run lands it
+        sha = sha256_of(path)
+        if (sha, path.name) in known_keys:
+            report.already_landed.append(path.name)
+            landed_files.append(path)
+            continue
+        row = {"sha256": sha, "file_name": path.name, "source": source, "plant_id": plant_id,
+               "period_date": day if parsed else None, "size_bytes": path.stat().st_size,
+               "received_at": now, "reason": None, "rows_loaded": None, "_run_id": meta.run_id}
+        if sha in first_path:
+            row.update(status="duplicate", raw_path=first_path[sha],
+                       reason=f"same content as {first_path[sha]} (sha256 {sha[:12]}…)")
+            report.duplicates.append(path.name)
+        else:
+            folder = day.isoformat() if parsed else "_rejected"
+            raw_rel = f"raw/{source}/{plant_id}/{folder}/{sha[:12]}__{path.name}"
+            _copy_atomic(path, Path(lake.root) / raw_rel)
+            first_path[sha] = raw_rel
+            if parsed:
+                row.update(status="landed", raw_path=raw_rel)
+                report.landed.append(path.name)
+            else:
+                row.update(status="rejected", raw_path=raw_rel,
+                           reason=f"file name {path.name!r} does not follow <plant>__<YYYY-MM-DD>__<NN>.csv")
+                report.rejected.append(path.name)
+        known_keys.add((sha, path.name))
+        rows.append(row)
+        landed_files.append(path)
+
+    if rows:
+        lake.upsert(RAW_FILES, pa.Table.from_pylist(rows, schema=RAW_FILES.schema), meta=meta)
+    for path in landed_files:  # only now is the file safe in raw and in the manifest
+        path.unlink()
+    log.info("landed %s/%s %s: %s", source, plant_id, day, {k: len(v) for k, v in report.as_dict().items()})
+    return report
+
+
+def files_to_load(lake: Lake, *, source: str, plant_id: str, day: dt.date) -> pa.Table:
+    """Manifest rows of files whose rows belong in bronze for this plant and day."""
+    rows = manifest(lake, source=source, plant_id=plant_id, day=day)
+    keep = pc.is_in(rows["status"], pa.array(["landed", "loaded"]))
+    return rows.filter(keep).sort_by([("received_at", "ascending"), ("file_name", "ascending")])

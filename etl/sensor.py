@@ -1,0 +1,299 @@
+"""The sensor pipeline for one plant and one UTC day: raw → bronze → silver → gold.
+
+Each step is a plain function of a :class:`~warehouse.lake.Lake` and a :class:`Batch` and is
+idempotent for its batch: rerunning any step (or all of them, as a backfill does) replaces
+exactly that plant-day in each table. A batch is bounded (one plant, one day), so memory does
+not grow with the history.
+
+Row accounting: every bronze row of the day ends in exactly one of silver, quarantine or the
+counted duplicates, and :data:`gold.fct_ingest_batches` records the figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl.historian import parse_historian_csv
+from etl.landing import files_to_load, land_files, manifest
+from etl.units import convert
+from models import get_plant
+from nexus.errors import UnparseableFile
+from warehouse.lake import CommitMeta, Lake
+from warehouse.quality import ROW_ID, expectations, spec_expectations, validate_rows
+from warehouse.tables import (
+    BRONZE_TAG_READINGS,
+    DIM_PLANTS,
+    DIM_TAGS,
+    FCT_INGEST_BATCHES,
+    FCT_TAG_HOURLY,
+    RAW_FILES,
+    SILVER_SENSOR_QUARANTINE,
+    SILVER_SENSOR_READINGS,
+)
+
+log = logging.getLogger(__name__)
+SOURCE = "sensor"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One plant and one UTC day: the unit of work of the sensor pipeline."""
+
+    plant_id: str
+    day: dt.date
+
+    @property
+    def start(self) -> dt.datetime:
+        return dt.datetime.combine(self.day, dt.time(), tzinfo=dt.timezone.utc)
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.start + dt.timedelta(days=1)
+
+    @classmethod
+    def from_interval(cls, plant_id: str, start: dt.datetime, end: dt.datetime) -> Batch:
+        """The batch of a one-day data interval (as Airflow passes it)."""
+        start = start.astimezone(dt.timezone.utc)
+        if end - start != dt.timedelta(days=1) or start.time() != dt.time():
+            raise ValueError(f"the sensor pipeline processes whole UTC days, got interval [{start}, {end})")
+        return cls(plant_id, start.date())
+
+
+def opc_quality(codes: np.ndarray) -> np.ndarray:
+    """OPC DA quality code → ``good`` / ``uncertain`` / ``bad`` (bits 7-6 of the low byte)."""
+    status = np.asarray(codes, dtype=np.int64) & 0xC0
+    return np.where(status == 0xC0, "good", np.where(status == 0x40, "uncertain", "bad"))
+
+
+# ------------------------------------------------------------------------------------------ raw
+def land(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
+    """Land the batch's files from the inbox into raw (see :func:`etl.landing.land_files`)."""
+    report = land_files(lake, landing_dir, source=SOURCE, plant_id=batch.plant_id, day=batch.day, meta=meta)
+    return report.as_dict()
+
+
+# --------------------------------------------------------------------------------------- bronze
+def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
+    """Parse every landed file of the batch from raw and replace the batch's bronze rows."""
+    files = files_to_load(lake, source=SOURCE, plant_id=batch.plant_id, day=batch.day)
+    now = dt.datetime.now(dt.timezone.utc)
+    parts, updates, rejected = [], [], []
+    for row in files.to_pylist():
+        content = (Path(lake.root) / row["raw_path"]).read_bytes()
+        try:
+            table = parse_historian_csv(content, plant_id=batch.plant_id, period_date=batch.day,
+                                        source_file=row["raw_path"], sha256=row["sha256"],
+                                        ingested_at=now, run_id=meta.run_id)
+        except UnparseableFile as exc:
+            log.warning("rejected %s: %s", row["file_name"], exc)
+            rejected.append(row["file_name"])
+            updates.append({**row, "status": "rejected", "reason": str(exc), "rows_loaded": 0, "_run_id": meta.run_id})
+            continue
+        parts.append(table)
+        updates.append({**row, "status": "loaded", "reason": None, "rows_loaded": table.num_rows, "_run_id": meta.run_id})
+    bronze = pa.concat_tables(parts) if parts else BRONZE_TAG_READINGS.schema.empty_table()
+    lake.replace_where(BRONZE_TAG_READINGS, bronze, where={"plant_id": batch.plant_id, "period_date": batch.day}, meta=meta)
+    if updates:
+        lake.upsert(RAW_FILES, pa.Table.from_pylist(updates, schema=RAW_FILES.schema), meta=meta)
+    parse_errors = int(pc.sum(pc.is_valid(bronze["_parse_error"])).as_py() or 0) if bronze.num_rows else 0
+    return {"files": len(parts), "rejected_files": rejected, "rows": bronze.num_rows, "parse_errors": parse_errors}
+
+
+# --------------------------------------------------------------------------------------- silver
+def sensor_suite(plant_id: str, batch: Batch) -> list[Any]:
+    """The Great Expectations suite of a sensor batch: catalog, contract, interval and ranges.
+
+    Ranges are checked in the exported (engineering) unit, so a quarantine reason reads in the
+    same unit as the raw line it explains.
+    """
+    gxe = expectations()
+    plant = get_plant(plant_id)
+    tags = [t.tag for t in plant.tags]
+    suite = [gxe.ExpectColumnValuesToBeInSet(
+        column="tag", value_set=tags, meta={"reason": f"tag must be in the {plant_id} tag catalog"})]
+    suite += spec_expectations(SILVER_SENSOR_READINGS, present=["plant_id", "tag", "ts", "unit", "quality", "quality_code"])
+    suite.append(gxe.ExpectColumnValuesToBeBetween(
+        column="ts", min_value=batch.start, max_value=batch.end, strict_max=True,
+        meta={"reason": f"timestamp must lie in the file's day [{batch.start.isoformat()}, {batch.end.isoformat()})"}))
+    suite.append(gxe.ExpectColumnValuesToNotBeNull(
+        column="value", row_condition='quality=="good"', condition_parser="pandas",
+        meta={"reason": "a good-quality reading must have a value"}))
+    for t in plant.tags:
+        suite.append(gxe.ExpectColumnValuesToBeBetween(
+            column="value", min_value=t.range_min, max_value=t.range_max,
+            row_condition=f'tag=="{t.tag}"', condition_parser="pandas",
+            meta={"reason": f"{t.tag} must lie in its instrument range [{t.range_min:g}, {t.range_max:g}] {t.unit}"}))
+    return suite
+
+
+def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
+    """Validate the batch's bronze rows; publish the passing ones, quarantine the rest.
+
+    Write-audit-publish: the batch is staged in memory, validated by the Great Expectations
+    suite (and the Delta constraints on write), deduplicated (latest delivery wins), then the
+    day's silver and quarantine rows are replaced in one commit each.
+    """
+    plant = get_plant(batch.plant_id)
+    catalog = {t.tag: t for t in plant.tags}
+    bronze = lake.read(BRONZE_TAG_READINGS, where={"plant_id": batch.plant_id, "period_date": batch.day}).to_pandas()
+    bronze[ROW_ID] = np.arange(len(bronze))
+    received = {r["sha256"]: r["received_at"] for r in
+                manifest(lake, source=SOURCE, plant_id=batch.plant_id, day=batch.day)
+                .select(["sha256", "received_at"]).to_pylist()}
+
+    parse_failed = bronze["_parse_error"].notna()
+    cand = bronze.loc[~parse_failed].copy()
+    cand = pd.DataFrame({
+        ROW_ID: cand[ROW_ID],
+        "plant_id": cand["plant_id"],
+        "tag": cand["tag"],
+        "ts": cand["timestamp"],
+        "value": cand["value"],
+        "unit": cand["tag"].map(lambda t: catalog[t].unit if t in catalog else None),
+        "quality": opc_quality(cand["quality"].fillna(0).to_numpy()),
+        "quality_code": cand["quality"],
+    })
+    suite = sensor_suite(batch.plant_id, batch)
+    result = validate_rows(cand, suite, name=f"{SILVER_SENSOR_READINGS.name}:{batch.plant_id}")
+
+    # Quarantine: parse failures and rows that failed a rule, one row each.
+    reasons = {int(i): [("parse", e)] for i, e in zip(bronze.loc[parse_failed, ROW_ID], bronze.loc[parse_failed, "_parse_error"])}
+    reasons.update(result.failed)
+    bad = bronze[bronze[ROW_ID].isin(reasons)].copy()
+    now = pd.Timestamp.now(tz="UTC")
+    quarantine = pd.DataFrame({
+        "plant_id": bad["plant_id"], "period_date": bad["period_date"], "tag": bad["tag"],
+        "timestamp": bad["timestamp"], "value": bad["value"], "quality": bad["quality"],
+        "rule": [reasons[i][0][0] for i in bad[ROW_ID]],
+        "reason": ["; ".join(r for _, r in reasons[i]) for i in bad[ROW_ID]],
+        "_raw_line": bad["_raw_line"], "_source_file": bad["_source_file"], "_line_number": bad["_line_number"],
+        "_quarantined_at": now, "_run_id": meta.run_id,
+    })
+
+    # Publish: passing rows, canonical units, latest delivery wins per (tag, ts).
+    good = cand[~cand[ROW_ID].isin(reasons)].merge(
+        bronze[[ROW_ID, "_source_file", "_source_sha256", "_line_number", "_ingested_at"]], on=ROW_ID)
+    good["_received_at"] = good["_source_sha256"].map(received)
+    good = good.sort_values(["_received_at", "_source_file", "_line_number"], kind="stable")
+    before = len(good)
+    good = good.drop_duplicates(subset=["tag", "ts"], keep="last")
+    duplicates = before - len(good)
+    for tag, idx in good.groupby("tag").groups.items():
+        spec = catalog[tag]
+        good.loc[idx, "value"] = convert(good.loc[idx, "value"].to_numpy(), spec.unit, spec.canonical_unit)
+        good.loc[idx, "unit"] = spec.canonical_unit
+    good = good.sort_values(["tag", "ts"])
+    silver = pd.DataFrame({
+        "plant_id": good["plant_id"], "reading_date": good["ts"].dt.date, "tag": good["tag"], "ts": good["ts"],
+        "value": good["value"], "unit": good["unit"], "quality": good["quality"],
+        "quality_code": good["quality_code"], "_source_file": good["_source_file"],
+        "_line_number": good["_line_number"], "_ingested_at": good["_ingested_at"], "_run_id": meta.run_id,
+    })
+    lake.replace_interval(SILVER_SENSOR_READINGS, silver, start=batch.start, end=batch.end,
+                          where={"plant_id": batch.plant_id}, meta=meta)
+    lake.replace_where(SILVER_SENSOR_QUARANTINE, quarantine,
+                       where={"plant_id": batch.plant_id, "period_date": batch.day}, meta=meta)
+
+    files = manifest(lake, source=SOURCE, plant_id=batch.plant_id, day=batch.day)
+    status = files["status"].to_pylist()
+    figures = {
+        "bronze_rows": len(bronze), "silver_rows": len(silver), "quarantined_rows": len(quarantine),
+        "duplicates_removed": duplicates,
+    }
+    audit = {
+        "source": SOURCE, "plant_id": batch.plant_id, "period_date": batch.day,
+        "files_landed": status.count("loaded"), "files_duplicate": status.count("duplicate"),
+        "files_rejected": status.count("rejected"), **figures,
+        "dag_id": meta.dag_id, "run_id": meta.run_id, "completed_at": now.to_pydatetime(),
+    }
+    lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist([audit], schema=FCT_INGEST_BATCHES.schema), meta=meta)
+    rules = quarantine["rule"].value_counts().to_dict()
+    log.info("silver %s %s: %s; quarantine rules %s", batch.plant_id, batch.day, figures, rules)
+    return {**figures, "quarantine_rules": rules, "expectations": result.statistics.get("evaluated_expectations", 0)}
+
+
+# ----------------------------------------------------------------------------------------- gold
+HOURLY_SQL = """
+WITH s AS (
+    SELECT tag, unit, ts, value, quality, date_trunc('hour', ts) AS hour_start,
+           -- a reading holds until the next reading of the tag, of any quality, or the hour's end
+           LEAST(COALESCE(LEAD(ts) OVER (PARTITION BY tag ORDER BY ts), date_trunc('hour', ts) + INTERVAL 1 HOUR),
+                 date_trunc('hour', ts) + INTERVAL 1 HOUR) AS held_until
+    FROM readings
+),
+counts AS (
+    SELECT tag, hour_start, any_value(unit) AS unit, count(*) AS sample_count,
+           count(*) FILTER (WHERE quality = 'good' AND value IS NOT NULL) AS good_count
+    FROM s GROUP BY tag, hour_start
+),
+tw AS (
+    SELECT tag, hour_start,
+           sum(value * epoch(held_until - ts)) / nullif(sum(epoch(held_until - ts)), 0) AS twa_value,
+           min(value) AS min_value, max(value) AS max_value
+    FROM s WHERE quality = 'good' AND value IS NOT NULL
+    GROUP BY tag, hour_start
+)
+SELECT $plant_id AS plant_id, c.tag, c.hour_start, c.unit, tw.twa_value, tw.min_value, tw.max_value,
+       c.sample_count, c.good_count, c.good_count / c.sample_count AS good_fraction
+FROM counts c LEFT JOIN tw USING (tag, hour_start)
+ORDER BY c.tag, c.hour_start
+"""
+
+
+def hourly_aggregates(readings: pa.Table, plant_id: str) -> pa.Table:
+    """Hourly time-weighted statistics of silver readings (see ``gold.fct_tag_hourly``).
+
+    The time-weighted average treats a good reading as holding its value until the next
+    reading of the same tag or the end of its hour, whichever comes first (sample-and-hold,
+    as historians interpolate stepped values); time covered by bad readings is left out.
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("readings", readings)
+        return con.execute(HOURLY_SQL, {"plant_id": plant_id}).to_arrow_table()
+    finally:
+        con.close()
+
+
+def build_gold(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
+    """Refresh the plant's dimensions and replace the day's hourly tag statistics."""
+    publish_dimensions(lake, batch.plant_id, meta)
+    readings = lake.read(SILVER_SENSOR_READINGS, where={"plant_id": batch.plant_id}, start=batch.start,
+                         end=batch.end, columns=["tag", "unit", "ts", "value", "quality"])
+    hourly = hourly_aggregates(readings, batch.plant_id)
+    lake.replace_interval(FCT_TAG_HOURLY, hourly, start=batch.start, end=batch.end,
+                          where={"plant_id": batch.plant_id}, meta=meta)
+    return {"hourly_rows": hourly.num_rows, "tags": len(set(hourly["tag"].to_pylist()))}
+
+
+def publish_dimensions(lake: Lake, plant_id: str, meta: CommitMeta) -> None:
+    """Upsert the plant and its tag catalog into ``gold.dim_plants`` / ``gold.dim_tags``."""
+    plant = get_plant(plant_id)
+    info = plant.info
+    lake.upsert(DIM_PLANTS, pa.Table.from_pylist([{
+        "plant_id": info.plant_id, "name": info.name, "description": info.description,
+        "sampling_s": info.sampling.total_seconds(), "tag_count": len(plant.tags)}], schema=DIM_PLANTS.schema), meta=meta)
+    rows = []
+    for t in plant.tags:
+        lo, hi = convert(np.array([t.range_min, t.range_max]), t.unit, t.canonical_unit)
+        rows.append({"plant_id": info.plant_id, "tag": t.tag, "description": t.description,
+                     "unit_operation": t.unit_operation, "unit": t.canonical_unit, "source_unit": t.unit,
+                     "range_min": float(lo), "range_max": float(hi)})
+    lake.upsert(DIM_TAGS, pa.Table.from_pylist(rows, schema=DIM_TAGS.schema), meta=meta)
+
+
+def run_batch(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
+    """All steps of one batch in order (what the DAG does, for scripts and benchmarks)."""
+    return {"land": land(lake, landing_dir, batch, meta), "bronze": load_bronze(lake, batch, meta),
+            "silver": publish_silver(lake, batch, meta), "gold": build_gold(lake, batch, meta)}

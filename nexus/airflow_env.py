@@ -1,0 +1,33 @@
+"""The environment Airflow runs in for this project (embedded default: SQLite, LocalExecutor).
+
+Values already set in the environment win, so production (PostgreSQL, Celery) is configured the
+usual Airflow way, with ``AIRFLOW__SECTION__KEY`` variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from nexus.settings import project_root
+
+
+def airflow_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) plus the project's Airflow defaults."""
+    env = dict(os.environ if base is None else base)
+    root = project_root()
+    defaults = {
+        "AIRFLOW_HOME": str(root / ".airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # 2-core machines: Airflow's defaults (32 worker processes) would thrash.
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__API__EXPOSE_CONFIG": "False",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    return env

@@ -1,0 +1,163 @@
+"""The ``nexus`` command.
+
+    nexus sql "SELECT * FROM gold.fct_tag_hourly LIMIT 5"   # SQL on silver and gold
+    nexus tables [NAME]                                     # the table registry, with units
+    nexus history NAME                                      # a table's commits and their runs
+    nexus simulate --plant cstr --start 2026-01-01 --days 2 # historian exports into the landing folder
+    nexus demo                                              # simulate, ingest through Airflow, query
+    nexus airflow ARGS...                                   # the airflow CLI with the project's settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from warehouse.lake import Lake
+    from warehouse.sql import connect
+
+    con = connect(Lake(args.lake) if args.lake else None)
+    try:
+        rel = con.sql(args.query)
+    except duckdb.Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if rel is None:  # a statement without a result
+        return 0
+    if args.format == "table":
+        rel.show(max_rows=args.max_rows, max_width=args.max_width)
+    elif args.format == "csv":
+        df = rel.df()
+        df.to_csv(sys.stdout, index=False)
+    else:
+        for row in rel.df().to_dict(orient="records"):
+            print(json.dumps(row, default=str))
+    return 0
+
+
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from warehouse.lake import Lake
+    from warehouse.tables import REGISTRY
+
+    lake = Lake(args.lake) if args.lake else Lake()
+    if args.name:
+        spec = REGISTRY.get(args.name)
+        print(f"{spec.name}  ({lake.path(spec)})\n  {spec.description}")
+        if spec.primary_key:
+            print(f"  primary key: {', '.join(spec.primary_key)}")
+        if spec.partition_by:
+            print(f"  partitioned by: {', '.join(spec.partition_by)}")
+        for name, expr in spec.constraints.items():
+            print(f"  check {name}: {expr}")
+        width = max(len(c.name) for c in spec.columns)
+        for c in spec.columns:
+            unit = f" [{c.unit}]" if c.unit else ""
+            null = "" if c.nullable else " not null"
+            print(f"  {c.name:<{width}}  {str(c.type):<24}{null:<9} {c.description}{unit}")
+        return 0
+    for spec in REGISTRY:
+        state = "v" + str(lake.version(spec)) if lake.exists(spec) else "not created"
+        print(f"{spec.name:<36} {state:<12} {spec.description.split('. ')[0]}")
+    return 0
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from warehouse.lake import Lake
+    from warehouse.tables import REGISTRY
+
+    lake = Lake(args.lake) if args.lake else Lake()
+    spec = REGISTRY.get(args.name)
+    for commit in lake.history(spec, limit=args.limit):
+        when = dt.datetime.fromtimestamp(commit.get("timestamp", 0) / 1000, dt.timezone.utc).isoformat(timespec="seconds")
+        print(f"v{commit.get('version', '?'):<5} {when}  {commit.get('operation', ''):<14} "
+              f"{commit.get('nexus_operation', ''):<17} dag={commit.get('dag_id', '-')} run={commit.get('run_id', '-')}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from nexus.demo import simulate
+
+    start = dt.date.fromisoformat(args.start)
+    summary = simulate(args.plant, start, args.days, seed=args.seed, landing_dir=args.landing)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from nexus.demo import run_demo
+
+    return run_demo(days=args.days, start=dt.date.fromisoformat(args.start), seed=args.seed)
+
+
+def _cmd_airflow(args: argparse.Namespace) -> int:
+    from nexus.airflow_env import airflow_environ
+
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    os.execve(airflow, [airflow, *args.rest], airflow_environ())
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nexus", description="Nexus lakehouse and digital twins for process plants.")
+    parser.add_argument("--lake", help="lake root (default: $NEXUS_LAKE_ROOT or ./lake)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sql", help="run SQL on the silver and gold tables (DuckDB, read-only)")
+    p.add_argument("query")
+    p.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
+    p.add_argument("--max-rows", type=int, default=40)
+    p.add_argument("--max-width", type=int, default=200)
+    p.set_defaults(func=_cmd_sql)
+
+    p = sub.add_parser("tables", help="list the table registry, or describe one table")
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=_cmd_tables)
+
+    p = sub.add_parser("history", help="a table's Delta commits with their run metadata")
+    p.add_argument("name")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=_cmd_history)
+
+    p = sub.add_parser("simulate", help="write simulated historian exports into the landing folder")
+    p.add_argument("--plant", default="cstr")
+    p.add_argument("--start", required=True, help="first UTC day, YYYY-MM-DD")
+    p.add_argument("--days", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--landing", help="landing folder (default: $NEXUS_LANDING_DIR or ./landing)")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("demo", help="simulate a few days, ingest them through Airflow, query gold")
+    p.add_argument("--days", type=int, default=3)
+    p.add_argument("--start", default="2026-03-01")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("airflow", help="the airflow command with the project's settings (AIRFLOW_HOME=.airflow)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_airflow)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.lake:
+        os.environ["NEXUS_LAKE_ROOT"] = args.lake
+    from nexus.errors import NexusError
+
+    try:
+        return args.func(args)
+    except NexusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

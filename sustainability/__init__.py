@@ -1,0 +1,1 @@
+"""Carbon accounting (GHG Protocol scopes 1-3), life cycle assessment and the daily report."""

@@ -1,0 +1,147 @@
+"""Lake I/O on real Delta tables in tmp_path."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from nexus.errors import ContractViolation, SchemaDrift, TableNotFound
+from warehouse.lake import CommitMeta, Lake
+from warehouse.registry import UTC_TS, Column, TableSpec
+
+UTC = dt.timezone.utc
+SPEC = TableSpec(
+    name="silver.test__readings",
+    description="test table",
+    columns=(
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("ts", UTC_TS, "time", nullable=False),
+        Column("value", pa.float64(), "value", unit="K"),
+    ),
+    primary_key=("plant_id", "ts"),
+    partition_by=("plant_id",),
+    constraints={"value_positive": "value > 0"},
+    interval_column="ts",
+)
+
+
+def t(day: int, hour: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 1, day, hour, tzinfo=UTC)
+
+
+def rows(*items: tuple[str, dt.datetime, float | None]) -> pa.Table:
+    plant, ts, value = zip(*items) if items else ((), (), ())
+    return pa.table({"plant_id": list(plant), "ts": pa.array(list(ts), UTC_TS), "value": pa.array(list(value), pa.float64())})
+
+
+def content(lake: Lake, **kw) -> list[tuple]:
+    table = lake.read(SPEC, **kw).sort_by([("plant_id", "ascending"), ("ts", "ascending")])
+    return [(r["plant_id"], r["ts"], r["value"]) for r in table.to_pylist()]
+
+
+def test_create_from_spec_with_constraints(lake, meta):
+    table = lake.ensure(SPEC, meta)
+    assert table.metadata().name == "silver.test__readings"
+    assert table.metadata().configuration == {"delta.constraints.value_positive": "value > 0"}
+    assert table.metadata().partition_columns == ["plant_id"]
+    assert lake.path(SPEC).endswith("/silver/test__readings")
+    assert lake.read(SPEC).num_rows == 0
+
+
+def test_constraint_enforced_on_every_write(lake, meta):
+    lake.append(SPEC, rows(("a", t(1), 1.0)), meta=meta)
+    with pytest.raises(ContractViolation, match="value_positive"):
+        lake.append(SPEC, rows(("a", t(1, 1), -5.0)), meta=meta)
+    with pytest.raises(ContractViolation):
+        lake.upsert(SPEC, rows(("a", t(1), 0.0)), meta=meta)
+    assert content(lake) == [("a", t(1), 1.0)]
+
+
+def test_upsert_merges_on_primary_key(lake, meta):
+    lake.append(SPEC, rows(("a", t(1), 1.0), ("a", t(2), 2.0)), meta=meta)
+    metrics = lake.upsert(SPEC, rows(("a", t(2), 20.0), ("b", t(2), 3.0)), meta=meta)
+    assert metrics["num_target_rows_updated"] == 1
+    assert metrics["num_target_rows_inserted"] == 1
+    assert content(lake) == [("a", t(1), 1.0), ("a", t(2), 20.0), ("b", t(2), 3.0)]
+
+
+def test_replace_interval_touches_exactly_its_period(lake, meta):
+    lake.append(SPEC, rows(("a", t(1, 5), 1.0), ("a", t(2, 5), 2.0), ("b", t(2, 5), 3.0), ("a", t(3), 4.0)), meta=meta)
+    new = rows(("a", t(2, 6), 7.0), ("a", t(2, 7), 8.0))
+    for _ in range(2):  # a rerun leaves the same rows
+        lake.replace_interval(SPEC, new, start=t(2), end=t(3), where={"plant_id": "a"}, meta=meta)
+    assert content(lake) == [("a", t(1, 5), 1.0), ("a", t(2, 6), 7.0), ("a", t(2, 7), 8.0),
+                             ("a", t(3), 4.0), ("b", t(2, 5), 3.0)]
+    # empty data deletes the interval
+    lake.replace_interval(SPEC, rows(), start=t(2), end=t(3), where={"plant_id": "a"}, meta=meta)
+    assert ("a", t(2, 6), 7.0) not in content(lake)
+    assert len(content(lake)) == 3
+
+
+def test_replace_interval_rejects_rows_outside(lake, meta):
+    with pytest.raises(ContractViolation, match=r"must lie in \[2026-01-02"):
+        lake.replace_interval(SPEC, rows(("a", t(3), 1.0)), start=t(2), end=t(3), where={"plant_id": "a"}, meta=meta)
+    with pytest.raises(ContractViolation, match="plant_id != 'a'"):
+        lake.replace_interval(SPEC, rows(("b", t(2), 1.0)), start=t(2), end=t(3), where={"plant_id": "a"}, meta=meta)
+
+
+def test_replace_where(lake, meta):
+    lake.append(SPEC, rows(("a", t(1), 1.0), ("b", t(1), 2.0)), meta=meta)
+    lake.replace_where(SPEC, rows(("b", t(1, 3), 5.0)), where={"plant_id": "b"}, meta=meta)
+    assert content(lake) == [("a", t(1), 1.0), ("b", t(1, 3), 5.0)]
+
+
+def test_primary_key_unique_in_batch(lake, meta):
+    with pytest.raises(ContractViolation, match="repeated key"):
+        lake.append(SPEC, rows(("a", t(1), 1.0), ("a", t(1), 2.0)), meta=meta)
+
+
+def test_not_null_and_schema_drift(lake, meta):
+    with pytest.raises(ContractViolation, match="plant_id must not be null"):
+        lake.append(SPEC, rows((None, t(1), 1.0)), meta=meta)
+    with pytest.raises(SchemaDrift, match=r"unexpected columns \['extra'\]"):
+        lake.append(SPEC, rows(("a", t(1), 1.0)).append_column("extra", pa.array([1])), meta=meta)
+    with pytest.raises(SchemaDrift, match=r"missing columns \['value'\]"):
+        lake.append(SPEC, rows(("a", t(1), 1.0)).drop_columns(["value"]), meta=meta)
+    with pytest.raises(SchemaDrift, match="does not cast"):
+        lake.append(SPEC, rows(("a", t(1), 1.0)).set_column(2, "value", pa.array(["hot"])), meta=meta)
+
+
+def test_existing_table_with_other_columns_is_drift(lake, meta):
+    lake.ensure(SPEC, meta)
+    other = TableSpec(name=SPEC.name, description="x", columns=SPEC.columns[:2])
+    with pytest.raises(SchemaDrift, match="has columns"):
+        lake.ensure(other, meta)
+
+
+def test_every_commit_carries_run_metadata(lake):
+    m1 = CommitMeta(dag_id="ingest", run_id="r1", source="sensor:a", extra={"data_interval": "2026-01-01"})
+    m2 = CommitMeta(dag_id="ingest", run_id="r2", source="sensor:a")
+    lake.append(SPEC, rows(("a", t(1), 1.0)), meta=m1)
+    lake.upsert(SPEC, rows(("a", t(1), 2.0)), meta=m2)
+    history = lake.history(SPEC)
+    assert [h["nexus_operation"] for h in history] == ["upsert", "append", "add_constraints", "create"]
+    assert all(h["dag_id"] == "ingest" and h["source"] == "sensor:a" for h in history)
+    assert [h["run_id"] for h in history] == ["r2", "r1", "r1", "r1"]
+    assert history[1]["data_interval"] == "2026-01-01"
+
+
+def test_time_travel(lake, meta):
+    lake.append(SPEC, rows(("a", t(1), 1.0)), meta=meta)
+    v_before = lake.version(SPEC)
+    lake.upsert(SPEC, rows(("a", t(1), 9.0)), meta=meta)
+    assert content(lake, version=v_before) == [("a", t(1), 1.0)]
+    assert content(lake) == [("a", t(1), 9.0)]
+
+
+def test_read_filters(lake, meta):
+    lake.append(SPEC, rows(("a", t(1), 1.0), ("a", t(2), 2.0), ("b", t(2), 3.0)), meta=meta)
+    assert content(lake, where={"plant_id": "a"}, start=t(2), end=t(3)) == [("a", t(2), 2.0)]
+    assert lake.read(SPEC, columns=["value"]).column_names == ["value"]
+
+
+def test_missing_table(lake):
+    with pytest.raises(TableNotFound, match="does not exist yet"):
+        lake.read(SPEC)

@@ -1,0 +1,331 @@
+"""All Delta Lake I/O of Nexus goes through this module.
+
+Nothing else calls ``write_deltalake``. A :class:`Lake` is bound to one root folder (from
+``NEXUS_LAKE_ROOT`` by default) and writes tables declared in the registry:
+
+- :meth:`Lake.ensure` creates a table from its spec (schema, partitions, CHECK constraints);
+- :meth:`Lake.append`, :meth:`Lake.upsert` (MERGE on the primary key),
+  :meth:`Lake.replace_interval` (exactly one data interval, for idempotent reruns and backfills) and
+  :meth:`Lake.replace_where` (exactly one partition-like slice) write;
+- :meth:`Lake.read` reads as Arrow (optionally an older version or time), :meth:`Lake.history`
+  lists commits with their run metadata.
+
+Every commit carries :class:`CommitMeta` (dag_id, run_id, source) in the Delta log, so a table's
+history says which run wrote what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError, TableNotFoundError
+
+from nexus.errors import ContractViolation, SchemaDrift, TableNotFound
+from nexus.settings import get_settings
+from warehouse.registry import TableSpec
+
+Scalar = str | int | float | bool | dt.date | dt.datetime
+
+
+@dataclass(frozen=True)
+class CommitMeta:
+    """Run metadata written into every Delta commit.
+
+    Attributes:
+        dag_id: pipeline (or command) that wrote, e.g. ``ingest_sensor_data`` or ``nexus-cli``.
+        run_id: run of that pipeline.
+        source: feed or component the data came from, e.g. ``sensor:cstr``.
+        extra: more key/values worth keeping (data interval, counts).
+    """
+
+    dag_id: str
+    run_id: str
+    source: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def properties(self, operation: str) -> CommitProperties:
+        meta = {"dag_id": self.dag_id, "run_id": self.run_id, "source": self.source,
+                "nexus_operation": operation, **{k: str(v) for k, v in self.extra.items()}}
+        return CommitProperties(custom_metadata=meta)
+
+
+def sql_literal(value: Scalar) -> str:
+    """Render a Python value as a SQL literal for a Delta predicate."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"timestamps in predicates must be timezone-aware, found {value!r}")
+        return "'" + value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "'"
+    if isinstance(value, dt.date):
+        return f"'{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _where_sql(where: Mapping[str, Scalar]) -> list[str]:
+    return [f"{col} = {sql_literal(val)}" for col, val in where.items()]
+
+
+def _where_expr(where: Mapping[str, Scalar]) -> ds.Expression | None:
+    expr = None
+    for col, val in where.items():
+        term = pc.field(col) == val
+        expr = term if expr is None else expr & term
+    return expr
+
+
+class Lake:
+    """A Delta lake rooted at one folder (or object-store URI)."""
+
+    def __init__(self, root: str | Path | None = None, *, storage_options: Mapping[str, str] | None = None) -> None:
+        self.root = str(root if root is not None else get_settings().lake_root)
+        self.storage_options = dict(storage_options) if storage_options else None
+
+    def __repr__(self) -> str:
+        return f"Lake({self.root!r})"
+
+    # ------------------------------------------------------------------ paths and tables
+    def path(self, spec: TableSpec) -> str:
+        """``<root>/<layer>/<table>``."""
+        return f"{self.root.rstrip('/')}/{spec.layer}/{spec.table}"
+
+    def _open(self, spec: TableSpec, version: int | dt.datetime | None = None) -> DeltaTable:
+        try:
+            table = DeltaTable(self.path(spec), storage_options=self.storage_options)
+        except TableNotFoundError:
+            raise TableNotFound(f"table {spec.name} does not exist yet at {self.path(spec)}") from None
+        if isinstance(version, int):
+            table.load_as_version(version)
+        elif isinstance(version, dt.datetime):
+            table.load_as_version(version)
+        return table
+
+    def exists(self, spec: TableSpec) -> bool:
+        return DeltaTable.is_deltatable(self.path(spec), storage_options=self.storage_options)
+
+    def ensure(self, spec: TableSpec, meta: CommitMeta) -> DeltaTable:
+        """Create the table from its spec if it is missing; check its columns if it exists.
+
+        Raises:
+            SchemaDrift: the existing table's columns differ from the spec.
+        """
+        if self.exists(spec):
+            table = self._open(spec)
+            found = [f.name for f in table.schema().fields]
+            if found != spec.column_names:
+                raise SchemaDrift(
+                    f"{spec.name} at {self.path(spec)} has columns {found}, the spec expects {spec.column_names}"
+                )
+            return table
+        if not self.root.startswith(("s3://", "gs://", "az://", "abfss://")):
+            Path(self.path(spec)).parent.mkdir(parents=True, exist_ok=True)
+        table = DeltaTable.create(
+            self.path(spec),
+            schema=spec.schema,
+            partition_by=list(spec.partition_by) or None,
+            name=spec.name,
+            description=spec.description,
+            storage_options=self.storage_options,
+            commit_properties=meta.properties("create"),
+        )
+        if spec.constraints:
+            table.alter.add_constraint(dict(spec.constraints), commit_properties=meta.properties("add_constraints"))
+        return table
+
+    # ------------------------------------------------------------------ validation before writes
+    def conform(self, spec: TableSpec, data: pa.Table | Any) -> pa.Table:
+        """Return ``data`` as an Arrow table with exactly the spec's columns and types.
+
+        Accepts a pyarrow Table or a pandas DataFrame.
+
+        Raises:
+            SchemaDrift: columns are missing or unexpected, or a type cannot be cast.
+            ContractViolation: a non-nullable column holds nulls.
+        """
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        have, want = set(table.column_names), set(spec.column_names)
+        if have != want:
+            raise SchemaDrift(
+                f"{spec.name}: missing columns {sorted(want - have)}, unexpected columns {sorted(have - want)}"
+            )
+        table = table.select(spec.column_names)
+        for col in spec.columns:
+            if not col.nullable and table.num_rows and table.column(col.name).null_count:
+                raise ContractViolation(
+                    f"{spec.name}.{col.name} must not be null, found {table.column(col.name).null_count} null(s)"
+                )
+        try:
+            return table.cast(spec.schema, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueError) as exc:
+            raise SchemaDrift(f"{spec.name}: data does not cast to the spec schema: {exc}") from exc
+
+    def _check_unique(self, spec: TableSpec, table: pa.Table) -> None:
+        if not spec.primary_key or table.num_rows == 0:
+            return
+        keys = table.group_by(list(spec.primary_key)).aggregate([([], "count_all")])
+        dupes = keys.filter(pc.greater(keys["count_all"], 1))
+        if dupes.num_rows:
+            example = dupes.slice(0, 1).to_pylist()[0]
+            raise ContractViolation(
+                f"{spec.name}: primary key {spec.primary_key} must be unique in a batch, "
+                f"found {dupes.num_rows} repeated key(s), e.g. {example}"
+            )
+
+    def _write(self, spec: TableSpec, table: pa.Table, *, mode: str, predicate: str | None,
+               meta: CommitMeta, operation: str) -> None:
+        try:
+            write_deltalake(
+                self.path(spec), table, mode=mode, predicate=predicate,
+                storage_options=self.storage_options, commit_properties=meta.properties(operation),
+            )
+        except DeltaError as exc:
+            if "failed validation check" in str(exc) or "Invariant violations" in str(exc):
+                raise ContractViolation(
+                    f"{spec.name}: rows break the table constraints {dict(spec.constraints)}: {exc}"
+                ) from exc
+            raise
+
+    # ------------------------------------------------------------------ writes
+    def append(self, spec: TableSpec, data: pa.Table | Any, *, meta: CommitMeta) -> int:
+        """Append rows; returns the number written."""
+        table = self.conform(spec, data)
+        self._check_unique(spec, table)
+        self.ensure(spec, meta)
+        self._write(spec, table, mode="append", predicate=None, meta=meta, operation="append")
+        return table.num_rows
+
+    def upsert(self, spec: TableSpec, data: pa.Table | Any, *, meta: CommitMeta) -> dict[str, int]:
+        """MERGE rows on the primary key: update matches, insert the rest.
+
+        Returns Delta's merge metrics (``num_target_rows_inserted``, ``..._updated``, ...).
+        """
+        if not spec.primary_key:
+            raise ContractViolation(f"{spec.name} has no primary key; upsert needs one")
+        table = self.conform(spec, data)
+        self._check_unique(spec, table)
+        target = self.ensure(spec, meta)
+        if table.num_rows == 0:
+            return {"num_target_rows_inserted": 0, "num_target_rows_updated": 0}
+        on = " AND ".join(f"t.{k} = s.{k}" for k in spec.primary_key)
+        try:
+            metrics = (
+                target.merge(table, predicate=on, source_alias="s", target_alias="t",
+                             commit_properties=meta.properties("upsert"))
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
+        except DeltaError as exc:
+            if "failed validation check" in str(exc):
+                raise ContractViolation(f"{spec.name}: rows break the table constraints: {exc}") from exc
+            raise
+        return {k: int(v) for k, v in metrics.items() if isinstance(v, int)}
+
+    def replace_where(self, spec: TableSpec, data: pa.Table | Any, *, where: Mapping[str, Scalar],
+                      meta: CommitMeta) -> int:
+        """Replace every row matching ``where`` (column = value, ANDed) with ``data``, atomically.
+
+        All of ``data`` must match ``where``. With empty ``data`` this deletes the slice.
+        """
+        if not where:
+            raise ValueError("replace_where needs at least one condition; use a full overwrite deliberately")
+        table = self.conform(spec, data)
+        self._check_unique(spec, table)
+        self._check_inside(spec, table, where=where)
+        self.ensure(spec, meta)
+        self._write(spec, table, mode="overwrite", predicate=" AND ".join(_where_sql(where)), meta=meta,
+                    operation="replace_where")
+        return table.num_rows
+
+    def replace_interval(self, spec: TableSpec, data: pa.Table | Any, *, start: dt.datetime, end: dt.datetime,
+                         where: Mapping[str, Scalar] | None = None, meta: CommitMeta) -> int:
+        """Replace exactly the rows of one data interval ``[start, end)`` (and ``where``) with ``data``.
+
+        This is what makes reruns and backfills idempotent: running the same interval twice leaves
+        the table as running it once. All of ``data`` must lie inside the interval.
+        """
+        if spec.interval_column is None:
+            raise ContractViolation(f"{spec.name} declares no interval_column; it cannot replace an interval")
+        if not start < end:
+            raise ValueError(f"interval start must precede end, found [{start}, {end})")
+        where = dict(where or {})
+        table = self.conform(spec, data)
+        self._check_unique(spec, table)
+        self._check_inside(spec, table, where=where, start=start, end=end)
+        self.ensure(spec, meta)
+        col = spec.interval_column
+        predicate = " AND ".join(
+            _where_sql(where) + [f"{col} >= {sql_literal(start)}", f"{col} < {sql_literal(end)}"]
+        )
+        self._write(spec, table, mode="overwrite", predicate=predicate, meta=meta, operation="replace_interval")
+        return table.num_rows
+
+    def _check_inside(self, spec: TableSpec, table: pa.Table, *, where: Mapping[str, Scalar],
+                      start: dt.datetime | None = None, end: dt.datetime | None = None) -> None:
+        if table.num_rows == 0:
+            return
+        for col, val in where.items():
+            outside = pc.sum(pc.invert(pc.equal(table.column(col), pa.scalar(val)))).as_py() or 0
+            if outside:
+                raise ContractViolation(f"{spec.name}: {outside} row(s) have {col} != {val!r} but the write replaces only {col} = {val!r}")
+        if start is not None and end is not None:
+            ts = table.column(spec.interval_column)
+            lo, hi = pc.min(ts).as_py(), pc.max(ts).as_py()
+            if lo < start or hi >= end:
+                raise ContractViolation(
+                    f"{spec.name}: rows must lie in [{start.isoformat()}, {end.isoformat()}), "
+                    f"found {spec.interval_column} from {lo.isoformat()} to {hi.isoformat()}"
+                )
+
+    # ------------------------------------------------------------------ reads
+    def dataset(self, spec: TableSpec, *, version: int | dt.datetime | None = None) -> ds.Dataset:
+        """The table as a lazily read pyarrow dataset (filters and projections push down)."""
+        return self._open(spec, version).to_pyarrow_dataset()
+
+    def read(self, spec: TableSpec, *, where: Mapping[str, Scalar] | None = None,
+             start: dt.datetime | None = None, end: dt.datetime | None = None,
+             columns: Sequence[str] | None = None, version: int | dt.datetime | None = None) -> pa.Table:
+        """Read rows as Arrow.
+
+        Args:
+            where: equality filters, ANDed.
+            start, end: keep rows whose ``interval_column`` lies in ``[start, end)``.
+            columns: projection.
+            version: a table version number or a point in time (time travel).
+        """
+        expr = _where_expr(where or {})
+        if start is not None or end is not None:
+            if spec.interval_column is None:
+                raise ContractViolation(f"{spec.name} declares no interval_column to filter on")
+            col = pc.field(spec.interval_column)
+            for term in ([col >= pa.scalar(start, spec.column(spec.interval_column).type)] if start else []) + \
+                        ([col < pa.scalar(end, spec.column(spec.interval_column).type)] if end else []):
+                expr = term if expr is None else expr & term
+        return self.dataset(spec, version=version).to_table(filter=expr, columns=list(columns) if columns else None)
+
+    def version(self, spec: TableSpec) -> int:
+        return self._open(spec).version()
+
+    def history(self, spec: TableSpec, limit: int | None = None) -> list[dict[str, Any]]:
+        """Commits newest first, each with its operation and run metadata."""
+        return self._open(spec).history(limit)
+
+    # ------------------------------------------------------------------ maintenance
+    def compact(self, spec: TableSpec, *, meta: CommitMeta) -> dict[str, Any]:
+        """Bin-pack small files (daily appends make many)."""
+        return self._open(spec).optimize.compact(commit_properties=meta.properties("optimize"))
+
+    def vacuum(self, spec: TableSpec, *, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
+        """Remove files no version younger than ``retention_hours`` needs."""
+        return self._open(spec).vacuum(retention_hours=retention_hours, dry_run=dry_run,
+                                       enforce_retention_duration=retention_hours >= 168)

@@ -1,0 +1,134 @@
+"""Row-level data quality with Great Expectations.
+
+Great Expectations validates a batch; Nexus needs to know *which rows* failed *which rule* so
+it can publish the passing rows and quarantine the rest with a reason (write-audit-publish).
+:func:`validate_rows` runs a suite with ``result_format="COMPLETE"`` and turns each failed
+expectation's unexpected index list into per-row failures.
+
+Suites are built from two parts: :func:`spec_expectations` generates the expectations a table
+contract implies (non-nullable columns are not null), and pipelines add hand-written ones (a tag
+must be in the catalog, a value within its instrument range, ...). Give every expectation a
+``meta={"reason": ...}`` saying, for people, what was expected.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from warehouse.registry import TableSpec
+
+ROW_ID = "_row_id"
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _gx():
+    """Import Great Expectations once, lazily (its import takes seconds), offline and quiet."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch_definition = (
+        context.data_sources.add_pandas("nexus")
+        .add_dataframe_asset("batch")
+        .add_batch_definition_whole_dataframe("whole")
+    )
+    return gx, batch_definition
+
+
+def expectations():
+    """The ``great_expectations.expectations`` module (lazily imported)."""
+    return _gx()[0].expectations
+
+
+def spec_expectations(spec: TableSpec, present: Sequence[str] | None = None) -> list[Any]:
+    """Expectations implied by a table contract: every non-nullable column is not null."""
+    gxe = expectations()
+    cols = [c for c in spec.columns if not c.nullable and (present is None or c.name in present)]
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(column=c.name, meta={"reason": f"{spec.name}.{c.name} must not be null"})
+        for c in cols
+    ]
+
+
+@dataclass
+class RowValidation:
+    """Outcome of a row-level validation.
+
+    Attributes:
+        failed: row id -> list of (rule, reason) in suite order.
+        statistics: Great Expectations' suite statistics (evaluated / successful expectations).
+        unexpected: expectation label -> number of rows it rejected.
+    """
+
+    failed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    statistics: dict[str, Any] = field(default_factory=dict)
+    unexpected: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return not self.failed
+
+
+def _label(config: Any) -> str:
+    column = config.kwargs.get("column")
+    return (config.meta or {}).get("reason") or (f"{config.type}({column})" if column else config.type)
+
+
+def _fmt(value: Any) -> str:
+    """A found value as people read it (ISO times, plain numbers)."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
+        return "null"
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    return repr(value)
+
+
+def validate_rows(df: pd.DataFrame, suite: Sequence[Any], *, name: str) -> RowValidation:
+    """Validate ``df`` against ``suite`` and report the failing rows.
+
+    Args:
+        df: the batch; must hold an integer column ``_row_id`` unique per row.
+        suite: Great Expectations expectation objects.
+        name: suite name, for logs.
+    """
+    gx, batch_definition = _gx()
+    if ROW_ID not in df.columns or not df[ROW_ID].is_unique:
+        raise ValueError(f"validate_rows needs a unique integer column {ROW_ID!r}")
+    outcome = RowValidation()
+    if df.empty or not suite:
+        return outcome
+    gx_suite = gx.ExpectationSuite(name=name, expectations=[e.copy() for e in suite])
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+    result = batch.validate(
+        gx_suite,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID],
+                       "return_unexpected_index_query": False, "partial_unexpected_count": 0},
+    )
+    outcome.statistics = dict(result.statistics)
+    for res in result.results:
+        config = res.expectation_config
+        if res.exception_info and res.exception_info.get("raised_exception"):
+            raise RuntimeError(f"expectation {config.type} raised: {res.exception_info.get('exception_message')}")
+        if res.success:
+            continue
+        label = _label(config)
+        column = config.kwargs.get("column")
+        rows = res.result.get("unexpected_index_list") or []
+        outcome.unexpected[label] = len(rows)
+        for item in rows:
+            detail = f"{label}; found {_fmt(item.get(column))}" if column else label
+            outcome.failed.setdefault(int(item[ROW_ID]), []).append((config.type, detail))
+    log.info("suite %s: %s expectations, %s rows failed %s", name,
+             outcome.statistics.get("evaluated_expectations"), len(outcome.failed), outcome.unexpected)
+    return outcome

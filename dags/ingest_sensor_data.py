@@ -26,7 +26,7 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from nexus_assets import GOLD_TAG_HOURLY, SILVER_SENSOR_READINGS
+from nexus.assets import GOLD_TAG_HOURLY, SILVER_SENSOR_READINGS
 
 PLANTS = ["cstr"]
 

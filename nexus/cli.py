@@ -65,7 +65,8 @@ def _cmd_tables(args: argparse.Namespace) -> int:
         return 0
     for spec in REGISTRY:
         state = "v" + str(lake.version(spec)) if lake.exists(spec) else "not created"
-        print(f"{spec.name:<36} {state:<12} {spec.description.split('. ')[0]}")
+        summary = spec.description.split(". ")[0]
+        print(f"{spec.name:<36} {state:<12} {summary[:90] + ('…' if len(summary) > 90 else '')}")
     return 0
 
 

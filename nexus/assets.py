@@ -1,4 +1,4 @@
-"""Airflow Assets of the lake tables, declared once.
+"""Airflow Assets of the lake tables, declared once (the only Airflow-aware module outside dags/).
 
 Producers list them as ``outlets``; consumers use them as ``schedule``. The URI names the table
 in the lake (``nexus://<layer>/<table>``), independent of where the lake root lives.

@@ -1,0 +1,184 @@
+"""The sensor pipeline end to end through real Airflow (``dag.test()``) on two simulated days.
+
+One Airflow metadata database serves the whole test session; the lake and landing folder are
+temporary. Asserts the row-accounting invariant, quarantine reasons for every kind of bad input,
+an idempotent rerun and SQL on gold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from etl.sensor import Batch
+from models import get_plant
+from warehouse.lake import Lake
+from warehouse.tables import (
+    BRONZE_TAG_READINGS,
+    FCT_INGEST_BATCHES,
+    FCT_TAG_HOURLY,
+    RAW_FILES,
+    SILVER_SENSOR_QUARANTINE,
+    SILVER_SENSOR_READINGS,
+)
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+UTC = dt.timezone.utc
+DAY1, DAY2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+
+
+def bad_input_file(day: dt.date) -> tuple[str, dict[int, str]]:
+    """A historian file with one good reading (twice) and one line of each kind of bad input.
+
+    Returns the text and, per line number, the rule the line must be quarantined under.
+    """
+    tag = get_plant("cstr").tags[0]
+    mid = (tag.range_min + tag.range_max) / 2
+    ts = f"{day}T12:00:30Z"  # off the simulator's minute grid, so unique
+    lines = [
+        "tag,timestamp,value,quality",
+        f"{tag.tag},{ts},{mid},192",                               # 2 good
+        f"{tag.tag},{ts},{mid},192",                               # 3 duplicate reading of line 2
+        f"{tag.tag},{day}T12:01:30Z,{mid}",                        # 4 malformed (3 fields)
+        f"{tag.tag},{day}T12:02:30Z,n/a,192",                      # 5 non-numeric value
+        f"CSTR.XX999,{day}T12:03:30Z,1.0,192",                     # 6 unknown tag
+        f"{tag.tag},{day}T12:04:30,{mid},192",                     # 7 timestamp without zone
+        f"{tag.tag},{day + dt.timedelta(days=1)}T00:00:30Z,{mid},192",  # 8 outside the interval
+        f"{tag.tag},{day}T12:05:30Z,{tag.range_max * 10 + 1000},192",   # 9 out of instrument range
+    ]
+    rules = {4: "parse", 5: "parse", 6: "expect_column_values_to_be_in_set", 7: "parse",
+             8: "expect_column_values_to_be_between", 9: "expect_column_values_to_be_between"}
+    return "\n".join(lines) + "\n", rules
+
+
+@pytest.fixture(scope="module")
+def pipeline(airflow_db, tmp_path_factory):
+    """Simulate two days, add bad input, and ingest both days through the DAG."""
+    from nexus.demo import simulate
+
+    root = tmp_path_factory.mktemp("e2e")
+    os.environ["NEXUS_LAKE_ROOT"] = str(root / "lake")
+    os.environ["NEXUS_LANDING_DIR"] = str(root / "landing")
+    lake = Lake(root / "lake")
+    sim = simulate("cstr", DAY1, 2, seed=3, landing_dir=root / "landing", lake=lake)
+    inbox = root / "landing" / "sensor" / "cstr"
+    text, rules = bad_input_file(DAY2)
+    (inbox / f"cstr__{DAY2}__09.csv").write_text(text)
+    (inbox / f"cstr__{DAY2}__07.csv").write_text("")                                # empty file
+    (inbox / f"cstr__{DAY2}__08.csv").write_text("time;tag;val\n2026-03-02;x;1\n")  # unreadable
+    (inbox / "export-final.csv").write_text("tag,timestamp,value,quality\n")         # misnamed
+
+    from ingest_sensor_data import ingest_sensor_data as dag_factory
+
+    dag = dag_factory()
+    runs = {day: dag.test(logical_date=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=UTC))
+            for day in (DAY1, DAY2)}
+    yield {"lake": lake, "dag": dag, "runs": runs, "rules": rules, "sim": sim, "root": root}
+    os.environ.pop("NEXUS_LAKE_ROOT", None)
+    os.environ.pop("NEXUS_LANDING_DIR", None)
+
+
+def test_runs_succeed(pipeline):
+    for day, run in pipeline["runs"].items():
+        assert run.state == "success", f"run for {day} ended {run.state}"
+        assert run.data_interval_start == dt.datetime.combine(day, dt.time(), tzinfo=UTC)
+
+
+def count(lake: Lake, spec, **where) -> int:
+    return lake.read(spec, where=where).num_rows
+
+
+def test_every_bronze_row_is_accounted_for(pipeline):
+    lake = pipeline["lake"]
+    batches = {r["period_date"]: r for r in lake.read(FCT_INGEST_BATCHES).to_pylist()}
+    assert set(batches) == {DAY1, DAY2}
+    for day, b in batches.items():
+        bronze = count(lake, BRONZE_TAG_READINGS, plant_id="cstr", period_date=day)
+        silver = lake.read(SILVER_SENSOR_READINGS, where={"plant_id": "cstr"}, start=Batch("cstr", day).start,
+                           end=Batch("cstr", day).end).num_rows
+        quarantined = count(lake, SILVER_SENSOR_QUARANTINE, plant_id="cstr", period_date=day)
+        assert (b["bronze_rows"], b["silver_rows"], b["quarantined_rows"]) == (bronze, silver, quarantined)
+        assert bronze == silver + quarantined + b["duplicates_removed"]
+        assert silver > 0.9 * len(get_plant("cstr").tags) * 1440  # a day of 1-minute readings got through
+    assert sum(b["bronze_rows"] for b in batches.values()) >= pipeline["sim"]["readings"]
+
+
+def test_bad_input_is_quarantined_with_reasons(pipeline):
+    lake = pipeline["lake"]
+    q = lake.read(SILVER_SENSOR_QUARANTINE, where={"period_date": DAY2})
+    mine = q.filter(pc.match_substring(q["_source_file"], f"cstr__{DAY2}__09.csv")).to_pylist()
+    assert {r["_line_number"]: r["rule"] for r in mine} == pipeline["rules"]
+    reasons = {r["_line_number"]: r["reason"] for r in mine}
+    assert "malformed line: expected 4 fields" in reasons[4]
+    assert "value 'n/a' is not a finite number" in reasons[5]
+    assert "tag must be in the cstr tag catalog; found 'CSTR.XX999'" in reasons[6]
+    assert "has no UTC offset" in reasons[7]
+    assert "timestamp must lie in the file's day" in reasons[8]
+    assert "must lie in its instrument range" in reasons[9]
+    # the good line went to silver once; its repeat counts as a removed duplicate
+    tag = get_plant("cstr").tags[0]
+    good = lake.read(SILVER_SENSOR_READINGS, where={"plant_id": "cstr", "tag": tag.tag},
+                     start=dt.datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC), end=dt.datetime(2026, 3, 2, 12, 0, 31, tzinfo=UTC))
+    assert good.num_rows == 1 and good["_line_number"].to_pylist() == [3]  # latest line wins
+
+
+def test_files_are_kept_and_reported(pipeline):
+    lake, root = pipeline["lake"], pipeline["root"]
+    files = {r["file_name"]: r for r in lake.read(RAW_FILES).to_pylist()}
+    assert files[f"cstr__{DAY2}__08.csv"]["status"] == "rejected"
+    assert "header must be" in files[f"cstr__{DAY2}__08.csv"]["reason"]
+    assert files["export-final.csv"]["status"] == "rejected"
+    assert files[f"cstr__{DAY2}__07.csv"]["status"] == "loaded" and files[f"cstr__{DAY2}__07.csv"]["rows_loaded"] == 0
+    for row in files.values():  # every received file is in raw, byte for byte
+        assert (Path(lake.root) / row["raw_path"]).is_file()
+    assert (Path(lake.root) / files[f"cstr__{DAY2}__08.csv"]["raw_path"]).read_text().startswith("time;tag;val")
+    assert not any((root / "landing" / "sensor" / "cstr").iterdir()), "landing inbox not emptied"
+    batch2 = lake.read(FCT_INGEST_BATCHES, where={"period_date": DAY2}).to_pylist()[0]
+    assert batch2["files_rejected"] == 1
+
+
+def test_gold_hourly_covers_every_tag_hour(pipeline):
+    lake = pipeline["lake"]
+    hourly = lake.read(FCT_TAG_HOURLY, where={"plant_id": "cstr"})
+    assert hourly.num_rows == 2 * 24 * len(get_plant("cstr").tags)
+    assert pc.min(hourly["good_fraction"]).as_py() >= 0 and pc.max(hourly["good_fraction"]).as_py() <= 1
+
+
+def _snapshot(lake: Lake, spec, day: dt.date):
+    drop = {"_run_id", "_ingested_at", "_quarantined_at"}
+    table = lake.read(spec, where={"plant_id": "cstr"}, start=Batch("cstr", day).start, end=Batch("cstr", day).end) \
+        if spec.interval_column else lake.read(spec, where={"plant_id": "cstr", "period_date": day})
+    table = table.select([c for c in table.column_names if c not in drop])
+    return sorted(table.to_pylist(), key=repr)
+
+
+def test_rerun_is_idempotent(pipeline):
+    lake, dag = pipeline["lake"], pipeline["dag"]
+    specs = [SILVER_SENSOR_READINGS, SILVER_SENSOR_QUARANTINE, FCT_TAG_HOURLY, BRONZE_TAG_READINGS]
+    before = {s.name: _snapshot(lake, s, DAY2) for s in specs}
+    run = dag.test(logical_date=dt.datetime.combine(DAY2 + dt.timedelta(days=1), dt.time(), tzinfo=UTC))
+    assert run.state == "success"
+    after = {s.name: _snapshot(lake, s, DAY2) for s in specs}
+    for name in before:
+        assert after[name] == before[name], f"{name} changed on rerun"
+    history = lake.history(SILVER_SENSOR_READINGS, limit=1)[0]
+    assert history["dag_id"] == "ingest_sensor_data" and history["run_id"] == run.run_id
+    assert history["source"] == "sensor:cstr"
+
+
+def test_nexus_sql_on_gold(pipeline):
+    env = {**os.environ, "NEXUS_LAKE_ROOT": pipeline["lake"].root}
+    nexus = Path(sys.executable).with_name("nexus")
+    out = subprocess.run([str(nexus), "sql", "SELECT count(*) AS n, count(DISTINCT tag) AS tags FROM gold.fct_tag_hourly",
+                          "--format", "csv"], env=env, capture_output=True, text=True, check=True)
+    tags = len(get_plant("cstr").tags)
+    assert out.stdout.split() == ["n,tags", f"{2 * 24 * tags},{tags}"]
+    bad = subprocess.run([str(nexus), "sql", "SELECT * FROM gold.nope"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "nope" in bad.stderr

@@ -1,0 +1,80 @@
+"""Parsing historian export files into bronze rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from etl.historian import parse_file_name, parse_historian_csv
+from nexus.errors import UnparseableFile
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 1, 2, tzinfo=UTC)
+
+
+def parse(text: str | bytes):
+    content = text.encode() if isinstance(text, str) else text
+    table = parse_historian_csv(content, plant_id="cstr", period_date=dt.date(2026, 1, 1), source_file="raw/x.csv",
+                                sha256="abc", ingested_at=NOW, run_id="r")
+    return table.to_pylist()
+
+
+def test_good_lines_are_typed_and_converted_to_utc():
+    rows = parse("tag,timestamp,value,quality\n"
+                 "CSTR.TI102,2026-01-01T00:01:00Z,51.32,192\n"
+                 "CSTR.TI102,2026-01-01T01:02:00+01:00,51.4,192\n"
+                 "CSTR.AI102,2026-01-01T00:03:00.500Z,,0\n")
+    assert [(r["tag"], r["timestamp"], r["value"], r["quality"], r["_line_number"], r["_parse_error"]) for r in rows] == [
+        ("CSTR.TI102", dt.datetime(2026, 1, 1, 0, 1, tzinfo=UTC), 51.32, 192, 2, None),
+        ("CSTR.TI102", dt.datetime(2026, 1, 1, 0, 2, tzinfo=UTC), 51.4, 192, 3, None),
+        ("CSTR.AI102", dt.datetime(2026, 1, 1, 0, 3, 0, 500000, tzinfo=UTC), None, 0, 4, None),
+    ]
+    assert rows[0]["_raw_line"] == "CSTR.TI102,2026-01-01T00:01:00Z,51.32,192"
+    assert {r["_source_file"] for r in rows} == {"raw/x.csv"}
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    ("CSTR.TI102,2026-01-01T00:03:00,51.4,192", "timestamp '2026-01-01T00:03:00' has no UTC offset"),
+    ("CSTR.TI102,yesterday,51.4,192", "timestamp 'yesterday' is not an ISO 8601 time"),
+    ("CSTR.TI102,2026-02-30T00:00:00Z,1,192", "timestamp '2026-02-30T00:00:00Z' is not a valid date and time"),
+    ("CSTR.TI102,2026-01-01T00:04:00Z,abc,192", "value 'abc' is not a finite number"),
+    ("CSTR.TI102,2026-01-01T00:04:00Z,inf,192", "value 'inf' is not a finite number"),
+    ("CSTR.TI102,2026-01-01T00:04:00Z,1.0", "malformed line: expected 4 fields"),
+    ("CSTR.TI102,2026-01-01T00:04:00Z,1.0,192,extra", "malformed line: expected 4 fields"),
+    (",2026-01-01T00:04:00Z,1.0,192", "tag is empty"),
+    ("CSTR.TI102,2026-01-01T00:04:00Z,1.0,good", "quality 'good' is not an OPC DA quality code"),
+    ("CSTR.TI102,2026-01-01T00:04:00Z,1.0,300", "quality '300' is not an OPC DA quality code"),
+])
+def test_bad_lines_keep_their_text_and_say_why(line, error):
+    rows = parse(f"tag,timestamp,value,quality\nCSTR.TI102,2026-01-01T00:00:00Z,1,192\n{line}\n")
+    assert rows[0]["_parse_error"] is None
+    assert rows[1]["_parse_error"].startswith(error)
+    assert rows[1]["_raw_line"] == line
+    assert rows[1]["timestamp"] is None and rows[1]["value"] is None
+
+
+def test_blank_line_inside_is_a_row_trailing_blank_lines_are_not():
+    rows = parse("tag,timestamp,value,quality\nA,2026-01-01T00:00:00Z,1,192\n\nA,2026-01-01T00:01:00Z,1,192\n\n\n")
+    assert len(rows) == 3
+    assert rows[1]["_parse_error"] == "malformed line: empty line inside the file"
+
+
+def test_empty_and_header_only_files_have_no_rows():
+    assert parse(b"") == []
+    assert parse("tag,timestamp,value,quality\n") == []
+
+
+def test_unreadable_files_raise():
+    with pytest.raises(UnparseableFile, match="header must be"):
+        parse("time;tag;value\n2026-01-01;A;1\n")
+    with pytest.raises(UnparseableFile, match="not UTF-8"):
+        parse(b"\xff\xfe\x00garbage\x81")
+    with pytest.raises(UnparseableFile, match="binary"):
+        parse(b"tag,timestamp,value,quality\n\x00\x00")
+
+
+def test_file_names():
+    assert parse_file_name("cstr__2026-01-05__01.csv") == ("cstr", dt.date(2026, 1, 5), 1)
+    assert parse_file_name("cstr__2026-02-30__01.csv") is None
+    assert parse_file_name("export.csv") is None

@@ -14,8 +14,9 @@ Daily ingestion of plant-historian exports for one plant (the `plant_id` param, 
    and `gold.dim_plants`.
 
 A run processes exactly its **data interval**: the run for logical date *D* ingests the UTC day
-before *D* (`[D-1d, D)`). Every step replaces its plant-day, so clearing a run or backfilling a
-period gives the same rows, never duplicates. Query the results with `nexus sql`.
+before *D* (`[D-1d, D)`); a run triggered by hand without a logical date ingests the last complete
+UTC day. Every step replaces its plant-day, so clearing a run or backfilling a period gives the
+same rows, never duplicates. Query the results with `nexus sql`.
 """
 
 from __future__ import annotations

@@ -62,11 +62,14 @@ class Batch:
 
     @classmethod
     def from_interval(cls, plant_id: str, start: dt.datetime, end: dt.datetime) -> Batch:
-        """The batch of a one-day data interval (as Airflow passes it)."""
-        start = start.astimezone(dt.timezone.utc)
-        if end - start != dt.timedelta(days=1) or start.time() != dt.time():
-            raise ValueError(f"the sensor pipeline processes whole UTC days, got interval [{start}, {end})")
-        return cls(plant_id, start.date())
+        """The batch of a data interval as Airflow passes it: the last whole UTC day before ``end``.
+
+        For a scheduled run (or a backfill) the interval is exactly one UTC day. A manual run
+        triggered at an arbitrary time covers the 24 h before it; it ingests the last complete day.
+        """
+        if not start < end:
+            raise ValueError(f"empty data interval [{start}, {end})")
+        return cls(plant_id, (end.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date())
 
 
 def opc_quality(codes: np.ndarray) -> np.ndarray:
@@ -261,7 +264,7 @@ def hourly_aggregates(readings: pa.Table, plant_id: str) -> pa.Table:
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register("readings", readings)
-        return con.execute(HOURLY_SQL, {"plant_id": plant_id}).to_arrow_table()
+        return con.sql(HOURLY_SQL, params={"plant_id": plant_id}).to_arrow_table()
     finally:
         con.close()
 

@@ -7,6 +7,7 @@ usual Airflow way, with ``AIRFLOW__SECTION__KEY`` variables.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 
 from nexus.settings import project_root
@@ -30,4 +31,8 @@ def airflow_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
+    # `airflow standalone` starts its components as `airflow ...` subprocesses found on PATH.
+    bin_dir = os.path.dirname(sys.executable)
+    if bin_dir not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")]).rstrip(os.pathsep)
     return env

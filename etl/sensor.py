@@ -121,7 +121,7 @@ def sensor_suite(plant_id: str, batch: Batch) -> list[Any]:
     """
     gxe = expectations()
     plant = get_plant(plant_id)
-    tags = [t.tag for t in plant.tags]
+    tags = [t.tag for t in plant.TAGS]
     suite = [gxe.ExpectColumnValuesToBeInSet(
         column="tag", value_set=tags, meta={"reason": f"tag must be in the {plant_id} tag catalog"})]
     suite += spec_expectations(SILVER_SENSOR_READINGS, present=["plant_id", "tag", "ts", "unit", "quality", "quality_code"])
@@ -131,7 +131,7 @@ def sensor_suite(plant_id: str, batch: Batch) -> list[Any]:
     suite.append(gxe.ExpectColumnValuesToNotBeNull(
         column="value", row_condition='quality=="good"', condition_parser="pandas",
         meta={"reason": "a good-quality reading must have a value"}))
-    for t in plant.tags:
+    for t in plant.TAGS:
         suite.append(gxe.ExpectColumnValuesToBeBetween(
             column="value", min_value=t.range_min, max_value=t.range_max,
             row_condition=f'tag=="{t.tag}"', condition_parser="pandas",
@@ -147,7 +147,7 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
     day's silver and quarantine rows are replaced in one commit each.
     """
     plant = get_plant(batch.plant_id)
-    catalog = {t.tag: t for t in plant.tags}
+    catalog = {t.tag: t for t in plant.TAGS}
     bronze = lake.read(BRONZE_TAG_READINGS, where={"plant_id": batch.plant_id, "period_date": batch.day}).to_pandas()
     bronze[ROW_ID] = np.arange(len(bronze))
     received = {r["sha256"]: r["received_at"] for r in
@@ -283,12 +283,12 @@ def build_gold(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
 def publish_dimensions(lake: Lake, plant_id: str, meta: CommitMeta) -> None:
     """Upsert the plant and its tag catalog into ``gold.dim_plants`` / ``gold.dim_tags``."""
     plant = get_plant(plant_id)
-    info = plant.info
+    info = plant.INFO
     lake.upsert(DIM_PLANTS, pa.Table.from_pylist([{
         "plant_id": info.plant_id, "name": info.name, "description": info.description,
-        "sampling_s": info.sampling.total_seconds(), "tag_count": len(plant.tags)}], schema=DIM_PLANTS.schema), meta=meta)
+        "sampling_s": info.sampling.total_seconds(), "tag_count": len(plant.TAGS)}], schema=DIM_PLANTS.schema), meta=meta)
     rows = []
-    for t in plant.tags:
+    for t in plant.TAGS:
         lo, hi = convert(np.array([t.range_min, t.range_max]), t.unit, t.canonical_unit)
         rows.append({"plant_id": info.plant_id, "tag": t.tag, "description": t.description,
                      "unit_operation": t.unit_operation, "unit": t.canonical_unit, "source_unit": t.unit,

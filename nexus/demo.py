@@ -43,7 +43,8 @@ def simulate(plant_id: str, start: dt.date, days: int, *, seed: int = 0, landing
     if episodes:
         lake.upsert(FCT_OPERATING_EPISODES, pa.Table.from_pylist(episodes, schema=FCT_OPERATING_EPISODES.schema), meta=meta)
     return {"plant_id": plant_id, "start": start, "days": days, "landing_dir": str(landing),
-            "files": [str(p) for p in result.files], "readings": result.readings, "quirks": result.quirks,
+            "files": [str(p) for p in result.paths], "readings": result.n_readings, "lines": result.n_lines,
+            "quirks": [f"{q.day} {q.kind}" for q in result.quirks],
             "episodes": len(episodes)}
 
 

@@ -197,7 +197,7 @@ FCT_OPERATING_EPISODES = _add(TableSpec(
     "with its window and label, for evaluating anomaly detection and calibration.",
     columns=(
         Column("plant_id", pa.string(), "plant", nullable=False),
-        Column("episode_id", pa.int64(), "episode number within the plant", nullable=False),
+        Column("episode_id", pa.int64(), "stable episode id within the plant (derived from its UTC day)", nullable=False),
         Column("category", pa.string(), "normal | transient | abnormal | extreme", nullable=False),
         Column("label", pa.string(), "episode kind, e.g. setpoint_change, jacket_fouling", nullable=False),
         Column("start_at", UTC_TS, "episode start (inclusive)", nullable=False),
@@ -205,7 +205,7 @@ FCT_OPERATING_EPISODES = _add(TableSpec(
         Column("tag", pa.string(), "affected tag for sensor faults"),
         Column("detail", pa.string(), "what happened", nullable=False),
     ),
-    primary_key=("plant_id", "start_at", "label", "episode_id"),
+    primary_key=("plant_id", "episode_id"),
     constraints={"window_ordered": "start_at < end_at",
                  "category_known": "category IN ('normal', 'transient', 'abnormal', 'extreme')"},
     interval_column="start_at",

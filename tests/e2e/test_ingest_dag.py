@@ -39,7 +39,7 @@ def bad_input_file(day: dt.date) -> tuple[str, dict[int, str]]:
 
     Returns the text and, per line number, the rule the line must be quarantined under.
     """
-    tag = get_plant("cstr").tags[0]
+    tag = get_plant("cstr").TAGS[0]
     mid = (tag.range_min + tag.range_max) / 2
     ts = f"{day}T12:00:30Z"  # off the simulator's minute grid, so unique
     lines = [
@@ -106,7 +106,7 @@ def test_every_bronze_row_is_accounted_for(pipeline):
         quarantined = count(lake, SILVER_SENSOR_QUARANTINE, plant_id="cstr", period_date=day)
         assert (b["bronze_rows"], b["silver_rows"], b["quarantined_rows"]) == (bronze, silver, quarantined)
         assert bronze == silver + quarantined + b["duplicates_removed"]
-        assert silver > 0.9 * len(get_plant("cstr").tags) * 1440  # a day of 1-minute readings got through
+        assert silver > 0.9 * len(get_plant("cstr").TAGS) * 1440  # a day of 1-minute readings got through
     assert sum(b["bronze_rows"] for b in batches.values()) >= pipeline["sim"]["readings"]
 
 
@@ -123,7 +123,7 @@ def test_bad_input_is_quarantined_with_reasons(pipeline):
     assert "timestamp must lie in the file's day" in reasons[8]
     assert "must lie in its instrument range" in reasons[9]
     # the good line went to silver once; its repeat counts as a removed duplicate
-    tag = get_plant("cstr").tags[0]
+    tag = get_plant("cstr").TAGS[0]
     good = lake.read(SILVER_SENSOR_READINGS, where={"plant_id": "cstr", "tag": tag.tag},
                      start=dt.datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC), end=dt.datetime(2026, 3, 2, 12, 0, 31, tzinfo=UTC))
     assert good.num_rows == 1 and good["_line_number"].to_pylist() == [3]  # latest line wins
@@ -147,7 +147,7 @@ def test_files_are_kept_and_reported(pipeline):
 def test_gold_hourly_covers_every_tag_hour(pipeline):
     lake = pipeline["lake"]
     hourly = lake.read(FCT_TAG_HOURLY, where={"plant_id": "cstr"})
-    assert hourly.num_rows == 2 * 24 * len(get_plant("cstr").tags)
+    assert hourly.num_rows == 2 * 24 * len(get_plant("cstr").TAGS)
     assert pc.min(hourly["good_fraction"]).as_py() >= 0 and pc.max(hourly["good_fraction"]).as_py() <= 1
 
 
@@ -178,7 +178,7 @@ def test_nexus_sql_on_gold(pipeline):
     nexus = Path(sys.executable).with_name("nexus")
     out = subprocess.run([str(nexus), "sql", "SELECT count(*) AS n, count(DISTINCT tag) AS tags FROM gold.fct_tag_hourly",
                           "--format", "csv"], env=env, capture_output=True, text=True, check=True)
-    tags = len(get_plant("cstr").tags)
+    tags = len(get_plant("cstr").TAGS)
     assert out.stdout.split() == ["n,tags", f"{2 * 24 * tags},{tags}"]
     bad = subprocess.run([str(nexus), "sql", "SELECT * FROM gold.nope"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "nope" in bad.stderr

@@ -4,7 +4,7 @@ Nothing else calls ``write_deltalake``. A :class:`Lake` is bound to one root fol
 ``NEXUS_LAKE_ROOT`` by default) and writes tables declared in the registry:
 
 - :meth:`Lake.ensure` creates a table from its spec (schema, partitions, CHECK constraints);
-- :meth:`Lake.append`, :meth:`Lake.upsert` (MERGE on the primary key),
+- :meth:`Lake.append`, :meth:`Lake.upsert` (merge on the primary key),
   :meth:`Lake.replace_interval` (exactly one data interval, for idempotent reruns and backfills) and
   :meth:`Lake.replace_where` (exactly one partition-like slice) write;
 - :meth:`Lake.read` reads as Arrow (optionally an older version or time), :meth:`Lake.history`
@@ -205,31 +205,43 @@ class Lake:
         return table.num_rows
 
     def upsert(self, spec: TableSpec, data: pa.Table | Any, *, meta: CommitMeta) -> dict[str, int]:
-        """MERGE rows on the primary key: update matches, insert the rest.
+        """Insert rows, replacing the rows that have the same primary key, in one commit.
 
-        Returns Delta's merge metrics (``num_target_rows_inserted``, ``..._updated``, ...).
+        Merge semantics on the primary key, done as an atomic rewrite of the partitions the
+        batch touches (the whole table when it has no partitions): read them, drop the rows
+        whose key the batch carries, add the batch, overwrite those partitions.
+
+        Why not Delta's MERGE: delta-rs 1.x MERGE writes string columns as Arrow ``string_view``
+        into the Parquet files, and pyarrow cannot filter ``string_view`` (no ``array_filter``
+        kernel), which breaks filtered reads and DuckDB's filter pushdown on the table
+        (delta-io/delta-rs#4302, apache/arrow#49368). Upserted tables are small (dimensions,
+        manifests, audit rows), so the rewrite is cheap.
+
+        Returns:
+            ``{"num_target_rows_inserted": n, "num_target_rows_updated": m}``.
         """
         if not spec.primary_key:
             raise ContractViolation(f"{spec.name} has no primary key; upsert needs one")
         table = self.conform(spec, data)
         self._check_unique(spec, table)
-        target = self.ensure(spec, meta)
+        self.ensure(spec, meta)
         if table.num_rows == 0:
             return {"num_target_rows_inserted": 0, "num_target_rows_updated": 0}
-        on = " AND ".join(f"t.{k} = s.{k}" for k in spec.primary_key)
-        try:
-            metrics = (
-                target.merge(table, predicate=on, source_alias="s", target_alias="t",
-                             commit_properties=meta.properties("upsert"))
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .execute()
-            )
-        except DeltaError as exc:
-            if "failed validation check" in str(exc):
-                raise ContractViolation(f"{spec.name}: rows break the table constraints: {exc}") from exc
-            raise
-        return {k: int(v) for k, v in metrics.items() if isinstance(v, int)}
+        keys = list(spec.primary_key)
+        slices = table.select(list(spec.partition_by)).group_by(list(spec.partition_by)).aggregate([]).to_pylist() \
+            if spec.partition_by else []
+        predicate = " OR ".join("(" + " AND ".join(_where_sql(s)) + ")" for s in slices) or None
+        expr = None
+        for s in slices:
+            term = _where_expr(s)
+            expr = term if expr is None else expr | term
+        current = self.dataset(spec).to_table(filter=expr).cast(spec.schema)
+        marker = table.select(keys).append_column("_nexus_new", pa.array([True] * table.num_rows))
+        kept = current.join(marker, keys=keys, join_type="left anti") if current.num_rows else current
+        updated = current.num_rows - kept.num_rows
+        out = pa.concat_tables([kept.select(spec.column_names).cast(spec.schema), table])
+        self._write(spec, out, mode="overwrite", predicate=predicate, meta=meta, operation="upsert")
+        return {"num_target_rows_inserted": table.num_rows - updated, "num_target_rows_updated": updated}
 
     def replace_where(self, spec: TableSpec, data: pa.Table | Any, *, where: Mapping[str, Scalar],
                       meta: CommitMeta) -> int:
@@ -321,10 +333,6 @@ class Lake:
         return self._open(spec).history(limit)
 
     # ------------------------------------------------------------------ maintenance
-    def compact(self, spec: TableSpec, *, meta: CommitMeta) -> dict[str, Any]:
-        """Bin-pack small files (daily appends make many)."""
-        return self._open(spec).optimize.compact(commit_properties=meta.properties("optimize"))
-
     def vacuum(self, spec: TableSpec, *, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
         """Remove files no version younger than ``retention_hours`` needs."""
         return self._open(spec).vacuum(retention_hours=retention_hours, dry_run=dry_run,

@@ -145,3 +145,20 @@ def test_read_filters(lake, meta):
 def test_missing_table(lake):
     with pytest.raises(TableNotFound, match="does not exist yet"):
         lake.read(SPEC)
+
+
+def test_upsert_rewrites_only_touched_partitions_and_stays_filterable(lake, meta):
+    import duckdb
+    import pyarrow.parquet as pq
+
+    lake.append(SPEC, rows(("a", t(1), 1.0), ("b", t(1), 2.0)), meta=meta)
+    b_files = {f for f in lake._open(SPEC).file_uris() if "plant_id=b" in f}
+    metrics = lake.upsert(SPEC, rows(("a", t(1), 5.0), ("a", t(2), 6.0)), meta=meta)
+    assert metrics == {"num_target_rows_inserted": 1, "num_target_rows_updated": 1}
+    assert {f for f in lake._open(SPEC).file_uris() if "plant_id=b" in f} == b_files  # untouched
+    for uri in lake._open(SPEC).file_uris():  # plain strings: pyarrow and DuckDB can filter them
+        assert "string_view" not in str(pq.read_schema(uri.removeprefix("file://")))
+    assert content(lake, where={"plant_id": "a"}) == [("a", t(1), 5.0), ("a", t(2), 6.0)]
+    con = duckdb.connect()
+    con.register("t", lake.dataset(SPEC))
+    assert con.sql("SELECT count(*) FROM t WHERE plant_id <> 'b'").fetchall() == [(2,)]

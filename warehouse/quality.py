@@ -8,7 +8,8 @@ expectation's unexpected index list into per-row failures.
 Suites are built from two parts: :func:`spec_expectations` generates the expectations a table
 contract implies (non-nullable columns are not null), and pipelines add hand-written ones (a tag
 must be in the catalog, a value within its instrument range, ...). Give every expectation a
-``meta={"reason": ...}`` saying, for people, what was expected.
+``meta={"reason": ...}`` saying, for people, what was expected; ``meta={"row_reason": ...}`` is a
+``str.format`` template filled from each failing row's columns.
 """
 
 from __future__ import annotations
@@ -124,11 +125,17 @@ def validate_rows(df: pd.DataFrame, suite: Sequence[Any], *, name: str) -> RowVa
             continue
         label = _label(config)
         column = config.kwargs.get("column")
+        row_reason = (config.meta or {}).get("row_reason")
         rows = res.result.get("unexpected_index_list") or []
         outcome.unexpected[label] = len(rows)
-        for item in rows:
-            detail = f"{label}; found {_fmt(item.get(column))}" if column else label
-            outcome.failed.setdefault(int(item[ROW_ID]), []).append((config.type, detail))
+        ids = [int(item[ROW_ID]) for item in rows]
+        if row_reason:  # a per-row message formatted from the row's own columns
+            by_id = df.set_index(ROW_ID).loc[ids]
+            details = [row_reason.format(**rec) for rec in by_id.reset_index().to_dict(orient="records")]
+        else:
+            details = [f"{label}; found {_fmt(item.get(column))}" if column else label for item in rows]
+        for row_id, detail in zip(ids, details):
+            outcome.failed.setdefault(row_id, []).append((config.type, detail))
     log.info("suite %s: %s expectations, %s rows failed %s", name,
              outcome.statistics.get("evaluated_expectations"), len(outcome.failed), outcome.unexpected)
     return outcome

@@ -54,7 +54,7 @@ def bad_input_file(day: dt.date) -> tuple[str, dict[int, str]]:
         f"{tag.tag},{day}T12:05:30Z,{tag.range_max * 10 + 1000},192",   # 9 out of instrument range
     ]
     rules = {4: "parse", 5: "parse", 6: "expect_column_values_to_be_in_set", 7: "parse",
-             8: "expect_column_values_to_be_between", 9: "expect_column_values_to_be_between"}
+             8: "expect_column_values_to_be_between", 9: "expect_column_pair_values_a_to_be_greater_than_b"}
     return "\n".join(lines) + "\n", rules
 
 

@@ -1,0 +1,126 @@
+"""The sensor pipeline's steps on a real lake, without Airflow: delivery quirks and row accounting.
+
+One simulated CSTR day is exported with every delivery quirk forced on (local-time timestamps,
+a late partial export, an overlapping re-export, a byte-identical duplicate file and a
+communication failure), then landed and processed step by step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from etl.sensor import Batch, build_gold, land, load_bronze, publish_silver, run_batch
+from models import get_plant
+from models.historian import HistorianConfig, write_exports
+from warehouse.lake import CommitMeta, Lake
+from warehouse.tables import (
+    BRONZE_TAG_READINGS,
+    FCT_INGEST_BATCHES,
+    FCT_TAG_HOURLY,
+    RAW_FILES,
+    SILVER_SENSOR_QUARANTINE,
+    SILVER_SENSOR_READINGS,
+)
+
+UTC = dt.timezone.utc
+DAY = dt.date(2026, 5, 16)  # seed 11 has a spiking-sensor episode with out-of-range spikes that day
+ALL_QUIRKS = HistorianConfig(p_comm_failure=1.0, p_local_time=1.0, p_late_partial=1.0, p_overlap=1.0, p_duplicate_file=1.0)
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quirks")
+    cstr = get_plant("cstr")
+    start = dt.datetime.combine(DAY, dt.time(), tzinfo=UTC)
+    values, episodes = cstr.simulate_true(start, start + dt.timedelta(days=1), seed=11)
+    export = write_exports(values, cstr.TAGS, episodes, plant=cstr.INFO, landing_dir=root / "landing", seed=11, config=ALL_QUIRKS)
+    lines = {Path(p).name[-6:-4]: sum(1 for _ in open(p)) - 1 for p in export.paths}  # data lines per file
+    lake = Lake(root / "lake")
+    meta = CommitMeta(dag_id="pytest", run_id="first", source="sensor:cstr")
+    batch = Batch("cstr", DAY)
+    out = {"land": land(lake, root / "landing", batch, meta), "bronze": load_bronze(lake, batch, meta),
+           "silver": publish_silver(lake, batch, meta), "gold": build_gold(lake, batch, meta)}
+    return {"lake": lake, "root": root, "export": export, "out": out, "batch": batch, "values": values,
+            "lines": lines, "episodes": episodes}
+
+
+def test_quirks_were_all_exported(processed):
+    kinds = {q.kind for q in processed["export"].quirks}
+    assert {"local_time", "late_partial", "overlap_reexport", "duplicate_file", "comm_failure"} <= kinds
+    assert sorted(Path(p).name[-6:] for p in processed["export"].paths) == ["01.csv", "02.csv", "03.csv", "04.csv"]
+
+
+def test_duplicate_file_is_recorded_not_loaded(processed):
+    land_report = processed["out"]["land"]
+    assert land_report["duplicates"] == [f"cstr__{DAY}__04.csv"]
+    files = {r["file_name"]: r for r in processed["lake"].read(RAW_FILES).to_pylist()}
+    dup, orig = files[f"cstr__{DAY}__04.csv"], files[f"cstr__{DAY}__01.csv"]
+    assert dup["status"] == "duplicate" and dup["sha256"] == orig["sha256"] and dup["raw_path"] == orig["raw_path"]
+    assert processed["out"]["bronze"]["files"] == 3  # 01, 02 and 03
+
+
+def test_every_line_is_accounted_for(processed):
+    export, silver, lines = processed["export"], processed["out"]["silver"], processed["lines"]
+    assert silver["bronze_rows"] == export.n_lines - lines["04"]  # the duplicate file is not loaded
+    assert silver["bronze_rows"] == silver["silver_rows"] + silver["quarantined_rows"] + silver["duplicates_removed"]
+    # the overlapping re-export repeats readings already in __01: each repeat is a removed duplicate
+    assert silver["duplicates_removed"] == lines["03"]
+    assert silver["silver_rows"] == export.n_readings - silver["quarantined_rows"]
+    batch = processed["lake"].read(FCT_INGEST_BATCHES).to_pylist()[0]
+    assert (batch["files_landed"], batch["files_duplicate"], batch["files_rejected"]) == (3, 1, 0)
+
+
+def test_local_time_exports_become_utc_and_units_canonical(processed):
+    lake, batch = processed["lake"], processed["batch"]
+    silver = lake.read(SILVER_SENSOR_READINGS, where={"plant_id": "cstr", "tag": "CSTR.TI102"}, start=batch.start, end=batch.end)
+    ts = silver["ts"]
+    assert pc.min(ts).as_py() >= batch.start and pc.max(ts).as_py() < batch.end
+    assert silver.num_rows >= 1400  # nearly every minute of the day, despite the +01:00 export
+    assert set(silver["unit"].to_pylist()) == {"K"}
+    good = silver.filter(pc.equal(silver["quality"], "good"))
+    # exported in degC, stored in K: compare with the true reactor temperature (noise is a few 0.1 %)
+    truth = processed["values"]["CSTR.TI102"]
+    first = good.slice(0, 1).to_pylist()[0]
+    assert first["value"] == pytest.approx(truth.loc[first["ts"]] + 273.15, abs=1.0)
+
+
+def test_comm_failure_keeps_bad_quality_rows_and_lowers_good_fraction(processed):
+    lake, batch = processed["lake"], processed["batch"]
+    silver = lake.read(SILVER_SENSOR_READINGS, where={"plant_id": "cstr"}, start=batch.start, end=batch.end)
+    bad = silver.filter(pc.equal(silver["quality"], "bad"))
+    assert bad.num_rows > 0 and bad["value"].null_count == bad.num_rows
+    assert set(bad["quality_code"].to_pylist()) <= {0, 24}
+    hourly = lake.read(FCT_TAG_HOURLY)
+    assert pc.min(hourly["good_fraction"]).as_py() < 1.0
+
+
+def test_spikes_out_of_range_are_quarantined(processed):
+    lake = processed["lake"]
+    q = lake.read(SILVER_SENSOR_QUARANTINE).to_pylist()
+    spikes = next(e for e in processed["episodes"] if e.label == "spiking_sensor")
+    assert len(q) == 10 and {r["tag"] for r in q} == {spikes.tag}  # "10 outside the instrument range"
+    assert all(spikes.start <= r["timestamp"] < spikes.end for r in q)
+    assert all(r["rule"] == "expect_column_pair_values_a_to_be_greater_than_b" for r in q)
+    assert all("must lie in its instrument range" in r["reason"] for r in q)
+    assert len(q) == processed["out"]["silver"]["quarantined_rows"]
+
+
+def test_each_step_reruns_idempotently(processed):
+    lake, root, batch = processed["lake"], processed["root"], processed["batch"]
+
+    def snapshot():
+        out = {}
+        for spec in (BRONZE_TAG_READINGS, SILVER_SENSOR_READINGS, SILVER_SENSOR_QUARANTINE, FCT_TAG_HOURLY):
+            t = lake.read(spec)
+            t = t.select([c for c in t.column_names if c not in {"_run_id", "_ingested_at", "_quarantined_at"}])
+            out[spec.name] = sorted(map(repr, t.to_pylist()))
+        return out
+
+    before = snapshot()
+    again = run_batch(lake, root / "landing", batch, CommitMeta(dag_id="pytest", run_id="second", source="sensor:cstr"))
+    assert again["land"]["landed"] == [] and again["silver"]["bronze_rows"] == processed["out"]["silver"]["bronze_rows"]
+    assert snapshot() == before

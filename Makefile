@@ -15,10 +15,11 @@ help:
 	@echo "make airflow-password print the UI's generated admin password"
 	@echo "make clean-lake       delete the local lake, landing folder and Airflow state"
 
-$(STAMP): pyproject.toml
+# Reinstall when the dependencies or the set of top-level packages change (editable installs map packages).
+$(STAMP): pyproject.toml $(wildcard */__init__.py)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -17,6 +17,10 @@ history says which run wrote what.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
+import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +30,41 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from nexus.errors import ContractViolation, SchemaDrift, TableNotFound
 from nexus.settings import get_settings
 from warehouse.registry import TableSpec
 
 Scalar = str | int | float | bool | dt.date | dt.datetime
+COMMIT_ATTEMPTS = 6
+
+log = logging.getLogger(__name__)
+
+
+def _retry_on_conflict(method):
+    """Rerun a whole write when a concurrent commit conflicts with it.
+
+    Delta's optimistic concurrency rejects a commit whose snapshot another writer changed
+    underneath (two runs upserting the manifest, two reruns of one day). Each attempt re-reads
+    the table, so rerunning the operation is correct, not just re-sending the same commit.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, spec, *args, **kwargs):
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                return method(self, spec, *args, **kwargs)
+            except CommitFailedError as exc:
+                if attempt == COMMIT_ATTEMPTS:
+                    raise
+                pause = random.uniform(0.1, 0.5) * attempt
+                log.warning("%s on %s conflicted with a concurrent commit (%s); retrying in %.1f s",
+                            method.__name__, spec.name, str(exc).splitlines()[0], pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -129,18 +161,36 @@ class Lake:
             return table
         if not self.root.startswith(("s3://", "gs://", "az://", "abfss://")):
             Path(self.path(spec)).parent.mkdir(parents=True, exist_ok=True)
-        table = DeltaTable.create(
-            self.path(spec),
-            schema=spec.schema,
-            partition_by=list(spec.partition_by) or None,
-            name=spec.name,
-            description=spec.description,
-            storage_options=self.storage_options,
-            commit_properties=meta.properties("create"),
-        )
-        if spec.constraints:
-            table.alter.add_constraint(dict(spec.constraints), commit_properties=meta.properties("add_constraints"))
-        return table
+        try:
+            table = DeltaTable.create(
+                self.path(spec),
+                schema=spec.schema,
+                partition_by=list(spec.partition_by) or None,
+                name=spec.name,
+                description=spec.description,
+                storage_options=self.storage_options,
+                commit_properties=meta.properties("create"),
+            )
+        except DeltaError as exc:
+            if "already exists" not in str(exc):
+                raise
+            table = self._open(spec)  # another writer created it first
+        self._ensure_constraints(spec, table, meta)
+        return self._open(spec)
+
+    @staticmethod
+    def _ensure_constraints(spec: TableSpec, table: DeltaTable, meta: CommitMeta) -> None:
+        missing = {k: v for k, v in spec.constraints.items()
+                   if f"delta.constraints.{k}" not in table.metadata().configuration}
+        if not missing:
+            return
+        try:
+            table.alter.add_constraint(missing, commit_properties=meta.properties("add_constraints"))
+        except (CommitFailedError, DeltaError):
+            table.update_incremental()
+            still = [k for k in missing if f"delta.constraints.{k}" not in table.metadata().configuration]
+            if still:  # not a concurrent creator adding the same constraints
+                raise
 
     # ------------------------------------------------------------------ validation before writes
     def conform(self, spec: TableSpec, data: pa.Table | Any) -> pa.Table:
@@ -182,10 +232,10 @@ class Lake:
             )
 
     def _write(self, spec: TableSpec, table: pa.Table, *, mode: str, predicate: str | None,
-               meta: CommitMeta, operation: str) -> None:
+               meta: CommitMeta, operation: str, target: DeltaTable | None = None) -> None:
         try:
             write_deltalake(
-                self.path(spec), table, mode=mode, predicate=predicate,
+                target if target is not None else self.path(spec), table, mode=mode, predicate=predicate,
                 storage_options=self.storage_options, commit_properties=meta.properties(operation),
             )
         except DeltaError as exc:
@@ -196,6 +246,7 @@ class Lake:
             raise
 
     # ------------------------------------------------------------------ writes
+    @_retry_on_conflict
     def append(self, spec: TableSpec, data: pa.Table | Any, *, meta: CommitMeta) -> int:
         """Append rows; returns the number written."""
         table = self.conform(spec, data)
@@ -204,6 +255,7 @@ class Lake:
         self._write(spec, table, mode="append", predicate=None, meta=meta, operation="append")
         return table.num_rows
 
+    @_retry_on_conflict
     def upsert(self, spec: TableSpec, data: pa.Table | Any, *, meta: CommitMeta) -> dict[str, int]:
         """Insert rows, replacing the rows that have the same primary key, in one commit.
 
@@ -224,7 +276,7 @@ class Lake:
             raise ContractViolation(f"{spec.name} has no primary key; upsert needs one")
         table = self.conform(spec, data)
         self._check_unique(spec, table)
-        self.ensure(spec, meta)
+        target = self.ensure(spec, meta)
         if table.num_rows == 0:
             return {"num_target_rows_inserted": 0, "num_target_rows_updated": 0}
         keys = list(spec.primary_key)
@@ -235,14 +287,17 @@ class Lake:
         for s in slices:
             term = _where_expr(s)
             expr = term if expr is None else expr | term
-        current = self.dataset(spec).to_table(filter=expr).cast(spec.schema)
+        # Read and write on the same snapshot, so a concurrent upsert makes this commit fail
+        # (and retry) instead of both keeping the rows each read.
+        current = target.to_pyarrow_dataset().to_table(filter=expr).cast(spec.schema)
         marker = table.select(keys).append_column("_nexus_new", pa.array([True] * table.num_rows))
         kept = current.join(marker, keys=keys, join_type="left anti") if current.num_rows else current
         updated = current.num_rows - kept.num_rows
         out = pa.concat_tables([kept.select(spec.column_names).cast(spec.schema), table])
-        self._write(spec, out, mode="overwrite", predicate=predicate, meta=meta, operation="upsert")
+        self._write(spec, out, mode="overwrite", predicate=predicate, meta=meta, operation="upsert", target=target)
         return {"num_target_rows_inserted": table.num_rows - updated, "num_target_rows_updated": updated}
 
+    @_retry_on_conflict
     def replace_where(self, spec: TableSpec, data: pa.Table | Any, *, where: Mapping[str, Scalar],
                       meta: CommitMeta) -> int:
         """Replace every row matching ``where`` (column = value, ANDed) with ``data``, atomically.
@@ -259,6 +314,7 @@ class Lake:
                     operation="replace_where")
         return table.num_rows
 
+    @_retry_on_conflict
     def replace_interval(self, spec: TableSpec, data: pa.Table | Any, *, start: dt.datetime, end: dt.datetime,
                          where: Mapping[str, Scalar] | None = None, meta: CommitMeta) -> int:
         """Replace exactly the rows of one data interval ``[start, end)`` (and ``where``) with ``data``.

@@ -35,10 +35,11 @@ class LandingReport:
     duplicates: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     already_landed: list[str] = field(default_factory=list)
+    waiting_for_earlier_days: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[str]]:
         return {"landed": self.landed, "duplicates": self.duplicates, "rejected": self.rejected,
-                "already_landed": self.already_landed}
+                "already_landed": self.already_landed, "waiting_for_earlier_days": self.waiting_for_earlier_days}
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -95,6 +96,8 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
     for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
         parsed = parse_file_name(path.name)
         if parsed is not None and (parsed[0] != plant_id or parsed[1] != day):
+            if parsed[0] == plant_id and parsed[1] < day:
+                report.waiting_for_earlier_days.append(path.name)  # arrived after its day's run
             continue  # another plant's or day's file: its own run lands it
         sha = sha256_of(path)
         if (sha, path.name) in known_keys:
@@ -129,6 +132,9 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
     for path in landed_files:  # only now is the file safe in raw and in the manifest
         path.unlink()
     log.info("landed %s/%s %s: %s", source, plant_id, day, {k: len(v) for k, v in report.as_dict().items()})
+    if report.waiting_for_earlier_days:
+        log.warning("late files for earlier days wait in %s: %s; rerun (clear) those days' runs to ingest them",
+                    inbox, report.waiting_for_earlier_days)
     return report
 
 

@@ -124,3 +124,19 @@ def test_each_step_reruns_idempotently(processed):
     again = run_batch(lake, root / "landing", batch, CommitMeta(dag_id="pytest", run_id="second", source="sensor:cstr"))
     assert again["land"]["landed"] == [] and again["silver"]["bronze_rows"] == processed["out"]["silver"]["bronze_rows"]
     assert snapshot() == before
+
+
+def test_a_late_file_for_an_earlier_day_is_reported_and_taken_by_its_rerun(tmp_path):
+    lake, landing = Lake(tmp_path / "lake"), tmp_path / "landing"
+    inbox = landing / "sensor" / "cstr"
+    inbox.mkdir(parents=True)
+    tag = get_plant("cstr").TAGS[0]
+    line = f"{tag.tag},2026-07-01T10:00:00Z,{(tag.range_min + tag.range_max) / 2},192\n"
+    (inbox / "cstr__2026-07-02__01.csv").write_text("tag,timestamp,value,quality\n")
+    (inbox / "cstr__2026-07-01__02.csv").write_text("tag,timestamp,value,quality\n" + line)  # late for 07-01
+    meta = CommitMeta(dag_id="pytest", run_id="r", source="sensor:cstr")
+    report = run_batch(lake, landing, Batch("cstr", dt.date(2026, 7, 2)), meta)
+    assert report["land"]["waiting_for_earlier_days"] == ["cstr__2026-07-01__02.csv"]
+    assert (inbox / "cstr__2026-07-01__02.csv").exists()
+    rerun = run_batch(lake, landing, Batch("cstr", dt.date(2026, 7, 1)), meta)
+    assert rerun["land"]["landed"] == ["cstr__2026-07-01__02.csv"] and rerun["silver"]["silver_rows"] == 1

@@ -155,9 +155,8 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
     catalog = {t.tag: t for t in plant.TAGS}
     bronze = lake.read(BRONZE_TAG_READINGS, where={"plant_id": batch.plant_id, "period_date": batch.day}).to_pandas()
     bronze[ROW_ID] = np.arange(len(bronze))
-    received = {r["sha256"]: r["received_at"] for r in
-                manifest(lake, source=SOURCE, plant_id=batch.plant_id, day=batch.day)
-                .select(["sha256", "received_at"]).to_pylist()}
+    files = manifest(lake, source=SOURCE, plant_id=batch.plant_id, day=batch.day)
+    received = dict(zip(files["sha256"].to_pylist(), files["received_at"].to_pylist()))
 
     parse_failed = bronze["_parse_error"].notna()
     cand = bronze.loc[~parse_failed].copy()
@@ -214,7 +213,6 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
     lake.replace_where(SILVER_SENSOR_QUARANTINE, quarantine,
                        where={"plant_id": batch.plant_id, "period_date": batch.day}, meta=meta)
 
-    files = manifest(lake, source=SOURCE, plant_id=batch.plant_id, day=batch.day)
     status = files["status"].to_pylist()
     figures = {
         "bronze_rows": len(bronze), "silver_rows": len(silver), "quarantined_rows": len(quarantine),

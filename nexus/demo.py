@@ -97,7 +97,7 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
         log = logs / f"{DAG_ID}__{day}.log"
         t0 = time.perf_counter()
         rc = _airflow(["dags", "test", DAG_ID, logical.isoformat()], env, log)
-        failed = rc != 0 or "state=failed" in log.read_text(errors="replace").lower()
+        failed = rc != 0  # `airflow dags test` exits non-zero when the run fails
         print(f"- airflow dags test {DAG_ID} {logical} (ingests {day}): "
               f"{'FAILED' if failed else 'success'} [{time.perf_counter() - t0:.1f} s, log {log}]")
         if failed:

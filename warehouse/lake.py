@@ -136,10 +136,8 @@ class Lake:
             table = DeltaTable(self.path(spec), storage_options=self.storage_options)
         except TableNotFoundError:
             raise TableNotFound(f"table {spec.name} does not exist yet at {self.path(spec)}") from None
-        if isinstance(version, int):
-            table.load_as_version(version)
-        elif isinstance(version, dt.datetime):
-            table.load_as_version(version)
+        if version is not None:
+            table.load_as_version(version)  # a version number or a point in time
         return table
 
     def exists(self, spec: TableSpec) -> bool:

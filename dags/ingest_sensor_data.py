@@ -39,7 +39,11 @@ def _batch_and_meta(step: str):
 
     ctx = get_current_context()
     plant_id = ctx["params"]["plant_id"]
-    batch = Batch.from_interval(plant_id, ctx["data_interval_start"], ctx["data_interval_end"])
+    start, end = ctx.get("data_interval_start"), ctx.get("data_interval_end")
+    if start is None or end is None:  # triggered without a logical date (the UI's default): no interval
+        end = ctx["dag_run"].run_after
+        start = end - dt.timedelta(days=1)
+    batch = Batch.from_interval(plant_id, start, end)
     meta = CommitMeta(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], source=f"sensor:{plant_id}",
                       extra={"task_id": step, "data_interval": f"{batch.start.isoformat()}/{batch.end.isoformat()}"})
     settings = get_settings()
@@ -52,7 +56,7 @@ def _batch_and_meta(step: str):
     catchup=False,
     max_active_runs=1,
     tags=["nexus", "sensor", "ingest"],
-    default_args={"owner": "nexus", "retries": 2, "retry_delay": dt.timedelta(minutes=2)},
+    default_args={"owner": "nexus", "retries": 2, "retry_delay": dt.timedelta(minutes=1)},
     params={"plant_id": Param("cstr", type="string", enum=sorted(PLANTS), description="Plant whose historian exports to ingest")},
     doc_md=__doc__,
 )

@@ -143,3 +143,59 @@ def files_to_load(lake: Lake, *, source: str, plant_id: str, day: dt.date) -> pa
     rows = manifest(lake, source=source, plant_id=plant_id, day=day)
     keep = pc.is_in(rows["status"], pa.array(["landed", "loaded"]))
     return rows.filter(keep).sort_by([("received_at", "ascending"), ("file_name", "ascending")])
+
+
+def land_documents(lake: Lake, landing_dir: Path, *, source: str, meta: CommitMeta,
+                   suffixes: tuple[str, ...] = (".yaml", ".yml", ".json"),
+                   now: dt.datetime | None = None) -> LandingReport:
+    """Land every document in ``landing_dir/<source>/`` (any name), for feeds not split by plant and day.
+
+    Raw path ``raw/<source>/<received UTC date>/<sha12>__<name>``. A file with an unexpected
+    suffix is kept under ``_rejected`` and reported; one whose content already landed is a
+    duplicate.
+    """
+    inbox = landing_dir / source
+    report = LandingReport()
+    if not inbox.is_dir():
+        return report
+    now = now or dt.datetime.now(dt.timezone.utc)
+    known = manifest(lake, source=source)
+    known_keys = set(zip(known["sha256"].to_pylist(), known["file_name"].to_pylist()))
+    first_path = {}
+    for sha, path, status in zip(known["sha256"].to_pylist(), known["raw_path"].to_pylist(), known["status"].to_pylist()):
+        if status != "duplicate":
+            first_path.setdefault(sha, path)
+    rows, done = [], []
+    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+        sha = sha256_of(path)
+        done.append(path)
+        if (sha, path.name) in known_keys:
+            report.already_landed.append(path.name)
+            continue
+        row = {"sha256": sha, "file_name": path.name, "source": source, "plant_id": None, "period_date": None,
+               "size_bytes": path.stat().st_size, "received_at": now, "reason": None, "rows_loaded": None,
+               "_run_id": meta.run_id}
+        if sha in first_path:
+            row.update(status="duplicate", raw_path=first_path[sha],
+                       reason=f"same content as {first_path[sha]} (sha256 {sha[:12]}…)")
+            report.duplicates.append(path.name)
+        else:
+            ok = path.suffix.lower() in suffixes
+            raw_rel = f"raw/{source}/{now.date().isoformat() if ok else '_rejected'}/{sha[:12]}__{path.name}"
+            _copy_atomic(path, Path(lake.root) / raw_rel)
+            first_path[sha] = raw_rel
+            if ok:
+                row.update(status="landed", raw_path=raw_rel)
+                report.landed.append(path.name)
+            else:
+                row.update(status="rejected", raw_path=raw_rel,
+                           reason=f"{path.name!r}: expected a document ending in {', '.join(suffixes)}")
+                report.rejected.append(path.name)
+        known_keys.add((sha, path.name))
+        rows.append(row)
+    if rows:
+        lake.upsert(RAW_FILES, pa.Table.from_pylist(rows, schema=RAW_FILES.schema), meta=meta)
+    for path in done:
+        path.unlink()
+    log.info("landed %s documents: %s", source, {k: len(v) for k, v in report.as_dict().items()})
+    return report

@@ -13,7 +13,9 @@ imports Airflow.
 """
 
 from models.base import (
+    ACTIVITY_KINDS,
     CATEGORIES,
+    ActivityStream,
     PLANTS,
     SENSOR_FAULT_LABELS,
     DeliveryQuirk,
@@ -26,7 +28,9 @@ from models.base import (
 )
 
 __all__ = [
+    "ACTIVITY_KINDS",
     "CATEGORIES",
+    "ActivityStream",
     "PLANTS",
     "SENSOR_FAULT_LABELS",
     "DeliveryQuirk",

@@ -10,7 +10,11 @@ that exposes
   the ground-truth :class:`Episode` list, no files,
 * ``simulate(start, end, *, landing_dir, truth_dir, seed=0, params=...)`` --
   the same, written as historian export files (see :mod:`models.historian`),
-  returning a :class:`SimulationResult`.
+  returning a :class:`SimulationResult`,
+* ``ACTIVITY`` -- a tuple of :class:`ActivityStream`: how the activity data
+  carbon accounting and LCA need (fuel, electricity, steam, feedstock,
+  chemicals, process emissions, biogenic CO2, products) follow from the
+  plant's historian tags.
 
 The module-level :class:`Plant` protocol states this contract for type
 checkers; :func:`get_plant` resolves a plant id to its module lazily so that
@@ -37,6 +41,8 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "ACTIVITY_KINDS",
+    "ActivityStream",
     "CATEGORIES",
     "SENSOR_FAULT_LABELS",
     "DeliveryQuirk",
@@ -116,6 +122,74 @@ class TagSpec:
     def measured(self) -> bool:
         """True for field measurements (noise, faults), False for set points/outputs."""
         return self.noise_pct > 0
+
+
+#: Kinds of activity data (GHG Protocol / LCA inventory flows) a plant reports.
+#: ``fuel`` (scope 1 stationary combustion, amount in energy units, LHV),
+#: ``electricity_import`` / ``electricity_export`` (kWh), ``steam_import`` (GJ),
+#: ``feedstock`` and ``chemical`` (purchased materials, mass), ``product``
+#: (sold products, mass), ``process_emission`` (direct release of a gas, mass of
+#: that gas, e.g. ``cf4``, ``c2f6``, ``co2``, ``ch4``), ``biogenic_co2`` (CO2
+#: of biogenic origin, reported outside the scopes), ``water_intake`` (m3).
+ACTIVITY_KINDS: tuple[str, ...] = (
+    "fuel",
+    "electricity_import",
+    "electricity_export",
+    "steam_import",
+    "feedstock",
+    "chemical",
+    "product",
+    "process_emission",
+    "biogenic_co2",
+    "water_intake",
+)
+
+
+@dataclass(frozen=True)
+class ActivityStream:
+    """One activity-data flow of a plant, derived from one historian tag.
+
+    The tag is a *rate* (its canonical unit is per time, e.g. ``t/h``,
+    ``kW``, ``kg/h``, ``m**3/h``). The amount over a period is the time
+    integral of the rate, times ``factor``, expressed in ``unit``: an hourly
+    mean of 10 t/h gives 10 t for that hour. Carbon accounting integrates gold
+    hourly tag means, so activity data come from measurements, not from the
+    simulator's ground truth.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`ACTIVITY_KINDS`.
+    item : str
+        Canonical item key shared with the market and regulatory feeds
+        (prices and emission factors are keyed by it): ``natural_gas``,
+        ``electricity``, ``corn_stover``, ``cellulase``, ``sulfuric_acid``,
+        ``ammonia``, ``co2_feed``, ``alumina``, ``anode_carbon``,
+        ``aluminium_fluoride``, ``ethanol``, ``formic_acid``, ``aluminium``,
+        ``cf4``, ``c2f6``, ``co2``, ``ch4``, ``water`` ...
+    tag : str
+        Historian tag of the rate.
+    unit : str
+        Pint unit of the amount (``t``, ``kg``, ``kWh``, ``GJ``, ``m**3``).
+    factor : float, default 1.0
+        Dimensionless multiplier (e.g. a mass fraction, or 1/COP for the
+        electricity of a chiller from its heat duty); state why in ``note``.
+    note : str
+        Where the number comes from.
+    """
+
+    kind: str
+    item: str
+    tag: str
+    unit: str
+    factor: float = 1.0
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ACTIVITY_KINDS:
+            raise ValueError(f"unknown activity kind {self.kind!r}; expected one of {ACTIVITY_KINDS}")
+        if not self.item or self.item != self.item.lower():
+            raise ValueError(f"activity item must be a lower-case key, got {self.item!r}")
 
 
 @dataclass(frozen=True)
@@ -243,14 +317,14 @@ class Plant(Protocol):
     """Structural type of a plant module (see module docstring).
 
     ``params`` is the plant's own frozen parameter dataclass; ``None`` means
-    ``DEFAULT_PARAMS``. Future hooks (e.g. activity data for carbon
-    accounting) are added as further optional module attributes, so existing
-    plants keep conforming.
+    ``DEFAULT_PARAMS``. ``ACTIVITY`` lists the plant's activity-data flows
+    (see :class:`ActivityStream`); every ``tag`` in it is one of ``TAGS``.
     """
 
     INFO: PlantInfo
     TAGS: tuple[TagSpec, ...]
     DEFAULT_PARAMS: Any
+    ACTIVITY: tuple[ActivityStream, ...]
 
     def simulate_true(
         self, start: dt.datetime, end: dt.datetime, seed: int = 0, params: Any = None

@@ -64,9 +64,10 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from models import historian
-from models.base import SENSOR_FAULT_LABELS, Episode, PlantInfo, SimulationResult, TagSpec
+from models.base import SENSOR_FAULT_LABELS, ActivityStream, Episode, PlantInfo, SimulationResult, TagSpec
 
 __all__ = [
+    "ACTIVITY",
     "DEFAULT",
     "DEFAULT_PARAMS",
     "DEFAULT_TUNING",
@@ -1033,6 +1034,20 @@ TAGS: tuple[TagSpec, ...] = (
     TagSpec("CSTR.QI101", "Heat removed by the jacket, UA (T - Tj)", "kW", "kW", -50.0, 150.0, "jacket", 0.2),
 )
 _TAG_BY_NAME = {t.tag: t for t in TAGS}
+
+#: Activity data for carbon accounting. The pilot reactor buys its feed solution
+#: and the electricity of the chiller that cools the jacket; its product is not sold.
+ACTIVITY: tuple[ActivityStream, ...] = (
+    ActivityStream("feedstock", "cstr_feed", "CSTR.FI101", "m**3", note="feed solution of A, 1 mol/L"),
+    ActivityStream(
+        "electricity_import",
+        "electricity",
+        "CSTR.QI101",
+        "kWh",
+        factor=0.25,
+        note="chiller electricity = jacket heat duty / COP, COP 4 (typical water-cooled chiller at 7 degC supply)",
+    ),
+)
 _ZERO_C = 273.15
 
 

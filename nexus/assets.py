@@ -17,3 +17,7 @@ def table_asset(name: str) -> Asset:
 
 SILVER_SENSOR_READINGS = table_asset("silver.process__sensor_readings")
 GOLD_TAG_HOURLY = table_asset("gold.fct_tag_hourly")
+SILVER_PRICES = table_asset("silver.market__prices")
+GOLD_PRICES_DAILY = table_asset("gold.fct_prices_daily")
+SILVER_REGULATORY_RULES = table_asset("silver.regulatory__rules")
+GOLD_EMISSION_FACTORS = table_asset("gold.dim_emission_factors")

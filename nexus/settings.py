@@ -7,6 +7,8 @@ whose lake root is shared storage:
 - ``NEXUS_LAKE_ROOT``: root folder of the Delta lake (default ``<project>/lake``).
 - ``NEXUS_LANDING_DIR``: inbox where historian / vendor files are dropped
   (default ``<project>/landing``).
+- ``NEXUS_REPORTING_CURRENCY``: ISO 4217 currency prices are converted to in silver
+  (default ``USD``; ``EUR`` also works with the ECB reference rates).
 
 No setting is read at import time; call :func:`get_settings` where a value is needed.
 """
@@ -37,10 +39,13 @@ class Settings:
     env: Environment
     lake_root: Path
     landing_dir: Path
+    reporting_currency: str = "USD"
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
             raise ConfigError(f"NEXUS_ENV must be one of {ENVIRONMENTS}, found {self.env!r}")
+        if len(self.reporting_currency) != 3 or not self.reporting_currency.isupper():
+            raise ConfigError(f"NEXUS_REPORTING_CURRENCY must be an ISO 4217 code like USD, found {self.reporting_currency!r}")
 
 
 def get_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -51,4 +56,5 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         env=env.get("NEXUS_ENV", "local"),  # type: ignore[arg-type]
         lake_root=Path(env.get("NEXUS_LAKE_ROOT") or root / "lake").expanduser().resolve(),
         landing_dir=Path(env.get("NEXUS_LANDING_DIR") or root / "landing").expanduser().resolve(),
+        reporting_currency=env.get("NEXUS_REPORTING_CURRENCY", "USD"),
     )

@@ -296,6 +296,15 @@ class Lake:
         return {"num_target_rows_inserted": table.num_rows - updated, "num_target_rows_updated": updated}
 
     @_retry_on_conflict
+    def overwrite(self, spec: TableSpec, data: pa.Table | Any, *, meta: CommitMeta) -> int:
+        """Replace the whole table with ``data`` in one commit (for small tables derived in full)."""
+        table = self.conform(spec, data)
+        self._check_unique(spec, table)
+        self.ensure(spec, meta)
+        self._write(spec, table, mode="overwrite", predicate=None, meta=meta, operation="overwrite")
+        return table.num_rows
+
+    @_retry_on_conflict
     def replace_where(self, spec: TableSpec, data: pa.Table | Any, *, where: Mapping[str, Scalar],
                       meta: CommitMeta) -> int:
         """Replace every row matching ``where`` (column = value, ANDed) with ``data``, atomically.

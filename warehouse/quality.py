@@ -9,7 +9,8 @@ Suites are built from two parts: :func:`spec_expectations` generates the expecta
 contract implies (non-nullable columns are not null), and pipelines add hand-written ones (a tag
 must be in the catalog, a value within its instrument range, ...). Give every expectation a
 ``meta={"reason": ...}`` saying, for people, what was expected; ``meta={"row_reason": ...}`` is a
-``str.format`` template filled from each failing row's columns.
+``str.format`` template filled from each failing row's columns, and ``meta={"rule": ...}`` a short
+rule name for the quarantine (default: the expectation type).
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def validate_rows(df: pd.DataFrame, suite: Sequence[Any], *, name: str) -> RowVa
         else:
             details = [f"{label}; found {_fmt(item.get(column))}" if column else label for item in rows]
         for row_id, detail in zip(ids, details):
-            outcome.failed.setdefault(row_id, []).append((config.type, detail))
+            outcome.failed.setdefault(row_id, []).append(((config.meta or {}).get("rule", config.type), detail))
     log.info("suite %s: %s expectations, %s rows failed %s", name,
              outcome.statistics.get("evaluated_expectations"), len(outcome.failed), outcome.unexpected)
     return outcome

@@ -210,3 +210,274 @@ FCT_OPERATING_EPISODES = _add(TableSpec(
                  "category_known": "category IN ('normal', 'transient', 'abnormal', 'extreme')"},
     interval_column="start_at",
 ))
+
+# ==================================================================================== market feed
+_PRICE_UNIT = "reporting currency per canonical unit (see `unit`)"
+
+BRONZE_PRICE_QUOTES = _add(TableSpec(
+    name="bronze.market__price_quotes",
+    description="Vendor price files as received: one row per data line, typed where it parses, in the vendor's "
+    "own currency and unit, with the original line and lineage.",
+    columns=(
+        Column("vendor", pa.string(), "vendor whose file it is (from the file name)", nullable=False),
+        Column("publication_date", pa.date32(), "date the vendor published the file (from its name)", nullable=False),
+        Column("series_id", pa.string(), "price series as written by the vendor"),
+        Column("period_start", UTC_TS, "start of the priced period (UTC; daily periods start at 00:00 UTC)"),
+        Column("period", pa.string(), "ISO 8601 duration of the period: P1D or PT1H"),
+        Column("value", pa.float64(), "price in `currency` per `unit` as quoted"),
+        Column("currency", pa.string(), "ISO 4217 currency of the quote"),
+        Column("unit", pa.string(), "quantity unit of the quote"),
+        Column("issued_at", UTC_TS, "when the vendor issued the value; a later issue of a period is a re-issue"),
+        Column("_raw_line", pa.string(), "the data line exactly as received", nullable=False),
+        Column("_parse_error", pa.string(), "why the line could not be typed, else null"),
+        _SOURCE_FILE,
+        Column("_source_sha256", pa.string(), "SHA-256 of the source file", nullable=False),
+        _LINE,
+        _INGESTED,
+        _RUN,
+    ),
+    partition_by=("vendor",),
+))
+
+_PRICE_COLUMNS = (
+    Column("series_id", pa.string(), "price series (<vendor>.<code>)", nullable=False),
+    Column("item", pa.string(), "what is priced (activity item shared with the plant models)", nullable=False),
+    Column("region", pa.string(), "market region", nullable=False),
+    Column("period_start", UTC_TS, "start of the priced period (UTC)", nullable=False),
+    Column("period", pa.string(), "P1D or PT1H", nullable=False),
+    Column("price", pa.float64(), "price in the reporting currency per canonical unit", unit=_PRICE_UNIT, nullable=False),
+    Column("unit", pa.string(), "price unit, <currency>/<canonical unit>, e.g. USD/t, USD/MWh", nullable=False),
+    Column("value_original", pa.float64(), "price as quoted", nullable=False),
+    Column("unit_original", pa.string(), "quote unit as quoted, e.g. USD/gal, EUR/MWh", nullable=False),
+    Column("fx_rate", pa.float64(), "reporting-currency units per quote-currency unit used", nullable=False),
+    Column("fx_date", pa.date32(), "date of the exchange rate used (latest on or before the period)"),
+    Column("issued_at", UTC_TS, "when the vendor issued this value", nullable=False),
+    Column("publication_date", pa.date32(), "publication date of the file it came from", nullable=False),
+)
+
+SILVER_PRICE_HISTORY = _add(TableSpec(
+    name="silver.market__price_history",
+    description="Every validated issue of every price: one row per (series, period, issue time). Re-issued "
+    "prices keep their earlier issues here; silver.market__prices holds the latest.",
+    columns=_PRICE_COLUMNS + (_SOURCE_FILE, _LINE, _RUN),
+    primary_key=("series_id", "period_start", "issued_at"),
+    partition_by=("publication_date",),
+))
+
+SILVER_PRICES = _add(TableSpec(
+    name="silver.market__prices",
+    description="Validated prices in canonical units and the reporting currency: one row per (series, period), "
+    "the latest issue wins; the original quote is kept.",
+    columns=_PRICE_COLUMNS + (
+        Column("revision_count", pa.int32(), "issues of this period seen (1 = never re-issued)", nullable=False),
+        _SOURCE_FILE, _LINE, _RUN),
+    primary_key=("series_id", "period_start"),
+    constraints={"revisions_positive": "revision_count >= 1", "fx_positive": "fx_rate > 0"},
+))
+
+SILVER_PRICE_QUARANTINE = _add(TableSpec(
+    name="silver.market__price_quarantine",
+    description="Vendor price rows that failed validation, with the rule and the reason; nothing is dropped silently.",
+    columns=(
+        Column("vendor", pa.string(), "vendor", nullable=False),
+        Column("publication_date", pa.date32(), "publication date of the file", nullable=False),
+        Column("series_id", pa.string(), "series as written, if it parsed"),
+        Column("period_start", UTC_TS, "period start, if it parsed"),
+        Column("value", pa.float64(), "value as quoted, if it parsed"),
+        Column("rule", pa.string(), "first rule the row failed", nullable=False),
+        Column("reason", pa.string(), "what was expected and what was found (all failed rules)", nullable=False),
+        Column("_raw_line", pa.string(), "the data line exactly as received", nullable=False),
+        _SOURCE_FILE,
+        _LINE,
+        Column("_quarantined_at", UTC_TS, "when the row was quarantined", nullable=False),
+        _RUN,
+    ),
+    primary_key=("_source_file", "_line_number"),
+    partition_by=("vendor", "publication_date"),
+))
+
+FCT_PRICES_DAILY = _add(TableSpec(
+    name="gold.fct_prices_daily",
+    description="One price per series and calendar day in the reporting currency and canonical units. Days "
+    "without a quote (weekends, holidays, monthly contracts) carry the last quote forward (is_filled); hourly "
+    "power is averaged over the UTC day (baseload).",
+    columns=(
+        Column("series_id", pa.string(), "price series", nullable=False),
+        Column("item", pa.string(), "what is priced", nullable=False),
+        Column("region", pa.string(), "market region", nullable=False),
+        Column("price_date", pa.date32(), "calendar day (UTC)", nullable=False),
+        Column("price", pa.float64(), "price", unit=_PRICE_UNIT, nullable=False),
+        Column("unit", pa.string(), "<currency>/<canonical unit>", nullable=False),
+        Column("value_original", pa.float64(), "the quote in its market convention (daily mean for hourly series)", nullable=False),
+        Column("unit_original", pa.string(), "market convention, e.g. USD/gal", nullable=False),
+        Column("observed_date", pa.date32(), "date of the quote the price comes from", nullable=False),
+        Column("is_filled", pa.bool_(), "true when carried forward from an earlier quote", nullable=False),
+        Column("hours", pa.int32(), "hourly prices averaged (hourly series; 24 for a full day)"),
+        Column("revision_count", pa.int32(), "issues of the underlying quote (max over the hours)", nullable=False),
+    ),
+    primary_key=("series_id", "price_date"),
+    constraints={"observed_not_after": "observed_date <= price_date"},
+    interval_column="price_date",
+))
+
+FCT_PRICES_HOURLY = _add(TableSpec(
+    name="gold.fct_prices_hourly",
+    description="Hourly electricity prices (day-ahead auctions) in the reporting currency per MWh.",
+    columns=(
+        Column("series_id", pa.string(), "price series", nullable=False),
+        Column("item", pa.string(), "electricity", nullable=False),
+        Column("region", pa.string(), "bidding zone / hub", nullable=False),
+        Column("hour_start", UTC_TS, "delivery hour start (UTC)", nullable=False),
+        Column("price", pa.float64(), "price", unit=_PRICE_UNIT, nullable=False),
+        Column("unit", pa.string(), "<currency>/MWh", nullable=False),
+        Column("value_original", pa.float64(), "price as quoted", nullable=False),
+        Column("unit_original", pa.string(), "quote unit as quoted", nullable=False),
+        Column("revision_count", pa.int32(), "issues of this hour seen", nullable=False),
+    ),
+    primary_key=("series_id", "hour_start"),
+    interval_column="hour_start",
+))
+
+# ================================================================================ regulatory feed
+_VALIDITY = (
+    Column("valid_from", pa.date32(), "first day the version is in force", nullable=False),
+    Column("valid_to", pa.date32(), "first day it is no longer in force (the next version's valid_from or its "
+           "own end date); null while in force"),
+)
+_DOC_REF = (
+    Column("document_id", pa.string(), "regulatory document series", nullable=False),
+    Column("version", pa.int32(), "version of the document", nullable=False),
+)
+
+BRONZE_REGULATORY_DOCUMENTS = _add(TableSpec(
+    name="bronze.regulatory__documents",
+    description="Regulatory documents as received: one row per loaded file, its header fields where they parse "
+    "and its whole content as JSON.",
+    columns=(
+        Column("sha256", pa.string(), "SHA-256 of the file", nullable=False),
+        Column("file_name", pa.string(), "file name as received", nullable=False),
+        Column("document_id", pa.string(), "document_id field, if present"),
+        Column("version", pa.int64(), "version field, if an integer"),
+        Column("kind", pa.string(), "kind field, if present"),
+        Column("content_json", pa.string(), "the parsed document as JSON; null if it did not parse"),
+        Column("_parse_error", pa.string(), "why the file could not be parsed, else null"),
+        _SOURCE_FILE,
+        Column("_received_at", UTC_TS, "when the file was landed", nullable=False),
+        _INGESTED,
+        _RUN,
+    ),
+    primary_key=("sha256", "file_name"),
+))
+
+SILVER_REGULATORY_DOCUMENTS = _add(TableSpec(
+    name="silver.regulatory__documents",
+    description="Accepted versions of every regulatory document with their validity (valid_from / valid_to); "
+    "a later version closes the one before it.",
+    columns=_DOC_REF + (
+        Column("kind", pa.string(), "gwp_set | grid_emission_factors | fuel_emission_factors | material_emission_factors "
+               "| emission_limits | carbon_pricing", nullable=False),
+        Column("title", pa.string(), "title", nullable=False),
+        Column("source", pa.string(), "publication the values come from", nullable=False),
+        *_VALIDITY,
+        Column("declared_valid_to", pa.date32(), "valid_to as written in the document"),
+        Column("entries", pa.int32(), "number of entries", nullable=False),
+        Column("sha256", pa.string(), "SHA-256 of the file", nullable=False),
+        _SOURCE_FILE,
+        _RUN,
+    ),
+    primary_key=("document_id", "version"),
+    constraints={"validity_ordered": "valid_to IS NULL OR valid_from < valid_to", "version_positive": "version >= 1"},
+))
+
+SILVER_REGULATORY_RULES = _add(TableSpec(
+    name="silver.regulatory__rules",
+    description="Every value of every accepted document version, one row per (document, version, entry key, "
+    "parameter), with the version's validity: the history an as-of-date lookup reads.",
+    columns=_DOC_REF + (
+        Column("kind", pa.string(), "document kind", nullable=False),
+        *_VALIDITY,
+        Column("entry_key", pa.string(), "the entry's key fields, e.g. 'region=DE|basis=location'", nullable=False),
+        Column("plant_id", pa.string(), "plant the rule applies to (limits, carbon pricing)"),
+        Column("region", pa.string(), "grid region (grid factors)"),
+        Column("subject", pa.string(), "gas, fuel, material or pollutant the value is about"),
+        Column("qualifier", pa.string(), "gwp_set, basis, averaging period or scheme"),
+        Column("parameter", pa.string(), "what the value is, e.g. gwp100, co2_kg_per_gj, limit", nullable=False),
+        Column("value", pa.float64(), "numeric value, in `unit`"),
+        Column("text_value", pa.string(), "non-numeric value (scheme, price series)"),
+        Column("unit", pa.string(), "unit of value"),
+    ),
+    primary_key=("document_id", "version", "entry_key", "parameter"),
+))
+
+SILVER_REGULATORY_REJECTIONS = _add(TableSpec(
+    name="silver.regulatory__rejections",
+    description="Regulatory files that were not accepted, with the field at fault and the reason; the versions "
+    "in force before them stay in force.",
+    columns=(
+        Column("sha256", pa.string(), "SHA-256 of the file", nullable=False),
+        Column("file_name", pa.string(), "file name as received", nullable=False),
+        Column("document_id", pa.string(), "document_id, if it had one"),
+        Column("version", pa.int64(), "version, if it had one"),
+        Column("field", pa.string(), "the field at fault (dotted path, e.g. entries[3].gwp100)", nullable=False),
+        Column("reason", pa.string(), "what was expected and what was found", nullable=False),
+        _SOURCE_FILE,
+        _RUN,
+    ),
+    primary_key=("sha256", "file_name"),
+))
+
+DIM_EMISSION_FACTORS = _add(TableSpec(
+    name="gold.dim_emission_factors",
+    description="Emission factors and GWPs with their validity and source: GWP100 per gas and set, grid "
+    "electricity (location- and market-based) per region, fuel combustion per gas, materials (cradle to gate).",
+    columns=(
+        Column("factor_kind", pa.string(), "gwp100 | grid_electricity | fuel_combustion | material", nullable=False),
+        Column("subject", pa.string(), "gas (gwp100), region (grid), fuel or material item", nullable=False),
+        Column("qualifier", pa.string(), "gwp set (AR6, AR5), basis (location, market) or '' ", nullable=False),
+        Column("gas", pa.string(), "gas the factor emits (co2, ch4, n2o, co2e ...)", nullable=False),
+        Column("value", pa.float64(), "factor in `unit`", nullable=False),
+        Column("unit", pa.string(), "e.g. kg/GJ, kg CO2e/kWh, 1 (GWP)", nullable=False),
+        Column("biogenic", pa.bool_(), "CO2 of biogenic origin (reported outside the scopes)", nullable=False),
+        *_VALIDITY,
+        *_DOC_REF,
+        Column("source", pa.string(), "publication", nullable=False),
+    ),
+    primary_key=("factor_kind", "subject", "qualifier", "gas", "valid_from"),
+))
+
+DIM_REGULATORY_LIMITS = _add(TableSpec(
+    name="gold.dim_regulatory_limits",
+    description="Emission limits per plant and pollutant with their averaging period and validity.",
+    columns=(
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("pollutant", pa.string(), "co2e_scope1, cf4, hf, nox, voc ...", nullable=False),
+        Column("averaging", pa.string(), "day | year", nullable=False),
+        Column("limit_value", pa.float64(), "limit in `unit` per averaging period", nullable=False),
+        Column("unit", pa.string(), "unit of the limit (mass per averaging period)", nullable=False),
+        *_VALIDITY,
+        *_DOC_REF,
+        Column("source", pa.string(), "permit or regulation", nullable=False),
+    ),
+    primary_key=("plant_id", "pollutant", "averaging", "valid_from"),
+))
+
+DIM_CARBON_PRICING = _add(TableSpec(
+    name="gold.dim_carbon_pricing",
+    description="Carbon pricing rules per plant with their validity: scheme (eu_ets, carbon_tax, none), the "
+    "allowance price series or tax rate, price floor and free allocation share.",
+    columns=(
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("scheme", pa.string(), "eu_ets | carbon_tax | none", nullable=False),
+        Column("price_series", pa.string(), "market series of the allowance price (eu_ets)"),
+        Column("tax_rate", pa.float64(), "carbon tax per t CO2e (carbon_tax), in `currency`"),
+        Column("currency", pa.string(), "currency of tax_rate and price_floor"),
+        Column("price_floor", pa.float64(), "minimum carbon price per t CO2e, in `currency`"),
+        Column("free_allocation_share", pa.float64(), "share of scope-1 emissions covered by free allowances",
+               unit="1", nullable=False),
+        *_VALIDITY,
+        *_DOC_REF,
+        Column("source", pa.string(), "regulation", nullable=False),
+    ),
+    primary_key=("plant_id", "valid_from"),
+    constraints={"share_range": "free_allocation_share >= 0 AND free_allocation_share <= 1"},
+))

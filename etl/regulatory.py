@@ -1,0 +1,597 @@
+"""The regulatory feed: versioned documents with effective dates → raw → bronze → silver → gold.
+
+A regulatory document is a YAML or JSON file with a header and a list of entries::
+
+    document_id: grid-emission-factors   # the document series
+    version: 2                           # increases with every issue
+    kind: grid_emission_factors          # see KINDS
+    title: Grid electricity emission factors, 2024 data
+    source: UBA (2025); AIB European Residual Mixes 2024; EPA eGRID2023
+    valid_from: 2025-01-01               # first day in force
+    valid_to: null                       # optional end (exclusive); otherwise until the next version
+    entries:
+      - {region: DE, basis: location, kg_co2e_per_kwh: 0.363}
+
+Versions of one document follow each other: version *n+1* starts after version *n* started and
+closes it (its ``valid_to`` becomes the new ``valid_from``). A document is **rejected** — with a
+message naming the document and the field — when a required field is missing or has the wrong
+type or range, when it contradicts itself (an entry key twice with different values,
+``valid_to`` before ``valid_from``, a scheme without its price), when its dates overlap another
+version's explicit validity, or when it re-issues an existing version with different content.
+Rejected documents are kept in raw and listed in ``silver.regulatory__rejections``; the versions
+in force before them stay in force.
+
+Silver is recomputed from every loaded document on each run (documents are few), in version
+order, so the result does not depend on the order files arrived in and reruns are idempotent.
+:func:`rules_in_force` answers "what rules were in force at plant P on date D", optionally with a
+scenario's overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import yaml
+
+from etl.landing import land_documents, manifest
+from models.sites import get_site
+from nexus.errors import ContractViolation
+from warehouse.lake import CommitMeta, Lake
+from warehouse.tables import (
+    BRONZE_REGULATORY_DOCUMENTS,
+    DIM_CARBON_PRICING,
+    DIM_EMISSION_FACTORS,
+    DIM_REGULATORY_LIMITS,
+    RAW_FILES,
+    SILVER_REGULATORY_DOCUMENTS,
+    SILVER_REGULATORY_REJECTIONS,
+    SILVER_REGULATORY_RULES,
+)
+
+log = logging.getLogger(__name__)
+SOURCE = "regulatory"
+DEFAULT_GWP_SET = "AR6"
+
+
+# ------------------------------------------------------------------------------ document kinds
+@dataclass(frozen=True)
+class Field:
+    """One field of a document header or entry."""
+
+    name: str
+    type: str  # str | float | bool | int
+    required: bool = True
+    choices: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    unit: str | None = None  # unit of a numeric value; "@unit" takes it from the entry's `unit` field
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """What a document kind contains and how its entries map to silver rule columns."""
+
+    header: tuple[Field, ...]
+    keys: tuple[Field, ...]
+    values: tuple[Field, ...]
+    columns: Mapping[str, str]  # silver column -> entry/header field (plant_id, region, subject, qualifier)
+
+
+_GASES = ("co2", "ch4", "ch4_fossil", "ch4_biogenic", "n2o", "cf4", "c2f6", "sf6", "hfc_134a")
+KINDS: dict[str, KindSpec] = {
+    "gwp_set": KindSpec(
+        header=(Field("gwp_set", "str", choices=("AR4", "AR5", "AR6")),),
+        keys=(Field("gas", "str", choices=_GASES),),
+        values=(Field("gwp100", "float", min=0.0, unit="1"),),
+        columns={"subject": "gas", "qualifier": "gwp_set"}),
+    "grid_emission_factors": KindSpec(
+        header=(),
+        keys=(Field("region", "str"), Field("basis", "str", choices=("location", "market"))),
+        values=(Field("kg_co2e_per_kwh", "float", min=0.0, max=2.0, unit="kg/kWh"),),
+        columns={"region": "region", "qualifier": "basis"}),
+    "fuel_emission_factors": KindSpec(
+        header=(),
+        keys=(Field("fuel", "str"),),
+        values=(Field("co2_kg_per_gj", "float", min=0.0, max=200.0, unit="kg/GJ"),
+                Field("ch4_kg_per_gj", "float", min=0.0, max=1.0, unit="kg/GJ"),
+                Field("n2o_kg_per_gj", "float", min=0.0, max=1.0, unit="kg/GJ"),
+                Field("biogenic", "bool")),
+        columns={"subject": "fuel"}),
+    "material_emission_factors": KindSpec(
+        header=(),
+        keys=(Field("item", "str"),),
+        values=(Field("kg_co2e_per_kg", "float", min=0.0, max=1000.0, unit="kg/kg"),
+                Field("scope3_category", "int", required=False, min=1, max=15)),
+        columns={"subject": "item"}),
+    "emission_limits": KindSpec(
+        header=(),
+        keys=(Field("plant_id", "str"), Field("pollutant", "str"), Field("averaging", "str", choices=("day", "year"))),
+        values=(Field("limit", "float", min=0.0, unit="@unit"), Field("unit", "str", choices=("kg", "t"))),
+        columns={"plant_id": "plant_id", "subject": "pollutant", "qualifier": "averaging"}),
+    "carbon_pricing": KindSpec(
+        header=(),
+        keys=(Field("plant_id", "str"),),
+        values=(Field("scheme", "str", choices=("eu_ets", "carbon_tax", "none")),
+                Field("price_series", "str", required=False),
+                Field("tax_rate", "float", required=False, min=0.0),
+                Field("currency", "str", required=False),
+                Field("price_floor", "float", required=False, min=0.0),
+                Field("free_allocation_share", "float", min=0.0, max=1.0, unit="1")),
+        columns={"plant_id": "plant_id", "qualifier": "scheme"}),
+}
+HEADER_FIELDS = (Field("document_id", "str"), Field("version", "int", min=1), Field("kind", "str", choices=tuple(KINDS)),
+                 Field("title", "str"), Field("source", "str"))
+
+
+class DocumentRejected(ContractViolation):
+    """A regulatory document that cannot be accepted; ``field`` names the field at fault."""
+
+    def __init__(self, document: str, field_: str, reason: str) -> None:
+        super().__init__(f"{document}: {field_}: {reason}")
+        self.document, self.field, self.reason = document, field_, reason
+
+
+@dataclass(frozen=True)
+class Document:
+    """A validated document version."""
+
+    document_id: str
+    version: int
+    kind: str
+    title: str
+    source: str
+    valid_from: dt.date
+    declared_valid_to: dt.date | None
+    header: Mapping[str, Any]
+    entries: tuple[Mapping[str, Any], ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.document_id} v{self.version}"
+
+
+# ------------------------------------------------------------------------------------ parsing
+def parse_document(content: bytes, file_name: str) -> dict[str, Any]:
+    """YAML or JSON bytes → a mapping. Raises DocumentRejected if it is neither."""
+    try:
+        text = content.decode("utf-8-sig")
+        data = json.loads(text) if file_name.lower().endswith(".json") else yaml.safe_load(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise DocumentRejected(file_name, "(file)", f"not a valid {'JSON' if file_name.endswith('.json') else 'YAML'} "
+                               f"document: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise DocumentRejected(file_name, "(file)", f"expected a mapping with document_id, version, kind ..., found {type(data).__name__}")
+    return data
+
+
+def _coerce(doc: str, path: str, f: Field, value: Any) -> Any:
+    if value is None:
+        if f.required:
+            raise DocumentRejected(doc, path, "required field is missing")
+        return None
+    if f.type == "str":
+        if not isinstance(value, str) or not value.strip():
+            raise DocumentRejected(doc, path, f"expected a non-empty string, found {value!r}")
+        value = value.strip()
+    elif f.type in ("float", "int"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DocumentRejected(doc, path, f"expected a number, found {value!r}")
+        if f.type == "int" and value != int(value):
+            raise DocumentRejected(doc, path, f"expected an integer, found {value!r}")
+        value = int(value) if f.type == "int" else float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise DocumentRejected(doc, path, f"expected a finite number, found {value!r}")
+        if f.min is not None and value < f.min:
+            raise DocumentRejected(doc, path, f"must be >= {f.min:g}, found {value:g}")
+        if f.max is not None and value > f.max:
+            raise DocumentRejected(doc, path, f"must be <= {f.max:g}, found {value:g}")
+    elif f.type == "bool":
+        if not isinstance(value, bool):
+            raise DocumentRejected(doc, path, f"expected true or false, found {value!r}")
+    if f.choices is not None and value not in f.choices:
+        raise DocumentRejected(doc, path, f"must be one of {', '.join(f.choices)}; found {value!r}")
+    return value
+
+
+def _date(doc: str, path: str, value: Any, required: bool) -> dt.date | None:
+    if value is None:
+        if required:
+            raise DocumentRejected(doc, path, "required field is missing")
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise DocumentRejected(doc, path, f"expected a date YYYY-MM-DD, found {value!r}") from None
+
+
+def validate_document(data: Mapping[str, Any], file_name: str = "<document>") -> Document:
+    """Check one document on its own (fields, types, ranges, self-consistency).
+
+    Raises:
+        DocumentRejected: naming the document and the field.
+    """
+    doc = str(data.get("document_id") or file_name)
+    if data.get("version") is not None:
+        doc = f"{doc} v{data.get('version')}"
+    header = {f.name: _coerce(doc, f.name, f, data.get(f.name)) for f in HEADER_FIELDS}
+    kind = KINDS[header["kind"]]
+    valid_from = _date(doc, "valid_from", data.get("valid_from"), True)
+    valid_to = _date(doc, "valid_to", data.get("valid_to"), False)
+    if valid_to is not None and valid_to <= valid_from:
+        raise DocumentRejected(doc, "valid_to", f"must be after valid_from {valid_from}, found {valid_to}")
+    extra = {f.name: _coerce(doc, f.name, f, data.get(f.name)) for f in kind.header}
+    entries = data.get("entries")
+    if not isinstance(entries, list) or not entries:
+        raise DocumentRejected(doc, "entries", "required: a non-empty list of entries")
+    out, seen = [], {}
+    for i, entry in enumerate(entries):
+        where = f"entries[{i}]"
+        if not isinstance(entry, dict):
+            raise DocumentRejected(doc, where, f"expected a mapping, found {entry!r}")
+        known = {f.name for f in kind.keys + kind.values}
+        unknown = sorted(set(entry) - known)
+        if unknown:
+            raise DocumentRejected(doc, f"{where}.{unknown[0]}", f"unknown field for kind {header['kind']}; "
+                                   f"expected {', '.join(sorted(known))}")
+        row = {f.name: _coerce(doc, f"{where}.{f.name}", f, entry.get(f.name)) for f in kind.keys + kind.values}
+        key = tuple(row[f.name] for f in kind.keys)
+        if key in seen:
+            j, other = seen[key]
+            diff = [f.name for f in kind.values if other.get(f.name) != row.get(f.name)]
+            what = (f"contradicts entries[{j}]: same {', '.join(f'{f.name}={k}' for f, k in zip(kind.keys, key))} with "
+                    + ", ".join(f"{n} {other.get(n)!r} vs {row.get(n)!r}" for n in diff)) if diff else \
+                f"repeats entries[{j}] ({', '.join(f'{f.name}={k}' for f, k in zip(kind.keys, key))})"
+            raise DocumentRejected(doc, where, what)
+        seen[key] = (i, row)
+        _check_entry(doc, where, header["kind"], row, extra)
+        out.append(row)
+    return Document(header["document_id"], header["version"], header["kind"], header["title"], header["source"],
+                    valid_from, valid_to, extra, tuple(out))
+
+
+def _check_entry(doc: str, where: str, kind: str, row: Mapping[str, Any], header: Mapping[str, Any]) -> None:
+    """Cross-field rules of one entry."""
+    if kind == "gwp_set" and row["gas"] == "co2" and row["gwp100"] != 1.0:
+        raise DocumentRejected(doc, f"{where}.gwp100", f"the GWP of CO2 is 1 by definition, found {row['gwp100']:g}")
+    if kind == "carbon_pricing":
+        if row["scheme"] == "eu_ets" and not row.get("price_series"):
+            raise DocumentRejected(doc, f"{where}.price_series", "scheme eu_ets needs the allowance price series")
+        if row["scheme"] == "carbon_tax" and (row.get("tax_rate") is None or not row.get("currency")):
+            raise DocumentRejected(doc, f"{where}.tax_rate", "scheme carbon_tax needs tax_rate and currency")
+        if row.get("price_floor") is not None and not row.get("currency"):
+            raise DocumentRejected(doc, f"{where}.currency", "a price_floor needs its currency")
+
+
+def _content_key(doc: Document) -> str:
+    return json.dumps([doc.kind, doc.title, doc.source, str(doc.valid_from), str(doc.declared_valid_to),
+                       dict(doc.header), list(map(dict, doc.entries))], sort_keys=True, default=str)
+
+
+def resolve_versions(docs: list[Document]) -> tuple[list[tuple[Document, dt.date | None]], list[tuple[Document, str, str]]]:
+    """Order the versions of each document, close each with the next, and reject overlaps.
+
+    Args:
+        docs: validated documents in arrival order.
+
+    Returns:
+        (accepted, rejected): accepted as ``(document, effective valid_to)``; rejected as
+        ``(document, field, reason)``.
+    """
+    accepted: list[tuple[Document, dt.date | None]] = []
+    rejected: list[tuple[Document, str, str]] = []
+    by_id: dict[str, dict[int, Document]] = {}
+    for doc in docs:
+        versions = by_id.setdefault(doc.document_id, {})
+        if doc.version in versions:
+            if _content_key(versions[doc.version]) != _content_key(doc):
+                rejected.append((doc, "version", f"version {doc.version} of {doc.document_id} is already in force with "
+                                 f"different content; issue version {max(versions) + 1} instead"))
+            continue  # same content again: nothing new
+        # Check against the neighbours it would have.
+        ordered = sorted([*versions.values(), doc], key=lambda d: d.version)
+        i = ordered.index(doc)
+        prev = ordered[i - 1] if i > 0 else None
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+        problem = None
+        if prev is not None and doc.valid_from <= prev.valid_from:
+            problem = ("valid_from", f"{doc.valid_from} must be after version {prev.version}'s valid_from {prev.valid_from}")
+        elif prev is not None and prev.declared_valid_to is not None and prev.declared_valid_to > doc.valid_from:
+            problem = ("valid_from", f"{doc.valid_from} overlaps version {prev.version}, in force "
+                       f"{prev.valid_from} to {prev.declared_valid_to}")
+        elif nxt is not None and doc.valid_from >= nxt.valid_from:
+            problem = ("valid_from", f"{doc.valid_from} must be before version {nxt.version}'s valid_from {nxt.valid_from}")
+        elif nxt is not None and doc.declared_valid_to is not None and doc.declared_valid_to > nxt.valid_from:
+            problem = ("valid_to", f"{doc.declared_valid_to} overlaps version {nxt.version}, in force from {nxt.valid_from}")
+        if problem:
+            rejected.append((doc, *problem))
+            continue
+        versions[doc.version] = doc
+    for versions in by_id.values():
+        ordered = sorted(versions.values(), key=lambda d: d.version)
+        for i, doc in enumerate(ordered):
+            ends = [d for d in (doc.declared_valid_to, ordered[i + 1].valid_from if i + 1 < len(ordered) else None) if d]
+            accepted.append((doc, min(ends) if ends else None))
+    return accepted, rejected
+
+
+def rule_rows(doc: Document, valid_to: dt.date | None) -> list[dict[str, Any]]:
+    """Long-format silver rows of one accepted document version."""
+    kind = KINDS[doc.kind]
+    rows = []
+    for entry in doc.entries:
+        ctx = {**doc.header, **entry}
+        entry_key = "|".join(f"{f.name}={entry[f.name]}" for f in kind.keys)
+        cols = {c: (str(ctx[f]) if ctx.get(f) is not None else None) for c, f in kind.columns.items()}
+        for f in kind.values:
+            if f.name == "unit":
+                continue
+            v = entry.get(f.name)
+            if v is None:
+                continue
+            numeric = f.type in ("float", "int")
+            unit = entry.get("unit") if f.unit == "@unit" else f.unit
+            if doc.kind == "carbon_pricing" and f.name in ("tax_rate", "price_floor"):
+                unit = f"{entry.get('currency')}/t"
+            rows.append({"document_id": doc.document_id, "version": doc.version, "kind": doc.kind,
+                         "valid_from": doc.valid_from, "valid_to": valid_to, "entry_key": entry_key,
+                         "plant_id": cols.get("plant_id"), "region": cols.get("region"), "subject": cols.get("subject"),
+                         "qualifier": cols.get("qualifier"), "parameter": f.name,
+                         "value": float(v) if numeric else (1.0 if v is True else 0.0 if v is False else None),
+                         "text_value": None if numeric else str(v), "unit": unit})
+    return rows
+
+
+# ---------------------------------------------------------------------------------- pipeline
+def land(lake: Lake, landing_dir: Path, meta: CommitMeta) -> dict[str, Any]:
+    """Land every document waiting in ``landing/regulatory/`` into raw."""
+    return land_documents(lake, landing_dir, source=SOURCE, meta=meta).as_dict()
+
+
+def load_bronze(lake: Lake, meta: CommitMeta) -> dict[str, Any]:
+    """Parse every landed, not yet loaded document into ``bronze.regulatory__documents``."""
+    files = manifest(lake, source=SOURCE)
+    todo = [r for r in files.to_pylist() if r["status"] == "landed"]
+    now = dt.datetime.now(dt.timezone.utc)
+    rows, updates = [], []
+    for r in sorted(todo, key=lambda r: (r["received_at"], r["file_name"])):
+        content = (Path(lake.root) / r["raw_path"]).read_bytes()
+        row = {"sha256": r["sha256"], "file_name": r["file_name"], "document_id": None, "version": None, "kind": None,
+               "content_json": None, "_parse_error": None, "_source_file": r["raw_path"],
+               "_received_at": r["received_at"], "_ingested_at": now, "_run_id": meta.run_id}
+        try:
+            data = parse_document(content, r["file_name"])
+            row["content_json"] = json.dumps(data, default=str, sort_keys=True)
+            row["document_id"] = data.get("document_id") if isinstance(data.get("document_id"), str) else None
+            version = data.get("version")
+            row["version"] = version if isinstance(version, int) and not isinstance(version, bool) else None
+            row["kind"] = data.get("kind") if isinstance(data.get("kind"), str) else None
+        except DocumentRejected as exc:
+            row["_parse_error"] = exc.reason
+        rows.append(row)
+        updates.append({**r, "status": "loaded", "rows_loaded": 1, "_run_id": meta.run_id})
+    if rows:
+        lake.upsert(BRONZE_REGULATORY_DOCUMENTS, pa.Table.from_pylist(rows, schema=BRONZE_REGULATORY_DOCUMENTS.schema), meta=meta)
+        lake.upsert(RAW_FILES, pa.Table.from_pylist(updates, schema=RAW_FILES.schema), meta=meta)
+    return {"documents": len(rows), "parse_errors": sum(r["_parse_error"] is not None for r in rows)}
+
+
+def publish_silver(lake: Lake, meta: CommitMeta) -> dict[str, Any]:
+    """Validate every loaded document and rebuild the silver document, rule and rejection tables."""
+    bronze = lake.read(BRONZE_REGULATORY_DOCUMENTS).to_pylist() if lake.exists(BRONZE_REGULATORY_DOCUMENTS) else []
+    bronze.sort(key=lambda r: (r["_received_at"], r["file_name"]))
+    valid: list[tuple[Document, dict]] = []
+    rejections = []
+    for r in bronze:
+        name = r["document_id"] or r["file_name"]
+        if r["_parse_error"] is not None:
+            rejections.append({**_rej_base(r), "field": "(file)", "reason": r["_parse_error"]})
+            continue
+        try:
+            doc = validate_document(json.loads(r["content_json"]), r["file_name"])
+        except DocumentRejected as exc:
+            rejections.append({**_rej_base(r), "field": exc.field, "reason": f"{exc.document}: {exc.reason}"})
+            log.warning("rejected %s (%s): %s", r["file_name"], name, exc)
+            continue
+        valid.append((doc, r))
+    # Versions in version order per document; arrival order only breaks ties of equal versions.
+    ordered = sorted(valid, key=lambda dr: (dr[0].document_id, dr[0].version))
+    accepted, conflicts = resolve_versions([d for d, _ in ordered])
+    src = {id(d): r for d, r in valid}
+    for doc, fld, reason in conflicts:
+        rejections.append({**_rej_base(src[id(doc)]), "field": fld, "reason": f"{doc.name}: {reason}"})
+    documents, rules = [], []
+    for doc, valid_to in accepted:
+        r = src[id(doc)]
+        documents.append({"document_id": doc.document_id, "version": doc.version, "kind": doc.kind, "title": doc.title,
+                          "source": doc.source, "valid_from": doc.valid_from, "valid_to": valid_to,
+                          "declared_valid_to": doc.declared_valid_to, "entries": len(doc.entries), "sha256": r["sha256"],
+                          "_source_file": r["_source_file"], "_run_id": meta.run_id})
+        rules.extend(rule_rows(doc, valid_to))
+    lake.overwrite(SILVER_REGULATORY_DOCUMENTS, pa.Table.from_pylist(documents, schema=SILVER_REGULATORY_DOCUMENTS.schema), meta=meta)
+    lake.overwrite(SILVER_REGULATORY_RULES, pa.Table.from_pylist(rules, schema=SILVER_REGULATORY_RULES.schema), meta=meta)
+    lake.overwrite(SILVER_REGULATORY_REJECTIONS, pa.Table.from_pylist(
+        [{**x, "_run_id": meta.run_id} for x in rejections], schema=SILVER_REGULATORY_REJECTIONS.schema), meta=meta)
+    return {"documents": len(documents), "rules": len(rules), "rejected": [f"{x['file_name']}: {x['reason']}" for x in rejections]}
+
+
+def _rule_value(row: Mapping[str, Any]) -> Any:
+    """The value of a silver rule row: its text if it has one, else its number (None if neither)."""
+    text, value = row["text_value"], row["value"]
+    if not pd.isna(text):
+        return text
+    return None if pd.isna(value) else float(value)
+
+
+def _rej_base(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {"sha256": r["sha256"], "file_name": r["file_name"], "document_id": r["document_id"],
+            "version": r["version"], "_source_file": r["_source_file"]}
+
+
+def build_gold(lake: Lake, meta: CommitMeta) -> dict[str, Any]:
+    """Rebuild the gold dimensions (emission factors, limits, carbon pricing) from silver."""
+    rules = lake.read(SILVER_REGULATORY_RULES).to_pandas()
+    docs = lake.read(SILVER_REGULATORY_DOCUMENTS).to_pandas()
+    source = dict(zip(zip(docs["document_id"], docs["version"]), docs["source"]))
+    rules["source"] = [source[k] for k in zip(rules["document_id"], rules["version"])]
+    ref = ["valid_from", "valid_to", "document_id", "version", "source"]
+
+    factors = []
+    for _, r in rules.iterrows():
+        base = {k: r[k] for k in ref}
+        if r["kind"] == "gwp_set":
+            factors.append({**base, "factor_kind": "gwp100", "subject": r["subject"], "qualifier": r["qualifier"],
+                            "gas": r["subject"], "value": r["value"], "unit": "1", "biogenic": r["subject"] == "ch4_biogenic"})
+        elif r["kind"] == "grid_emission_factors":
+            factors.append({**base, "factor_kind": "grid_electricity", "subject": r["region"], "qualifier": r["qualifier"],
+                            "gas": "co2e", "value": r["value"], "unit": "kg/kWh", "biogenic": False})
+        elif r["kind"] == "fuel_emission_factors" and r["parameter"] != "biogenic":
+            entry = rules[(rules["document_id"] == r["document_id"]) & (rules["version"] == r["version"])
+                          & (rules["entry_key"] == r["entry_key"]) & (rules["parameter"] == "biogenic")]
+            bio = bool(entry["value"].iloc[0]) if len(entry) else False
+            factors.append({**base, "factor_kind": "fuel_combustion", "subject": r["subject"], "qualifier": "",
+                            "gas": r["parameter"].split("_")[0], "value": r["value"], "unit": "kg/GJ",
+                            "biogenic": bio and r["parameter"].startswith("co2")})
+        elif r["kind"] == "material_emission_factors" and r["parameter"] == "kg_co2e_per_kg":
+            factors.append({**base, "factor_kind": "material", "subject": r["subject"], "qualifier": "",
+                            "gas": "co2e", "value": r["value"], "unit": "kg/kg", "biogenic": False})
+    lake.overwrite(DIM_EMISSION_FACTORS, pd.DataFrame(factors, columns=DIM_EMISSION_FACTORS.column_names), meta=meta)
+
+    lim = rules[(rules["kind"] == "emission_limits") & (rules["parameter"] == "limit")]
+    limits = pd.DataFrame({"plant_id": lim["plant_id"], "pollutant": lim["subject"], "averaging": lim["qualifier"],
+                           "limit_value": lim["value"], "unit": lim["unit"], **{k: lim[k] for k in ref}})
+    lake.overwrite(DIM_REGULATORY_LIMITS, limits[DIM_REGULATORY_LIMITS.column_names], meta=meta)
+
+    cp = rules[rules["kind"] == "carbon_pricing"]
+    pricing = []
+    for (doc_id, version, key), g in cp.groupby(["document_id", "version", "entry_key"], sort=True):
+        p = {row["parameter"]: _rule_value(row) for _, row in g.iterrows()}
+        first = g.iloc[0]
+        pricing.append({"plant_id": first["plant_id"], "scheme": p["scheme"], "price_series": p.get("price_series"),
+                        "tax_rate": p.get("tax_rate"), "currency": p.get("currency"), "price_floor": p.get("price_floor"),
+                        "free_allocation_share": p["free_allocation_share"], **{k: first[k] for k in ref}})
+    lake.overwrite(DIM_CARBON_PRICING, pd.DataFrame(pricing, columns=DIM_CARBON_PRICING.column_names), meta=meta)
+    return {"emission_factors": len(factors), "limits": len(limits), "carbon_pricing": len(pricing)}
+
+
+# ------------------------------------------------------------------------------- as-of lookup
+@dataclass(frozen=True)
+class RulesInForce:
+    """The rules and factors in force at one plant on one day (after any scenario overrides).
+
+    Attributes:
+        plant_id, on: the question asked.
+        gwp_set: GWP set used (``AR6`` by default).
+        gwp100: gas → GWP100.
+        grid_location_kg_per_kwh, grid_market_kg_per_kwh: grid factors of the plant's region.
+        fuels: fuel → {co2_kg_per_gj, ch4_kg_per_gj, n2o_kg_per_gj, biogenic}.
+        materials: item → kg CO2e per kg (cradle to gate).
+        limits: (pollutant, averaging) → {limit, unit}.
+        carbon_pricing: {scheme, price_series, tax_rate, currency, price_floor, free_allocation_share}.
+        documents: (document_id, version) of every version used, for lineage.
+    """
+
+    plant_id: str
+    on: dt.date
+    gwp_set: str
+    gwp100: Mapping[str, float]
+    grid_location_kg_per_kwh: float | None
+    grid_market_kg_per_kwh: float | None
+    fuels: Mapping[str, Mapping[str, float]]
+    materials: Mapping[str, float]
+    limits: Mapping[tuple[str, str], Mapping[str, Any]]
+    carbon_pricing: Mapping[str, Any]
+    documents: tuple[tuple[str, int], ...] = field(default=())
+
+    def co2e_kg(self, gas: str, mass_kg: float) -> float:
+        """Mass of a gas in kg CO2e with the GWP set in force."""
+        try:
+            return mass_kg * self.gwp100[gas]
+        except KeyError:
+            raise KeyError(f"no GWP100 for {gas!r} in set {self.gwp_set} on {self.on}; known {sorted(self.gwp100)}") from None
+
+
+def in_force(rules: pd.DataFrame, on: dt.date) -> pd.DataFrame:
+    """Rows of a rules table (silver rules or a gold dimension) in force on ``on``."""
+    start_ok = pd.to_datetime(rules["valid_from"]).dt.date <= on
+    end = rules["valid_to"]
+    end_ok = end.isna() | (pd.to_datetime(end).dt.date > on)
+    return rules[start_ok & end_ok]
+
+
+def rules_from_frame(rules: pd.DataFrame, plant_id: str, on: dt.date, *, gwp_set: str = DEFAULT_GWP_SET,
+                     overrides: Mapping[str, Any] | None = None) -> RulesInForce:
+    """:func:`rules_in_force` on a silver rules frame (for tests and scenario tools)."""
+    now = in_force(rules, on)
+    region = get_site(plant_id).grid_region
+    gwp = now[(now["kind"] == "gwp_set") & (now["qualifier"] == gwp_set)]
+    grid = now[(now["kind"] == "grid_emission_factors") & (now["region"] == region)]
+    grid_value = {q: float(v) for q, v in zip(grid["qualifier"], grid["value"])}
+    fuels: dict[str, dict[str, float]] = {}
+    for _, r in now[now["kind"] == "fuel_emission_factors"].iterrows():
+        fuels.setdefault(r["subject"], {})[r["parameter"]] = bool(r["value"]) if r["parameter"] == "biogenic" else r["value"]
+    materials = {r["subject"]: r["value"] for _, r in now[(now["kind"] == "material_emission_factors")
+                                                          & (now["parameter"] == "kg_co2e_per_kg")].iterrows()}
+    lim = now[(now["kind"] == "emission_limits") & (now["plant_id"] == plant_id) & (now["parameter"] == "limit")]
+    limits = {(r["subject"], r["qualifier"]): {"limit": r["value"], "unit": r["unit"], "document_id": r["document_id"],
+                                              "version": int(r["version"])} for _, r in lim.iterrows()}
+    cp = now[(now["kind"] == "carbon_pricing") & (now["plant_id"] == plant_id)]
+    pricing = {r["parameter"]: _rule_value(r) for _, r in cp.iterrows()}
+    pricing = {"scheme": "none", "free_allocation_share": 0.0, **pricing}
+    used = pd.concat([gwp, grid, now[now["kind"].isin(["fuel_emission_factors", "material_emission_factors"])], lim, cp])
+    docs = tuple(sorted({(d, int(v)) for d, v in zip(used["document_id"], used["version"])}))
+    result = RulesInForce(plant_id, on, gwp_set, dict(zip(gwp["subject"], gwp["value"])), grid_value.get("location"),
+                          grid_value.get("market"), fuels, materials, limits, pricing, docs)
+    return apply_overrides(result, overrides) if overrides else result
+
+
+def apply_overrides(rules: RulesInForce, overrides: Mapping[str, Any]) -> RulesInForce:
+    """A scenario's version of the rules: scalar fields replaced, mapping fields merged.
+
+    Example: ``{"grid_location_kg_per_kwh": 0.1, "carbon_pricing": {"scheme": "carbon_tax",
+    "tax_rate": 150.0, "currency": "EUR"}, "limits": {("co2e_scope1", "year"): {"limit": 5000, "unit": "t"}}}``.
+    """
+    names = {f.name for f in dataclasses.fields(RulesInForce)} - {"plant_id", "on", "documents"}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown override(s) {unknown}; can override {sorted(names)}")
+    changes = {}
+    for name, value in overrides.items():
+        current = getattr(rules, name)
+        changes[name] = {**current, **value} if isinstance(current, Mapping) and isinstance(value, Mapping) else value
+    return dataclasses.replace(rules, **changes)
+
+
+def rules_in_force(plant_id: str, on: dt.date, *, lake: Lake | None = None, gwp_set: str = DEFAULT_GWP_SET,
+                   overrides: Mapping[str, Any] | None = None) -> RulesInForce:
+    """What rules were in force at ``plant_id`` on ``on`` (a scenario may override them).
+
+    Reads ``silver.regulatory__rules`` (full history), so any past day is answered with the
+    versions in force that day, including versions that have since been superseded.
+    """
+    lake = lake or Lake()
+    return rules_from_frame(lake.read(SILVER_REGULATORY_RULES).to_pandas(), plant_id, on, gwp_set=gwp_set,
+                            overrides=overrides)
+
+
+def run_all(lake: Lake, landing_dir: Path, meta: CommitMeta) -> dict[str, Any]:
+    """All steps in order (what the DAG does)."""
+    return {"land": land(lake, landing_dir, meta), "bronze": load_bronze(lake, meta),
+            "silver": publish_silver(lake, meta), "gold": build_gold(lake, meta)}
+
+
+def seed_documents_dir() -> Path:
+    """The regulatory documents shipped with Nexus (cited public factors and demo permits)."""
+    return Path(__file__).resolve().parent / "reference" / "regulatory"

@@ -1,7 +1,9 @@
 """
 ### Ingest sensor data
 
-Daily ingestion of plant-historian exports for one plant (the `plant_id` param, default `cstr`):
+Daily ingestion of plant-historian exports for every plant (the `plants` param, default all of
+them). Each step runs once per plant (dynamic task mapping; the mapped instances are named by
+plant in the UI), so plants proceed in parallel and one plant's bad day does not hold up another:
 
 1. **land_files** — moves the day's export files from the landing folder into raw (kept byte for
    byte, with a sha256 manifest; a file already landed is not loaded twice).
@@ -31,14 +33,14 @@ from models import PLANTS  # cheap: plant modules load lazily
 from nexus.assets import GOLD_TAG_HOURLY, SILVER_SENSOR_READINGS
 
 
-def _batch_and_meta(step: str):
-    """The batch of this run's data interval, the lake, and the commit metadata (at run time)."""
+def _batch_and_meta(plant_id: str, step: str):
+    """The batch of this run's data interval for one plant, the lake and the commit metadata (at run time)."""
     from etl.sensor import Batch
     from nexus.settings import get_settings
     from warehouse.lake import CommitMeta, Lake
 
     ctx = get_current_context()
-    plant_id = ctx["params"]["plant_id"]
+    ctx["plant_id"] = plant_id  # names the mapped task instance in the UI (map_index_template)
     start, end = ctx.get("data_interval_start"), ctx.get("data_interval_end")
     if start is None or end is None:  # triggered without a logical date (the UI's default): no interval
         end = ctx["dag_run"].run_after
@@ -57,39 +59,45 @@ def _batch_and_meta(step: str):
     max_active_runs=1,
     tags=["nexus", "sensor", "ingest"],
     default_args={"owner": "nexus", "retries": 2, "retry_delay": dt.timedelta(minutes=1)},
-    params={"plant_id": Param("cstr", type="string", enum=sorted(PLANTS), description="Plant whose historian exports to ingest")},
+    params={"plants": Param(sorted(PLANTS), type="array", items={"type": "string", "enum": sorted(PLANTS)},
+                            minItems=1, uniqueItems=True, description="Plants whose historian exports to ingest")},
     doc_md=__doc__,
 )
 def ingest_sensor_data():
     @task
-    def land_files() -> dict:
+    def select_plants() -> list[str]:
+        return list(get_current_context()["params"]["plants"])
+
+    @task(map_index_template="{{ plant_id }}")
+    def land_files(plant_id: str) -> dict:
         from etl.sensor import land
 
-        batch, lake, meta, settings = _batch_and_meta("land_files")
-        return land(lake, settings.landing_dir, batch, meta)
+        batch, lake, meta, settings = _batch_and_meta(plant_id, "land_files")
+        return {"plant_id": plant_id, **land(lake, settings.landing_dir, batch, meta)}
 
-    @task
+    @task(map_index_template="{{ plant_id }}")
     def load_bronze(landed: dict) -> dict:
         from etl.sensor import load_bronze as load
 
-        batch, lake, meta, _ = _batch_and_meta("load_bronze")
-        return load(lake, batch, meta)
+        batch, lake, meta, _ = _batch_and_meta(landed["plant_id"], "load_bronze")
+        return {"plant_id": batch.plant_id, **load(lake, batch, meta)}
 
-    @task(outlets=[SILVER_SENSOR_READINGS])
+    @task(outlets=[SILVER_SENSOR_READINGS], map_index_template="{{ plant_id }}")
     def publish_silver(bronze: dict) -> dict:
         from etl.sensor import publish_silver as publish
 
-        batch, lake, meta, _ = _batch_and_meta("publish_silver")
-        return publish(lake, batch, meta)
+        batch, lake, meta, _ = _batch_and_meta(bronze["plant_id"], "publish_silver")
+        return {"plant_id": batch.plant_id, **publish(lake, batch, meta)}
 
-    @task(outlets=[GOLD_TAG_HOURLY])
+    @task(outlets=[GOLD_TAG_HOURLY], map_index_template="{{ plant_id }}")
     def build_gold(silver: dict) -> dict:
         from etl.sensor import build_gold as build
 
-        batch, lake, meta, _ = _batch_and_meta("build_gold")
-        return build(lake, batch, meta)
+        batch, lake, meta, _ = _batch_and_meta(silver["plant_id"], "build_gold")
+        return {"plant_id": batch.plant_id, **build(lake, batch, meta)}
 
-    build_gold(publish_silver(load_bronze(land_files())))
+    build_gold.expand(silver=publish_silver.expand(bronze=load_bronze.expand(landed=land_files.expand(
+        plant_id=select_plants()))))
 
 
 ingest_sensor_data()

@@ -419,8 +419,12 @@ def _latest(lake: Lake, history: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     keys = history[["series_id", "period_start"]].drop_duplicates()
     lo = history["period_start"].min().to_pydatetime()
+    # Every issue of a period is published at most a day before it (day-ahead auctions), so the
+    # publication-date partitions before that cannot hold one: prune them.
+    first_pub = lo.date() - dt.timedelta(days=1)
     full = lake.dataset(SILVER_PRICE_HISTORY).to_table(
-        filter=pc.field("period_start") >= pa.scalar(lo, SILVER_PRICE_HISTORY.schema.field("period_start").type)
+        filter=(pc.field("publication_date") >= pa.scalar(first_pub, pa.date32()))
+        & (pc.field("period_start") >= pa.scalar(lo, SILVER_PRICE_HISTORY.schema.field("period_start").type))
         ).to_pandas()
     full = full.merge(keys, on=["series_id", "period_start"])
     full = full.sort_values(["issued_at", "publication_date", "_source_file", "_line_number"], kind="stable")

@@ -4,6 +4,9 @@
     nexus tables [NAME]                                     # the table registry, with units
     nexus history NAME                                      # a table's commits and their runs
     nexus simulate --plant cstr --start 2026-01-01 --days 2 # historian exports into the landing folder
+    nexus simulate-market --start 2026-01-01 --days 5       # vendor price files into the landing folder
+    nexus seed-regulatory                                   # the shipped regulatory documents into the landing folder
+    nexus rules smelter 2026-03-01                          # rules and factors in force at a plant on a day
     nexus demo                                              # simulate, ingest through Airflow, query
     nexus airflow ARGS...                                   # the airflow CLI with the project's settings
 """
@@ -92,6 +95,34 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_simulate_market(args: argparse.Namespace) -> int:
+    from nexus.demo import simulate_market
+
+    summary = simulate_market(dt.date.fromisoformat(args.start), args.days, seed=args.seed, landing_dir=args.landing)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _cmd_seed_regulatory(args: argparse.Namespace) -> int:
+    from nexus.demo import seed_regulatory
+
+    for name in seed_regulatory(args.landing):
+        print(name)
+    return 0
+
+
+def _cmd_rules(args: argparse.Namespace) -> int:
+    from etl.regulatory import rules_in_force
+    from warehouse.lake import Lake
+
+    rules = rules_in_force(args.plant, dt.date.fromisoformat(args.date), lake=Lake(args.lake) if args.lake else None,
+                           gwp_set=args.gwp_set)
+    out = {k: (v if not isinstance(v, dict) else {str(kk): vv for kk, vv in v.items()})
+           for k, v in rules.__dict__.items()}
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from nexus.demo import run_demo
 
@@ -134,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--landing", help="landing folder (default: $NEXUS_LANDING_DIR or ./landing)")
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("simulate-market", help="write simulated vendor price files into the landing folder")
+    p.add_argument("--start", required=True, help="first publication day, YYYY-MM-DD")
+    p.add_argument("--days", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--landing", help="landing folder (default: $NEXUS_LANDING_DIR or ./landing)")
+    p.set_defaults(func=_cmd_simulate_market)
+
+    p = sub.add_parser("seed-regulatory", help="copy the shipped regulatory documents into the landing folder")
+    p.add_argument("--landing", help="landing folder (default: $NEXUS_LANDING_DIR or ./landing)")
+    p.set_defaults(func=_cmd_seed_regulatory)
+
+    p = sub.add_parser("rules", help="the rules and factors in force at a plant on a date")
+    p.add_argument("plant")
+    p.add_argument("date", help="YYYY-MM-DD")
+    p.add_argument("--gwp-set", default="AR6", choices=["AR4", "AR5", "AR6"])
+    p.set_defaults(func=_cmd_rules)
 
     p = sub.add_parser("demo", help="simulate a few days, ingest them through Airflow, query gold")
     p.add_argument("--days", type=int, default=3)

@@ -48,6 +48,32 @@ def simulate(plant_id: str, start: dt.date, days: int, *, seed: int = 0, landing
             "episodes": len(episodes)}
 
 
+def simulate_market(start: dt.date, days: int, *, seed: int = 0, landing_dir: str | Path | None = None) -> dict[str, Any]:
+    """Write the vendor price files published on ``days`` days from ``start`` into the landing folder."""
+    from models import market
+
+    landing = Path(landing_dir) if landing_dir else get_settings().landing_dir
+    files = market.simulate(start, start + dt.timedelta(days=days), landing_dir=landing, seed=seed)
+    return {"start": start, "days": days, "landing_dir": str(landing), "files": len(files),
+            "rows": sum(f.rows for f in files), "reissues": sum(f.reissues for f in files),
+            "bad_rows": sorted(b for f in files for b in f.bad_rows)}
+
+
+def seed_regulatory(landing_dir: str | Path | None = None) -> list[str]:
+    """Copy the regulatory documents shipped with Nexus into ``<landing>/regulatory/``."""
+    import shutil
+
+    from etl.regulatory import seed_documents_dir
+
+    inbox = (Path(landing_dir) if landing_dir else get_settings().landing_dir) / "regulatory"
+    inbox.mkdir(parents=True, exist_ok=True)
+    names = []
+    for doc in sorted(seed_documents_dir().glob("*.yaml")):
+        shutil.copy(doc, inbox / doc.name)
+        names.append(doc.name)
+    return names
+
+
 def _airflow(args: list[str], env: dict[str, str], log: Path) -> int:
     airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
     with log.open("w") as fh:
@@ -55,35 +81,63 @@ def _airflow(args: list[str], env: dict[str, str], log: Path) -> int:
 
 
 DEMO_QUERIES = [
-    ("Row accounting per day (bronze = silver + quarantine + duplicates)",
-     "SELECT period_date, files_landed, files_duplicate, files_rejected, bronze_rows, silver_rows, "
-     "quarantined_rows, duplicates_removed FROM gold.fct_ingest_batches ORDER BY period_date"),
+    ("Row accounting per feed and day (bronze = silver + quarantine + duplicates)",
+     "SELECT source, plant_id AS plant_or_vendor, period_date, files_landed, bronze_rows, silver_rows, "
+     "quarantined_rows, duplicates_removed FROM gold.fct_ingest_batches ORDER BY source DESC, period_date, plant_id"),
     ("Daily reactor conditions from the hourly gold table",
      "SELECT CAST(hour_start AS DATE) AS day, tag, unit, round(avg(twa_value), 3) AS mean, "
      "round(min(min_value), 3) AS min, round(max(max_value), 3) AS max, round(avg(good_fraction), 4) AS good_fraction "
      "FROM gold.fct_tag_hourly WHERE tag IN ('CSTR.TI102', 'CSTR.AI102', 'CSTR.TI103') GROUP BY ALL ORDER BY day, tag"),
     ("Why rows were quarantined",
-     "SELECT rule, count(*) AS rows, any_value(reason) AS example FROM silver.process__sensor_quarantine GROUP BY rule ORDER BY rows DESC"),
+     "SELECT 'sensor' AS feed, rule, count(*) AS rows, any_value(reason) AS example FROM silver.process__sensor_quarantine GROUP BY ALL "
+     "UNION ALL SELECT 'market', rule, count(*), any_value(reason) FROM silver.market__price_quarantine GROUP BY ALL ORDER BY rows DESC"),
     ("What the simulator did (ground truth, not normal operation)",
      "SELECT category, label, start_at, end_at, tag FROM gold.fct_operating_episodes "
      "WHERE category <> 'normal' ORDER BY start_at LIMIT 12"),
+    ("Prices of the last demo day in the reporting currency (original quote kept)",
+     "SELECT series_id, item, round(price, 2) AS price, unit, round(value_original, 2) AS quoted, unit_original, "
+     "is_filled, revision_count FROM gold.fct_prices_daily WHERE price_date = (SELECT max(price_date) FROM gold.fct_prices_daily "
+     "WHERE NOT is_filled AND series_id = 'eex.eua') ORDER BY item, series_id"),
+    ("Carbon cost of German grid power: EUA price x grid factor in force that day",
+     "SELECT p.price_date, round(p.price, 2) AS eua_usd_per_t, f.value AS grid_kg_per_kwh, f.document_id, f.version, "
+     "round(p.price * f.value, 2) AS carbon_usd_per_mwh FROM gold.fct_prices_daily p JOIN gold.dim_emission_factors f "
+     "ON f.factor_kind = 'grid_electricity' AND f.subject = 'DE' AND f.qualifier = 'location' "
+     "AND p.price_date >= f.valid_from AND (f.valid_to IS NULL OR p.price_date < f.valid_to) "
+     "WHERE p.series_id = 'eex.eua' ORDER BY p.price_date"),
 ]
 
 
+def _dags_test(dag_id: str, logical: dt.date | None, what: str, env: dict[str, str], logs: Path) -> bool:
+    log = logs / f"{dag_id}__{logical or 'now'}.log"
+    t0 = time.perf_counter()
+    rc = _airflow(["dags", "test", dag_id, *([logical.isoformat()] if logical else [])], env, log)
+    ok = rc == 0  # `airflow dags test` exits non-zero when the run fails
+    print(f"- airflow dags test {dag_id} {logical or ''} ({what}): {'success' if ok else 'FAILED'} "
+          f"[{time.perf_counter() - t0:.1f} s, log {log}]")
+    if not ok:
+        print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
+    return ok
+
+
 def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57) -> int:
-    """Simulate ``days`` days of the CSTR, run the ingest DAG for each day through Airflow, query gold."""
+    """Simulate plants, prices and rules, ingest everything through Airflow day by day, query gold."""
     from warehouse.sql import connect
 
     settings = get_settings()
     env = airflow_environ()
     logs = Path(env["AIRFLOW_HOME"]) / "demo-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"Nexus demo: {days} day(s) of the CSTR twin from {start}, lake at {settings.lake_root}")
+    print(f"Nexus demo: {days} day(s) from {start}, lake at {settings.lake_root}")
 
     t0 = time.perf_counter()
     sim = simulate("cstr", start, days, seed=seed)
-    print(f"- simulated {sim['readings']:,} readings in {len(sim['files'])} historian files "
+    print(f"- simulated {sim['readings']:,} CSTR readings in {len(sim['files'])} historian files "
           f"({sim['episodes']} episodes; delivery quirks: {sim['quirks'] or 'none'}) [{time.perf_counter() - t0:.1f} s]")
+    t0 = time.perf_counter()
+    mkt = simulate_market(start, days, seed=seed)
+    docs = seed_regulatory()
+    print(f"- simulated {mkt['rows']:,} vendor price quotes in {mkt['files']} files (re-issues {mkt['reissues']}, "
+          f"bad rows {mkt['bad_rows'] or 'none'}); {len(docs)} regulatory documents [{time.perf_counter() - t0:.1f} s]")
 
     t0 = time.perf_counter()
     if _airflow(["db", "migrate"], env, logs / "db-migrate.log"):
@@ -91,17 +145,14 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
         return 1
     print(f"- Airflow metadata database ready at {env['AIRFLOW_HOME']} [{time.perf_counter() - t0:.1f} s]")
 
+    if not _dags_test("ingest_regulatory_data", start, "the documents waiting in landing/regulatory", env, logs):
+        return 1
     for i in range(days):
         day = start + dt.timedelta(days=i)
         logical = day + dt.timedelta(days=1)  # a run's data interval is the day before its logical date
-        log = logs / f"{DAG_ID}__{day}.log"
-        t0 = time.perf_counter()
-        rc = _airflow(["dags", "test", DAG_ID, logical.isoformat()], env, log)
-        failed = rc != 0  # `airflow dags test` exits non-zero when the run fails
-        print(f"- airflow dags test {DAG_ID} {logical} (ingests {day}): "
-              f"{'FAILED' if failed else 'success'} [{time.perf_counter() - t0:.1f} s, log {log}]")
-        if failed:
-            print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
+        if not _dags_test("ingest_market_data", logical, f"prices published on {day}", env, logs):
+            return 1
+        if not _dags_test(DAG_ID, logical, f"historian exports of {day}", env, logs):
             return 1
 
     con = connect()
@@ -110,6 +161,7 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
         con.sql(query).show(max_width=160)
     print(f"\nThe lake is at {settings.lake_root}. Try:\n"
           f"  .venv/bin/nexus tables\n"
-          f"  .venv/bin/nexus sql \"SELECT * FROM gold.fct_tag_hourly LIMIT 10\"\n"
+          f"  .venv/bin/nexus rules smelter {start}\n"
+          f"  .venv/bin/nexus sql \"SELECT * FROM gold.fct_prices_daily LIMIT 10\"\n"
           f"  make airflow   # the Airflow UI on http://localhost:8080")
     return 0

@@ -97,7 +97,7 @@ def count(lake: Lake, spec, **where) -> int:
 
 def test_every_bronze_row_is_accounted_for(pipeline):
     lake = pipeline["lake"]
-    batches = {r["period_date"]: r for r in lake.read(FCT_INGEST_BATCHES).to_pylist()}
+    batches = {r["period_date"]: r for r in lake.read(FCT_INGEST_BATCHES, where={"plant_id": "cstr"}).to_pylist()}
     assert set(batches) == {DAY1, DAY2}
     for day, b in batches.items():
         bronze = count(lake, BRONZE_TAG_READINGS, plant_id="cstr", period_date=day)
@@ -140,7 +140,7 @@ def test_files_are_kept_and_reported(pipeline):
         assert (Path(lake.root) / row["raw_path"]).is_file()
     assert (Path(lake.root) / files[f"cstr__{DAY2}__08.csv"]["raw_path"]).read_text().startswith("time;tag;val")
     assert not any((root / "landing" / "sensor" / "cstr").iterdir()), "landing inbox not emptied"
-    batch2 = lake.read(FCT_INGEST_BATCHES, where={"period_date": DAY2}).to_pylist()[0]
+    batch2 = lake.read(FCT_INGEST_BATCHES, where={"plant_id": "cstr", "period_date": DAY2}).to_pylist()[0]
     assert batch2["files_rejected"] == 1
 
 

@@ -12,7 +12,8 @@ logical date *D* handles the files published on *D−1*, like the sensor feed). 
    unless the market allows it, within 20× of the series' reference level); failing rows go to
    ``silver.market__price_quarantine`` with the reason. Passing rows are converted to canonical
    units (materials per metric tonne, energy per MWh) and the reporting currency (exchange rate
-   of the period's date, or the latest before it), the original quote kept, and written to
+   of the period's date, or the latest before it, but never one published after the quote), the
+   original quote kept, and written to
    ``silver.market__price_history`` (every issue). ``silver.market__prices`` keeps the latest
    issue per (series, period): a vendor's re-issue of a past day replaces the value there and
    stays in the history.
@@ -41,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.historian import _split_lines
-from etl.landing import files_to_load, land_files, manifest
+from etl.landing import land_files, manifest
 from etl.units import registry
 from models.market import SERIES, PriceSeries
 from nexus.errors import UnparseableFile
@@ -76,9 +77,31 @@ _ISO_WITH_ZONE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?
 
 @dataclass(frozen=True)
 class Batch:
-    """One publication date (all vendors): the unit of work of the market pipeline."""
+    """Publication dates ``day`` to ``last`` (inclusive; default one day), all vendors.
+
+    The DAG processes one day per run; a bulk load of history (``nexus load-market``) takes a
+    month at a time, which writes the same rows with far fewer commits.
+    """
 
     day: dt.date
+    last: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if self.last is not None and self.last < self.day:
+            raise ValueError(f"batch ends ({self.last}) before it starts ({self.day})")
+
+    @property
+    def end_day(self) -> dt.date:
+        return self.last or self.day
+
+    @property
+    def days(self) -> list[dt.date]:
+        return [self.day + dt.timedelta(days=i) for i in range((self.end_day - self.day).days + 1)]
+
+    @property
+    def stop(self) -> dt.date:
+        """The day after the batch (exclusive end)."""
+        return self.end_day + dt.timedelta(days=1)
 
     @classmethod
     def from_interval(cls, start: dt.datetime, end: dt.datetime) -> Batch:
@@ -153,10 +176,13 @@ def inbox_vendors(landing_dir: Path) -> list[str]:
 
 def land(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     """Land every vendor's files of the publication date into raw."""
-    reports = {}
-    for vendor in sorted(set(inbox_vendors(landing_dir))):
-        report = land_files(lake, landing_dir, source=SOURCE, plant_id=vendor, day=batch.day, meta=meta)
-        reports[vendor] = {k: v for k, v in report.as_dict().items() if v}
+    reports: dict[str, dict[str, list[str]]] = {}
+    for vendor in inbox_vendors(landing_dir):
+        for day in batch.days:
+            report = land_files(lake, landing_dir, source=SOURCE, plant_id=vendor, day=day, meta=meta)
+            for k, v in report.as_dict().items():
+                if v:
+                    reports.setdefault(vendor, {}).setdefault(k, []).extend(v)
     return reports
 
 
@@ -224,17 +250,20 @@ def parse_price_csv(content: bytes, *, vendor: str, publication_date: dt.date, s
 
 
 def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
-    """Parse every landed vendor file of the day and replace the day's bronze rows (per vendor)."""
+    """Parse every landed vendor file of the batch and replace the batch's bronze rows (per vendor)."""
     now = dt.datetime.now(dt.timezone.utc)
     out: dict[str, Any] = {}
-    vendors = sorted(set(manifest(lake, source=SOURCE, day=batch.day)["plant_id"].to_pylist()) - {None})
+    files_all = manifest(lake, source=SOURCE)
+    in_batch = files_all.filter(pc.and_(pc.greater_equal(files_all["period_date"], pa.scalar(batch.day, pa.date32())),
+                                        pc.less(files_all["period_date"], pa.scalar(batch.stop, pa.date32()))))
+    vendors = sorted(set(in_batch["plant_id"].to_pylist()) - {None})
     for vendor in vendors:
-        files = files_to_load(lake, source=SOURCE, plant_id=vendor, day=batch.day)
+        files = _files_to_load(in_batch, vendor)
         parts, updates, rejected = [], [], []
         for row in files.to_pylist():
             content = (Path(lake.root) / row["raw_path"]).read_bytes()
             try:
-                table = parse_price_csv(content, vendor=vendor, publication_date=batch.day, source_file=row["raw_path"],
+                table = parse_price_csv(content, vendor=vendor, publication_date=row["period_date"], source_file=row["raw_path"],
                                         sha256=row["sha256"], ingested_at=now, run_id=meta.run_id)
             except UnparseableFile as exc:
                 log.warning("rejected %s: %s", row["file_name"], exc)
@@ -244,12 +273,18 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
             parts.append(table)
             updates.append({**row, "status": "loaded", "reason": None, "rows_loaded": table.num_rows, "_run_id": meta.run_id})
         bronze = pa.concat_tables(parts) if parts else BRONZE_PRICE_QUOTES.schema.empty_table()
-        lake.replace_where(BRONZE_PRICE_QUOTES, bronze, where={"vendor": vendor, "publication_date": batch.day}, meta=meta)
+        lake.replace_interval(BRONZE_PRICE_QUOTES, bronze, start=batch.day, end=batch.stop, where={"vendor": vendor},
+                              column="publication_date", meta=meta)
         if updates:
             lake.upsert(RAW_FILES, pa.Table.from_pylist(updates, schema=RAW_FILES.schema), meta=meta)
         errors = int(pc.sum(pc.is_valid(bronze["_parse_error"])).as_py() or 0) if bronze.num_rows else 0
         out[vendor] = {"files": len(parts), "rejected_files": rejected, "rows": bronze.num_rows, "parse_errors": errors}
     return out
+
+
+def _files_to_load(rows: pa.Table, vendor: str) -> pa.Table:
+    keep = pc.and_(pc.equal(rows["plant_id"], vendor), pc.is_in(rows["status"], pa.array(["landed", "loaded"])))
+    return rows.filter(keep).sort_by([("period_date", "ascending"), ("received_at", "ascending"), ("file_name", "ascending")])
 
 
 # -------------------------------------------------------------------------------------- silver
@@ -318,12 +353,15 @@ def _convert(good: pd.DataFrame, fx_source: pd.DataFrame, reporting: str) -> tup
                 failed[int(rid)] = f"no {currency}->{reporting} exchange rate series in the catalog or no rate loaded yet"
             continue
         dates = np.array(rates["fx_date"].tolist(), dtype="datetime64[D]")
-        wanted = np.array(out.loc[idx, "period_date"].tolist(), dtype="datetime64[D]")
+        # The rate of the period's date, but never one published after the quote itself: a day-ahead
+        # price published on D for D+1 converts at D's rate, however the days are batched.
+        wanted = np.minimum(np.array(out.loc[idx, "period_date"].tolist(), dtype="datetime64[D]"),
+                            np.array(out.loc[idx, "publication_date"].tolist(), dtype="datetime64[D]"))
         pos = np.searchsorted(dates, wanted, side="right") - 1
         for j, (i, p) in enumerate(zip(idx, pos)):
             if p < 0:
                 failed[int(out.at[i, ROW_ID])] = (f"no {currency}->{reporting} exchange rate on or before "
-                                                   f"{out.at[i, 'period_date']} (load the rates first)")
+                                                   f"{wanted[j]} (load the rates first)")
             else:
                 out.at[i, "fx_rate"] = float(rates["rate"].iat[p])
                 out.at[i, "fx_date"] = rates["fx_date"].iat[p]
@@ -335,9 +373,10 @@ def _convert(good: pd.DataFrame, fx_source: pd.DataFrame, reporting: str) -> tup
 
 
 def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, reporting_currency: str = "USD") -> dict[str, Any]:
-    """Validate the day's bronze quotes; publish history and latest prices, quarantine the rest."""
-    bronze = lake.read(BRONZE_PRICE_QUOTES, where={"publication_date": batch.day}).to_pandas() \
-        if lake.exists(BRONZE_PRICE_QUOTES) else BRONZE_PRICE_QUOTES.schema.empty_table().to_pandas()
+    """Validate the batch's bronze quotes; publish history and latest prices, quarantine the rest."""
+    bronze = (lake.dataset(BRONZE_PRICE_QUOTES).to_table(filter=(pc.field("publication_date") >= pa.scalar(batch.day, pa.date32()))
+                                                         & (pc.field("publication_date") < pa.scalar(batch.stop, pa.date32())))
+              if lake.exists(BRONZE_PRICE_QUOTES) else BRONZE_PRICE_QUOTES.schema.empty_table()).to_pandas()
     bronze[ROW_ID] = np.arange(len(bronze))
     parse_failed = bronze["_parse_error"].notna()
     reasons: dict[int, list[tuple[str, str]]] = {
@@ -381,29 +420,30 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, reporting_curr
         "period_start": converted["period_start"], "period": converted["period"], "price": converted["price"],
         "unit": converted["price_unit"], "value_original": converted["value"],
         "unit_original": converted["unit_original"], "fx_rate": converted["fx_rate"], "fx_date": converted["fx_date"],
-        "issued_at": converted["issued_at"], "publication_date": batch.day,
+        "issued_at": converted["issued_at"], "publication_date": converted["publication_date"],
         "_source_file": converted["_source_file"], "_line_number": converted["_line_number"], "_run_id": meta.run_id,
     })
-    lake.replace_where(SILVER_PRICE_HISTORY, history, where={"publication_date": batch.day}, meta=meta)
-    lake.replace_where(SILVER_PRICE_QUARANTINE, quarantine, where={"publication_date": batch.day}, meta=meta)
+    for spec, rows in ((SILVER_PRICE_HISTORY, history), (SILVER_PRICE_QUARANTINE, quarantine)):
+        lake.replace_interval(spec, rows, start=batch.day, end=batch.stop, column="publication_date", meta=meta)
 
     latest = _latest(lake, history)
     if not latest.empty:
         lake.upsert(SILVER_PRICES, latest, meta=meta)
 
-    # Row accounting per vendor.
-    for vendor in sorted(set(bronze["vendor"])):
-        files = manifest(lake, source=SOURCE, plant_id=vendor, day=batch.day)
-        status = files["status"].to_pylist()
-        mine = bronze["vendor"] == vendor
-        n_bad = int(quarantine["vendor"].eq(vendor).sum())
-        n_hist = int(history["_source_file"].isin(bronze.loc[mine, "_source_file"]).sum())
-        audit = {"source": SOURCE, "plant_id": vendor, "period_date": batch.day,
-                 "files_landed": status.count("loaded"), "files_duplicate": status.count("duplicate"),
-                 "files_rejected": status.count("rejected"), "bronze_rows": int(mine.sum()), "silver_rows": n_hist,
-                 "quarantined_rows": n_bad, "duplicates_removed": int(mine.sum()) - n_hist - n_bad,
-                 "dag_id": meta.dag_id, "run_id": meta.run_id, "completed_at": now.to_pydatetime()}
-        lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist([audit], schema=FCT_INGEST_BATCHES.schema), meta=meta)
+    # Row accounting per vendor and publication day.
+    files = manifest(lake, source=SOURCE).to_pandas()
+    audits = []
+    for (vendor, day), rows in bronze.groupby(["vendor", "publication_date"], sort=True):
+        status = files.loc[(files["plant_id"] == vendor) & (files["period_date"] == day), "status"].tolist()
+        n_bad = int(((quarantine["vendor"] == vendor) & (quarantine["publication_date"] == day)).sum())
+        n_hist = int(history["_source_file"].isin(rows["_source_file"]).sum())
+        audits.append({"source": SOURCE, "plant_id": vendor, "period_date": day,
+                       "files_landed": status.count("loaded"), "files_duplicate": status.count("duplicate"),
+                       "files_rejected": status.count("rejected"), "bronze_rows": len(rows), "silver_rows": n_hist,
+                       "quarantined_rows": n_bad, "duplicates_removed": len(rows) - n_hist - n_bad,
+                       "dag_id": meta.dag_id, "run_id": meta.run_id, "completed_at": now.to_pydatetime()})
+    if audits:
+        lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
     rules = quarantine["rule"].value_counts().to_dict()
     reissued = int((latest["revision_count"] > 1).sum()) if not latest.empty else 0
     figures = {"bronze_rows": len(bronze), "silver_rows": len(history), "quarantined_rows": len(quarantine),
@@ -480,7 +520,7 @@ def build_gold(lake: Lake, batch: Batch, meta: CommitMeta, *, since: dt.date | N
     start = since or batch.day
     # Fill every series up to the latest day any series has reached (or the batch's day), so a
     # rerun of an earlier day reproduces the rows later runs wrote.
-    until = max(batch.day, latest["period_start"].max().date())
+    until = max(batch.end_day, latest["period_start"].max().date())
     daily = daily_prices(latest, until=until)
     daily = daily[daily["price_date"] >= start]
     end = max(daily["price_date"]) + dt.timedelta(days=1) if len(daily) else start + dt.timedelta(days=1)
@@ -505,3 +545,22 @@ def run_batch(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta, *, 
     since = dt.date.fromisoformat(silver["first_period"]) if silver["first_period"] else batch.day
     gold = build_gold(lake, batch, meta, since=min(since, batch.day))
     return {"land": landed, "bronze": bronze, "silver": silver, "gold": gold}
+
+
+def load_history(lake: Lake, landing_dir: Path, start: dt.date, end: dt.date, meta: CommitMeta, *,
+                 chunk_days: int = 31, reporting_currency: str = "USD") -> dict[str, Any]:
+    """Bulk-load the files published on ``[start, end)`` in chunks of ``chunk_days`` (the initial history load).
+
+    Gives the same silver and gold as running the DAG day by day, with a few commits per chunk
+    instead of per day.
+    """
+    totals = {"chunks": 0, "bronze_rows": 0, "silver_rows": 0, "quarantined_rows": 0}
+    day = start
+    while day < end:
+        last = min(day + dt.timedelta(days=chunk_days - 1), end - dt.timedelta(days=1))
+        out = run_batch(lake, landing_dir, Batch(day, last), meta, reporting_currency=reporting_currency)
+        totals["chunks"] += 1
+        for k in ("bronze_rows", "silver_rows", "quarantined_rows"):
+            totals[k] += out["silver"][k]
+        day = last + dt.timedelta(days=1)
+    return totals

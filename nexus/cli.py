@@ -5,6 +5,7 @@
     nexus history NAME                                      # a table's commits and their runs
     nexus simulate --plant cstr --start 2026-01-01 --days 2 # historian exports into the landing folder
     nexus simulate-market --start 2026-01-01 --days 5       # vendor price files into the landing folder
+    nexus load-market --start 2021-01-01 --end 2026-01-01  # bulk-load price history (same rows as daily runs)
     nexus seed-regulatory                                   # the shipped regulatory documents into the landing folder
     nexus rules smelter 2026-03-01                          # rules and factors in force at a plant on a day
     nexus demo                                              # simulate, ingest through Airflow, query
@@ -103,6 +104,20 @@ def _cmd_simulate_market(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_load_market(args: argparse.Namespace) -> int:
+    from etl.market import load_history
+    from nexus.settings import get_settings
+    from warehouse.lake import CommitMeta, Lake
+
+    settings = get_settings()
+    start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    out = load_history(Lake(settings.lake_root), settings.landing_dir, start, end,
+                       CommitMeta("nexus-cli", f"load_market__{start}__{end}", "market"),
+                       chunk_days=args.chunk_days, reporting_currency=settings.reporting_currency)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
 def _cmd_seed_regulatory(args: argparse.Namespace) -> int:
     from nexus.demo import seed_regulatory
 
@@ -172,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--landing", help="landing folder (default: $NEXUS_LANDING_DIR or ./landing)")
     p.set_defaults(func=_cmd_simulate_market)
+
+    p = sub.add_parser("load-market", help="bulk-load the vendor files published in [start, end) (initial history)")
+    p.add_argument("--start", required=True, help="first publication day, YYYY-MM-DD")
+    p.add_argument("--end", required=True, help="day after the last publication day, YYYY-MM-DD")
+    p.add_argument("--chunk-days", type=int, default=31)
+    p.set_defaults(func=_cmd_load_market)
 
     p = sub.add_parser("seed-regulatory", help="copy the shipped regulatory documents into the landing folder")
     p.add_argument("--landing", help="landing folder (default: $NEXUS_LANDING_DIR or ./landing)")

@@ -322,23 +322,26 @@ class Lake:
         return table.num_rows
 
     @_retry_on_conflict
-    def replace_interval(self, spec: TableSpec, data: pa.Table | Any, *, start: dt.datetime, end: dt.datetime,
-                         where: Mapping[str, Scalar] | None = None, meta: CommitMeta) -> int:
+    def replace_interval(self, spec: TableSpec, data: pa.Table | Any, *, start: dt.date, end: dt.date,
+                         where: Mapping[str, Scalar] | None = None, meta: CommitMeta,
+                         column: str | None = None) -> int:
         """Replace exactly the rows of one data interval ``[start, end)`` (and ``where``) with ``data``.
 
         This is what makes reruns and backfills idempotent: running the same interval twice leaves
-        the table as running it once. All of ``data`` must lie inside the interval.
+        the table as running it once. All of ``data`` must lie inside the interval. The interval
+        is on the spec's ``interval_column`` unless ``column`` names another one; ``start`` and
+        ``end`` are datetimes for timestamp columns and dates for date columns.
         """
-        if spec.interval_column is None:
+        col = column or spec.interval_column
+        if col is None:
             raise ContractViolation(f"{spec.name} declares no interval_column; it cannot replace an interval")
         if not start < end:
             raise ValueError(f"interval start must precede end, found [{start}, {end})")
         where = dict(where or {})
         table = self.conform(spec, data)
         self._check_unique(spec, table)
-        self._check_inside(spec, table, where=where, start=start, end=end)
+        self._check_inside(spec, table, where=where, start=start, end=end, column=col)
         self.ensure(spec, meta)
-        col = spec.interval_column
         predicate = " AND ".join(
             _where_sql(where) + [f"{col} >= {sql_literal(start)}", f"{col} < {sql_literal(end)}"]
         )
@@ -346,7 +349,7 @@ class Lake:
         return table.num_rows
 
     def _check_inside(self, spec: TableSpec, table: pa.Table, *, where: Mapping[str, Scalar],
-                      start: dt.datetime | None = None, end: dt.datetime | None = None) -> None:
+                      start: dt.date | None = None, end: dt.date | None = None, column: str | None = None) -> None:
         if table.num_rows == 0:
             return
         for col, val in where.items():
@@ -354,12 +357,13 @@ class Lake:
             if outside:
                 raise ContractViolation(f"{spec.name}: {outside} row(s) have {col} != {val!r} but the write replaces only {col} = {val!r}")
         if start is not None and end is not None:
-            ts = table.column(spec.interval_column)
+            col = column or spec.interval_column
+            ts = table.column(col)
             lo, hi = pc.min(ts).as_py(), pc.max(ts).as_py()
             if lo < start or hi >= end:
                 raise ContractViolation(
                     f"{spec.name}: rows must lie in [{start.isoformat()}, {end.isoformat()}), "
-                    f"found {spec.interval_column} from {lo.isoformat()} to {hi.isoformat()}"
+                    f"found {col} from {lo.isoformat()} to {hi.isoformat()}"
                 )
 
     # ------------------------------------------------------------------ reads

@@ -183,3 +183,26 @@ def test_simulated_levels_follow_their_references():
         assert s.reference / 2 < median < s.reference * 2, (s.series_id, median)
         if not s.allow_negative:
             assert (p > 0).all(), s.series_id
+
+
+def test_a_multi_day_batch_equals_day_by_day(tmp_path):
+    from warehouse.lake import Lake
+
+    def load(root, batches):
+        landing = root / "landing"
+        mm.simulate(dt.date(2026, 1, 1), dt.date(2026, 1, 11), landing_dir=landing, seed=4)
+        lake = Lake(root / "lake")
+        for b in batches:
+            em.run_batch(lake, landing, b, CommitMeta("pytest", "r", "market"))
+        return lake
+
+    days = [em.Batch(dt.date(2026, 1, 1) + dt.timedelta(days=i)) for i in range(10)]
+    daily = load(tmp_path / "a", days)
+    bulk = load(tmp_path / "b", [em.Batch(dt.date(2026, 1, 1), dt.date(2026, 1, 6)), em.Batch(dt.date(2026, 1, 7), dt.date(2026, 1, 10))])
+    drop = ["_run_id", "_source_file", "_ingested_at", "_quarantined_at", "completed_at"]
+    for spec in (SILVER_PRICES, SILVER_PRICE_HISTORY, SILVER_PRICE_QUARANTINE, FCT_PRICES_DAILY, FCT_PRICES_HOURLY,
+                 FCT_INGEST_BATCHES):
+        keys = list(spec.primary_key) or ["vendor", "publication_date", "_line_number", "_source_file"]
+        a, b = (lake.read(spec).to_pandas() for lake in (daily, bulk))
+        a, b = (x.sort_values([k for k in keys if k in x]).drop(columns=drop, errors="ignore").reset_index(drop=True) for x in (a, b))
+        pd.testing.assert_frame_equal(a, b, obj=spec.name)

@@ -74,11 +74,14 @@ def manifest(lake: Lake, *, source: str, plant_id: str | None = None, day: dt.da
 
 
 def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day: dt.date,
-               meta: CommitMeta, now: dt.datetime | None = None) -> LandingReport:
+               meta: CommitMeta, now: dt.datetime | None = None, last_day: dt.date | None = None) -> LandingReport:
     """Land the files of one plant and day (and any misnamed file) from ``landing_dir/<source>/<plant>/``.
 
     Files of other days stay in the inbox for their own run, so a run handles exactly its interval.
+    ``last_day`` extends the batch to the days ``day`` to ``last_day`` (bulk loads), in one
+    manifest commit.
     """
+    last_day = last_day or day
     inbox = landing_dir / source / plant_id
     report = LandingReport()
     if not inbox.is_dir():
@@ -95,7 +98,7 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
     rows, landed_files = [], []
     for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
         parsed = parse_file_name(path.name)
-        if parsed is not None and (parsed[0] != plant_id or parsed[1] != day):
+        if parsed is not None and (parsed[0] != plant_id or not day <= parsed[1] <= last_day):
             if parsed[0] == plant_id and parsed[1] < day:
                 report.waiting_for_earlier_days.append(path.name)  # arrived after its day's run
             continue  # another plant's or day's file: its own run lands it
@@ -105,14 +108,14 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
             landed_files.append(path)
             continue
         row = {"sha256": sha, "file_name": path.name, "source": source, "plant_id": plant_id,
-               "period_date": day if parsed else None, "size_bytes": path.stat().st_size,
+               "period_date": parsed[1] if parsed else None, "size_bytes": path.stat().st_size,
                "received_at": now, "reason": None, "rows_loaded": None, "_run_id": meta.run_id}
         if sha in first_path:
             row.update(status="duplicate", raw_path=first_path[sha],
                        reason=f"same content as {first_path[sha]} (sha256 {sha[:12]}…)")
             report.duplicates.append(path.name)
         else:
-            folder = day.isoformat() if parsed else "_rejected"
+            folder = parsed[1].isoformat() if parsed else "_rejected"
             raw_rel = f"raw/{source}/{plant_id}/{folder}/{sha[:12]}__{path.name}"
             _copy_atomic(path, Path(lake.root) / raw_rel)
             first_path[sha] = raw_rel
@@ -131,7 +134,7 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
         lake.upsert(RAW_FILES, pa.Table.from_pylist(rows, schema=RAW_FILES.schema), meta=meta)
     for path in landed_files:  # only now is the file safe in raw and in the manifest
         path.unlink()
-    log.info("landed %s/%s %s: %s", source, plant_id, day, {k: len(v) for k, v in report.as_dict().items()})
+    log.info("landed %s/%s %s..%s: %s", source, plant_id, day, last_day, {k: len(v) for k, v in report.as_dict().items()})
     if report.waiting_for_earlier_days:
         log.warning("late files for earlier days wait in %s: %s; rerun (clear) those days' runs to ingest them",
                     inbox, report.waiting_for_earlier_days)

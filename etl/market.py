@@ -178,11 +178,9 @@ def land(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[
     """Land every vendor's files of the publication date into raw."""
     reports: dict[str, dict[str, list[str]]] = {}
     for vendor in inbox_vendors(landing_dir):
-        for day in batch.days:
-            report = land_files(lake, landing_dir, source=SOURCE, plant_id=vendor, day=day, meta=meta)
-            for k, v in report.as_dict().items():
-                if v:
-                    reports.setdefault(vendor, {}).setdefault(k, []).extend(v)
+        report = land_files(lake, landing_dir, source=SOURCE, plant_id=vendor, day=batch.day, last_day=batch.end_day,
+                            meta=meta)
+        reports[vendor] = {k: v for k, v in report.as_dict().items() if v}
     return reports
 
 

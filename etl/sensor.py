@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.historian import parse_historian_csv
-from etl.landing import files_to_load, land_files, manifest
+from etl.landing import land_files, manifest
 from etl.units import convert
 from models import get_plant
 from nexus.errors import UnparseableFile
@@ -47,10 +47,32 @@ SOURCE = "sensor"
 
 @dataclass(frozen=True)
 class Batch:
-    """One plant and one UTC day: the unit of work of the sensor pipeline."""
+    """One plant and the UTC days ``day`` to ``last`` (inclusive; default one day).
+
+    The DAG processes one day per run; a bulk load of history (:func:`load_history`) takes a
+    month at a time, which writes the same rows with far fewer commits.
+    """
 
     plant_id: str
     day: dt.date
+    last: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if self.last is not None and self.last < self.day:
+            raise ValueError(f"batch ends ({self.last}) before it starts ({self.day})")
+
+    @property
+    def end_day(self) -> dt.date:
+        return self.last or self.day
+
+    @property
+    def stop(self) -> dt.date:
+        """The day after the batch (exclusive end)."""
+        return self.end_day + dt.timedelta(days=1)
+
+    @property
+    def days(self) -> list[dt.date]:
+        return [self.day + dt.timedelta(days=i) for i in range((self.end_day - self.day).days + 1)]
 
     @property
     def start(self) -> dt.datetime:
@@ -58,7 +80,10 @@ class Batch:
 
     @property
     def end(self) -> dt.datetime:
-        return self.start + dt.timedelta(days=1)
+        return dt.datetime.combine(self.stop, dt.time(), tzinfo=dt.timezone.utc)
+
+    def __str__(self) -> str:
+        return f"{self.plant_id} {self.day}" + (f"..{self.last}" if self.last and self.last != self.day else "")
 
     @classmethod
     def from_interval(cls, plant_id: str, start: dt.datetime, end: dt.datetime) -> Batch:
@@ -81,20 +106,21 @@ def opc_quality(codes: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------ raw
 def land(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     """Land the batch's files from the inbox into raw (see :func:`etl.landing.land_files`)."""
-    report = land_files(lake, landing_dir, source=SOURCE, plant_id=batch.plant_id, day=batch.day, meta=meta)
+    report = land_files(lake, landing_dir, source=SOURCE, plant_id=batch.plant_id, day=batch.day,
+                        last_day=batch.end_day, meta=meta)
     return report.as_dict()
 
 
 # --------------------------------------------------------------------------------------- bronze
 def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     """Parse every landed file of the batch from raw and replace the batch's bronze rows."""
-    files = files_to_load(lake, source=SOURCE, plant_id=batch.plant_id, day=batch.day)
+    files = _batch_files(lake, batch)
     now = dt.datetime.now(dt.timezone.utc)
     parts, updates, rejected = [], [], []
     for row in files.to_pylist():
         content = (Path(lake.root) / row["raw_path"]).read_bytes()
         try:
-            table = parse_historian_csv(content, plant_id=batch.plant_id, period_date=batch.day,
+            table = parse_historian_csv(content, plant_id=batch.plant_id, period_date=row["period_date"],
                                         source_file=row["raw_path"], sha256=row["sha256"],
                                         ingested_at=now, run_id=meta.run_id)
         except UnparseableFile as exc:
@@ -105,15 +131,36 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
         parts.append(table)
         updates.append({**row, "status": "loaded", "reason": None, "rows_loaded": table.num_rows, "_run_id": meta.run_id})
     bronze = pa.concat_tables(parts) if parts else BRONZE_TAG_READINGS.schema.empty_table()
-    lake.replace_where(BRONZE_TAG_READINGS, bronze, where={"plant_id": batch.plant_id, "period_date": batch.day}, meta=meta)
+    lake.replace_interval(BRONZE_TAG_READINGS, bronze, start=batch.day, end=batch.stop, column="period_date",
+                          where={"plant_id": batch.plant_id}, meta=meta)
     if updates:
         lake.upsert(RAW_FILES, pa.Table.from_pylist(updates, schema=RAW_FILES.schema), meta=meta)
     parse_errors = int(pc.sum(pc.is_valid(bronze["_parse_error"])).as_py() or 0) if bronze.num_rows else 0
     return {"files": len(parts), "rejected_files": rejected, "rows": bronze.num_rows, "parse_errors": parse_errors}
 
 
+def _batch_files(lake: Lake, batch: Batch, statuses: tuple[str, ...] = ("landed", "loaded")) -> pa.Table:
+    """Manifest rows of the batch's files (by status), in delivery order."""
+    if batch.last in (None, batch.day):
+        rows = manifest(lake, source=SOURCE, plant_id=batch.plant_id, day=batch.day)
+    else:
+        rows = manifest(lake, source=SOURCE, plant_id=batch.plant_id)
+        rows = rows.filter(pc.and_(pc.greater_equal(rows["period_date"], pa.scalar(batch.day, pa.date32())),
+                                   pc.less(rows["period_date"], pa.scalar(batch.stop, pa.date32()))))
+    rows = rows.filter(pc.is_in(rows["status"], pa.array(list(statuses))))
+    return rows.sort_by([("period_date", "ascending"), ("received_at", "ascending"), ("file_name", "ascending")])
+
+
+def _bronze(lake: Lake, batch: Batch) -> pd.DataFrame:
+    if batch.last in (None, batch.day):
+        return lake.read(BRONZE_TAG_READINGS, where={"plant_id": batch.plant_id, "period_date": batch.day}).to_pandas()
+    expr = ((pc.field("plant_id") == batch.plant_id) & (pc.field("period_date") >= pa.scalar(batch.day, pa.date32()))
+            & (pc.field("period_date") < pa.scalar(batch.stop, pa.date32())))
+    return lake.dataset(BRONZE_TAG_READINGS).to_table(filter=expr).to_pandas()
+
+
 # --------------------------------------------------------------------------------------- silver
-def sensor_suite(plant_id: str, batch: Batch) -> list[Any]:
+def sensor_suite(plant_id: str, batch: Batch | None = None) -> list[Any]:
     """The Great Expectations suite of a sensor batch: catalog, contract, interval and ranges.
 
     Ranges are checked in the exported (engineering) unit against the batch's ``range_min`` /
@@ -124,23 +171,30 @@ def sensor_suite(plant_id: str, batch: Batch) -> list[Any]:
     plant = get_plant(plant_id)
     tags = [t.tag for t in plant.TAGS]
     suite = [gxe.ExpectColumnValuesToBeInSet(
-        column="tag", value_set=tags, meta={"reason": f"tag must be in the {plant_id} tag catalog"})]
+        column="tag", value_set=tags, meta={"rule": "known_tag", "reason": f"tag must be in the {plant_id} tag catalog"})]
     suite += spec_expectations(SILVER_SENSOR_READINGS, present=["plant_id", "tag", "ts", "quality", "quality_code"])
-    suite.append(gxe.ExpectColumnValuesToBeBetween(
-        column="ts", min_value=batch.start, max_value=batch.end, strict_max=True,
-        meta={"reason": f"timestamp must lie in the file's day [{batch.start.isoformat()}, {batch.end.isoformat()})"}))
+    # The file's day per row (day_start, day_end columns), so a batch may span several days.
+    day_reason = "timestamp must lie in the file's day [{day_start}, {day_end}); found {ts}"
+    suite.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A="ts", column_B="day_start", or_equal=True, ignore_row_if="either_value_is_missing",
+        meta={"rule": "ts_in_file_day", "reason": "timestamp must not precede the file's day", "row_reason": day_reason}))
+    suite.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A="day_end", column_B="ts", or_equal=False, ignore_row_if="either_value_is_missing",
+        meta={"rule": "ts_in_file_day", "reason": "timestamp must precede the end of the file's day", "row_reason": day_reason}))
     suite.append(gxe.ExpectColumnValuesToNotBeNull(
         column="value", row_condition='quality=="good"', condition_parser="pandas",
-        meta={"reason": "a good-quality reading must have a value"}))
+        meta={"rule": "good_has_value", "reason": "a good-quality reading must have a value"}))
     # Instrument ranges as two column-pair rules over per-row range columns, so the suite's size
     # does not grow with the tag count (one row-conditioned rule per tag would).
     row_reason = "{tag} must lie in its instrument range [{range_min:g}, {range_max:g}] {unit}; found {value!r}"
     suite.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
         column_A="value", column_B="range_min", or_equal=True, ignore_row_if="either_value_is_missing",
-        meta={"reason": "a value must not be below its tag's instrument range", "row_reason": row_reason}))
+        meta={"rule": "in_instrument_range", "reason": "a value must not be below its tag's instrument range",
+              "row_reason": row_reason}))
     suite.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
         column_A="range_max", column_B="value", or_equal=True, ignore_row_if="either_value_is_missing",
-        meta={"reason": "a value must not be above its tag's instrument range", "row_reason": row_reason}))
+        meta={"rule": "in_instrument_range", "reason": "a value must not be above its tag's instrument range",
+              "row_reason": row_reason}))
     return suite
 
 
@@ -153,9 +207,9 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
     """
     plant = get_plant(batch.plant_id)
     catalog = {t.tag: t for t in plant.TAGS}
-    bronze = lake.read(BRONZE_TAG_READINGS, where={"plant_id": batch.plant_id, "period_date": batch.day}).to_pandas()
+    bronze = _bronze(lake, batch)
     bronze[ROW_ID] = np.arange(len(bronze))
-    files = manifest(lake, source=SOURCE, plant_id=batch.plant_id, day=batch.day)
+    files = _batch_files(lake, batch, ("landed", "loaded", "duplicate", "rejected"))
     received = dict(zip(files["sha256"].to_pylist(), files["received_at"].to_pylist()))
 
     parse_failed = bronze["_parse_error"].notna()
@@ -171,7 +225,9 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
         "range_max": cand["tag"].map(lambda t: catalog[t].range_max if t in catalog else None).astype(float),
         "quality": opc_quality(cand["quality"].fillna(0).to_numpy()),
         "quality_code": cand["quality"],
+        "day_start": pd.to_datetime(cand["period_date"]).dt.tz_localize("UTC").astype("datetime64[us, UTC]"),
     })
+    cand["day_end"] = cand["day_start"] + pd.Timedelta(days=1)
     suite = sensor_suite(batch.plant_id, batch)
     result = validate_rows(cand, suite, name=f"{SILVER_SENSOR_READINGS.name}:{batch.plant_id}")
 
@@ -210,23 +266,34 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
     })
     lake.replace_interval(SILVER_SENSOR_READINGS, silver, start=batch.start, end=batch.end,
                           where={"plant_id": batch.plant_id}, meta=meta)
-    lake.replace_where(SILVER_SENSOR_QUARANTINE, quarantine,
-                       where={"plant_id": batch.plant_id, "period_date": batch.day}, meta=meta)
+    lake.replace_interval(SILVER_SENSOR_QUARANTINE, quarantine, start=batch.day, end=batch.stop, column="period_date",
+                          where={"plant_id": batch.plant_id}, meta=meta)
 
-    status = files["status"].to_pylist()
     figures = {
         "bronze_rows": len(bronze), "silver_rows": len(silver), "quarantined_rows": len(quarantine),
         "duplicates_removed": duplicates,
     }
-    audit = {
-        "source": SOURCE, "plant_id": batch.plant_id, "period_date": batch.day,
-        "files_landed": status.count("loaded"), "files_duplicate": status.count("duplicate"),
-        "files_rejected": status.count("rejected"), **figures,
-        "dag_id": meta.dag_id, "run_id": meta.run_id, "completed_at": now.to_pydatetime(),
+    # Row accounting per day: a reading's duplicate is counted on the day of the file that lost.
+    status = pd.DataFrame({"day": files["period_date"].to_pylist(), "status": files["status"].to_pylist()})
+    per_day = {
+        "bronze_rows": bronze.groupby("period_date").size(),
+        "silver_rows": silver.groupby("reading_date").size(),
+        "quarantined_rows": quarantine.groupby("period_date").size(),
     }
-    lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist([audit], schema=FCT_INGEST_BATCHES.schema), meta=meta)
+    audits = []
+    for day in batch.days:
+        counts = {k: int(v.get(day, 0)) for k, v in per_day.items()}
+        st = status.loc[status["day"] == day, "status"].tolist()
+        audits.append({
+            "source": SOURCE, "plant_id": batch.plant_id, "period_date": day,
+            "files_landed": st.count("loaded"), "files_duplicate": st.count("duplicate"),
+            "files_rejected": st.count("rejected"), **counts,
+            "duplicates_removed": counts["bronze_rows"] - counts["silver_rows"] - counts["quarantined_rows"],
+            "dag_id": meta.dag_id, "run_id": meta.run_id, "completed_at": now.to_pydatetime(),
+        })
+    lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
     rules = quarantine["rule"].value_counts().to_dict()
-    log.info("silver %s %s: %s; quarantine rules %s", batch.plant_id, batch.day, figures, rules)
+    log.info("silver %s: %s; quarantine rules %s", batch, figures, rules)
     return {**figures, "quarantine_rules": rules, "expectations": result.statistics.get("evaluated_expectations", 0)}
 
 
@@ -308,3 +375,23 @@ def run_batch(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> 
     """All steps of one batch in order (what the DAG does, for scripts and benchmarks)."""
     return {"land": land(lake, landing_dir, batch, meta), "bronze": load_bronze(lake, batch, meta),
             "silver": publish_silver(lake, batch, meta), "gold": build_gold(lake, batch, meta)}
+
+
+def load_history(lake: Lake, landing_dir: Path, plant_id: str, start: dt.date, end: dt.date, meta: CommitMeta, *,
+                 chunk_days: int = 31) -> dict[str, Any]:
+    """Bulk-load the plant's historian files of the days ``[start, end)`` in chunks of ``chunk_days``.
+
+    The initial load of a plant's history: the same rows as running the DAG day by day (a test
+    checks it), with a few commits per chunk instead of per day.
+    """
+    totals = {"chunks": 0, "bronze_rows": 0, "silver_rows": 0, "quarantined_rows": 0, "hourly_rows": 0}
+    day = start
+    while day < end:
+        last = min(day + dt.timedelta(days=chunk_days - 1), end - dt.timedelta(days=1))
+        out = run_batch(lake, landing_dir, Batch(plant_id, day, last), meta)
+        totals["chunks"] += 1
+        for k in ("bronze_rows", "silver_rows", "quarantined_rows"):
+            totals[k] += out["silver"][k]
+        totals["hourly_rows"] += out["gold"]["hourly_rows"]
+        day = last + dt.timedelta(days=1)
+    return totals

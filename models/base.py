@@ -343,7 +343,11 @@ class Plant(Protocol):
 
 
 #: plant_id -> importable module implementing :class:`Plant`.
-PLANTS: Mapping[str, str] = MappingProxyType({"cstr": "models.cstr"})
+PLANTS: Mapping[str, str] = MappingProxyType({
+    "cstr": "models.cstr",
+    "biorefinery": "models.biorefinery",
+    "co2_electrolyzer": "models.co2_electrolyzer",
+})
 
 
 def get_plant(plant_id: str) -> Plant:

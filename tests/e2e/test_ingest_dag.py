@@ -53,8 +53,8 @@ def bad_input_file(day: dt.date) -> tuple[str, dict[int, str]]:
         f"{tag.tag},{day + dt.timedelta(days=1)}T00:00:30Z,{mid},192",  # 8 outside the interval
         f"{tag.tag},{day}T12:05:30Z,{tag.range_max * 10 + 1000},192",   # 9 out of instrument range
     ]
-    rules = {4: "parse", 5: "parse", 6: "expect_column_values_to_be_in_set", 7: "parse",
-             8: "expect_column_values_to_be_between", 9: "expect_column_pair_values_a_to_be_greater_than_b"}
+    rules = {4: "parse", 5: "parse", 6: "known_tag", 7: "parse",
+             8: "ts_in_file_day", 9: "in_instrument_range"}
     return "\n".join(lines) + "\n", rules
 
 

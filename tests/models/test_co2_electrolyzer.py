@@ -160,6 +160,20 @@ def test_energy_balance_closes():
     assert np.allclose(s.heat_kw, s.cooling_kw + loss, rtol=1e-9)
 
 
+def test_heat_balance_fixed_point_is_converged():
+    # Iterate electrochemistry <-> heat balance to convergence and compare with steady_state's three passes.
+    cur, q, y, t_in = np.meshgrid([100.0, 500.0, 750.0], [10.0, 30.0], [60.0, 100.0], [30.0, 50.0], indexing="ij")
+    s = plant.steady_state(cur, q, y, t_in, jlim_factor=0.5, asr_extra_ohm_cm2=1.0)
+    temp = t_in.copy()
+    for _ in range(60):
+        v = plant.steady_state(cur, q, y, temp, jlim_factor=0.5, asr_extra_ohm_cm2=1.0, catholyte_flow_m3_h=1e12)
+        heat = v.heat_kw  # at stack temperature `temp` (infinite flow keeps it there)
+        k_c = 6.0 * 1030 / 3600 * 3.95
+        temp = (k_c * t_in + 0.05 * 20.0 + heat) / (k_c + 0.05)
+    assert np.max(np.abs(s.cell_temp_c - temp)) < 0.005  # K
+    assert np.max(np.abs(s.cell_voltage_v - v.cell_voltage_v)) < 5e-4  # V
+
+
 def test_co2_starvation_lowers_fe():
     flows = np.array([60.0, 30.0, 15.0, 10.0, 8.0, 6.0, 4.0, 2.0])
     s = plant.steady_state(500.0, flows, 100.0)
@@ -221,7 +235,8 @@ def test_what_if_flags_co2_starvation():
     assert w["co2_starved"].iloc[-1] and w["co2_stoich_ratio"].iloc[-1] < 1.0
     assert w["faradaic_efficiency_pct"].iloc[-1] < 100 * w["co2_stoich_ratio"].iloc[-1]
     assert w["h2_outlet_pct"].iloc[-1] > 50.0
-    assert isinstance(w.index, pd.TimedeltaIndex)
+    assert isinstance(w.index, pd.TimedeltaIndex) and w.index[-1] == pd.Timedelta(hours=1)
+    assert (np.diff(w.index.asi8) == 60 * 10**9).all()  # exact 1-min steps
 
 
 @pytest.mark.parametrize(
@@ -238,6 +253,7 @@ def test_what_if_flags_co2_starvation():
         ((500.0, 100.0, 30.0, 1.0), {"step": dt.timedelta(hours=2)}, "step must be"),
         ((500.0, 100.0, 30.0, 1.0), {"start": dt.datetime(2026, 1, 1)}, "tz-aware UTC"),
         ((500.0, 100.0, 30.0, 1.0), {"initial": plant.OperatingPoint(900.0, 30.0, 100.0)}, "initial.current_a"),
+        ((500.0, 100.0, 30.0, 1.0), {"inlet_temp_c": 95.0}, r"inlet_temp_c must lie in \[5, 80\]"),
     ],
 )
 def test_what_if_rejects_bad_inputs(args, kwargs, match):
@@ -483,6 +499,18 @@ def test_surrogate_generalises_on_held_out_data(surrogate, training_frame):
     gap = training_frame.iloc[:3].copy()
     gap.loc[gap.index[1], "ECR.FI201"] = np.nan
     assert surrogate.predict(gap).iloc[1].isna().all()
+
+
+def test_surrogate_training_is_fast_on_5000_rows(sim60):
+    df, _ = sim60  # 15-min rows this time (5760, of which ~5500 energised)
+    big = df[df["ECR.II101"] > 75.0].dropna().iloc[:5000]
+    assert len(big) == 5000
+    t0 = time.perf_counter()
+    sur = plant.train_surrogate(big, seed=3)  # the four default outputs
+    elapsed = time.perf_counter() - t0
+    assert sur.outputs == plant.DEFAULT_SURROGATE_OUTPUTS
+    assert sum(m.n_train + m.n_test for m in sur.metrics.values()) == 4 * 5000
+    assert elapsed < 5.0, elapsed  # ~1.8 s measured on 2 cores
 
 
 @pytest.mark.parametrize(

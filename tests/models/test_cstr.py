@@ -300,9 +300,9 @@ def test_historian_effects_and_delivery_quirks(tmp_path):
 def test_plant_registry_and_tag_catalog():
     plant = get_plant("cstr")
     assert plant is cstr and isinstance(plant, Plant)
-    assert set(models.PLANTS) == {"cstr"}
-    with pytest.raises(KeyError):
-        get_plant("smelter")
+    assert "cstr" in models.PLANTS
+    with pytest.raises(KeyError, match="unknown plant"):
+        get_plant("no_such_plant")
     assert plant.INFO.sampling == dt.timedelta(minutes=1)
     ureg = pint.UnitRegistry()
     assert len({t.tag for t in plant.TAGS}) == len(plant.TAGS)

@@ -8,8 +8,7 @@ algebraic constraints of a Pyomo model. Mass flows are kg/h unless stated.
 Sources (cited by short key in the docstrings)
 ----------------------------------------------
 [Humbird2011]
-    D. Humbird, R. Davis, L. Tao, C. Kinchin, D. Hsu, A. Aden, P. Schoen,
-    J. Lukas, B. Olthof, M. Worley, D. Sexton, D. Dudgeon, "Process Design and
+    D. Humbird, R. Davis, L. Tao, et al., "Process Design and
     Economics for Biochemical Conversion of Lignocellulosic Biomass to Ethanol:
     Dilute-Acid Pretreatment and Enzymatic Hydrolysis of Corn Stover",
     NREL/TP-5100-47764, National Renewable Energy Laboratory, 2011. Design
@@ -23,8 +22,9 @@ Sources (cited by short key in the docstrings)
     glycerol 0.4 %, succinic acid 0.6 %; xylose -> ethanol 85 %, cell mass
     1.9 %, glycerol 0.3 %, xylitol 4.6 %, succinic acid 0.9 %; 3 % of the
     sugars lost to contaminants as lactic acid), 99.5 wt% product, 8,410 h/yr
-    on stream, boiler efficiency 80 %, design results 79.0 gal/dry US ton,
-    61.0 MMgal/yr, ~41 MW generated, ~13 MW exported.
+    on stream, boiler efficiency 80 %; design results 79.0 gal/dry US ton and
+    61.0 MMgal/yr; about 41 MW generated and 13 MW exported (the power figures
+    are not reproduced exactly, see :mod:`models.biorefinery`).
 [OC1987]
     R. P. Overend, E. Chornet, "Fractionation of lignocellulosics by
     steam-aqueous pretreatments", Phil. Trans. R. Soc. Lond. A 321 (1987)
@@ -45,7 +45,7 @@ Sources (cited by short key in the docstrings)
     (wt%, dry basis).
 [Kremser1930]
     A. Kremser, "Theoretical analysis of absorption process", Natl. Petroleum
-    News 22 (1930) 43-49: fraction of a solute left in the liquid of an
+    News 22 (1930): fraction of a solute left in the liquid of an
     N-stage stripper with stripping factor S, (S - 1)/(S**(N+1) - 1).
 [Rosso1993]
     L. Rosso, J. R. Lobry, J. P. Flandrois, "An unexpected correlation between
@@ -181,6 +181,7 @@ def thod(species: str) -> float:
 
 #: Theoretical ethanol yield on glucose (= on xylose), g/g: 2 x 46.069/180.156 = 0.5114.
 ETHANOL_YIELD_THEORETICAL = 2 * MW["ethanol"] / MW["glucose"]
+
 
 def nm3_density(species: str) -> float:
     """kg per normal m3 (0 degC, 101.325 kPa; ideal gas, 22.414 m3/kmol)."""
@@ -371,14 +372,11 @@ class BiorefineryParams:
     reboiler_dt_max_k : float
         Largest achievable difference (LP header saturation 147.9 degC minus
         3 K valve/line losses minus bottoms temperature), K: 32.9.
-    reboiler_area_m2 : float
-        Reboiler heat-transfer area, m2. Assumption: 2,000 (gives a clean U
-        of about 1.3 kW/(m2 K), typical of steam-heated thermosiphon reboilers).
     fouling_ratio_max, fouling_tau_d : float
         Asymptotic fouling resistance times the clean U (-) and its time
         constant (d) in the [KernSeaton1959] model. Assumption: 1.2 and 12:
         beer-column reboilers foul with protein and solids; the clean
-        reboiler has 65 % duty margin, which fouling uses up after ~10 days,
+        reboiler has 65 % duty margin, which fouling uses up after ~9 days,
         after which the boil-up and the ethanol recovery fall until the
         cleaning every 3-4 weeks.
     cake_moisture : float
@@ -397,7 +395,8 @@ class BiorefineryParams:
         Aerobic polishing COD removal (assumption 0.95) and blower energy per
         kg O2 transferred (assumption 0.6 kWh/kg, fine-bubble diffusers).
     boiler_efficiency : float
-        Fuel LHV to steam, fraction: 0.80 [Humbird2011].
+        Fuel heat input to steam, fraction: 0.80 [Humbird2011]; applied here
+        to the LHV of the wet fuel (latent heat of its moisture deducted).
     generator_efficiency : float
         Generator and gearbox efficiency. Assumption: 0.97.
     min_condensing_fraction : float
@@ -410,7 +409,7 @@ class BiorefineryParams:
         Natural-gas package boiler (back-up during boiler trips), LP steam t/h
         and efficiency on LHV. Assumption: 60 t/h, 0.85.
     ng_lhv_mj_nm3 : float
-        Natural gas LHV, MJ/Nm3. Pure methane: 50.0 MJ/kg x 0.7160 kg/Nm3 =
+        Natural gas LHV, MJ/Nm3. Pure methane: 50.0 MJ/kg x 0.7158 kg/Nm3 =
         35.8 MJ/Nm3 (assumption: pipeline gas treated as methane).
     power_fixed_kw : float
         Load independent of throughput (EH/fermentation agitators, lighting,
@@ -497,7 +496,6 @@ class BiorefineryParams:
     rectifier_steam_per_ethanol: float = 0.5
     reboiler_dt_design_k: float = 20.0
     reboiler_dt_max_k: float = 32.9
-    reboiler_area_m2: float = 2000.0
     fouling_ratio_max: float = 1.2
     fouling_tau_d: float = 12.0
     cake_moisture: float = 0.45
@@ -1469,11 +1467,15 @@ def back_end(
     dry = np.asarray(fe.feed_wet - fe.feed_water, dtype=float)
     cp_slurry = p.eh_solids * p.cp_dry_solids + (1 - p.eh_solids) * CP_WATER
     beer_mass = sum(fm.beer.values())
-    process_cool = np.maximum(
-        (fe.pt_slurry - fe.flash_water - fe.flash_furfural) * cp_slurry * (p.flash_temp_c - p.eh_temp_c)
-        - fe.eh_water * CP_WATER * (p.eh_temp_c - DILUTION_WATER_TEMP_C),
-        0.0,
-    ) / 3600.0 + beer_mass * cp_slurry * max(p.eh_temp_c - p.ferm_temp_c, 0.0) / 3600.0
+    process_cool = (
+        np.maximum(
+            (fe.pt_slurry - fe.flash_water - fe.flash_furfural) * cp_slurry * (p.flash_temp_c - p.eh_temp_c)
+            - fe.eh_water * CP_WATER * (p.eh_temp_c - DILUTION_WATER_TEMP_C),
+            0.0,
+        )
+        / 3600.0
+        + beer_mass * cp_slurry * max(p.eh_temp_c - p.ferm_temp_c, 0.0) / 3600.0
+    )
     condenser_kw = ch.condensing * (H_EXHAUST - H_COND_EXHAUST) / 3600.0
     distill_cool = ds.duty_kw + ds.rectifier_steam * (H_EXTRACT_LP - H_COND_LP) / 3600.0
     rejected_kw = condenser_kw + process_cool + distill_cool
@@ -1700,7 +1702,11 @@ def steady_state(
         + (out["pentose_consumed_kg_h"] + out["lactic_from_pentoses_kg_h"]) / MW["xylose"]
     )
     out.update(
-        mass_in_kg_h=m_in, mass_out_kg_h=m_out, c6_in_kmol_h=c6_in, c6_out_kmol_h=c6_out, c5_in_kmol_h=c5_in,
+        mass_in_kg_h=m_in,
+        mass_out_kg_h=m_out,
+        c6_in_kmol_h=c6_in,
+        c6_out_kmol_h=c6_out,
+        c5_in_kmol_h=c5_in,
         c5_out_kmol_h=c5_out,
     )
     return out

@@ -868,6 +868,7 @@ def schedule(start: dt.datetime, end: dt.datetime, seed: int = 0) -> list[Episod
 
 _CALC = 0.0  # noise of DCS calculations, set points and controller outputs
 # (tag, description, unit, canonical unit, range min, range max, unit operation, noise % of span)
+# fmt: off
 _TAG_TABLE: tuple[tuple[str, str, str, str, float, float, str, float], ...] = (
     # ---- feed handling (A100)
     ("BIO.WI101", "Wet stover feed rate (weigh belt)", "t/h", "t/h", 0, 150, "feed", 0.3),
@@ -1068,29 +1069,57 @@ _TAG_TABLE: tuple[tuple[str, str, str, str, float, float, str, float], ...] = (
     ("BIO.FI908", "Process water to pretreatment and hydrolysis", "m**3/h", "m**3/h", 0, 600, "utilities", 0.3),
 )
 
+# fmt: on
+
 TAGS: tuple[TagSpec, ...] = tuple(TagSpec(*row) for row in _TAG_TABLE)
 _TAG_BY_NAME = {t.tag: t for t in TAGS}
 
 #: Activity data for carbon accounting and LCA (rates from measured or DCS-calculated tags).
 ACTIVITY: tuple[ActivityStream, ...] = (
-    ActivityStream("feedstock", "corn_stover", "BIO.WY101", "t",
-                   note="corn stover, dry basis (weigh belt x (1 - NIR moisture))"),
-    ActivityStream("chemical", "cellulase", "BIO.FI301", "kg",
-                   note="cellulase enzyme as kg of protein (20 mg protein/g glucan at design)"),
+    ActivityStream(
+        "feedstock", "corn_stover", "BIO.WY101", "t", note="corn stover, dry basis (weigh belt x (1 - NIR moisture))"
+    ),
+    ActivityStream(
+        "chemical",
+        "cellulase",
+        "BIO.FI301",
+        "kg",
+        note="cellulase enzyme as kg of protein (20 mg protein/g glucan at design)",
+    ),
     ActivityStream("chemical", "sulfuric_acid", "BIO.FI202", "kg", note="sulfuric acid, 100 % H2SO4 basis"),
     ActivityStream("chemical", "ammonia", "BIO.FI205", "kg", note="anhydrous ammonia for hydrolysate conditioning"),
-    ActivityStream("fuel", "natural_gas", "BIO.QY803", "GJ",
-                   note="LHV; back-up and light-off firing only (none in normal operation)"),
-    ActivityStream("electricity_import", "electricity", "BIO.JI822", "kWh",
-                   note="grid import, only while the turbogenerator is off or short"),
+    ActivityStream(
+        "fuel",
+        "natural_gas",
+        "BIO.QY803",
+        "GJ",
+        note="LHV; back-up and light-off firing only (none in normal operation)",
+    ),
+    ActivityStream(
+        "electricity_import",
+        "electricity",
+        "BIO.JI822",
+        "kWh",
+        note="grid import, only while the turbogenerator is off or short",
+    ),
     ActivityStream("electricity_export", "electricity", "BIO.JI821", "kWh", note="surplus power exported to the grid"),
     ActivityStream("product", "ethanol", "BIO.FI507", "t", note="fuel ethanol product, 99.5 wt% (as shipped)"),
     ActivityStream("biogenic_co2", "co2", "BIO.FI402", "t", note="fermentation CO2 (vent scrubber outlet)"),
-    ActivityStream("biogenic_co2", "co2", "BIO.FY850", "t",
-                   note="combustion CO2 of filter cake and biogas, incl. biogas flared during boiler trips"),
+    ActivityStream(
+        "biogenic_co2",
+        "co2",
+        "BIO.FY850",
+        "t",
+        note="combustion CO2 of filter cake and biogas, incl. biogas flared during boiler trips",
+    ),
     ActivityStream("water_intake", "water", "BIO.FI901", "m**3", note="fresh water intake"),
-    ActivityStream("process_emission", "ch4", "BIO.FY707", "kg",
-                   note="fugitive methane from the anaerobic digester, 1 % of production (assumption)"),
+    ActivityStream(
+        "process_emission",
+        "ch4",
+        "BIO.FY707",
+        "kg",
+        note="fugitive methane from the anaerobic digester, 1 % of production (assumption)",
+    ),
 )
 
 

@@ -481,3 +481,61 @@ DIM_CARBON_PRICING = _add(TableSpec(
     primary_key=("plant_id", "valid_from"),
     constraints={"share_range": "free_allocation_share >= 0 AND free_allocation_share <= 1"},
 ))
+
+# =================================================================================== twin runs
+FCT_WHAT_IF_RUNS = _add(TableSpec(
+    name="gold.fct_what_if_runs",
+    description="What-if experiments on the CO2 electrolyzer twin: the operator's set points, totals over the "
+    "experiment and which source (physics or surrogate) answered each output.",
+    columns=(
+        Column("experiment_id", pa.string(), "experiment (the DAG run's id unless named)", nullable=False),
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("run_id", pa.string(), "run that produced it", nullable=False),
+        Column("requested_at", UTC_TS, "when it ran", nullable=False),
+        Column("current_a", pa.float64(), "stack current set point", unit="A", nullable=False),
+        Column("co2_concentration_pct", pa.float64(), "CO2 in the feed gas", unit="percent", nullable=False),
+        Column("co2_flow_nm3_h", pa.float64(), "feed gas flow", unit="m**3/h", nullable=False),
+        Column("duration_h", pa.float64(), "length of the experiment", unit="h", nullable=False),
+        Column("step_minutes", pa.float64(), "time step of the trajectory", unit="min"),
+        Column("formic_acid_kg", pa.float64(), "formic acid made (100 % basis)", unit="kg", nullable=False),
+        Column("energy_kwh", pa.float64(), "stack DC energy", unit="kWh", nullable=False),
+        Column("specific_energy_kwh_kg", pa.float64(), "energy per kg formic acid", unit="kWh/kg"),
+        Column("co2_vented_kg", pa.float64(), "unreacted CO2 leaving with the cathode gas", unit="kg", nullable=False),
+        Column("mean_faradaic_efficiency_pct", pa.float64(), "time-averaged formate Faradaic efficiency", unit="percent",
+               nullable=False),
+        Column("final_cell_voltage_v", pa.float64(), "average cell voltage at the end", unit="V", nullable=False),
+        Column("co2_starved_fraction", pa.float64(), "share of the time the feed could not supply the CO2 the current "
+               "demands", unit="1", nullable=False),
+        Column("sources", pa.string(), "JSON: twin variable -> mechanistic | surrogate", nullable=False),
+        Column("surrogate_metrics", pa.string(), "JSON: held-out R2 and MAPE per surrogate output, if one was used"),
+        Column("notes", pa.string(), "warnings from the twin (e.g. CO2 starvation)"),
+    ),
+    primary_key=("experiment_id",),
+))
+
+FCT_WHAT_IF_TIMESERIES = _add(TableSpec(
+    name="gold.fct_what_if_timeseries",
+    description="Trajectory of each what-if experiment: set points and the twin's outputs over time.",
+    columns=(
+        Column("experiment_id", pa.string(), "experiment", nullable=False),
+        Column("elapsed_h", pa.float64(), "time since the set-point change", unit="h", nullable=False),
+        Column("current_a", pa.float64(), "stack current", unit="A", nullable=False),
+        Column("current_density_ma_cm2", pa.float64(), "current density", unit="mA/cm**2", nullable=False),
+        Column("co2_flow_nm3_h", pa.float64(), "feed gas flow", unit="m**3/h", nullable=False),
+        Column("co2_concentration_pct", pa.float64(), "CO2 in the feed gas", unit="percent", nullable=False),
+        Column("faradaic_efficiency_pct", pa.float64(), "formate Faradaic efficiency", unit="percent", nullable=False),
+        Column("cell_voltage_v", pa.float64(), "average cell voltage", unit="V", nullable=False),
+        Column("cell_temp_c", pa.float64(), "stack temperature", unit="degC", nullable=False),
+        Column("formic_acid_kg_h", pa.float64(), "formic acid rate", unit="kg/h", nullable=False),
+        Column("formic_acid_cum_kg", pa.float64(), "formic acid made so far", unit="kg", nullable=False),
+        Column("h2_outlet_pct", pa.float64(), "H2 in the dry cathode outlet gas", unit="percent", nullable=False),
+        Column("co2_conversion_pct", pa.float64(), "single-pass CO2 conversion", unit="percent", nullable=False),
+        Column("co2_vented_kg_h", pa.float64(), "unreacted CO2", unit="kg/h", nullable=False),
+        Column("stack_power_kw", pa.float64(), "stack DC power", unit="kW", nullable=False),
+        Column("energy_kwh", pa.float64(), "energy so far", unit="kWh", nullable=False),
+        Column("specific_energy_kwh_kg", pa.float64(), "energy per kg formic acid", unit="kWh/kg"),
+        Column("co2_starved", pa.bool_(), "the feed cannot supply the CO2 the current demands", nullable=False),
+        Column("ts", UTC_TS, "wall-clock time, when the experiment was anchored to a start time"),
+    ),
+    primary_key=("experiment_id", "elapsed_h"),
+))

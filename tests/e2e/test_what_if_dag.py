@@ -57,6 +57,6 @@ def test_what_if_runs_with_the_form_params(lake):
     assert 0.0 < row["mean_faradaic_efficiency_pct"] < 100.0
     assert row["co2_starved_fraction"] == 1.0 and "CO2-starved" in row["notes"]
     con = connect(lake)
-    n = con.sql("SELECT count(*) FROM gold.fct_what_if_timeseries WHERE experiment_id = 'starved-600A'").fetchone()[0]
+    n = con.sql("SELECT count(*) FROM gold.fct_what_if_timeseries WHERE experiment_id = 'starved-600A'").fetchall()[0][0]
     assert n == 3 * 12 + 1
     assert Path(lake.root, "artifacts", "surrogates", "co2_electrolyzer").is_dir()

@@ -6,6 +6,7 @@
     nexus simulate --plant cstr --start 2026-01-01 --days 2 # historian exports into the landing folder
     nexus simulate-market --start 2026-01-01 --days 5       # vendor price files into the landing folder
     nexus load-market --start 2021-01-01 --end 2026-01-01  # bulk-load price history (same rows as daily runs)
+    nexus backfill-history --years 5                        # five years of every plant's history, simulated and loaded
     nexus seed-regulatory                                   # the shipped regulatory documents into the landing folder
     nexus rules smelter 2026-03-01                          # rules and factors in force at a plant on a day
     nexus demo                                              # simulate, ingest through Airflow, query
@@ -118,6 +119,23 @@ def _cmd_load_market(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backfill_history(args: argparse.Namespace) -> int:
+    from models import PLANTS
+    from nexus.history import backfill_history
+    from nexus.settings import get_settings
+    from warehouse.lake import Lake
+
+    start = dt.date.fromisoformat(args.start)
+    end = start.replace(year=start.year + args.years) if args.years else start + dt.timedelta(days=args.days)
+    results = backfill_history(args.plants or sorted(PLANTS), start, end, lake=Lake(get_settings().lake_root),
+                               seed=args.seed, progress=print)
+    for r in results:
+        print(f"{r.plant_id}: {r.days} days, {r.readings:,} readings, {r.silver_rows:,} to silver, "
+              f"{r.quarantined_rows:,} quarantined, {r.episodes:,} episodes in {r.simulate_s + r.load_s:.0f} s "
+              f"({r.points_per_s:,.0f} points/s)")
+    return 0
+
+
 def _cmd_seed_regulatory(args: argparse.Namespace) -> int:
     from nexus.demo import seed_regulatory
 
@@ -193,6 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", required=True, help="day after the last publication day, YYYY-MM-DD")
     p.add_argument("--chunk-days", type=int, default=31)
     p.set_defaults(func=_cmd_load_market)
+
+    p = sub.add_parser("backfill-history", help="simulate years of plant history and bulk-load it (month by month)")
+    p.add_argument("--start", default="2021-01-01")
+    span = p.add_mutually_exclusive_group(required=True)
+    span.add_argument("--years", type=int)
+    span.add_argument("--days", type=int)
+    p.add_argument("--plants", nargs="+", help="default: every plant")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_backfill_history)
 
     p = sub.add_parser("seed-regulatory", help="copy the shipped regulatory documents into the landing folder")
     p.add_argument("--landing", help="landing folder (default: $NEXUS_LANDING_DIR or ./landing)")

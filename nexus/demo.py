@@ -108,6 +108,27 @@ DEMO_QUERIES = [
 ]
 
 
+def product_query() -> tuple[str, str]:
+    """Daily product output of every plant from gold hourly means of its product tags (activity data)."""
+    from etl.units import registry
+    from models import PLANTS, get_plant
+
+    ureg = registry()
+    parts = []
+    for plant_id in sorted(PLANTS):
+        plant = get_plant(plant_id)
+        units = {t.tag: t.canonical_unit for t in plant.TAGS}
+        for a in plant.ACTIVITY:
+            if a.kind != "product":
+                continue
+            per_hour = (ureg.Quantity(1.0, units[a.tag]) * ureg.hour).to(a.unit).magnitude * a.factor
+            parts.append(f"SELECT '{plant_id}' AS plant, '{a.item}' AS product, CAST(hour_start AS DATE) AS day, "
+                         f"round(sum(twa_value) * {per_hour!r}, 3) AS amount, '{a.unit}' AS unit "
+                         f"FROM gold.fct_tag_hourly WHERE plant_id = '{plant_id}' AND tag = '{a.tag}' GROUP BY ALL")
+    return ("Daily product output per plant (hourly means of the product tags, integrated)",
+            " UNION ALL ".join(parts) + " ORDER BY plant, product, day")
+
+
 def _dags_test(dag_id: str, logical: dt.date | None, what: str, env: dict[str, str], logs: Path) -> bool:
     log = logs / f"{dag_id}__{logical or 'now'}.log"
     t0 = time.perf_counter()
@@ -130,10 +151,13 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
     logs.mkdir(parents=True, exist_ok=True)
     print(f"Nexus demo: {days} day(s) from {start}, lake at {settings.lake_root}")
 
-    t0 = time.perf_counter()
-    sim = simulate("cstr", start, days, seed=seed)
-    print(f"- simulated {sim['readings']:,} CSTR readings in {len(sim['files'])} historian files "
-          f"({sim['episodes']} episodes; delivery quirks: {sim['quirks'] or 'none'}) [{time.perf_counter() - t0:.1f} s]")
+    from models import PLANTS
+
+    for plant_id in sorted(PLANTS):
+        t0 = time.perf_counter()
+        sim = simulate(plant_id, start, days, seed=seed)
+        print(f"- simulated {sim['readings']:,} {plant_id} readings in {len(sim['files'])} historian files "
+              f"({sim['episodes']} episodes; delivery quirks: {sim['quirks'] or 'none'}) [{time.perf_counter() - t0:.1f} s]")
     t0 = time.perf_counter()
     history_start = start - dt.timedelta(days=HISTORY_DAYS)
     mkt = simulate_market(history_start, HISTORY_DAYS + days, seed=seed)
@@ -167,7 +191,7 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
             return 1
 
     con = connect()
-    for title, query in DEMO_QUERIES:
+    for title, query in [*DEMO_QUERIES, product_query()]:
         print(f"\n{title}:\n  nexus sql \"{query[:90]}{'...' if len(query) > 90 else ''}\"")
         con.sql(query).show(max_width=160)
     print(f"\nThe lake is at {settings.lake_root}. Try:\n"

@@ -347,6 +347,7 @@ PLANTS: Mapping[str, str] = MappingProxyType({
     "cstr": "models.cstr",
     "biorefinery": "models.biorefinery",
     "co2_electrolyzer": "models.co2_electrolyzer",
+    "smelter": "models.smelter",
 })
 
 

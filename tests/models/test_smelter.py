@@ -223,7 +223,8 @@ def test_conduction_semi_infinite_step_matches_erfc_and_converges():
 def test_conduction_slab_matches_fourier_series():
     # Slab 0.2 m, both faces stepped to 1 at t = 0 from 0: theta(x, t) = 1 - sum 4/((2m+1) pi)
     # sin((2m+1) pi x / L) exp(-(2m+1)^2 pi^2 Fo), Fo = alpha t / L^2. Hand, centre at Fo = 0.1 (two terms):
-    # 1 - 4/pi exp(-0.98696) + 4/(3 pi) exp(-8.8826) = 1 - 0.474546 + 0.000059 = 0.52551. FV + CN within 0.5 % of the step everywhere.
+    # 1 - 4/pi exp(-0.98696) + 4/(3 pi) exp(-8.8826) = 1 - 0.474546 + 0.000059 = 0.52551.
+    # FV + CN within 0.5 % of the step everywhere.
     length, alpha = 0.2, 18.0 / (2650.0 * 1000.0)
     grid = plant.make_grid([plant.Layer(length, 18.0, 2650.0, 1000.0, 200)])
     t_end = 0.1 * length**2 / alpha
@@ -439,8 +440,8 @@ def test_simulation_starts_from_the_steady_state():
     day = D0 + 12 * DAY
     df, _ = plant.simulate_true(day, day + DAY, seed=0)
     first = df.iloc[:24]  # 00:00-06:00, normal operation
-    ss = plant.steady_state(350.0, alf3_wt=float(first["SMT.AI204"].mean()), air_temp_c=float(first["SMT.TI605"].mean()),
-                            cell_age_d=float(P.cell_age_days(day)))
+    ss = plant.steady_state(350.0, alf3_wt=float(first["SMT.AI204"].mean()),
+                            air_temp_c=float(first["SMT.TI605"].mean()), cell_age_d=float(P.cell_age_days(day)))
     assert first["SMT.EI102"].mean() == pytest.approx(ss.voltage_v, abs=0.02)
     assert first["SMT.TI201"].mean() == pytest.approx(ss.bath_temp_c, abs=1.5)
 

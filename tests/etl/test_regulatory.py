@@ -177,3 +177,11 @@ def test_pipeline_rejects_bad_documents_and_is_idempotent(lake, tmp_path):
     before = lake.read(DIM_CARBON_PRICING).to_pandas()
     er.run_all(lake, tmp_path / "landing", CommitMeta("pytest", "r2", "regulatory"))  # nothing new: same result
     pd.testing.assert_frame_equal(lake.read(DIM_CARBON_PRICING).to_pandas(), before)
+
+
+def test_limits_in_force_tighten_with_the_new_permit(rules):
+    old = er.rules_from_frame(rules, "smelter", D(2025, 12, 31)).limits
+    new = er.rules_from_frame(rules, "smelter", D(2026, 1, 1)).limits
+    assert old[("cf4", "day")]["limit"] == 12.0 and new[("cf4", "day")]["limit"] == 10.0
+    assert new[("cf4", "day")]["unit"] == "kg" and new[("cf4", "day")]["version"] == 2
+    assert er.rules_from_frame(rules, "cstr", D(2026, 1, 1)).limits == {}

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pytest
 
 from etl.sensor import Batch
-from models import get_plant
+from models import PLANTS, get_plant
 from warehouse.lake import Lake
 from warehouse.tables import (
     BRONZE_TAG_READINGS,
@@ -68,6 +68,7 @@ def pipeline(airflow_db, tmp_path_factory):
     os.environ["NEXUS_LANDING_DIR"] = str(root / "landing")
     lake = Lake(root / "lake")
     sim = simulate("cstr", DAY1, 2, seed=3, landing_dir=root / "landing", lake=lake)
+    others = {p: simulate(p, DAY1, 2, seed=3, landing_dir=root / "landing", lake=lake) for p in sorted(PLANTS) if p != "cstr"}
     inbox = root / "landing" / "sensor" / "cstr"
     text, rules = bad_input_file(DAY2)
     (inbox / f"cstr__{DAY2}__09.csv").write_text(text)
@@ -80,7 +81,7 @@ def pipeline(airflow_db, tmp_path_factory):
     dag = dag_factory()
     runs = {day: dag.test(logical_date=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=UTC))
             for day in (DAY1, DAY2)}
-    yield {"lake": lake, "dag": dag, "runs": runs, "rules": rules, "sim": sim, "root": root}
+    yield {"lake": lake, "dag": dag, "runs": runs, "rules": rules, "sim": sim, "root": root, "others": others}
     os.environ.pop("NEXUS_LAKE_ROOT", None)
     os.environ.pop("NEXUS_LANDING_DIR", None)
 
@@ -108,6 +109,20 @@ def test_every_bronze_row_is_accounted_for(pipeline):
         assert bronze == silver + quarantined + b["duplicates_removed"]
         assert silver > 0.9 * len(get_plant("cstr").TAGS) * 1440  # a day of 1-minute readings got through
     assert sum(b["bronze_rows"] for b in batches.values()) >= pipeline["sim"]["readings"]
+
+
+def test_every_plant_is_ingested(pipeline):
+    """One run per day maps the pipeline over all four plants."""
+    lake = pipeline["lake"]
+    audit = lake.read(FCT_INGEST_BATCHES).to_pandas()
+    assert set(audit["plant_id"]) == set(PLANTS)
+    assert (audit["bronze_rows"] == audit["silver_rows"] + audit["quarantined_rows"] + audit["duplicates_removed"]).all()
+    for plant_id, sim in pipeline["others"].items():
+        mine = audit[audit["plant_id"] == plant_id]
+        assert set(mine["period_date"]) == {DAY1, DAY2}
+        assert mine["silver_rows"].sum() > 0.97 * sim["readings"], plant_id
+        hourly = lake.read(FCT_TAG_HOURLY, where={"plant_id": plant_id})
+        assert hourly.num_rows == 2 * 24 * len(get_plant(plant_id).TAGS), plant_id
 
 
 def test_bad_input_is_quarantined_with_reasons(pipeline):
@@ -176,7 +191,7 @@ def test_rerun_is_idempotent(pipeline):
 def test_nexus_sql_on_gold(pipeline):
     env = {**os.environ, "NEXUS_LAKE_ROOT": pipeline["lake"].root}
     nexus = Path(sys.executable).with_name("nexus")
-    out = subprocess.run([str(nexus), "sql", "SELECT count(*) AS n, count(DISTINCT tag) AS tags FROM gold.fct_tag_hourly",
+    out = subprocess.run([str(nexus), "sql", "SELECT count(*) AS n, count(DISTINCT tag) AS tags FROM gold.fct_tag_hourly WHERE plant_id = 'cstr'",
                           "--format", "csv"], env=env, capture_output=True, text=True, check=True)
     tags = len(get_plant("cstr").TAGS)
     assert out.stdout.split() == ["n,tags", f"{2 * 24 * tags},{tags}"]

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 help:
 	@echo "make demo             simulate 3 days of the CSTR twin, ingest them through Airflow, query gold"
 	@echo "make test             run the test suite"
-	@echo "make bench            time raw -> gold (points/s, peak memory)"
+	@echo "make bench            time raw -> gold per day and a month of every plant's history (points/s, memory)"
 	@echo "make airflow          start the Airflow UI on http://localhost:8080 (Ctrl-C stops everything)"
 	@echo "make airflow-password print the UI's generated admin password"
 	@echo "make clean-lake       delete the local lake, landing folder and Airflow state"
@@ -32,6 +32,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sensor_pipeline.py --plant-days 7
+	$(BIN)/python benchmarks/bench_history.py --days 31 --quiet
 
 airflow: $(STAMP)
 	$(BIN)/nexus airflow db migrate >/dev/null

@@ -8,8 +8,6 @@ to success. The database is dropped at the end.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 
 import pytest
 
@@ -18,28 +16,6 @@ from warehouse.lake import Lake
 from warehouse.tables import FCT_INGEST_BATCHES
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.postgres]
-
-PG = {"host": os.environ.get("NEXUS_TEST_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("NEXUS_TEST_PG_PORT", "5432")),
-      "user": os.environ.get("NEXUS_TEST_PG_USER", "postgres")}
-
-
-@pytest.fixture
-def metadata_db():
-    """A new, empty PostgreSQL database; dropped afterwards."""
-    import psycopg2
-
-    name = f"nexus_airflow_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(dbname="postgres", **PG)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
 
 
 def test_trigger_on_postgres_metadata(tmp_path, metadata_db):

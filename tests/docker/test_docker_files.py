@@ -1,0 +1,120 @@
+"""What can be checked of docker/ without a Docker engine: compose structure, build context, entrypoint.
+
+There is no Docker engine (nor the compose plugin) on the project's machines, so the image is not
+built and the stack not started here. These tests check everything short of that: the compose
+file's references and defaults, that every airflow command it runs exists in the installed
+Airflow, that secrets are never literal, that the Dockerfile's build context holds what it
+copies, and the entrypoint script's real behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())
+
+
+def airflow_services(compose: dict) -> dict[str, dict]:
+    return {name: svc for name, svc in compose["services"].items() if svc.get("image") == "nexus:latest"}
+
+
+def test_compose_has_the_production_shape(compose):
+    services = compose["services"]
+    assert {"postgres", "redis", "airflow-init", "api-server", "scheduler", "dag-processor", "triggerer", "worker"} <= set(services)
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    for name, svc in airflow_services(compose).items():
+        env = svc["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://"), name
+        assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:"), name
+        assert env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "1" and int(env["AIRFLOW__CORE__PARALLELISM"]) <= 4, name
+        assert "lake:/data" in svc["volumes"] and env["NEXUS_LAKE_ROOT"].startswith("/data/"), name  # shared lake
+
+
+def test_compose_references_resolve(compose):
+    services, volumes = compose["services"], set(compose.get("volumes") or {})
+    for name, svc in services.items():
+        for dep in svc.get("depends_on", {}):
+            assert dep in services, f"{name} depends on unknown service {dep}"
+        for vol in svc.get("volumes", []):
+            source = vol.split(":")[0]
+            assert source in volumes or source.startswith(("/", ".")), f"{name} mounts undeclared volume {source}"
+    for name, svc in airflow_services(compose).items():
+        if name != "airflow-init":
+            assert svc["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully", name
+    assert services["api-server"]["ports"] == ["8080:8080"]
+
+
+def test_no_literal_secrets(compose):
+    text = (DOCKER / "compose.yaml").read_text()
+    for key in ("POSTGRES_PASSWORD", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET"):
+        for line in text.splitlines():
+            if line.strip().startswith(f"{key}:"):
+                assert "${" in line and ":?" in line, f"{key} must come from the environment: {line.strip()}"
+    for svc in airflow_services(compose).values():
+        conn = svc["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        assert re.search(r":\$\{POSTGRES_PASSWORD:\?[^}]*\}@", conn), conn
+
+
+def test_every_airflow_command_exists(compose):
+    commands = {tuple(svc["command"]) for svc in airflow_services(compose).values() if svc["command"] != ["init"]}
+    for command in commands:
+        words = [w for w in command if not w.startswith("-") and not w.isdigit()]
+        out = subprocess.run([AIRFLOW, *words, "--help"], capture_output=True, text=True)
+        assert out.returncode == 0, f"airflow {' '.join(words)} does not exist: {out.stderr[-300:]}"
+
+
+def test_dockerfile_build_context():
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()]
+    for src in re.findall(r"^COPY\s+(.+?)\s+\S+$", dockerfile, flags=re.M):
+        for item in src.split():
+            assert (ROOT / item).exists(), f"COPY source {item} is missing"
+            assert item.split("/")[0] not in ignored, f"COPY source {item} is excluded by .dockerignore"
+    assert 'ENTRYPOINT ["nexus-entrypoint"]' in dockerfile
+    assert os.access(DOCKER / "entrypoint.sh", os.X_OK)
+    # every top-level package the project installs is copied into the image
+    for pkg in ("nexus", "etl", "models", "optimization", "sustainability", "warehouse", "dags"):
+        assert re.search(rf"^COPY {pkg} ", dockerfile, flags=re.M), pkg
+
+
+def _entrypoint(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    base = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path),
+            "AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    return subprocess.run(["bash", str(DOCKER / "entrypoint.sh"), *args], env={**base, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_entrypoint_refuses_an_incomplete_production_configuration(tmp_path):
+    lake = {"NEXUS_LAKE_ROOT": str(tmp_path / "lake"), "NEXUS_LANDING_DIR": str(tmp_path / "landing")}
+    out = _entrypoint(tmp_path, "version", NEXUS_ENV="prod", **lake)
+    assert out.returncode == 64 and "needs AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in out.stderr
+    out = _entrypoint(tmp_path, "version", NEXUS_ENV="prod", AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:////tmp/x.db", **lake)
+    assert out.returncode == 64 and "expects a PostgreSQL metadata database" in out.stderr
+    out = _entrypoint(tmp_path, "version", NEXUS_LANDING_DIR=str(tmp_path / "landing"))
+    assert out.returncode != 0 and "NEXUS_LAKE_ROOT must name the lake root" in out.stderr
+
+
+def test_entrypoint_prepares_the_lake_and_runs_airflow(tmp_path):
+    env = {"NEXUS_ENV": "local", "NEXUS_LAKE_ROOT": str(tmp_path / "lake"), "NEXUS_LANDING_DIR": str(tmp_path / "landing")}
+    out = _entrypoint(tmp_path, "version", **env)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^3\.\d+\.\d+", out.stdout.strip().splitlines()[-1])
+    assert (tmp_path / "lake").is_dir() and (tmp_path / "landing").is_dir()
+    out = _entrypoint(tmp_path, "init", **env)  # migrate (SQLite here) and seed the regulatory documents
+    assert out.returncode == 0, out.stdout[-1000:] + out.stderr[-1000:]
+    assert len(list((tmp_path / "landing" / "regulatory").glob("*.yaml"))) >= 9

@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast bench airflow airflow-password clean-lake help
+.PHONY: install demo test test-fast bench browser airflow airflow-password clean-lake help
 
 help:
 	@echo "make demo             simulate 3 days of the CSTR twin, ingest them through Airflow, query gold"
@@ -27,8 +27,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/nexus demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# Debian's Chromium and ChromeDriver for the browser test of the Airflow UI (no download at run time).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { \
+	    $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sensor_pipeline.py --plant-days 7

@@ -39,6 +39,9 @@ def airflow_env(home: Path, lake: Path, landing: Path, **extra: str) -> dict[str
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # the log servers of workers and triggerers default to fixed ports (8793, 8794)
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "NEXUS_LAKE_ROOT": str(lake),
             "NEXUS_LANDING_DIR": str(landing),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

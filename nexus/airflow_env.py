@@ -24,6 +24,7 @@ def airflow_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
         # 2-core machines: Airflow's defaults (32 worker processes) would thrash.
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",  # one task at a time per Celery worker
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__API__EXPOSE_CONFIG": "False",

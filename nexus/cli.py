@@ -162,6 +162,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(days=args.days, start=dt.date.fromisoformat(args.start), seed=args.seed)
 
 
+def _cmd_services(args: argparse.Namespace) -> int:
+    from nexus import services
+
+    if args.action == "up":
+        state = services.up(workers=args.workers)
+        print(json.dumps(state, indent=2))
+        print("logs: $AIRFLOW_HOME/logs/services/ — stop with `nexus services down`")
+    elif args.action == "down":
+        print("stopped:", ", ".join(services.down()) or "nothing was running")
+    else:
+        print(json.dumps(services.status(), indent=2))
+    return 0
+
+
 def _cmd_airflow(args: argparse.Namespace) -> int:
     from nexus.airflow_env import airflow_environ
 
@@ -236,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default="2026-03-01")
     p.add_argument("--seed", type=int, default=57, help="57 gives a rich mix: start-up, shut-down, a cooling failure, spikes, late and overlapping files")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("services", help="start / stop / list the Airflow components of this host (process groups, logs)")
+    p.add_argument("action", choices=["up", "status", "down"])
+    p.add_argument("--workers", type=int, default=2, help="Celery workers to start with the CeleryExecutor")
+    p.set_defaults(func=_cmd_services)
 
     p = sub.add_parser("airflow", help="the airflow command with the project's settings (AIRFLOW_HOME=.airflow)")
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -116,6 +116,15 @@ def test_airflow_ui_as_a_user(tmp_path, browser, artifacts):
             wait_for(browser, lambda d, h=heading: h in body(d), what=f"{dag_id}'s documentation")
             browser.save_screenshot(str(artifacts / f"02-docs-{dag_id}.png"))
 
+        # The sensor DAG's trigger form offers its params with their descriptions.
+        browser.get(f"{base}/dags/ingest_sensor_data")
+        wait_for(browser, lambda d: d.find_elements("css selector", "button[aria-label='Trigger Dag']"), what="the trigger button")
+        button(browser, label="Trigger Dag").click()
+        wait_for(browser, lambda d: "Plants whose historian exports to ingest" in body(d), what="the plants param")
+        form = body(browser)
+        assert all(p in form for p in ("biorefinery", "co2_electrolyzer", "cstr", "smelter"))
+        browser.save_screenshot(str(artifacts / "03-sensor-trigger-form.png"))
+
         # Trigger the what-if experiment from its form, with params changed as an operator would.
         browser.get(f"{base}/dags/simulate_electrolyzer_what_if")
         wait_for(browser, lambda d: d.find_elements("css selector", "button[aria-label='Trigger Dag']"), what="the trigger button")
@@ -128,7 +137,7 @@ def test_airflow_ui_as_a_user(tmp_path, browser, artifacts):
             field.send_keys(value)
         for label in ("co2_concentration_pct", "co2_flow_nm3_h", "training_days"):
             assert browser.find_elements("name", f"element_{label}"), label
-        browser.save_screenshot(str(artifacts / "03-trigger-form.png"))
+        browser.save_screenshot(str(artifacts / "04-what-if-trigger-form.png"))
         dialog_buttons = browser.find_elements("css selector", "[role=dialog] button")
         next(b for b in dialog_buttons if b.text.strip() == "Trigger").click()
 
@@ -141,7 +150,7 @@ def test_airflow_ui_as_a_user(tmp_path, browser, artifacts):
         # The run shows as successful in the UI.
         browser.get(f"{base}/dags/simulate_electrolyzer_what_if/runs")
         wait_for(browser, lambda d: "success" in body(d).lower(), what="the successful run in the runs list")
-        browser.save_screenshot(str(artifacts / "04-run-success.png"))
+        browser.save_screenshot(str(artifacts / "05-run-success.png"))
         severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE" and "favicon" not in e.get("message", "")]
 
     row = Lake(tmp_path / "lake").read(FCT_WHAT_IF_RUNS, where={"experiment_id": "ui-experiment"}).to_pylist()

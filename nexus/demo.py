@@ -160,7 +160,9 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
               f"({sim['episodes']} episodes; delivery quirks: {sim['quirks'] or 'none'}) [{time.perf_counter() - t0:.1f} s]")
     t0 = time.perf_counter()
     history_start = start - dt.timedelta(days=HISTORY_DAYS)
-    mkt = simulate_market(history_start, HISTORY_DAYS + days, seed=seed)
+    while history_start.weekday() >= 5:  # begin on a business day, so the first prices have an FX rate
+        history_start -= dt.timedelta(days=1)
+    mkt = simulate_market(history_start, (start - history_start).days + days, seed=seed)
     docs = seed_regulatory()
     print(f"- simulated {mkt['rows']:,} vendor price quotes in {mkt['files']} files from {history_start} (re-issues "
           f"{mkt['reissues']}, bad rows {mkt['bad_rows'] or 'none'}); {len(docs)} regulatory documents "
@@ -171,7 +173,7 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
     loaded = load_history(Lake(settings.lake_root), settings.landing_dir, history_start, start,
                           CommitMeta("nexus-demo", f"load_history__{history_start}__{start}", "market"),
                           reporting_currency=settings.reporting_currency)
-    print(f"- bulk-loaded the {HISTORY_DAYS} days of prices before {start} ({loaded['silver_rows']:,} quotes to silver, "
+    print(f"- bulk-loaded the {(start - history_start).days} days of prices before {start} ({loaded['silver_rows']:,} quotes to silver, "
           f"{loaded['quarantined_rows']} quarantined) [{time.perf_counter() - t0:.1f} s]")
 
     t0 = time.perf_counter()

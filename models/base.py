@@ -42,6 +42,9 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "ACTIVITY_KINDS",
+    "EPOCH",
+    "clip_episodes",
+    "day_range",
     "ActivityStream",
     "CATEGORIES",
     "SENSOR_FAULT_LABELS",
@@ -62,6 +65,30 @@ CATEGORIES: tuple[str, ...] = ("normal", "transient", "abnormal", "extreme")
 #: Episode labels that describe a *measurement* fault of one tag (applied by
 #: :mod:`models.historian`, the process itself is unaffected).
 SENSOR_FAULT_LABELS: frozenset[str] = frozenset({"stuck_sensor", "spiking_sensor", "sensor_drift"})
+
+
+#: Day numbers count UTC days from this epoch (scenario blocks are aligned to it).
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def day_range(start: dt.datetime, end: dt.datetime) -> range:
+    """Numbers of the UTC days (since :data:`EPOCH`) that ``[start, end)`` touches."""
+    first = (start - EPOCH) // dt.timedelta(days=1)
+    last = -((EPOCH - end) // dt.timedelta(days=1))  # ceil
+    return range(first, last)
+
+
+def clip_episodes(episodes: list[Episode], start: dt.datetime, end: dt.datetime) -> list[Episode]:
+    """Episodes overlapping ``[start, end)``, cut to it."""
+    from dataclasses import replace
+
+    out = []
+    for e in episodes:
+        if e.end > start and e.start < end:
+            if e.start < start or e.end > end:
+                e = replace(e, start=max(e.start, start), end=min(e.end, end))
+            out.append(e)
+    return out
 
 
 def _require_utc(name: str, value: dt.datetime) -> None:

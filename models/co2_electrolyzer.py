@@ -116,7 +116,7 @@ import datetime as dt
 import functools
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +124,16 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from models import historian
-from models.base import SENSOR_FAULT_LABELS, ActivityStream, Episode, PlantInfo, SimulationResult, TagSpec
+from models.base import (
+    SENSOR_FAULT_LABELS,
+    ActivityStream,
+    Episode,
+    PlantInfo,
+    SimulationResult,
+    TagSpec,
+    clip_episodes,
+    day_range,
+)
 
 __all__ = [
     "ACTIVITY",
@@ -1401,20 +1410,10 @@ def _check_window(start: dt.datetime, end: dt.datetime) -> None:
         raise ValueError("start must precede end")
 
 
-def _day_range(start: dt.datetime, end: dt.datetime) -> range:
-    first = (start - _EPOCH) // dt.timedelta(days=1)
-    last = -((_EPOCH - end) // dt.timedelta(days=1))  # ceil
-    return range(first, last)
+_day_range = day_range
 
 
-def _clip(episodes: list[Episode], start: dt.datetime, end: dt.datetime) -> list[Episode]:
-    out = []
-    for e in episodes:
-        if e.end > start and e.start < end:
-            if e.start < start or e.end > end:
-                e = replace(e, start=max(e.start, start), end=min(e.end, end))
-            out.append(e)
-    return out
+_clip = clip_episodes
 
 
 def schedule(start: dt.datetime, end: dt.datetime, seed: int = 0) -> list[Episode]:
@@ -1871,31 +1870,8 @@ def simulate(
     byte-identical files; a day's files do not depend on the window it was simulated in.
     """
     _check_window(start, end)
-    paths: list[Path] = []
-    quirks = []
-    episodes: list[Episode] = []
-    n_readings = n_lines = 0
-    for d in _day_range(start, end):
-        d0 = _EPOCH + dt.timedelta(days=d)
-        df, eps = simulate_true(max(start, d0), min(end, d0 + dt.timedelta(days=1)), seed, params)
-        res = historian.write_exports(df, TAGS, eps, plant=INFO, landing_dir=landing_dir, seed=seed)
-        paths.extend(res.paths)
-        quirks.extend(res.quirks)
-        n_readings += res.n_readings
-        n_lines += res.n_lines
-        episodes.extend(eps)
-    truth = historian.write_episodes(episodes, truth_dir, PLANT_ID)
-    return SimulationResult(
-        plant_id=PLANT_ID,
-        start=start,
-        end=end,
-        paths=tuple(paths),
-        n_readings=n_readings,
-        n_lines=n_lines,
-        quirks=tuple(quirks),
-        episodes=tuple(episodes),
-        truth_path=truth,
-    )
+    return historian.simulate_days(INFO, TAGS, simulate_true, start, end, landing_dir=landing_dir, truth_dir=truth_dir,
+                                   seed=seed, params=params)
 
 
 # --------------------------------------------------------------------------

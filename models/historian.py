@@ -65,7 +65,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.base import SENSOR_FAULT_LABELS, DeliveryQuirk, Episode, PlantInfo, TagSpec
+from models.base import SENSOR_FAULT_LABELS, DeliveryQuirk, Episode, PlantInfo, SimulationResult, TagSpec, day_range
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -84,6 +84,7 @@ __all__ = [
     "sensor_fault",
     "value_decimals",
     "write_episodes",
+    "simulate_days",
     "write_exports",
 ]
 
@@ -500,3 +501,41 @@ def write_episodes(
             )
     os.replace(tmp, path)
     return path
+
+
+def simulate_days(
+    plant: PlantInfo,
+    tags: Sequence[TagSpec],
+    simulate_true,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    landing_dir: str | Path,
+    truth_dir: str | Path,
+    seed: int = 0,
+    params=None,
+    config: HistorianConfig = DEFAULT_CONFIG,
+) -> SimulationResult:
+    """A plant's ``simulate``: day by day, its ``simulate_true`` then :func:`write_exports`.
+
+    Memory stays bounded by one day. Episodes of every day are merged into
+    ``<truth_dir>/<plant_id>_episodes.csv``. Same seed -> byte-identical files, and a day's
+    files do not depend on the window it was simulated in (given a window-independent
+    ``simulate_true``).
+    """
+    paths: list[Path] = []
+    quirks: list[DeliveryQuirk] = []
+    episodes: list[Episode] = []
+    n_readings = n_lines = 0
+    for d in day_range(start, end):
+        d0 = _EPOCH + dt.timedelta(days=d)
+        df, eps = simulate_true(max(start, d0), min(end, d0 + dt.timedelta(days=1)), seed, params)
+        res = write_exports(df, tags, eps, plant=plant, landing_dir=landing_dir, seed=seed, config=config)
+        paths.extend(res.paths)
+        quirks.extend(res.quirks)
+        n_readings += res.n_readings
+        n_lines += res.n_lines
+        episodes.extend(eps)
+    truth = write_episodes(episodes, truth_dir, plant.plant_id)
+    return SimulationResult(plant_id=plant.plant_id, start=start, end=end, paths=tuple(paths), n_readings=n_readings,
+                            n_lines=n_lines, quirks=tuple(quirks), episodes=tuple(episodes), truth_path=truth)

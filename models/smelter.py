@@ -155,7 +155,7 @@ from models._smelter_scenario import (
     Item,
     day_plan,
 )
-from models.base import ActivityStream, Episode, PlantInfo, SimulationResult, TagSpec
+from models.base import ActivityStream, Episode, PlantInfo, SimulationResult, TagSpec, clip_episodes, day_range
 
 __all__ = [
     "ACTIVITY",
@@ -334,18 +334,10 @@ def _check_window(start: dt.datetime, end: dt.datetime) -> None:
         raise ValueError("start must precede end")
 
 
-def _day_range(start: dt.datetime, end: dt.datetime) -> range:
-    return range((start - EPOCH) // _DAY, -((EPOCH - end) // _DAY))
+_day_range = day_range
 
 
-def _clip(episodes: list[Episode], start: dt.datetime, end: dt.datetime) -> list[Episode]:
-    out = []
-    for e in episodes:
-        if e.end > start and e.start < end:
-            if e.start < start or e.end > end:
-                e = replace(e, start=max(e.start, start), end=min(e.end, end))
-            out.append(e)
-    return out
+_clip = clip_episodes
 
 
 def _plan(seed: int, day_no: int) -> tuple[float, tuple[Item, ...]]:
@@ -976,28 +968,5 @@ def simulate(
     byte-identical files; a day's files do not depend on the window.
     """
     _check_window(start, end)
-    paths: list[Path] = []
-    quirks = []
-    episodes: list[Episode] = []
-    n_readings = n_lines = 0
-    for d in _day_range(start, end):
-        d0 = EPOCH + d * _DAY
-        df, eps = simulate_true(max(start, d0), min(end, d0 + _DAY), seed, params)
-        res = historian.write_exports(df, TAGS, eps, plant=INFO, landing_dir=landing_dir, seed=seed)
-        paths.extend(res.paths)
-        quirks.extend(res.quirks)
-        n_readings += res.n_readings
-        n_lines += res.n_lines
-        episodes.extend(eps)
-    truth = historian.write_episodes(episodes, truth_dir, PLANT_ID)
-    return SimulationResult(
-        plant_id=PLANT_ID,
-        start=start,
-        end=end,
-        paths=tuple(paths),
-        n_readings=n_readings,
-        n_lines=n_lines,
-        quirks=tuple(quirks),
-        episodes=tuple(episodes),
-        truth_path=truth,
-    )
+    return historian.simulate_days(INFO, TAGS, simulate_true, start, end, landing_dir=landing_dir, truth_dir=truth_dir,
+                                   seed=seed, params=params)

@@ -43,8 +43,10 @@ from typing import Any, Protocol, runtime_checkable
 __all__ = [
     "ACTIVITY_KINDS",
     "EPOCH",
+    "check_window",
     "clip_episodes",
     "day_range",
+    "episode_id",
     "ActivityStream",
     "CATEGORIES",
     "SENSOR_FAULT_LABELS",
@@ -76,6 +78,22 @@ def day_range(start: dt.datetime, end: dt.datetime) -> range:
     first = (start - EPOCH) // dt.timedelta(days=1)
     last = -((EPOCH - end) // dt.timedelta(days=1))  # ceil
     return range(first, last)
+
+
+def check_window(start: dt.datetime, end: dt.datetime, sampling: dt.timedelta) -> None:
+    """Raise ValueError unless ``[start, end)`` is a non-empty UTC window on the ``sampling`` grid."""
+    for name, t in (("start", start), ("end", end)):
+        if t.tzinfo is None or t.utcoffset() != dt.timedelta(0):
+            raise ValueError(f"{name} must be tz-aware UTC, got {t!r}")
+        if (t - EPOCH) % sampling:
+            raise ValueError(f"{name} must be aligned to the {sampling} sampling, got {t.isoformat()}")
+    if not start < end:
+        raise ValueError("start must precede end")
+
+
+def episode_id(day_start: dt.datetime, index: int) -> int:
+    """Stable episode id: ``YYYYMMDD * 100 +`` the 1-based position within the UTC day."""
+    return int(f"{day_start:%Y%m%d}") * 100 + index + 1
 
 
 def clip_episodes(episodes: list[Episode], start: dt.datetime, end: dt.datetime) -> list[Episode]:

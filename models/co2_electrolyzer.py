@@ -131,8 +131,10 @@ from models.base import (
     PlantInfo,
     SimulationResult,
     TagSpec,
+    check_window,
     clip_episodes,
     day_range,
+    episode_id,
 )
 
 __all__ = [
@@ -1383,9 +1385,7 @@ def _episode(item: _Item, day_start: dt.datetime, episode_id: int, detail: str) 
     )
 
 
-def _episode_id(day_start: dt.datetime, index: int) -> int:
-    # Stable across windows: YYYYMMDD * 100 + position within the day (1-based).
-    return int(f"{day_start:%Y%m%d}") * 100 + index + 1
+_episode_id = episode_id
 
 
 def _day_episodes(seed: int, day_no: int) -> list[Episode]:
@@ -1401,13 +1401,7 @@ def _day_episodes(seed: int, day_no: int) -> list[Episode]:
 
 
 def _check_window(start: dt.datetime, end: dt.datetime) -> None:
-    for name, t in (("start", start), ("end", end)):
-        if t.tzinfo is None or t.utcoffset() != dt.timedelta(0):
-            raise ValueError(f"{name} must be tz-aware UTC, got {t!r}")
-        if (t - _EPOCH) % INFO.sampling:
-            raise ValueError(f"{name} must be aligned to the {INFO.sampling} sampling, got {t.isoformat()}")
-    if not start < end:
-        raise ValueError("start must precede end")
+    check_window(start, end, INFO.sampling)
 
 
 _day_range = day_range

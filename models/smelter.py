@@ -155,7 +155,7 @@ from models._smelter_scenario import (
     Item,
     day_plan,
 )
-from models.base import ActivityStream, Episode, PlantInfo, SimulationResult, TagSpec, clip_episodes, day_range
+from models.base import ActivityStream, Episode, PlantInfo, SimulationResult, TagSpec, check_window, clip_episodes, day_range
 
 __all__ = [
     "ACTIVITY",
@@ -325,13 +325,7 @@ ACTIVITY: tuple[ActivityStream, ...] = (
 
 
 def _check_window(start: dt.datetime, end: dt.datetime) -> None:
-    for name, t in (("start", start), ("end", end)):
-        if t.tzinfo is None or t.utcoffset() != dt.timedelta(0):
-            raise ValueError(f"{name} must be tz-aware UTC")
-        if (t - EPOCH) % SLOT:
-            raise ValueError(f"{name} must be aligned to the {SLOT} sampling")
-    if not start < end:
-        raise ValueError("start must precede end")
+    check_window(start, end, SLOT)
 
 
 _day_range = day_range

@@ -162,6 +162,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(days=args.days, start=dt.date.fromisoformat(args.start), seed=args.seed)
 
 
+def _cmd_maintain(args: argparse.Namespace) -> int:
+    from warehouse.lake import CommitMeta, Lake
+    from warehouse.tables import REGISTRY
+
+    lake = Lake(args.lake) if args.lake else Lake()
+    meta = CommitMeta("nexus-maintain", f"maintain__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}", "maintenance")
+    specs = [REGISTRY.get(n) for n in args.tables] if args.tables else list(REGISTRY)
+    for spec in specs:
+        if not lake.exists(spec):
+            continue
+        compacted = lake.compact(spec, meta=meta)
+        removed = lake.vacuum(spec, retention_hours=args.retention_hours, dry_run=args.dry_run)
+        print(f"{spec.name:<36} compacted {compacted['files_removed']} -> {compacted['files_added']} files; "
+              f"{'would remove' if args.dry_run else 'removed'} {len(removed)} unreferenced files")
+    return 0
+
+
 def _cmd_services(args: argparse.Namespace) -> int:
     from nexus import services
 
@@ -250,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", default="2026-03-01")
     p.add_argument("--seed", type=int, default=57, help="57 gives a rich mix: start-up, shut-down, a cooling failure, spikes, late and overlapping files")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("maintain", help="compact small files and vacuum files no version within the retention needs")
+    p.add_argument("tables", nargs="*", help="default: every table")
+    p.add_argument("--retention-hours", type=int, default=168,
+                   help="keep files time travel may need for this long (default 7 days)")
+    p.add_argument("--dry-run", action="store_true", help="list what vacuum would remove")
+    p.set_defaults(func=_cmd_maintain)
 
     p = sub.add_parser("services", help="start / stop / list the Airflow components of this host (process groups, logs)")
     p.add_argument("action", choices=["up", "status", "down"])

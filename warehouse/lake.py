@@ -400,6 +400,16 @@ class Lake:
         return self._open(spec).history(limit)
 
     # ------------------------------------------------------------------ maintenance
+    @_retry_on_conflict
+    def compact(self, spec: TableSpec, *, meta: CommitMeta, target_size: int | None = None) -> dict[str, int]:
+        """Rewrite many small files into few (Delta OPTIMIZE compact); the data is unchanged.
+
+        Returns ``{"files_removed": n, "files_added": m}``. Superseded files stay until
+        :meth:`vacuum` removes them, so time travel keeps working within the retention.
+        """
+        out = self._open(spec).optimize.compact(target_size=target_size, commit_properties=meta.properties("compact"))
+        return {"files_removed": int(out.get("numFilesRemoved", 0)), "files_added": int(out.get("numFilesAdded", 0))}
+
     def vacuum(self, spec: TableSpec, *, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
         """Remove files no version younger than ``retention_hours`` needs."""
         return self._open(spec).vacuum(retention_hours=retention_hours, dry_run=dry_run,

@@ -162,3 +162,23 @@ def test_upsert_rewrites_only_touched_partitions_and_stays_filterable(lake, meta
     con = duckdb.connect()
     con.register("t", lake.dataset(SPEC))
     assert con.sql("SELECT count(*) FROM t WHERE plant_id <> 'b'").fetchall() == [(2,)]
+
+
+def test_compact_then_vacuum_keeps_the_data_and_frees_the_files(lake, meta):
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    for day in range(1, 7):  # six small appends: six files in partition a
+        lake.append(SPEC, rows(("a", t(day), float(day))), meta=meta)
+    before = content(lake)
+    on_disk = lambda: len(list(Path(lake.path(SPEC)).rglob("*.parquet")))  # noqa: E731
+    assert len(lake._open(SPEC).file_uris()) == 6 and on_disk() == 6
+    assert lake.compact(SPEC, meta=meta) == {"files_removed": 6, "files_added": 1}
+    assert content(lake) == before and content(lake, where={"plant_id": "a"}, start=t(3), end=t(4)) == [("a", t(3), 3.0)]
+    assert lake.history(SPEC, limit=1)[0]["nexus_operation"] == "compact"
+    for uri in lake._open(SPEC).file_uris():  # still plain strings (filterable by pyarrow and DuckDB)
+        assert "string_view" not in str(pq.read_schema(uri.removeprefix("file://")))
+    assert on_disk() == 7  # the superseded files stay for time travel ...
+    assert len(lake.vacuum(SPEC, retention_hours=0, dry_run=False)) == 6
+    assert on_disk() == 1 and content(lake) == before  # ... until vacuum removes them

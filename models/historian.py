@@ -65,7 +65,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.base import SENSOR_FAULT_LABELS, DeliveryQuirk, Episode, PlantInfo, SimulationResult, TagSpec, day_range
+from models.base import (
+    SENSOR_FAULT_LABELS,
+    DeliveryQuirk,
+    Episode,
+    PlantInfo,
+    SimulationResult,
+    TagSpec,
+    clip_episodes,
+    day_range,
+)
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -85,6 +94,7 @@ __all__ = [
     "value_decimals",
     "write_episodes",
     "simulate_days",
+    "stitch_days",
     "write_exports",
 ]
 
@@ -501,6 +511,22 @@ def write_episodes(
             )
     os.replace(tmp, path)
     return path
+
+
+def stitch_days(simulate_day, start: dt.datetime, end: dt.datetime) -> tuple[pd.DataFrame, list[Episode]]:
+    """A plant's ``simulate_true`` over a window from its whole-day simulator.
+
+    ``simulate_day(day_no)`` returns the true values and episodes of one UTC day (day number
+    since the epoch). The days touching ``[start, end)`` are simulated whole and the result cut
+    to the window, so a day's values never depend on the window asked for.
+    """
+    frames, episodes = [], []
+    for d in day_range(start, end):
+        df, eps = simulate_day(d)
+        frames.append(df)
+        episodes.extend(eps)
+    data = pd.concat(frames) if len(frames) > 1 else frames[0]
+    return data.loc[(data.index >= start) & (data.index < end)], clip_episodes(episodes, start, end)
 
 
 def simulate_days(

@@ -936,13 +936,7 @@ def simulate_true(
     """
     _check_window(start, end)
     params = DEFAULT if params is None else params
-    frames, episodes = [], []
-    for d in _day_range(start, end):
-        df, eps = _simulate_day(seed, d, params)
-        frames.append(df)
-        episodes.extend(eps)
-    data = pd.concat(frames) if len(frames) > 1 else frames[0]
-    return data.loc[(data.index >= start) & (data.index < end)], _clip(episodes, start, end)
+    return historian.stitch_days(lambda d: _simulate_day(seed, d, params), start, end)
 
 
 def simulate(

@@ -112,6 +112,11 @@ KINDS: dict[str, KindSpec] = {
         values=(Field("kg_co2e_per_kg", "float", min=0.0, max=1000.0, unit="kg/kg"),
                 Field("scope3_category", "int", required=False, min=1, max=15)),
         columns={"subject": "item"}),
+    "transport_emission_factors": KindSpec(
+        header=(),
+        keys=(Field("mode", "str", choices=("truck", "rail", "bulk_ship", "barge", "pipeline")),),
+        values=(Field("kg_co2e_per_tkm", "float", min=0.0, max=5.0, unit="kg/(t*km)"),),
+        columns={"subject": "mode"}),
     "emission_limits": KindSpec(
         header=(),
         keys=(Field("plant_id", "str"), Field("pollutant", "str"), Field("averaging", "str", choices=("day", "year"))),
@@ -467,6 +472,9 @@ def build_gold(lake: Lake, meta: CommitMeta) -> dict[str, Any]:
         elif r["kind"] == "material_emission_factors" and r["parameter"] == "kg_co2e_per_kg":
             factors.append({**base, "factor_kind": "material", "subject": r["subject"], "qualifier": "",
                             "gas": "co2e", "value": r["value"], "unit": "kg/kg", "biogenic": False})
+        elif r["kind"] == "transport_emission_factors":
+            factors.append({**base, "factor_kind": "transport", "subject": r["subject"], "qualifier": "",
+                            "gas": "co2e", "value": r["value"], "unit": "kg/(t*km)", "biogenic": False})
     lake.overwrite(DIM_EMISSION_FACTORS, pd.DataFrame(factors, columns=DIM_EMISSION_FACTORS.column_names), meta=meta)
 
     lim = rules[(rules["kind"] == "emission_limits") & (rules["parameter"] == "limit")]
@@ -498,9 +506,13 @@ class RulesInForce:
         grid_location_kg_per_kwh, grid_market_kg_per_kwh: grid factors of the plant's region.
         fuels: fuel → {co2_kg_per_gj, ch4_kg_per_gj, n2o_kg_per_gj, biogenic}.
         materials: item → kg CO2e per kg (cradle to gate).
+        transport: freight mode → kg CO2e per tonne-kilometre.
         limits: (pollutant, averaging) → {limit, unit}.
         carbon_pricing: {scheme, price_series, tax_rate, currency, price_floor, free_allocation_share}.
         documents: (document_id, version) of every version used, for lineage.
+        sources: factor key → ``"document_id v<version>"`` (or ``"scenario override"``), for the
+            factor-level lineage carbon accounting records. Keys: ``gwp100``, ``grid:location``,
+            ``grid:market``, ``fuel:<fuel>``, ``material:<item>``, ``transport:<mode>``.
     """
 
     plant_id: str
@@ -511,9 +523,11 @@ class RulesInForce:
     grid_market_kg_per_kwh: float | None
     fuels: Mapping[str, Mapping[str, float]]
     materials: Mapping[str, float]
+    transport: Mapping[str, float]
     limits: Mapping[tuple[str, str], Mapping[str, Any]]
     carbon_pricing: Mapping[str, Any]
     documents: tuple[tuple[str, int], ...] = field(default=())
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     def co2e_kg(self, gas: str, mass_kg: float) -> float:
         """Mass of a gas in kg CO2e with the GWP set in force."""
@@ -544,16 +558,28 @@ def rules_from_frame(rules: pd.DataFrame, plant_id: str, on: dt.date, *, gwp_set
         fuels.setdefault(r["subject"], {})[r["parameter"]] = bool(r["value"]) if r["parameter"] == "biogenic" else r["value"]
     materials = {r["subject"]: r["value"] for _, r in now[(now["kind"] == "material_emission_factors")
                                                           & (now["parameter"] == "kg_co2e_per_kg")].iterrows()}
+    transport = {r["subject"]: r["value"] for _, r in now[now["kind"] == "transport_emission_factors"].iterrows()}
     lim = now[(now["kind"] == "emission_limits") & (now["plant_id"] == plant_id) & (now["parameter"] == "limit")]
     limits = {(r["subject"], r["qualifier"]): {"limit": r["value"], "unit": r["unit"], "document_id": r["document_id"],
                                               "version": int(r["version"])} for _, r in lim.iterrows()}
     cp = now[(now["kind"] == "carbon_pricing") & (now["plant_id"] == plant_id)]
     pricing = {r["parameter"]: _rule_value(r) for _, r in cp.iterrows()}
     pricing = {"scheme": "none", "free_allocation_share": 0.0, **pricing}
-    used = pd.concat([gwp, grid, now[now["kind"].isin(["fuel_emission_factors", "material_emission_factors"])], lim, cp])
+    used = pd.concat([gwp, grid, now[now["kind"].isin(["fuel_emission_factors", "material_emission_factors",
+                                                             "transport_emission_factors"])], lim, cp])
     docs = tuple(sorted({(d, int(v)) for d, v in zip(used["document_id"], used["version"])}))
+
+    def ref(frame: pd.DataFrame) -> str:
+        return f"{frame['document_id']} v{int(frame['version'])}"
+
+    sources = {f"grid:{r['qualifier']}": ref(r) for _, r in grid.iterrows()}
+    sources.update({f"{prefix}:{r['subject']}": ref(r) for kind, prefix in (
+        ("fuel_emission_factors", "fuel"), ("material_emission_factors", "material"),
+        ("transport_emission_factors", "transport")) for _, r in now[now["kind"] == kind].iterrows()})
+    if len(gwp):
+        sources["gwp100"] = ref(gwp.iloc[0])
     result = RulesInForce(plant_id, on, gwp_set, dict(zip(gwp["subject"], gwp["value"])), grid_value.get("location"),
-                          grid_value.get("market"), fuels, materials, limits, pricing, docs)
+                          grid_value.get("market"), fuels, materials, transport, limits, pricing, docs, sources)
     return apply_overrides(result, overrides) if overrides else result
 
 
@@ -563,15 +589,23 @@ def apply_overrides(rules: RulesInForce, overrides: Mapping[str, Any]) -> RulesI
     Example: ``{"grid_location_kg_per_kwh": 0.1, "carbon_pricing": {"scheme": "carbon_tax",
     "tax_rate": 150.0, "currency": "EUR"}, "limits": {("co2e_scope1", "year"): {"limit": 5000, "unit": "t"}}}``.
     """
-    names = {f.name for f in dataclasses.fields(RulesInForce)} - {"plant_id", "on", "documents"}
+    names = {f.name for f in dataclasses.fields(RulesInForce)} - {"plant_id", "on", "documents", "sources"}
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise ValueError(f"unknown override(s) {unknown}; can override {sorted(names)}")
-    changes = {}
+    changes: dict[str, Any] = {}
+    sources = dict(rules.sources)
+    prefixes = {"fuels": "fuel", "materials": "material", "transport": "transport"}
     for name, value in overrides.items():
         current = getattr(rules, name)
         changes[name] = {**current, **value} if isinstance(current, Mapping) and isinstance(value, Mapping) else value
-    return dataclasses.replace(rules, **changes)
+        if name in prefixes:
+            sources.update({f"{prefixes[name]}:{k}": "scenario override" for k in value})
+        elif name.startswith("grid_"):
+            sources[f"grid:{name.split('_')[1]}"] = "scenario override"
+        elif name in ("gwp100", "gwp_set"):
+            sources["gwp100"] = "scenario override"
+    return dataclasses.replace(rules, **changes, sources=sources)
 
 
 def rules_in_force(plant_id: str, on: dt.date, *, lake: Lake | None = None, gwp_set: str = DEFAULT_GWP_SET,

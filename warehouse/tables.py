@@ -431,8 +431,8 @@ DIM_EMISSION_FACTORS = _add(TableSpec(
     description="Emission factors and GWPs with their validity and source: GWP100 per gas and set, grid "
     "electricity (location- and market-based) per region, fuel combustion per gas, materials (cradle to gate).",
     columns=(
-        Column("factor_kind", pa.string(), "gwp100 | grid_electricity | fuel_combustion | material", nullable=False),
-        Column("subject", pa.string(), "gas (gwp100), region (grid), fuel or material item", nullable=False),
+        Column("factor_kind", pa.string(), "gwp100 | grid_electricity | fuel_combustion | material | transport", nullable=False),
+        Column("subject", pa.string(), "gas (gwp100), region (grid), fuel, material item or freight mode", nullable=False),
         Column("qualifier", pa.string(), "gwp set (AR6, AR5), basis (location, market) or '' ", nullable=False),
         Column("gas", pa.string(), "gas the factor emits (co2, ch4, n2o, co2e ...)", nullable=False),
         Column("value", pa.float64(), "factor in `unit`", nullable=False),
@@ -538,4 +538,141 @@ FCT_WHAT_IF_TIMESERIES = _add(TableSpec(
         Column("ts", UTC_TS, "wall-clock time, when the experiment was anchored to a start time"),
     ),
     primary_key=("experiment_id", "elapsed_h"),
+))
+
+# ------------------------------------------------------------------------------ sustainability
+_SCENARIO = Column("scenario_id", pa.string(), "'base' for the rules in force; otherwise the scenario whose "
+                   "overrides were applied", nullable=False)
+_COMPUTED = (
+    Column("run_id", pa.string(), "run that computed the row", nullable=False),
+    Column("computed_at", UTC_TS, "when it was computed", nullable=False),
+)
+
+FCT_EMISSIONS_DAILY = _add(TableSpec(
+    name="gold.fct_emissions_daily",
+    description="Daily greenhouse-gas emissions per plant by GHG Protocol scope, category, gas and source, from "
+    "metered activity data and the factors in force that day (or a scenario's overrides). Scope 2 appears twice, "
+    "location- and market-based (scope2_basis); biogenic CO2 has scope 'biogenic' and is never part of a scope "
+    "total. Sum co2e_t over scope IN ('1','2','3') with scope2_basis IN ('', 'market') for a market-based total.",
+    columns=(
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("emission_date", pa.date32(), "UTC day", nullable=False),
+        Column("scope", pa.string(), "1 | 2 | 3 | biogenic", nullable=False),
+        Column("category", pa.string(), "stationary_combustion | process | fugitive | purchased_electricity | "
+               "purchased_steam | cat1_purchased_goods | cat4_upstream_transport | biogenic_combustion | "
+               "biogenic_process", nullable=False),
+        Column("scope2_basis", pa.string(), "location | market for Scope 2, else ''", nullable=False),
+        Column("gas", pa.string(), "co2, ch4, n2o, cf4, c2f6, or co2e for factors given as CO2e", nullable=False),
+        Column("source", pa.string(), "activity item (natural_gas, electricity, alumina ...)", nullable=False),
+        Column("source_ref", pa.string(), "historian tag of the activity, or the transport leg", nullable=False),
+        Column("activity_amount", pa.float64(), "activity over the day in activity_unit", nullable=False),
+        Column("activity_unit", pa.string(), "unit of the activity (t, kg, GJ, kWh, t*km)", nullable=False),
+        Column("factor_value", pa.float64(), "emission factor applied", nullable=False),
+        Column("factor_unit", pa.string(), "unit of the factor (kg/GJ, kg/kWh, kg/kg, kg/(t*km))", nullable=False),
+        Column("factor_source", pa.string(), "document and version of the factor ('measured' for metered gases, "
+               "'scenario override')", nullable=False),
+        Column("gwp100", pa.float64(), "GWP100 applied to gas_kg (1 for CO2 and CO2e)", unit="1", nullable=False),
+        Column("gwp_source", pa.string(), "document and version of the GWP set", nullable=False),
+        Column("gwp_set", pa.string(), "IPCC assessment report of the GWPs (AR6, AR5)", nullable=False),
+        Column("gas_kg", pa.float64(), "mass of the gas (kg CO2e when gas is co2e)", unit="kg", nullable=False),
+        Column("co2e_t", pa.float64(), "gas_kg x gwp100 in tonnes (biogenic rows: tonnes CO2)", unit="t",
+               nullable=False),
+        Column("biogenic", pa.bool_(), "biogenic CO2, reported outside the scopes", nullable=False),
+        Column("coverage_fraction", pa.float64(), "share of the day's hours with a measured activity rate", unit="1",
+               nullable=False),
+        *_COMPUTED,
+    ),
+    primary_key=("scenario_id", "plant_id", "emission_date", "scope", "category", "scope2_basis", "gas", "source",
+                 "source_ref"),
+    partition_by=("plant_id",),
+    constraints={"scope_known": "scope IN ('1', '2', '3', 'biogenic')",
+                 "basis_known": "scope2_basis IN ('', 'location', 'market')",
+                 "coverage_range": "coverage_fraction >= 0 AND coverage_fraction <= 1"},
+    interval_column="emission_date",
+))
+
+FCT_EMISSIONS_SUMMARY_DAILY = _add(TableSpec(
+    name="gold.fct_emissions_summary_daily",
+    description="One row per plant and day: Scope 1, Scope 2 (location and market), Scope 3 and biogenic CO2 totals, "
+    "product output and emission intensity per kg of product (no co-product allocation).",
+    columns=(
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("emission_date", pa.date32(), "UTC day", nullable=False),
+        Column("scope1_tco2e", pa.float64(), "Scope 1", unit="t", nullable=False),
+        Column("scope2_location_tco2e", pa.float64(), "Scope 2, location-based", unit="t", nullable=False),
+        Column("scope2_market_tco2e", pa.float64(), "Scope 2, market-based", unit="t", nullable=False),
+        Column("scope3_tco2e", pa.float64(), "Scope 3 (categories 1 and 4)", unit="t", nullable=False),
+        Column("total_location_tco2e", pa.float64(), "Scopes 1 + 2 (location) + 3", unit="t", nullable=False),
+        Column("total_market_tco2e", pa.float64(), "Scopes 1 + 2 (market) + 3", unit="t", nullable=False),
+        Column("biogenic_co2_t", pa.float64(), "biogenic CO2, outside the scopes", unit="t", nullable=False),
+        Column("product", pa.string(), "main product (ethanol, formic_acid, aluminium)"),
+        Column("product_t", pa.float64(), "product made", unit="t"),
+        Column("intensity_s12_market_kg_per_kg", pa.float64(), "(Scope 1 + Scope 2 market) per kg product",
+               unit="kg/kg"),
+        Column("intensity_total_market_kg_per_kg", pa.float64(), "(Scopes 1 + 2 market + 3) per kg product",
+               unit="kg/kg"),
+        Column("electricity_export_kwh", pa.float64(), "electricity exported to the grid", unit="kWh", nullable=False),
+        Column("avoided_grid_tco2e_memo", pa.float64(), "memo: location-based grid emissions the export displaces "
+               "(not netted)", unit="t", nullable=False),
+        Column("water_intake_m3", pa.float64(), "fresh water taken in", unit="m**3", nullable=False),
+        Column("coverage_fraction", pa.float64(), "lowest share of measured hours over the activity streams",
+               unit="1", nullable=False),
+        Column("gwp_set", pa.string(), "GWP set", nullable=False),
+        Column("documents", pa.string(), "every regulatory document version used, 'id vN' comma-separated",
+               nullable=False),
+        *_COMPUTED,
+    ),
+    primary_key=("scenario_id", "plant_id", "emission_date"),
+    interval_column="emission_date",
+))
+
+FCT_EMISSION_COMPLIANCE_DAILY = _add(TableSpec(
+    name="gold.fct_emission_compliance_daily",
+    description="Each plant-day checked against every emission limit in force: the day's value for daily limits, the "
+    "year-to-date value for yearly ones, and whether the limit is exceeded or at risk (the year-to-date rate "
+    "would exceed it by year end).",
+    columns=(
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("emission_date", pa.date32(), "UTC day", nullable=False),
+        Column("pollutant", pa.string(), "gas (Scope 1 mass) or co2e_scope1", nullable=False),
+        Column("averaging", pa.string(), "day | year", nullable=False),
+        Column("value", pa.float64(), "value over the averaging period (year to date for yearly limits), in unit",
+               nullable=False),
+        Column("projected_value", pa.float64(), "year-end projection at the year-to-date rate (yearly limits)",
+               nullable=False),
+        Column("limit_value", pa.float64(), "limit in unit", nullable=False),
+        Column("unit", pa.string(), "kg | t", nullable=False),
+        Column("utilisation_pct", pa.float64(), "value / limit", unit="percent", nullable=False),
+        Column("status", pa.string(), "ok | at_risk | exceeded", nullable=False),
+        Column("exceeded", pa.bool_(), "status = 'exceeded'", nullable=False),
+        *_DOC_REF,
+        *_COMPUTED,
+    ),
+    primary_key=("scenario_id", "plant_id", "emission_date", "pollutant", "averaging"),
+    constraints={"status_known": "status IN ('ok', 'at_risk', 'exceeded')"},
+    interval_column="emission_date",
+))
+
+FCT_REPORTS = _add(TableSpec(
+    name="gold.fct_reports",
+    description="Generated reports (the daily sustainability report): where the file is, its checksum and the "
+    "headline figures it shows.",
+    columns=(
+        Column("report_kind", pa.string(), "sustainability_daily", nullable=False),
+        _SCENARIO,
+        Column("report_date", pa.date32(), "UTC day the report is about", nullable=False),
+        Column("path", pa.string(), "file path, relative to the lake root", nullable=False),
+        Column("sha256", pa.string(), "SHA-256 of the file", nullable=False),
+        Column("size_bytes", pa.int64(), "file size", unit="byte", nullable=False),
+        Column("plants", pa.string(), "plants covered, comma-separated", nullable=False),
+        Column("total_market_tco2e", pa.float64(), "all plants, Scopes 1 + 2 (market) + 3 on the day", unit="t"),
+        Column("exceedances", pa.int32(), "limits exceeded on the day", nullable=False),
+        Column("sections", pa.string(), "sections included, comma-separated", nullable=False),
+        *_COMPUTED,
+    ),
+    primary_key=("report_kind", "scenario_id", "report_date"),
+    interval_column="report_date",
 ))

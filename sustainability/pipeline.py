@@ -1,0 +1,170 @@
+"""Lake-facing steps of the sustainability pipeline: emissions, compliance, LCA, heat integration.
+
+Each step reads gold/silver through :class:`warehouse.lake.Lake`, calls the plain functions of
+:mod:`sustainability.carbon` (and the LCA / pinch modules) and replaces exactly its data interval,
+so reruns and backfills are idempotent. Results are keyed by ``scenario_id``: ``base`` is the
+rules in force; a scenario's overrides never touch the base rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from etl.regulatory import DEFAULT_GWP_SET, rules_from_frame
+from models import PLANTS, get_plant
+from models.sites import get_site
+from nexus.errors import ContractViolation
+from sustainability.carbon import (
+    account_day,
+    compliance,
+    daily_activity,
+    pollutant_value,
+    summarize_day,
+)
+from warehouse.lake import CommitMeta, Lake
+from warehouse.tables import (
+    FCT_EMISSION_COMPLIANCE_DAILY,
+    FCT_EMISSIONS_DAILY,
+    FCT_EMISSIONS_SUMMARY_DAILY,
+    FCT_TAG_HOURLY,
+    SILVER_REGULATORY_RULES,
+)
+
+log = logging.getLogger(__name__)
+BASE = "base"
+
+
+def accounted_plants() -> list[str]:
+    """Plants that declare activity data (the CSTR pilot has none)."""
+    return [p for p in PLANTS if getattr(get_plant(p), "ACTIVITY", ())]
+
+
+def _utc(d: dt.date) -> dt.datetime:
+    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
+
+
+def regulatory_rules(lake: Lake) -> pd.DataFrame:
+    if not lake.exists(SILVER_REGULATORY_RULES):
+        raise ContractViolation("silver.regulatory__rules does not exist: run the ingest_regulatory_data DAG "
+                                "(or `nexus seed-regulatory`) before carbon accounting")
+    return lake.read(SILVER_REGULATORY_RULES).to_pandas()
+
+
+def compute_emissions(lake: Lake, start: dt.date, end: dt.date, *, meta: CommitMeta,
+                      plants: Sequence[str] | None = None, scenario_id: str = BASE,
+                      overrides: Mapping[str, Any] | None = None, gwp_set: str = DEFAULT_GWP_SET) -> dict[str, Any]:
+    """Carbon accounting for the days ``[start, end)``: emissions, daily summary and compliance.
+
+    Args:
+        lake: the lake.
+        start, end: UTC days, end exclusive.
+        meta: commit metadata.
+        plants: plants to account (default: every plant with activity data).
+        scenario_id: ``base`` or a scenario's id; the rows are keyed by it.
+        overrides: a scenario's overrides of the rules (see :func:`etl.regulatory.apply_overrides`).
+        gwp_set: GWP set (AR6 by default).
+
+    Returns:
+        Per plant: days accounted, days with no activity data, rows written, exceedances.
+    """
+    if end <= start:
+        raise ValueError(f"empty interval [{start}, {end})")
+    if scenario_id == BASE and overrides:
+        raise ValueError("overrides need a scenario_id other than 'base' (the base case is the rules in force)")
+    rules_frame = regulatory_rules(lake)
+    now = pd.Timestamp.now(tz="UTC")
+    stamp = {"scenario_id": scenario_id, "run_id": meta.run_id, "computed_at": now, "gwp_set": gwp_set}
+    report: dict[str, Any] = {}
+    for plant_id in plants or accounted_plants():
+        streams = get_plant(plant_id).ACTIVITY
+        site = get_site(plant_id)
+        tags = sorted({s.tag for s in streams})
+        hourly = lake.read(FCT_TAG_HOURLY, where={"plant_id": plant_id}, start=_utc(start), end=_utc(end),
+                           columns=["tag", "hour_start", "unit", "twa_value"]).to_pandas() \
+            if lake.exists(FCT_TAG_HOURLY) else pd.DataFrame(columns=["tag", "hour_start", "unit", "twa_value"])
+        hourly = hourly[hourly["tag"].isin(tags)]
+        activity = daily_activity(hourly, streams)
+        emissions, summaries, values = [], [], []
+        days = [start + dt.timedelta(days=i) for i in range((end - start).days)]
+        missing: list[str] = []
+        gaps: set[str] = set()
+        rules_by_day = {}
+        for day in days:
+            act = activity[activity["activity_date"] == day]
+            if act.empty:
+                missing.append(day.isoformat())
+                continue
+            rules = rules_from_frame(rules_frame, plant_id, day, gwp_set=gwp_set, overrides=overrides)
+            rules_by_day[day] = rules
+            day_gaps: list[str] = []
+            rows = pd.DataFrame(account_day(act, rules, site, gaps=day_gaps))
+            gaps.update(day_gaps)
+            rows = rows.assign(plant_id=plant_id, emission_date=day, **stamp)
+            emissions.append(rows)
+            docs = ", ".join(f"{d} v{v}" for d, v in rules.documents)
+            summaries.append({**summarize_day(rows, act, rules), "plant_id": plant_id, "emission_date": day,
+                              "documents": docs, **stamp})
+            pollutants = {p for p, _ in rules.limits}
+            values += [{"emission_date": day, "pollutant": p, "value_kg": pollutant_value(rows, p)} for p in pollutants]
+        em = pd.concat(emissions, ignore_index=True) if emissions else pd.DataFrame(columns=FCT_EMISSIONS_DAILY.column_names)
+        where = {"plant_id": plant_id, "scenario_id": scenario_id}
+        n_em = lake.replace_interval(FCT_EMISSIONS_DAILY, em[FCT_EMISSIONS_DAILY.column_names], start=start, end=end,
+                                     where=where, meta=meta)
+        lake.replace_interval(FCT_EMISSIONS_SUMMARY_DAILY,
+                              pd.DataFrame(summaries, columns=FCT_EMISSIONS_SUMMARY_DAILY.column_names),
+                              start=start, end=end, where=where, meta=meta)
+        comp = _compliance_rows(lake, plant_id, scenario_id, start, pd.DataFrame(values), rules_by_day, stamp)
+        lake.replace_interval(FCT_EMISSION_COMPLIANCE_DAILY, comp, start=start, end=end, where=where, meta=meta)
+        exceeded = comp[comp["exceeded"]] if len(comp) else comp
+        report[plant_id] = {"days": len(rules_by_day), "days_without_activity": missing, "emission_rows": n_em, "factor_gaps": sorted(gaps),
+                            "exceedances": [f"{r.emission_date} {r.pollutant}/{r.averaging}"
+                                            for r in exceeded.itertuples()]}
+        for gap in sorted(gaps):
+            log.warning("%s: activity left out of the accounts: %s", plant_id, gap)
+        if missing:
+            log.warning("%s: no activity data in gold for %d day(s): %s", plant_id, len(missing), ", ".join(missing))
+    return report
+
+
+def _compliance_rows(lake: Lake, plant_id: str, scenario_id: str, start: dt.date, values: pd.DataFrame,
+                     rules_by_day: Mapping[dt.date, Any], stamp: Mapping[str, Any]) -> pd.DataFrame:
+    """Compliance rows of the new days; yearly limits also count the year's earlier days in gold."""
+    cols = FCT_EMISSION_COMPLIANCE_DAILY.column_names
+    if not rules_by_day:
+        return pd.DataFrame(columns=cols)
+    first_year_start = dt.date(min(rules_by_day).year, 1, 1)
+    earlier = pd.DataFrame(columns=["emission_date", "pollutant", "value_kg"])
+    if first_year_start < start and lake.exists(FCT_EMISSIONS_DAILY):
+        old = lake.read(FCT_EMISSIONS_DAILY, where={"plant_id": plant_id, "scenario_id": scenario_id},
+                        start=first_year_start, end=start).to_pandas()
+        pollutants = {p for r in rules_by_day.values() for p, _ in r.limits}
+        earlier = pd.DataFrame([{"emission_date": d, "pollutant": p, "value_kg": pollutant_value(g, p)}
+                                for d, g in old.groupby("emission_date") for p in pollutants],
+                               columns=earlier.columns)
+    daily = pd.concat([earlier, values], ignore_index=True)
+    daily["emission_date"] = pd.to_datetime(daily["emission_date"]).dt.date
+    rows = []
+    for day, rules in sorted(rules_by_day.items()):
+        limits = [{"pollutant": p, "averaging": a, **v} for (p, a), v in rules.limits.items()]
+        for r in compliance(daily, limits, day):
+            rows.append({**r, "plant_id": plant_id, "emission_date": day, "exceeded": r["status"] == "exceeded",
+                         **{k: v for k, v in stamp.items() if k != "gwp_set"}})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def latest_complete_day(lake: Lake, plants: Sequence[str] | None = None) -> dt.date:
+    """The latest UTC day that gold has complete (hour 23 included) for every accounted plant with data."""
+    if not lake.exists(FCT_TAG_HOURLY):
+        raise ContractViolation("gold.fct_tag_hourly does not exist yet: ingest sensor data first")
+    wanted = list(plants or accounted_plants())
+    t = lake.read(FCT_TAG_HOURLY, columns=["plant_id", "hour_start"]).to_pandas()
+    t = t[t["plant_id"].isin(wanted)]
+    if t.empty:
+        raise ContractViolation(f"gold.fct_tag_hourly holds no data of {wanted}")
+    last_hour = pd.to_datetime(t.groupby("plant_id")["hour_start"].max(), utc=True)
+    return min((h + pd.Timedelta(hours=1)).date() - dt.timedelta(days=1) for h in last_hour)

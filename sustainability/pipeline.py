@@ -168,3 +168,56 @@ def latest_complete_day(lake: Lake, plants: Sequence[str] | None = None) -> dt.d
         raise ContractViolation(f"gold.fct_tag_hourly holds no data of {wanted}")
     last_hour = pd.to_datetime(t.groupby("plant_id")["hour_start"].max(), utc=True)
     return min((h + pd.Timedelta(hours=1)).date() - dt.timedelta(days=1) for h in last_hour)
+
+
+def write_report(lake: Lake, report_date: dt.date, *, meta: CommitMeta, scenario_id: str = BASE,
+                 window_days: int = 30) -> dict[str, Any]:
+    """Build the day's HTML report from gold, list it in ``gold.fct_reports`` and refresh ``latest.html``."""
+    import shutil
+
+    from sustainability.report import build_report
+    from warehouse.tables import FCT_REPORTS
+
+    rep = build_report(lake, report_date, scenario_id=scenario_id, window_days=window_days, generated_by=meta.run_id)
+    rel = str(rep.path.relative_to(lake.root)) if str(rep.path).startswith(str(lake.root)) else str(rep.path)
+    row = {"report_kind": "sustainability_daily", "scenario_id": scenario_id, "report_date": report_date, "path": rel,
+           "sha256": rep.sha256, "size_bytes": rep.size_bytes, "plants": ",".join(rep.plants),
+           "total_market_tco2e": rep.total_market_tco2e, "exceedances": rep.exceedances,
+           "sections": ",".join(rep.sections), "run_id": meta.run_id, "computed_at": pd.Timestamp.now(tz="UTC")}
+    lake.upsert(FCT_REPORTS, pd.DataFrame([row], columns=FCT_REPORTS.column_names), meta=meta)
+    latest = rep.path.parent / "latest.html"
+    newest = max((p for p in rep.path.parent.glob("????-??-??.html")), default=rep.path)
+    if newest == rep.path:
+        shutil.copyfile(rep.path, latest)
+    return {**row, "absolute_path": str(rep.path), "figures": rep.figures, "computed_at": str(row["computed_at"]),
+            "report_date": report_date.isoformat()}
+
+
+def compute_heat_integration(lake: Lake, on: dt.date, *, meta: CommitMeta, dt_min_k: float = 10.0) -> dict[str, Any]:
+    """Pinch analysis of every plant with stream data, written to ``gold.fct_heat_integration`` for ``on``."""
+    import json
+
+    from sustainability.pinch import PLANTS as PINCH_PLANTS
+    from sustainability.pinch import pinch_analysis, plant_heat_streams, utility_savings
+    from warehouse.tables import FCT_HEAT_INTEGRATION
+
+    rows = []
+    for plant_id in PINCH_PLANTS:
+        streams, current = plant_heat_streams(plant_id)
+        res = pinch_analysis(streams, dt_min_k)
+        sav = utility_savings(res, current["hot_utility_kw"], current["cold_utility_kw"])
+        rows.append({"assessment_date": on, "plant_id": plant_id, "dt_min_k": dt_min_k, "n_streams": len(streams),
+                     "hot_utility_min_kw": res.hot_utility_kw, "cold_utility_min_kw": res.cold_utility_kw,
+                     "heat_recovery_kw": res.heat_recovery_kw, "pinch_shifted_c": res.pinch_shifted_c,
+                     "pinch_hot_c": res.pinch_hot_c, "pinch_cold_c": res.pinch_cold_c,
+                     "current_hot_kw": sav.current_hot_kw, "current_cold_kw": sav.current_cold_kw,
+                     "hot_saving_kw": sav.hot_saving_kw, "cold_saving_kw": sav.cold_saving_kw,
+                     "hot_saving_pct": sav.hot_saving_pct, "cold_saving_pct": sav.cold_saving_pct,
+                     "summary": res.summary,
+                     "streams_json": json.dumps([{"name": s.name, "supply_c": s.supply_c, "target_c": s.target_c,
+                                                  "cp_kw_k": s.cp_kw_k, "note": s.note} for s in streams]),
+                     "run_id": meta.run_id, "computed_at": pd.Timestamp.now(tz="UTC")})
+    frame = pd.DataFrame(rows, columns=FCT_HEAT_INTEGRATION.column_names)
+    lake.replace_interval(FCT_HEAT_INTEGRATION, frame, start=on, end=on + dt.timedelta(days=1), meta=meta)
+    return {r["plant_id"]: {k: r[k] for k in ("hot_utility_min_kw", "cold_utility_min_kw", "pinch_hot_c",
+                                              "hot_saving_kw", "hot_saving_pct")} for r in rows}

@@ -52,3 +52,42 @@ def airflow_db():
     proc = subprocess.run([str(airflow), "db", "migrate"], env=os.environ.copy(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return _AIRFLOW_HOME
+
+
+GOLD_DAYS = ("2026-03-01", "2026-03-02")
+
+
+@pytest.fixture(scope="session")
+def gold_lake_template(tmp_path_factory):
+    """A lake with the shipped regulatory documents and two days (GOLD_DAYS) of the biorefinery, the
+    CO2 electrolyzer and the smelter ingested to gold (library calls, no Airflow). Session-scoped and
+    read-only: copy it (``copy_lake``) before writing."""
+    import datetime as dt
+
+    from etl import regulatory as er
+    from etl.sensor import load_history
+    from nexus.demo import seed_regulatory, simulate
+    from warehouse.lake import CommitMeta, Lake
+
+    root = tmp_path_factory.mktemp("gold-template")
+    lake, landing = Lake(root / "lake"), root / "landing"
+    meta = CommitMeta(dag_id="pytest", run_id="gold-template", source="test")
+    seed_regulatory(landing)
+    er.run_all(lake, landing, meta)
+    start = dt.date.fromisoformat(GOLD_DAYS[0])
+    end = dt.date.fromisoformat(GOLD_DAYS[-1]) + dt.timedelta(days=1)
+    for plant_id in ("biorefinery", "co2_electrolyzer", "smelter"):
+        simulate(plant_id, start, (end - start).days, seed=57, landing_dir=landing, lake=lake)
+        load_history(lake, landing, plant_id, start, end, meta)
+    return root / "lake"
+
+
+@pytest.fixture
+def copy_lake(gold_lake_template, tmp_path):
+    """A private, writable copy of the session's gold lake."""
+    import shutil
+
+    from warehouse.lake import Lake
+
+    shutil.copytree(gold_lake_template, tmp_path / "lake")
+    return Lake(tmp_path / "lake")

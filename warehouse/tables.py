@@ -676,3 +676,34 @@ FCT_REPORTS = _add(TableSpec(
     primary_key=("report_kind", "scenario_id", "report_date"),
     interval_column="report_date",
 ))
+
+FCT_HEAT_INTEGRATION = _add(TableSpec(
+    name="gold.fct_heat_integration",
+    description="Pinch analysis (problem table algorithm) of each plant's hot and cold process streams, taken from "
+    "its twin at the design steady state: minimum hot and cold utility, pinch temperatures, and the saving against "
+    "the utility the plant uses today. streams_json holds the stream data, so the curves can be redrawn.",
+    columns=(
+        Column("assessment_date", pa.date32(), "day the analysis was run for", nullable=False),
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("dt_min_k", pa.float64(), "minimum approach temperature", unit="K", nullable=False),
+        Column("n_streams", pa.int32(), "hot and cold streams analysed", nullable=False),
+        Column("hot_utility_min_kw", pa.float64(), "minimum hot utility QH,min", unit="kW", nullable=False),
+        Column("cold_utility_min_kw", pa.float64(), "minimum cold utility QC,min", unit="kW", nullable=False),
+        Column("heat_recovery_kw", pa.float64(), "maximum process-to-process heat recovery", unit="kW",
+               nullable=False),
+        Column("pinch_shifted_c", pa.float64(), "pinch in shifted temperature (null: threshold problem)", unit="degC"),
+        Column("pinch_hot_c", pa.float64(), "hot-stream temperature at the pinch", unit="degC"),
+        Column("pinch_cold_c", pa.float64(), "cold-stream temperature at the pinch", unit="degC"),
+        Column("current_hot_kw", pa.float64(), "hot utility used today on these streams", unit="kW", nullable=False),
+        Column("current_cold_kw", pa.float64(), "cold utility used today on these streams", unit="kW", nullable=False),
+        Column("hot_saving_kw", pa.float64(), "current hot utility - QH,min", unit="kW", nullable=False),
+        Column("cold_saving_kw", pa.float64(), "current cold utility - QC,min", unit="kW", nullable=False),
+        Column("hot_saving_pct", pa.float64(), "hot saving / current hot utility", unit="percent", nullable=False),
+        Column("cold_saving_pct", pa.float64(), "cold saving / current cold utility", unit="percent", nullable=False),
+        Column("summary", pa.string(), "what the analysis found, in one sentence", nullable=False),
+        Column("streams_json", pa.string(), "JSON list of {name, supply_c, target_c, cp_kw_k, note}", nullable=False),
+        *_COMPUTED,
+    ),
+    primary_key=("assessment_date", "plant_id", "dt_min_k"),
+    interval_column="assessment_date",
+))

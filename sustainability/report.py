@@ -1,0 +1,374 @@
+"""The daily sustainability report: one self-contained HTML file per day (plotly, no CDN).
+
+The report reads only gold tables (emissions, summary, compliance, LCA, heat integration and,
+once the optimizer has written them, setpoint recommendations), so what it shows is what SQL on
+gold shows. plotly.js is embedded once in the page, so the file opens offline in any browser.
+
+Sections: headline figures; CO2e by scope, gas and source; trends and intensities over the
+trailing window; limits and exceedances; life cycle assessment with its uncertainty; the
+heat-integration opportunity; the optimizer's latest recommendations; data quality and lineage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from warehouse.lake import Lake
+from warehouse.registry import TableSpec
+from warehouse.tables import (
+    FCT_EMISSION_COMPLIANCE_DAILY,
+    FCT_EMISSIONS_DAILY,
+    FCT_EMISSIONS_SUMMARY_DAILY,
+    REGISTRY,
+)
+
+__all__ = ["Report", "build_report", "report_path"]
+
+SCOPE_LABELS = {"1": "Scope 1", "2": "Scope 2 (market-based)", "3": "Scope 3", "biogenic": "Biogenic CO2 (outside scopes)"}
+SCOPE_COLORS = {"Scope 1": "#1b4965", "Scope 2 (market-based)": "#5fa8d3", "Scope 3": "#a3c4bc",
+                "Biogenic CO2 (outside scopes)": "#7cb518"}
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2327;background:#f6f7f9}
+header{background:#1b4965;color:#fff;padding:18px 32px}header h1{margin:0;font-size:24px}
+header p{margin:4px 0 0;opacity:.85}main{padding:8px 32px 40px;max-width:1400px}
+section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);margin:18px 0;padding:16px 20px}
+h2{font-size:19px;margin:4px 0 10px}p.note{color:#555;font-size:13px}
+.cards{display:flex;flex-wrap:wrap;gap:12px}.card{flex:1 1 180px;background:#f0f4f8;border-radius:6px;padding:10px 14px}
+.card .v{font-size:22px;font-weight:600}.card .l{font-size:12px;color:#555}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border-bottom:1px solid #e3e6ea;padding:4px 10px;
+text-align:right}th:first-child,td:first-child{text-align:left}th{background:#f0f4f8}
+.exceeded{color:#b00020;font-weight:600}.at_risk{color:#b36b00;font-weight:600}.ok{color:#2b7a0b}
+nav a{color:#fff;margin-right:14px;font-size:13px}.scroll{overflow-x:auto;max-width:100%}
+"""
+
+
+@dataclass
+class Report:
+    """A written report: where it is and what it shows."""
+
+    path: Path
+    sha256: str
+    size_bytes: int
+    report_date: dt.date
+    scenario_id: str
+    plants: list[str]
+    total_market_tco2e: float | None
+    exceedances: int
+    sections: list[str] = field(default_factory=list)
+    figures: int = 0
+
+
+def report_path(lake: Lake, report_date: dt.date, scenario_id: str = "base") -> Path:
+    """``<lake>/reports/sustainability/<date>.html`` (scenarios under ``scenarios/<id>/``)."""
+    base = Path(lake.root) / "reports" / "sustainability"
+    return (base if scenario_id == "base" else base / "scenarios" / scenario_id) / f"{report_date.isoformat()}.html"
+
+
+def _read(lake: Lake, spec: TableSpec | str, **kw: Any) -> pd.DataFrame:
+    if isinstance(spec, str):
+        if spec not in REGISTRY:
+            return pd.DataFrame()
+        spec = REGISTRY.get(spec)
+    if not lake.exists(spec):
+        return pd.DataFrame(columns=spec.column_names)
+    return lake.read(spec, **kw).to_pandas()
+
+
+def _table(df: pd.DataFrame, formats: dict[str, str] | None = None, status_col: str | None = None) -> str:
+    formats = formats or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for _, r in df.iterrows():
+        cells = []
+        for c in df.columns:
+            v = r[c]
+            text = "" if v is None or (isinstance(v, float) and pd.isna(v)) else \
+                (format(v, formats[c]) if c in formats and isinstance(v, (int, float)) else str(v))
+            cls = f' class="{html.escape(str(v))}"' if c == status_col else ""
+            cells.append(f"<td{cls}>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            "</div>")
+
+
+class _Page:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.sections: list[str] = []
+        self.figures = 0
+
+    def section(self, key: str, title: str, body: str) -> None:
+        self.sections.append(key)
+        self.parts.append(f'<section id="{key}"><h2>{html.escape(title)}</h2>{body}</section>')
+
+    def figure(self, fig: Any, height: int = 420) -> str:
+        self.figures += 1
+        fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 60, "b": 50}, height=height)
+        return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig{self.figures}",
+                           config={"displaylogo": False, "responsive": True})
+
+
+def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base", window_days: int = 30,
+                 out: Path | None = None, generated_by: str = "") -> Report:
+    """Write the sustainability report of ``report_date`` from gold.
+
+    Args:
+        lake: the lake.
+        report_date: UTC day reported on; trends cover the ``window_days`` days ending on it.
+        scenario_id: ``base`` or a scenario's id (its emissions and compliance rows).
+        window_days: length of the trend window.
+        out: file to write (default :func:`report_path`).
+        generated_by: run id, shown in the footer.
+
+    Returns:
+        The :class:`Report` (path, checksum, headline figures, sections written).
+    """
+    import plotly.express as px
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs
+
+    start = report_date - dt.timedelta(days=window_days - 1)
+    end = report_date + dt.timedelta(days=1)
+    rng = {"start": start, "end": end}
+    summary = _read(lake, FCT_EMISSIONS_SUMMARY_DAILY, **rng)
+    summary = summary[summary["scenario_id"] == scenario_id] if len(summary) else summary
+    emissions = _read(lake, FCT_EMISSIONS_DAILY, start=report_date, end=end)
+    emissions = emissions[emissions["scenario_id"] == scenario_id] if len(emissions) else emissions
+    comp = _read(lake, FCT_EMISSION_COMPLIANCE_DAILY, **rng)
+    comp = comp[comp["scenario_id"] == scenario_id] if len(comp) else comp
+    today = summary[pd.to_datetime(summary["emission_date"]).dt.date == report_date] if len(summary) else summary
+    plants = sorted(today["plant_id"].unique()) if len(today) else []
+    page = _Page()
+
+    # -- headline
+    comp_today = comp[pd.to_datetime(comp["emission_date"]).dt.date == report_date] if len(comp) else comp
+    n_exceeded = int(comp_today["exceeded"].sum()) if len(comp_today) else 0
+    total = float(today["total_market_tco2e"].sum()) if len(today) else None
+    cards = [("Total CO2e, market-based (Scopes 1+2+3)", f"{total:,.1f} t" if total is not None else "no data"),
+             ("Scope 1", f"{today['scope1_tco2e'].sum():,.1f} t"),
+             ("Scope 2 location / market", f"{today['scope2_location_tco2e'].sum():,.1f} / "
+                                           f"{today['scope2_market_tco2e'].sum():,.1f} t"),
+             ("Scope 3 (cat. 1 + 4)", f"{today['scope3_tco2e'].sum():,.1f} t"),
+             ("Biogenic CO2 (reported separately)", f"{today['biogenic_co2_t'].sum():,.1f} t"),
+             ("Limits exceeded today", str(n_exceeded))]
+    card_html = "".join(f'<div class="card"><div class="v">{html.escape(v)}</div><div class="l">{html.escape(k)}</div>'
+                        f"</div>" for k, v in cards)
+    if not plants:
+        card_html += (f'<p class="note">No emissions in gold for {report_date} (scenario {scenario_id}): run the '
+                      f"sensor ingestion for that day, then this pipeline again.</p>")
+    per_plant = today[["plant_id", "scope1_tco2e", "scope2_location_tco2e", "scope2_market_tco2e", "scope3_tco2e",
+                       "total_market_tco2e", "biogenic_co2_t", "product", "product_t", "intensity_s12_market_kg_per_kg",
+                       "intensity_total_market_kg_per_kg", "coverage_fraction"]] if len(today) else pd.DataFrame()
+    page.section("headline", f"Headline, {report_date}", f'<div class="cards">{card_html}</div>' + (
+        _table(per_plant, {c: ",.3f" for c in per_plant.columns if c not in ("plant_id", "product")})
+        if len(per_plant) else ""))
+
+    # -- by scope, gas and source
+    if len(emissions):
+        e = emissions[(emissions["scope2_basis"] != "location")].copy()
+        e["scope_label"] = e["scope"].map(SCOPE_LABELS)
+        fig = px.bar(e.groupby(["plant_id", "scope_label"], as_index=False)["co2e_t"].sum(), x="plant_id", y="co2e_t",
+                     color="scope_label", color_discrete_map=SCOPE_COLORS, barmode="stack",
+                     title=f"CO2e by scope, {report_date} (t; Scope 2 market-based; biogenic CO2 shown apart)",
+                     labels={"co2e_t": "t CO2e", "plant_id": "plant", "scope_label": ""})
+        fossil = e[e["scope"] != "biogenic"]
+        tree = px.sunburst(fossil[fossil["co2e_t"] > 0], path=["plant_id", "scope_label", "gas", "source"],
+                           values="co2e_t", title="CO2e by plant, scope, gas and source (t)")
+        by_gas = fossil.groupby(["plant_id", "gas"], as_index=False)["co2e_t"].sum()
+        gas_fig = px.bar(by_gas, x="gas", y="co2e_t", color="plant_id", barmode="group",
+                         title="CO2e by gas (t, GWP100 of the set in force)", labels={"co2e_t": "t CO2e"})
+        page.section("by-scope", "CO2e by scope, gas and source",
+                     page.figure(fig) + page.figure(tree) + page.figure(gas_fig) +
+                     '<p class="note">GHG Protocol: Scope 2 is reported location- and market-based (the charts use '
+                     "market-based; the headline table has both). Biogenic CO2 from fermentation and biomass "
+                     "combustion is reported separately and is not part of any scope total.</p>")
+    else:
+        page.section("by-scope", "CO2e by scope, gas and source", '<p class="note">No emission rows for the day.</p>')
+
+    # -- trends and intensity
+    if len(summary):
+        s = summary.sort_values("emission_date").assign(day=lambda f: pd.to_datetime(f["emission_date"]).dt.strftime(
+            "%Y-%m-%d"))
+        names = {"scope1_tco2e": "Scope 1", "scope2_market_tco2e": "Scope 2 (market-based)", "scope3_tco2e": "Scope 3"}
+        long = s.melt(id_vars=["plant_id", "day"], value_vars=list(names), var_name="scope", value_name="t")
+        long["scope"] = long["scope"].map(names)
+        trend = px.bar(long, x="day", y="t", color="scope", facet_row="plant_id", barmode="stack",
+                       color_discrete_map=SCOPE_COLORS, title=f"Daily CO2e over the last {window_days} days (t)",
+                       labels={"day": "", "scope": ""})
+        trend.update_yaxes(matches=None, title_text="t CO2e")
+        trend.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+        inten = px.line(s, x="day", y="intensity_total_market_kg_per_kg", color="plant_id", markers=True,
+                        title="Emission intensity, kg CO2e per kg of product (Scopes 1+2 market+3, no allocation)",
+                        labels={"intensity_total_market_kg_per_kg": "kg CO2e / kg", "day": ""})
+        n_plants = max(len(s["plant_id"].unique()), 1)
+        page.section("trends", "Trends and intensity", page.figure(trend, height=200 * n_plants + 100) +
+                     page.figure(inten))
+
+    # -- limits
+    if len(comp):
+        c = comp.copy()
+        c["limit"] = c["pollutant"] + " (" + c["averaging"] + ")"
+        c["day"] = pd.to_datetime(c["emission_date"]).dt.strftime("%Y-%m-%d")
+        # Daily limits: the day's value; yearly limits: the year-end projection at the year-to-date rate.
+        c["pct"] = 100.0 * c["value"].where(c["averaging"] == "day", c["projected_value"]) / c["limit_value"]
+        lim_fig = px.line(c.sort_values("emission_date"), x="day", y="pct", color="plant_id",
+                          line_dash="limit", markers=True,
+                          title="Use of each emission limit (% of the limit; yearly limits: year-end projection)",
+                          labels={"pct": "% of limit", "day": ""})
+        lim_fig.add_hline(y=100, line_color="#b00020", line_dash="dash", annotation_text="limit")
+        tbl = comp_today[["plant_id", "pollutant", "averaging", "value", "projected_value", "limit_value", "unit",
+                          "utilisation_pct", "status", "document_id", "version"]] if len(comp_today) else pd.DataFrame()
+        window_exc = c[c["exceeded"]][["emission_date", "plant_id", "pollutant", "averaging", "value", "limit_value",
+                                       "unit"]]
+        page.section("limits", "Emission limits and exceedances",
+                     page.figure(lim_fig) + "<h3>On the day</h3>" +
+                     (_table(tbl, {"value": ",.3f", "projected_value": ",.1f", "limit_value": ",.3f",
+                                   "utilisation_pct": ".1f"}, status_col="status") if len(tbl) else "") +
+                     f"<h3>Exceedances in the last {window_days} days: {len(window_exc)}</h3>" +
+                     (_table(window_exc, {"value": ",.3f", "limit_value": ",.3f"}) if len(window_exc) else "") +
+                     '<p class="note">Yearly limits compare the year-to-date total (days in the lake); "at risk" means '
+                     "the year-to-date daily rate would exceed the limit by the end of the year.</p>")
+    else:
+        page.section("limits", "Emission limits and exceedances", '<p class="note">No limits in force or no data.</p>')
+
+    for key, title, fn in _OPTIONAL_SECTIONS:
+        body = fn(lake, report_date, scenario_id, page, go, px)
+        page.section(key, title, body)
+
+    # -- lineage
+    docs = sorted({d.strip() for v in today.get("documents", pd.Series(dtype=str)) for d in str(v).split(",") if d.strip()})
+    factors = emissions[["factor_source"]].drop_duplicates() if len(emissions) else pd.DataFrame()
+    page.section("lineage", "Data quality and lineage",
+                 f"<p>Regulatory documents in force: {html.escape(', '.join(docs) or 'none')}.</p>" +
+                 (f"<p>Factor sources used: {html.escape(', '.join(sorted(factors['factor_source'])))}.</p>"
+                  if len(factors) else "") +
+                 '<p class="note">Activity data are integrals of metered hourly means in gold.fct_tag_hourly; '
+                 "coverage_fraction is the share of measured hours (the rest gap-filled with the day's mean). "
+                 "Query the same numbers with SQL: <code>nexus sql \"SELECT * FROM gold.fct_emissions_summary_daily "
+                 f"WHERE emission_date = DATE '{report_date}'\"</code>.</p>")
+
+    nav = "".join(f'<a href="#{k}">{k.replace("-", " ")}</a>' for k in page.sections)
+    title = f"Nexus sustainability report, {report_date}" + ("" if scenario_id == "base" else f" (scenario {scenario_id})")
+    doc = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+           f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style>'
+           f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
+           f"<header><h1>{html.escape(title)}</h1><p>Plants: {html.escape(', '.join(plants) or 'none')} · "
+           f"scenario {html.escape(scenario_id)} · GHG Protocol Corporate Standard, GWP100</p><nav>{nav}</nav></header>"
+           f"<main>{''.join(page.parts)}<p class=\"note\">Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+           f"{' by ' + html.escape(generated_by) if generated_by else ''} from the lake's gold tables.</p></main>"
+           "</body></html>")
+    path = out or report_path(lake, report_date, scenario_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(doc, encoding="utf-8")
+    tmp.replace(path)
+    data = path.read_bytes()
+    return Report(path, hashlib.sha256(data).hexdigest(), len(data), report_date, scenario_id, plants, total,
+                  n_exceeded, page.sections, page.figures)
+
+
+# ----------------------------------------------------------------------------- optional sections
+def _latest(df: pd.DataFrame, date_col: str, on: dt.date) -> pd.DataFrame:
+    if df.empty:
+        return df
+    d = pd.to_datetime(df[date_col]).dt.date
+    df = df[d <= on]
+    if df.empty:
+        return df
+    last = pd.to_datetime(df[date_col]).dt.date.max()
+    return df[pd.to_datetime(df[date_col]).dt.date == last]
+
+
+def _lca_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any, px: Any) -> str:
+    res = _latest(_read(lake, "gold.fct_lca_results"), "assessment_date", on)
+    if len(res):
+        res = res[res["scenario_id"] == scenario_id]
+    if res.empty:
+        return '<p class="note">No LCA results in gold.fct_lca_results yet.</p>'
+    parts = []
+    gwp = res[res["impact_category"] == "climate_change"]
+    fig = go.Figure()
+    for alloc, g in gwp.groupby("allocation"):
+        fig.add_trace(go.Bar(x=g["product"], y=g["value"], name=alloc,
+                             error_y={"type": "data", "symmetric": False, "array": (g["p97_5"] - g["value"]).clip(lower=0),
+                                      "arrayminus": (g["value"] - g["p2_5"]).clip(lower=0)}))
+    fig.update_layout(title="Cradle-to-gate GWP100 per kg of product, with the 95 % Monte Carlo interval",
+                      yaxis_title="kg CO2e / kg", barmode="group")
+    parts.append(page.figure(fig))
+    contrib = _latest(_read(lake, "gold.fct_lca_contributions"), "assessment_date", on)
+    if len(contrib):
+        c = contrib[(contrib["scenario_id"] == scenario_id) & (contrib["impact_category"] == "climate_change")]
+        default = c["allocation"].iloc[0] if len(c) else None
+        c = c[c["allocation"] == default]
+        if len(c):
+            parts.append(page.figure(px.bar(c, x="product", y="value", color="process", barmode="relative",
+                                            title=f"Contribution of each process to GWP100 ({default} allocation)",
+                                            labels={"value": "kg CO2e / kg"})))
+    tbl = res[["product", "allocation", "impact_category", "unit", "value", "p2_5", "p97_5", "n_samples"]]
+    parts.append(_table(tbl.sort_values(["product", "impact_category", "allocation"]),
+                        {"value": ".4g", "p2_5": ".4g", "p97_5": ".4g"}))
+    return "".join(parts)
+
+
+def _heat_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any, px: Any) -> str:
+    hi = _latest(_read(lake, "gold.fct_heat_integration"), "assessment_date", on)
+    if hi.empty:
+        return '<p class="note">No heat-integration results in gold.fct_heat_integration yet.</p>'
+    from sustainability.pinch import (
+        Stream,
+        composite_curves_figure,
+        grand_composite_figure,
+        pinch_analysis,
+    )
+
+    parts = []
+    for r in hi.itertuples():
+        streams = [Stream(s["name"], s["supply_c"], s["target_c"], s["cp_kw_k"]) for s in json.loads(r.streams_json)]
+        result = pinch_analysis(streams, r.dt_min_k)
+        parts.append(f"<h3>{html.escape(r.plant_id)}</h3><p>Minimum hot utility {r.hot_utility_min_kw:,.0f} kW against "
+                     f"{r.current_hot_kw:,.0f} kW used today (saving {r.hot_saving_kw:,.0f} kW, {r.hot_saving_pct:.1f} %); "
+                     f"minimum cold utility {r.cold_utility_min_kw:,.0f} kW against {r.current_cold_kw:,.0f} kW "
+                     f"(saving {r.cold_saving_kw:,.0f} kW, {r.cold_saving_pct:.1f} %). "
+                     + (f"Pinch at {r.pinch_hot_c:.1f} °C (hot side) / {r.pinch_cold_c:.1f} °C (cold side), "
+                        if pd.notna(r.pinch_hot_c) else "No pinch (threshold problem), ")
+                     + f"ΔTmin = {r.dt_min_k:g} K.</p>")
+        parts.append(page.figure(composite_curves_figure(result)) + page.figure(grand_composite_figure(result)))
+    return "".join(parts)
+
+
+def _recommendations_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any, px: Any) -> str:
+    rec = _read(lake, "gold.fct_setpoint_recommendations")
+    if rec.empty:
+        return ('<p class="note">No setpoint recommendations yet: the optimize_setpoints pipeline has not written '
+                "gold.fct_setpoint_recommendations.</p>")
+    date_col = next((c for c in ("recommendation_date", "computed_at") if c in rec.columns), None)
+    if date_col:
+        rec = _latest(rec, date_col, on)
+    if "scenario_id" in rec.columns:
+        rec = rec[rec["scenario_id"] == scenario_id]
+    if rec.empty:
+        return '<p class="note">No recommendations for this day and scenario.</p>'
+    cols = [c for c in rec.columns if c not in ("run_id", "computed_at")]
+    parts = [_table(rec[cols], {c: ".4g" for c in cols if rec[c].dtype.kind == "f"})]
+    delta = [c for c in ("delta_profit_usd_h", "delta_co2e_kg_h") if c in rec.columns]
+    if len(delta) == 2:
+        parts.insert(0, page.figure(px.scatter(rec, x="delta_co2e_kg_h", y="delta_profit_usd_h", color="plant_id",
+                                               title="Expected effect of the recommendations against the current "
+                                                     "operating point")))
+    return "".join(parts)
+
+
+_OPTIONAL_SECTIONS: Sequence[tuple[str, str, Callable[..., str]]] = (
+    ("lca", "Life cycle assessment (cradle to gate, per kg of product)", _lca_section),
+    ("heat-integration", "Heat integration opportunity (pinch analysis)", _heat_section),
+    ("recommendations", "Optimizer recommendations", _recommendations_section),
+)

@@ -1,0 +1,1 @@
+"""Tests of the sustainability package (carbon accounting, LCA, heat integration)."""

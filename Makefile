@@ -4,8 +4,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+PYNUMERO := $(VENV)/.pynumero-stamp
+# Debian's IPOPT (PyPI cyipopt compiles against it) and AMPL solver library (PyNumero's ASL
+# interface links it), with the tool chain both builds need. No Debian package ships an ipopt
+# executable, so Pyomo's IPOPT route here is cyipopt + PyNumero (shared STACK.md).
+SOLVER_DEBS := coinor-libipopt-dev liblapack-dev libblas-dev pkg-config libamplsolver-dev cmake g++
 
-.PHONY: install demo test test-fast bench browser airflow airflow-password clean-lake help
+.PHONY: install demo test test-fast bench browser solver-debs airflow airflow-password clean-lake help
 
 help:
 	@echo "make demo             simulate 3 days of the CSTR twin, ingest them through Airflow, query gold"
@@ -16,19 +21,37 @@ help:
 	@echo "make clean-lake       delete the local lake, landing folder and Airflow state"
 
 # Reinstall when the dependencies or the set of top-level packages change (editable installs map packages).
-$(STAMP): pyproject.toml $(wildcard */__init__.py)
+# The solver packages come first (order-only): pip builds cyipopt against Debian's IPOPT.
+$(STAMP): pyproject.toml $(wildcard */__init__.py) | solver-debs
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# PyNumero's ASL library, built into the environment (PYOMO_CONFIG_DIR=$(VENV)/share/pyomo, which
+# optimization.solvers points Pyomo to at run time). Rebuilt after every reinstall (Pyomo may move).
+$(PYNUMERO): $(STAMP)
+	@ASL_LIB=$$(dpkg -L libamplsolver-dev | grep -m1 '/libamplsolver\.so$$'); \
+	PYOMO_CONFIG_DIR=$(abspath $(VENV))/share/pyomo $(BIN)/python -m pyomo.contrib.pynumero.build \
+	  -DASL_INCLUDE_DIR=/usr/include/ampl-netlib-solvers -DASL_LIBRARY=$$ASL_LIB \
+	  >$(VENV)/pynumero-build.log 2>&1 || { cat $(VENV)/pynumero-build.log; exit 1; }
+	@test -f $(VENV)/share/pyomo/lib/libpynumero_ASL.so
+	@touch $(PYNUMERO)
 
-demo: $(STAMP)
+install: $(STAMP) $(PYNUMERO)
+
+demo: $(STAMP) $(PYNUMERO)
 	$(BIN)/nexus demo
 
-test: $(STAMP) browser
+test: $(STAMP) $(PYNUMERO) browser
 	$(BIN)/python -m pytest
+
+# Debian's solver libraries and tool chain, installed only when one is missing.
+solver-debs:
+	@dpkg -s $(SOLVER_DEBS) >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SOLVER_DEBS) >/dev/null 2>&1 || { \
+	    $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SOLVER_DEBS) >/dev/null; }; }
 
 # Debian's Chromium and ChromeDriver for the browser test of the Airflow UI (no download at run time).
 browser:
@@ -41,7 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sensor_pipeline.py --plant-days 7
 	$(BIN)/python benchmarks/bench_history.py --days 31 --quiet
 
-airflow: $(STAMP)
+airflow: $(STAMP) $(PYNUMERO)
 	$(BIN)/nexus airflow db migrate >/dev/null
 	@echo "Airflow UI: http://localhost:8080 — user admin, password: make airflow-password"
 	$(BIN)/nexus airflow standalone

@@ -108,6 +108,22 @@ DEMO_QUERIES = [
 ]
 
 
+SUSTAINABILITY_QUERIES = [
+    ("Emissions per plant and day (t CO2e; Scope 2 both ways; biogenic CO2 outside the totals)",
+     "SELECT plant_id, emission_date, round(scope1_tco2e, 2) AS s1, round(scope2_location_tco2e, 2) AS s2_loc, "
+     "round(scope2_market_tco2e, 2) AS s2_mkt, round(scope3_tco2e, 2) AS s3, round(total_market_tco2e, 2) AS total_mkt, "
+     "round(biogenic_co2_t, 1) AS biogenic, product, round(intensity_total_market_kg_per_kg, 3) AS kg_co2e_per_kg "
+     "FROM gold.fct_emissions_summary_daily WHERE scenario_id = 'base' ORDER BY plant_id, emission_date"),
+    ("Limits in force on the last day, and how much of each is used",
+     "SELECT plant_id, pollutant, averaging, round(value, 3) AS value, limit_value, unit, round(utilisation_pct, 1) AS pct, "
+     "status FROM gold.fct_emission_compliance_daily WHERE scenario_id = 'base' AND emission_date = "
+     "(SELECT max(emission_date) FROM gold.fct_emission_compliance_daily) ORDER BY plant_id, pollutant"),
+    ("Cradle-to-gate GWP100 per kg of product (95 % Monte Carlo interval)",
+     "SELECT product, allocation, round(value, 3) AS kg_co2e_per_kg, round(p2_5, 3) AS p2_5, round(p97_5, 3) AS p97_5 "
+     "FROM gold.fct_lca_results WHERE impact_category = 'climate_change_gwp100' AND scenario_id = 'base' ORDER BY product, allocation"),
+]
+
+
 def product_query() -> tuple[str, str]:
     """Daily product output of every plant from gold hourly means of its product tags (activity data)."""
     from etl.units import registry
@@ -129,10 +145,14 @@ def product_query() -> tuple[str, str]:
             " UNION ALL ".join(parts) + " ORDER BY plant, product, day")
 
 
-def _dags_test(dag_id: str, logical: dt.date | None, what: str, env: dict[str, str], logs: Path) -> bool:
+def _dags_test(dag_id: str, logical: dt.date | None, what: str, env: dict[str, str], logs: Path,
+               conf: dict | None = None) -> bool:
+    import json
+
     log = logs / f"{dag_id}__{logical or 'now'}.log"
     t0 = time.perf_counter()
-    rc = _airflow(["dags", "test", dag_id, *([logical.isoformat()] if logical else [])], env, log)
+    rc = _airflow(["dags", "test", dag_id, *([logical.isoformat()] if logical else []),
+                   *(["--conf", json.dumps(conf)] if conf else [])], env, log)
     ok = rc == 0  # `airflow dags test` exits non-zero when the run fails
     print(f"- airflow dags test {dag_id} {logical or ''} ({what}): {'success' if ok else 'FAILED'} "
           f"[{time.perf_counter() - t0:.1f} s, log {log}]")
@@ -192,13 +212,21 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
         if not _dags_test(DAG_ID, logical, f"historian exports of {day}", env, logs):
             return 1
 
+    last = start + dt.timedelta(days=days - 1)
+    if not _dags_test("sustainability_report", None, f"carbon accounting, LCA and the report of {last}", env, logs,
+                      conf={"report_date": last.isoformat(), "window_days": days, "lca_samples": 300}):
+        return 1
+
     con = connect()
-    for title, query in [*DEMO_QUERIES, product_query()]:
+    for title, query in [*DEMO_QUERIES, product_query(), *SUSTAINABILITY_QUERIES]:
         print(f"\n{title}:\n  nexus sql \"{query[:90]}{'...' if len(query) > 90 else ''}\"")
         con.sql(query).show(max_width=160)
+    report = Path(settings.lake_root) / "reports" / "sustainability" / f"{last}.html"
+    print(f"\nSustainability report of {last}: {report.resolve().as_uri()}")
     print(f"\nThe lake is at {settings.lake_root}. Try:\n"
           f"  .venv/bin/nexus tables\n"
           f"  .venv/bin/nexus rules smelter {start}\n"
           f"  .venv/bin/nexus sql \"SELECT * FROM gold.fct_prices_daily LIMIT 10\"\n"
+          f"  .venv/bin/nexus reports   # the daily sustainability reports (open the HTML in a browser)\n"
           f"  make airflow   # the Airflow UI on http://localhost:8080")
     return 0

@@ -221,3 +221,41 @@ def compute_heat_integration(lake: Lake, on: dt.date, *, meta: CommitMeta, dt_mi
     lake.replace_interval(FCT_HEAT_INTEGRATION, frame, start=on, end=on + dt.timedelta(days=1), meta=meta)
     return {r["plant_id"]: {k: r[k] for k in ("hot_utility_min_kw", "cold_utility_min_kw", "pinch_hot_c",
                                               "hot_saving_kw", "hot_saving_pct")} for r in rows}
+
+
+def compute_lca(lake: Lake, on: dt.date, *, meta: CommitMeta, scenario_id: str = BASE,
+                overrides: Mapping[str, Any] | None = None, n_samples: int = 500, seed: int = 0) -> dict[str, Any]:
+    """Cradle-to-gate LCA of each product with the grid factor in force on ``on``, into gold.
+
+    The multi-output biorefinery (ethanol and exported electricity) is assessed under every
+    allocation method; single-product plants under system expansion (the same for all methods).
+    A scenario's ``grid_location_kg_per_kwh`` override is applied to the electricity.
+    """
+    from sustainability.inventories import PLANTS as LCA_PLANTS
+    from sustainability.inventories import assess
+    from sustainability.lca import ALLOCATION_MODES
+    from warehouse.tables import FCT_LCA_CONTRIBUTIONS, FCT_LCA_RESULTS
+
+    rules_frame = regulatory_rules(lake)
+    stamp = {"assessment_date": on, "scenario_id": scenario_id, "run_id": meta.run_id,
+             "computed_at": pd.Timestamp.now(tz="UTC")}
+    results, contributions, out = [], [], {}
+    for plant_id in LCA_PLANTS:
+        rules = rules_from_frame(rules_frame, plant_id, on, overrides=overrides)
+        grid = rules.grid_location_kg_per_kwh
+        modes = ALLOCATION_MODES if plant_id == "biorefinery" else ("system_expansion",)
+        for mode in modes:
+            a = assess(plant_id, allocation=mode, n_monte_carlo=n_samples, seed=seed, region_grid_kg_per_kwh=grid)
+            results.append(a.results.assign(grid_kg_co2e_per_kwh=grid, n_samples=n_samples, **stamp))
+            contributions.append(a.contributions.assign(**stamp))
+            gwp = a.results[a.results["impact_category"] == "climate_change_gwp100"].iloc[0]
+            out[f"{plant_id}/{mode}"] = {"kg_co2e_per_kg": round(float(gwp["value"]), 4),
+                                         "p2_5": None if pd.isna(gwp["p2_5"]) else round(float(gwp["p2_5"]), 4),
+                                         "p97_5": None if pd.isna(gwp["p97_5"]) else round(float(gwp["p97_5"]), 4)}
+    where = {"scenario_id": scenario_id}
+    end = on + dt.timedelta(days=1)
+    lake.replace_interval(FCT_LCA_RESULTS, pd.concat(results)[FCT_LCA_RESULTS.column_names], start=on, end=end,
+                          where=where, meta=meta)
+    lake.replace_interval(FCT_LCA_CONTRIBUTIONS, pd.concat(contributions)[FCT_LCA_CONTRIBUTIONS.column_names],
+                          start=on, end=end, where=where, meta=meta)
+    return out

@@ -295,7 +295,7 @@ def _lca_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any
     if res.empty:
         return '<p class="note">No LCA results in gold.fct_lca_results yet.</p>'
     parts = []
-    gwp = res[res["impact_category"] == "climate_change"]
+    gwp = res[res["impact_category"] == "climate_change_gwp100"]
     fig = go.Figure()
     for alloc, g in gwp.groupby("allocation"):
         fig.add_trace(go.Bar(x=g["product"], y=g["value"], name=alloc,
@@ -306,8 +306,9 @@ def _lca_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any
     parts.append(page.figure(fig))
     contrib = _latest(_read(lake, "gold.fct_lca_contributions"), "assessment_date", on)
     if len(contrib):
-        c = contrib[(contrib["scenario_id"] == scenario_id) & (contrib["impact_category"] == "climate_change")]
-        default = c["allocation"].iloc[0] if len(c) else None
+        c = contrib[(contrib["scenario_id"] == scenario_id) & (contrib["impact_category"] == "climate_change_gwp100")]
+        default = "system_expansion" if (c["allocation"] == "system_expansion").any() else \
+            (c["allocation"].iloc[0] if len(c) else None)
         c = c[c["allocation"] == default]
         if len(c):
             parts.append(page.figure(px.bar(c, x="product", y="value", color="process", barmode="relative",

@@ -707,3 +707,54 @@ FCT_HEAT_INTEGRATION = _add(TableSpec(
     primary_key=("assessment_date", "plant_id", "dt_min_k"),
     interval_column="assessment_date",
 ))
+
+FCT_LCA_RESULTS = _add(TableSpec(
+    name="gold.fct_lca_results",
+    description="Cradle-to-gate life cycle assessment per functional unit (1 kg of product) by the matrix method: "
+    "climate change (GWP100), fossil energy demand and water consumption, per co-product allocation method, with "
+    "Monte Carlo mean and 95 % interval. The grid factor is the one in force that day for the plant's region.",
+    columns=(
+        Column("assessment_date", pa.date32(), "day whose factors were used", nullable=False),
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("product", pa.string(), "product assessed", nullable=False),
+        Column("functional_unit", pa.string(), "functional unit", nullable=False),
+        Column("allocation", pa.string(), "mass | energy | economic | system_expansion", nullable=False),
+        Column("impact_category", pa.string(), "climate_change_gwp100 | fossil_energy | water_consumption",
+               nullable=False),
+        Column("unit", pa.string(), "unit per functional unit (kg CO2e, MJ, m3)", nullable=False),
+        Column("value", pa.float64(), "deterministic result", nullable=False),
+        Column("mean", pa.float64(), "Monte Carlo mean"),
+        Column("median", pa.float64(), "Monte Carlo median"),
+        Column("std", pa.float64(), "Monte Carlo standard deviation"),
+        Column("p2_5", pa.float64(), "2.5th percentile"),
+        Column("p97_5", pa.float64(), "97.5th percentile"),
+        Column("n_samples", pa.int32(), "Monte Carlo samples (0: deterministic only)", nullable=False),
+        Column("grid_region", pa.string(), "grid region of the electricity", nullable=False),
+        Column("grid_kg_co2e_per_kwh", pa.float64(), "location-based grid factor used", unit="kg/kWh"),
+        *_COMPUTED,
+    ),
+    primary_key=("assessment_date", "scenario_id", "plant_id", "allocation", "impact_category"),
+    interval_column="assessment_date",
+))
+
+FCT_LCA_CONTRIBUTIONS = _add(TableSpec(
+    name="gold.fct_lca_contributions",
+    description="Contribution of each process (foreground plant and background supply chains) to each LCA impact "
+    "per functional unit; negative values are credits (system expansion).",
+    columns=(
+        Column("assessment_date", pa.date32(), "day whose factors were used", nullable=False),
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("product", pa.string(), "product assessed", nullable=False),
+        Column("allocation", pa.string(), "allocation method", nullable=False),
+        Column("impact_category", pa.string(), "impact category", nullable=False),
+        Column("process", pa.string(), "process", nullable=False),
+        Column("unit", pa.string(), "unit per functional unit", nullable=False),
+        Column("value", pa.float64(), "contribution", nullable=False),
+        Column("share", pa.float64(), "value / total of the category", unit="1"),
+        *_COMPUTED,
+    ),
+    primary_key=("assessment_date", "scenario_id", "plant_id", "allocation", "impact_category", "process"),
+    interval_column="assessment_date",
+))

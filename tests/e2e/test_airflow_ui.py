@@ -26,6 +26,7 @@ NEXUS_DAGS = {
     "ingest_sensor_data": "Ingest sensor data",
     "ingest_market_data": "Ingest market data",
     "ingest_regulatory_data": "Ingest regulatory data",
+    "sustainability_report": "Daily sustainability report",
     "simulate_electrolyzer_what_if": "What-if experiment on the CO2 electrolyzer",
 }
 

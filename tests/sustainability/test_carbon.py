@@ -17,7 +17,13 @@ import yaml
 from etl import regulatory as er
 from models.base import ActivityStream
 from models.sites import InboundLeg, Site
-from sustainability.carbon import account_day, compliance, daily_activity, pollutant_value, summarize_day
+from sustainability.carbon import (
+    account_day,
+    compliance,
+    daily_activity,
+    pollutant_value,
+    summarize_day,
+)
 
 D = dt.date
 DAY = D(2025, 7, 1)

@@ -1,0 +1,122 @@
+"""
+### Daily sustainability report
+
+Runs when the day's sensor data and the regulatory factors are fresh in gold (Assets
+`gold.fct_tag_hourly` and `gold.dim_emission_factors`), or on demand with a report date.
+
+1. **select_report_date** — the `report_date` param, else the latest day gold has complete for
+   every plant.
+2. **compute_emissions** — GHG Protocol carbon accounting of the trailing `window_days` (late data
+   is picked up): Scope 1 (combustion per fuel and gas, process, fugitive), Scope 2 location- and
+   market-based, Scope 3 categories 1 and 4, biogenic CO2 apart, with the factors in force each
+   day → `gold.fct_emissions_daily`, `gold.fct_emissions_summary_daily`, and the check against
+   every limit in force → `gold.fct_emission_compliance_daily`.
+3. **compute_lca** — cradle-to-gate LCA per kg of ethanol, formic acid and aluminium (matrix
+   method, allocation variants, Monte Carlo 95 % intervals) → `gold.fct_lca_results`.
+4. **compute_heat_integration** — pinch analysis of the plants' hot and cold streams →
+   `gold.fct_heat_integration`.
+5. **write_report** — one self-contained HTML file (plotly, works offline) under
+   `<lake>/reports/sustainability/<date>.html` (and `latest.html`), listed in `gold.fct_reports`.
+
+A `scenario_id` other than `base` with `overrides` (e.g. `{"grid_location_kg_per_kwh": 0.1}`)
+recomputes emissions and the report under the scenario, keyed by its id; the base case is untouched.
+Find the reports with `nexus sql "SELECT report_date, path FROM gold.fct_reports ORDER BY 1 DESC"`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+from nexus.assets import (
+    GOLD_EMISSION_FACTORS,
+    GOLD_EMISSIONS_DAILY,
+    GOLD_HEAT_INTEGRATION,
+    GOLD_LCA_RESULTS,
+    GOLD_REPORTS,
+    GOLD_TAG_HOURLY,
+)
+
+
+def _lake_and_meta(step: str):
+    from nexus.settings import get_settings
+    from warehouse.lake import CommitMeta, Lake
+
+    ctx = get_current_context()
+    meta = CommitMeta(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], source="sustainability",
+                      extra={"task_id": step})
+    return Lake(get_settings().lake_root), meta, ctx["params"]
+
+
+@dag(
+    schedule=(GOLD_TAG_HOURLY & GOLD_EMISSION_FACTORS),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["nexus", "sustainability", "report"],
+    default_args={"owner": "nexus", "retries": 1, "retry_delay": dt.timedelta(minutes=1)},
+    params={
+        "report_date": Param(None, type=["null", "string"], format="date",
+                             description="UTC day to report on; empty = the latest day gold has complete"),
+        "window_days": Param(30, type="integer", minimum=1, maximum=366,
+                             description="days of trends, recomputed on every run so late data is included"),
+        "scenario_id": Param("base", type="string", pattern="^[a-z0-9_\\-]+$",
+                             description="'base' for the rules in force, else the id the scenario's rows are keyed by"),
+        "overrides": Param({}, type="object", description="scenario overrides of the rules, e.g. "
+                           "{\"grid_location_kg_per_kwh\": 0.1, \"materials\": {\"alumina\": 0.9}}"),
+        "gwp_set": Param("AR6", enum=["AR6", "AR5"], description="IPCC GWP100 set"),
+        "lca_samples": Param(500, type="integer", minimum=0, maximum=20000,
+                             description="Monte Carlo samples of the LCA (0 = deterministic only)"),
+    },
+    doc_md=__doc__,
+)
+def sustainability_report():
+    @task
+    def select_report_date() -> str:
+        from sustainability.pipeline import latest_complete_day
+
+        lake, _, params = _lake_and_meta("select_report_date")
+        if params.get("report_date"):
+            return dt.date.fromisoformat(params["report_date"]).isoformat()
+        return latest_complete_day(lake).isoformat()
+
+    @task(outlets=[GOLD_EMISSIONS_DAILY])
+    def compute_emissions(report_date: str) -> dict:
+        from sustainability.pipeline import compute_emissions as compute
+
+        lake, meta, params = _lake_and_meta("compute_emissions")
+        end = dt.date.fromisoformat(report_date) + dt.timedelta(days=1)
+        return compute(lake, end - dt.timedelta(days=params["window_days"]), end, meta=meta,
+                       scenario_id=params["scenario_id"], overrides=params["overrides"] or None,
+                       gwp_set=params["gwp_set"])
+
+    @task(outlets=[GOLD_LCA_RESULTS])
+    def compute_lca(report_date: str) -> dict:
+        from sustainability.pipeline import compute_lca as compute
+
+        lake, meta, params = _lake_and_meta("compute_lca")
+        return compute(lake, dt.date.fromisoformat(report_date), meta=meta, scenario_id=params["scenario_id"],
+                       overrides=params["overrides"] or None, n_samples=params["lca_samples"])
+
+    @task(outlets=[GOLD_HEAT_INTEGRATION])
+    def compute_heat_integration(report_date: str) -> dict:
+        from sustainability.pipeline import compute_heat_integration as compute
+
+        lake, meta, _ = _lake_and_meta("compute_heat_integration")
+        return compute(lake, dt.date.fromisoformat(report_date), meta=meta)
+
+    @task(outlets=[GOLD_REPORTS])
+    def write_report(report_date: str, emissions: dict, lca: dict, heat: dict) -> dict:
+        from sustainability.pipeline import write_report as write
+
+        lake, meta, params = _lake_and_meta("write_report")
+        return write(lake, dt.date.fromisoformat(report_date), meta=meta, scenario_id=params["scenario_id"],
+                     window_days=params["window_days"])
+
+    day = select_report_date()
+    write_report(day, compute_emissions(day), compute_lca(day), compute_heat_integration(day))
+
+
+sustainability_report()

@@ -380,3 +380,77 @@ class CSTROptimization(StagedFlow):
             state["coolant_temp_k"],
             state["ua_j_min_k"],
         )
+
+
+# ---------------------------------------------------------------------- plant-optimizer interface
+from optimization.plants import OperatingConditions, Setpoint, Solution  # noqa: E402
+
+#: Decision variables (see :mod:`optimization.plants`).
+SETPOINTS: dict[str, Setpoint] = {
+    "coolant_temp_k": Setpoint("coolant_temp_k", "K", plant.DEFAULT_TUNING.out_min, plant.DEFAULT_TUNING.out_max,
+                               "jacket (coolant) temperature; TC102 holds the reactor temperature it gives"),
+    "tc102_setpoint_k": Setpoint("tc102_setpoint_k", "K", 300.0, 400.0,
+                                 "reactor temperature set point of TC102: what the operator enters"),
+}
+#: Historian tag (gold canonical unit) and factor giving each setpoint's current value.
+SETPOINT_TAGS: dict[str, tuple[str, float]] = {"coolant_temp_k": ("CSTR.TI103", 1.0),
+                                               "tc102_setpoint_k": ("CSTR.TC102.SP", 1.0)}
+#: Prices the objective needs. The pilot's A and B have no market series: the defaults below are
+#: this project's assumptions (``DEFAULT_PRICES``), used when the market feed has no quote.
+PRICE_ITEMS: dict[str, str] = {"cstr_product": "USD/mol", "cstr_feed": "USD/mol", "electricity": "USD/kWh"}
+DEFAULT_PRICES: dict[str, float] = {"cstr_product": 0.40, "cstr_feed": 0.02}
+#: Parameters calibration may update (fouling lowers UA; catalyst/feed activity moves k0).
+CALIBRATED_PARAMETERS: tuple[str, ...] = ("UA", "k0")
+
+
+def optimize(conditions: OperatingConditions, *, co2e_cap_kg_h: float | None = None,
+             objective: str = "profit") -> Solution:
+    """Optimal jacket temperature under ``conditions`` (the plant-optimizer interface).
+
+    Carbon: the CSTR has no Scope 1; its CO2e is the chiller's electricity (Scope 2), whose carbon
+    cost is in the electricity price, so ``carbon_price_usd_t`` does not enter the objective.
+    """
+    import time
+
+    unknown = sorted(set(conditions.parameters) - set(CALIBRATED_PARAMETERS))
+    if unknown:
+        raise ValueError(f"cstr: unknown calibrated parameter(s) {unknown}; valid: {list(CALIBRATED_PARAMETERS)}")
+    if objective not in ("profit", "co2e"):
+        raise ValueError(f"objective must be 'profit' or 'co2e', got {objective!r}")
+    t0 = time.perf_counter()
+    params = replace(plant.DEFAULT, **{k: float(v) for k, v in conditions.parameters.items()})
+    prices = {**DEFAULT_PRICES, **conditions.prices}
+    flow = CSTROptimization(params)
+    flow.build()
+    flow.set_conditions(coolant_temp_k=float(conditions.current.get("coolant_temp_k", 300.0)))
+    flow.initialize()
+    flow.setup_optimization({"product_usd_mol": prices["cstr_product"], "feed_usd_mol": prices["cstr_feed"],
+                             "electricity_usd_kwh": prices["electricity"], "carbon_usd_tco2e": 0.0,
+                             "electricity_kgco2e_kwh": conditions.grid_kg_co2e_per_kwh})
+    m = flow.model
+    co2e = _performance(m.q, m.caf, m.ca, m.temp, m.tc, m.ua, flow.prices)["co2e_kg_h"]
+    if co2e_cap_kg_h is not None:
+        m.co2e_cap = pyo.Constraint(expr=co2e <= co2e_cap_kg_h)
+    if objective == "co2e":
+        m.profit.deactivate()
+        m.min_co2e = pyo.Objective(expr=co2e, sense=pyo.minimize)
+    solve = flow.solve()
+    table = flow.report()
+    cur, opt = table.loc["current"], table.loc["optimal"]
+    limits = flow.limits
+    active = [name for name, hit in (("runaway", abs(opt["reactor_temp_k"] - limits["t_max_k"]) < 1e-4),
+                                     ("conversion_spec", abs(opt["conversion"] - limits["min_conversion"]) < 1e-6),
+                                     ("co2e_cap", co2e_cap_kg_h is not None
+                                      and abs(opt["co2e_kg_h"] - co2e_cap_kg_h) < 1e-6 * max(1.0, co2e_cap_kg_h)))
+              if hit]
+    keys = ("reactor_temp_k", "conversion", "production_mol_h", "cooling_duty_kw", "electricity_kw")
+    return Solution(
+        plant_id="cstr", objective=objective, co2e_cap_kg_h=co2e_cap_kg_h,
+        setpoints={"coolant_temp_k": float(opt["coolant_temp_k"]), "tc102_setpoint_k": float(opt["reactor_temp_k"])},
+        current_setpoints={"coolant_temp_k": float(cur["coolant_temp_k"]),
+                           "tc102_setpoint_k": float(cur["reactor_temp_k"])},
+        profit_usd_h=float(opt["profit_usd_h"]), co2e_kg_h=float(opt["co2e_kg_h"]),
+        current_profit_usd_h=float(cur["profit_usd_h"]), current_co2e_kg_h=float(cur["co2e_kg_h"]),
+        outputs={k: float(opt[k]) for k in keys}, current_outputs={k: float(cur[k]) for k in keys},
+        active_constraints=active, termination=solve.termination, solve_seconds=time.perf_counter() - t0,
+        model_version=conditions.model_version)

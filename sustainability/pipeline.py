@@ -259,3 +259,18 @@ def compute_lca(lake: Lake, on: dt.date, *, meta: CommitMeta, scenario_id: str =
     lake.replace_interval(FCT_LCA_CONTRIBUTIONS, pd.concat(contributions)[FCT_LCA_CONTRIBUTIONS.column_names],
                           start=on, end=end, where=where, meta=meta)
     return out
+
+
+def replay_emissions(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[str], scenario: Any
+                     ) -> dict[str, Any]:
+    """Carbon accounting of one day under a scenario (:class:`optimization.pipeline.Scenario`)."""
+    rules_frame = regulatory_rules(lake)
+    out = {}
+    for plant_id in plants:
+        base_rules = rules_from_frame(rules_frame, plant_id, day)
+        overrides = scenario.rules_overrides(plant_id, base_rules.limits) if scenario.scenario_id != BASE else None
+        if scenario.scenario_id != BASE and not overrides:
+            overrides = {}
+        out.update(compute_emissions(lake, day, day + dt.timedelta(days=1), meta=meta, plants=[plant_id],
+                                     scenario_id=scenario.scenario_id, overrides=overrides or None))
+    return out

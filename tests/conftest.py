@@ -60,14 +60,15 @@ GOLD_DAYS = ("2026-03-01", "2026-03-02")
 
 @pytest.fixture(scope="session")
 def gold_lake_template(tmp_path_factory):
-    """A lake with the shipped regulatory documents and two days (GOLD_DAYS) of the biorefinery, the
-    CO2 electrolyzer and the smelter ingested to gold (library calls, no Airflow). Session-scoped and
+    """A lake with the shipped regulatory documents, market prices from 2026-02-13 and two days
+    (GOLD_DAYS) of every plant ingested to gold (library calls, no Airflow). Session-scoped and
     read-only: copy it (``copy_lake``) before writing."""
     import datetime as dt
 
+    from etl import market as em
     from etl import regulatory as er
     from etl.sensor import load_history
-    from nexus.demo import seed_regulatory, simulate
+    from nexus.demo import seed_regulatory, simulate, simulate_market
     from warehouse.lake import CommitMeta, Lake
 
     root = tmp_path_factory.mktemp("gold-template")
@@ -77,7 +78,10 @@ def gold_lake_template(tmp_path_factory):
     er.run_all(lake, landing, meta)
     start = dt.date.fromisoformat(GOLD_DAYS[0])
     end = dt.date.fromisoformat(GOLD_DAYS[-1]) + dt.timedelta(days=1)
-    for plant_id in ("biorefinery", "co2_electrolyzer", "smelter"):
+    prices_from = dt.date(2026, 2, 13)  # a Friday: the first prices have an FX rate
+    simulate_market(prices_from, (end - prices_from).days, seed=57, landing_dir=landing)
+    em.load_history(lake, landing, prices_from, end, meta, reporting_currency="USD")
+    for plant_id in ("cstr", "biorefinery", "co2_electrolyzer", "smelter"):
         simulate(plant_id, start, (end - start).days, seed=57, landing_dir=landing, lake=lake)
         load_history(lake, landing, plant_id, start, end, meta)
     return root / "lake"

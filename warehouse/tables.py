@@ -758,3 +758,126 @@ FCT_LCA_CONTRIBUTIONS = _add(TableSpec(
     primary_key=("assessment_date", "scenario_id", "plant_id", "allocation", "impact_category", "process"),
     interval_column="assessment_date",
 ))
+
+# --------------------------------------------------------------------- calibration and optimization
+FCT_CALIBRATION_RUNS = _add(TableSpec(
+    name="gold.fct_calibration_runs",
+    description="One row per plant calibration: the fit window of normal-operation hours, how many hours were fitted "
+    "and held out, validation MAPE on the held-out hours (per key output in JSON, and the worst), and the outcome.",
+    columns=(
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("fit_date", pa.date32(), "last day of the fit window (the calibration is valid from the next day)",
+               nullable=False),
+        Column("model_version", pa.string(), "identifier of the parameter set: <plant>@<fit_date>", nullable=False),
+        Column("window_start", UTC_TS, "first hour of the window", nullable=False),
+        Column("window_end", UTC_TS, "end of the window (exclusive)", nullable=False),
+        Column("hours_in_window", pa.int32(), "hours in the window", nullable=False),
+        Column("hours_excluded", pa.int32(), "hours left out: transients, anomalies, missing or bad-quality data",
+               nullable=False),
+        Column("fit_hours", pa.int32(), "hours fitted", nullable=False),
+        Column("validation_hours", pa.int32(), "held-out hours", nullable=False),
+        Column("validation_mape_pct", pa.float64(), "worst validation MAPE over the key outputs", unit="percent"),
+        Column("validation_mape_json", pa.string(), "JSON: key output -> validation MAPE %"),
+        Column("fit_mape_json", pa.string(), "JSON: key output -> fit MAPE %"),
+        Column("parameters_out_of_band", pa.int32(), "parameters flagged as drifting out of their band", nullable=False),
+        Column("status", pa.string(), "calibrated | failed | insufficient_data", nullable=False),
+        Column("message", pa.string(), "what was fitted, or why it failed", nullable=False),
+        Column("seconds", pa.float64(), "wall time of the fit", unit="s", nullable=False),
+        *_COMPUTED,
+    ),
+    primary_key=("scenario_id", "plant_id", "fit_date"),
+    constraints={"status_known": "status IN ('calibrated', 'failed', 'insufficient_data')"},
+    interval_column="fit_date",
+))
+
+FCT_MODEL_PARAMETERS = _add(TableSpec(
+    name="gold.fct_model_parameters",
+    description="Calibrated model parameters over time: estimate, standard error and 95 % confidence interval from the "
+    "weighted least-squares fit on the window's normal-operation hours, against the design value and the normal band; "
+    "out_of_band flags drift (e.g. jacket fouling, catalyst decay) for maintenance.",
+    columns=(
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("fit_date", pa.date32(), "last day of the fit window", nullable=False),
+        Column("model_version", pa.string(), "<plant>@<fit_date>", nullable=False),
+        Column("parameter", pa.string(), "parameter name (as the twin names it)", nullable=False),
+        Column("unit", pa.string(), "unit of the parameter", nullable=False),
+        Column("estimate", pa.float64(), "fitted value", nullable=False),
+        Column("std_error", pa.float64(), "standard error"),
+        Column("ci95_low", pa.float64(), "95 % confidence interval, low"),
+        Column("ci95_high", pa.float64(), "95 % confidence interval, high"),
+        Column("design_value", pa.float64(), "design (as-built) value", nullable=False),
+        Column("band_low", pa.float64(), "normal band, low", nullable=False),
+        Column("band_high", pa.float64(), "normal band, high", nullable=False),
+        Column("drift_pct", pa.float64(), "estimate vs design", unit="percent", nullable=False),
+        Column("out_of_band", pa.bool_(), "estimate outside the normal band", nullable=False),
+        Column("window_start", UTC_TS, "first hour of the fit window", nullable=False),
+        Column("window_end", UTC_TS, "end of the fit window (exclusive)", nullable=False),
+        Column("validation_mape_pct", pa.float64(), "worst validation MAPE of the plant's key outputs", unit="percent"),
+        *_COMPUTED,
+    ),
+    primary_key=("scenario_id", "plant_id", "fit_date", "parameter"),
+    interval_column="fit_date",
+))
+
+FCT_SETPOINT_RECOMMENDATIONS = _add(TableSpec(
+    name="gold.fct_setpoint_recommendations",
+    description="Recommended setpoints per plant and day from the Pyomo optimization (IPOPT), one row per setpoint, "
+    "with the expected profit and CO2e against the current operating point, the model version (calibration) and the "
+    "prices, carbon price and grid factor used.",
+    columns=(
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("recommendation_date", pa.date32(), "day the recommendation is for (prices and rules in force)",
+               nullable=False),
+        Column("setpoint", pa.string(), "decision variable", nullable=False),
+        Column("unit", pa.string(), "unit of the setpoint", nullable=False),
+        Column("current_value", pa.float64(), "current setpoint"),
+        Column("recommended_value", pa.float64(), "optimal setpoint", nullable=False),
+        Column("lower_bound", pa.float64(), "equipment lower bound"),
+        Column("upper_bound", pa.float64(), "equipment upper bound"),
+        Column("expected_profit_usd_h", pa.float64(), "operating profit at the recommendation", unit="USD/h",
+               nullable=False),
+        Column("current_profit_usd_h", pa.float64(), "operating profit at the current point", unit="USD/h",
+               nullable=False),
+        Column("delta_profit_usd_h", pa.float64(), "expected - current", unit="USD/h", nullable=False),
+        Column("expected_co2e_kg_h", pa.float64(), "Scope 1 + location-based Scope 2 at the recommendation",
+               unit="kg/h", nullable=False),
+        Column("current_co2e_kg_h", pa.float64(), "the same at the current point", unit="kg/h", nullable=False),
+        Column("delta_co2e_kg_h", pa.float64(), "expected - current", unit="kg/h", nullable=False),
+        Column("model_version", pa.string(), "parameter set used (<plant>@<fit_date> or design)", nullable=False),
+        Column("prices_json", pa.string(), "JSON: item -> price used (USD per unit) and its source", nullable=False),
+        Column("carbon_price_usd_t", pa.float64(), "carbon price net of free allocation", unit="USD/t", nullable=False),
+        Column("grid_kg_co2e_per_kwh", pa.float64(), "grid factor used", unit="kg/kWh", nullable=False),
+        Column("limits_json", pa.string(), "JSON: hourly emission caps applied", nullable=False),
+        Column("active_constraints", pa.string(), "constraints at their bound, comma-separated", nullable=False),
+        Column("termination", pa.string(), "solver termination", nullable=False),
+        Column("solve_seconds", pa.float64(), "wall time of all stages", unit="s", nullable=False),
+        *_COMPUTED,
+    ),
+    primary_key=("scenario_id", "plant_id", "recommendation_date", "setpoint"),
+    interval_column="recommendation_date",
+))
+
+FCT_PARETO_FRONT = _add(TableSpec(
+    name="gold.fct_pareto_front",
+    description="Profit vs CO2e Pareto front per plant and day by the epsilon-constraint method: the maximum profit for "
+    "each cap on CO2e between the minimum-CO2e and the maximum-profit operating points.",
+    columns=(
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("recommendation_date", pa.date32(), "day", nullable=False),
+        Column("point", pa.int32(), "0 = minimum CO2e ... n-1 = maximum profit", nullable=False),
+        Column("kind", pa.string(), "min_co2e | epsilon | max_profit", nullable=False),
+        Column("co2e_cap_kg_h", pa.float64(), "epsilon: cap on CO2e (null at the end points)", unit="kg/h"),
+        Column("co2e_kg_h", pa.float64(), "CO2e at the point", unit="kg/h", nullable=False),
+        Column("profit_usd_h", pa.float64(), "profit at the point", unit="USD/h", nullable=False),
+        Column("setpoints_json", pa.string(), "JSON: setpoint -> value", nullable=False),
+        Column("termination", pa.string(), "solver termination", nullable=False),
+        Column("model_version", pa.string(), "parameter set used", nullable=False),
+        *_COMPUTED,
+    ),
+    primary_key=("scenario_id", "plant_id", "recommendation_date", "point"),
+    interval_column="recommendation_date",
+))

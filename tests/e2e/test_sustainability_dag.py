@@ -28,12 +28,12 @@ def test_report_dag_writes_emissions_lca_heat_and_the_report(airflow_db, lake_en
     (days, plants, total), = con.execute(
         "SELECT count(DISTINCT emission_date), count(DISTINCT plant_id), sum(total_market_tco2e) "
         "FROM gold.fct_emissions_summary_daily WHERE scenario_id = 'base'").fetchall()
-    assert (days, plants) == (2, 3) and total > 0
+    assert (days, plants) == (2, 4) and total > 0
     (lca_rows, products), = con.execute("SELECT count(*), count(DISTINCT product) FROM gold.fct_lca_results").fetchall()
     assert products == 3 and lca_rows == (4 + 1 + 1) * 3  # biorefinery under 4 allocations, x 3 categories
     (report_date, path, plants_listed), = con.execute("SELECT report_date, path, plants FROM gold.fct_reports").fetchall()
     assert str(report_date) == "2026-03-02"  # the latest complete day in gold, chosen by the DAG
-    assert plants_listed == "biorefinery,co2_electrolyzer,smelter"
+    assert plants_listed == "biorefinery,co2_electrolyzer,cstr,smelter"
     assert (Path(lake_env.root) / path).stat().st_size > 1_000_000
 
 
@@ -45,7 +45,7 @@ def test_a_scenario_run_is_keyed_by_its_id(airflow_db, lake_env):
     assert sustainability_report().test(run_conf=conf).state == "success"
     con = connect(lake_env)
     scen = dict(con.execute("SELECT scenario_id, count(*) FROM gold.fct_emissions_summary_daily GROUP BY 1").fetchall())
-    assert scen == {"grid-2030": 3}  # the base case was not run here and nothing was written for it
+    assert scen == {"grid-2030": 4}  # the base case was not run here and nothing was written for it
     (grid,), = con.execute("SELECT DISTINCT grid_kg_co2e_per_kwh FROM gold.fct_lca_results").fetchall()
     assert grid == 0.05
     (path,), = con.execute("SELECT path FROM gold.fct_reports WHERE scenario_id = 'grid-2030'").fetchall()

@@ -1,0 +1,87 @@
+"""
+### Optimize setpoints
+
+Runs when new calibrated parameters and new prices are in gold (Assets `gold.fct_model_parameters`
+and `gold.fct_prices_daily`), or on demand.
+
+For each plant, a Pyomo steady-state model with the latest calibrated parameters, the prices in
+force (market feed) and the carbon price, grid factor and emission limits in force (regulatory
+feed) is solved by IPOPT in stages (build → set conditions → initialise at the current operating
+point → set up the optimisation → solve → report): maximum operating profit minus carbon cost
+within safety limits, product specs, equipment capacities and emission limits. A non-optimal or
+infeasible solve fails the task with the solver's message.
+
+Writes `gold.fct_setpoint_recommendations` (recommended vs current setpoints, expected profit and
+CO2e against the current point, model version, prices used) and `gold.fct_pareto_front`
+(epsilon-constraint front of profit vs CO2e, `pareto_points` points per plant).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+from nexus.assets import GOLD_MODEL_PARAMETERS, GOLD_PARETO_FRONT, GOLD_PRICES_DAILY, GOLD_SETPOINT_RECOMMENDATIONS
+
+PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
+
+
+def _lake_and_meta(step: str):
+    from nexus.settings import get_settings
+    from warehouse.lake import CommitMeta, Lake
+
+    ctx = get_current_context()
+    meta = CommitMeta(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], source="optimization", extra={"task_id": step})
+    return Lake(get_settings().lake_root), meta, ctx["params"]
+
+
+@dag(
+    schedule=(GOLD_MODEL_PARAMETERS & GOLD_PRICES_DAILY),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["nexus", "optimization"],
+    default_args={"owner": "nexus", "retries": 1, "retry_delay": dt.timedelta(minutes=1)},
+    params={
+        "plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS},
+                        description="plants to optimize"),
+        "recommendation_date": Param(None, type=["null", "string"], format="date",
+                                     description="day whose prices and rules apply; empty = each plant's latest "
+                                                 "complete day in gold"),
+        "pareto_points": Param(7, type="integer", minimum=0, maximum=25,
+                               description="points on the profit vs CO2e front (0 = optimum only)"),
+    },
+    doc_md=__doc__,
+)
+def optimize_setpoints():
+    @task
+    def select_plants() -> list[dict]:
+        from sustainability.pipeline import latest_complete_day
+
+        lake, _, params = _lake_and_meta("select_plants")
+        todo = []
+        for plant_id in params["plants"]:
+            try:
+                day = dt.date.fromisoformat(params["recommendation_date"]) if params.get("recommendation_date") \
+                    else latest_complete_day(lake, [plant_id])
+            except Exception as exc:  # no gold data for the plant yet
+                print(f"{plant_id}: skipped ({exc})")
+                continue
+            todo.append({"plant_id": plant_id, "day": day.isoformat()})
+        return todo
+
+    @task(outlets=[GOLD_SETPOINT_RECOMMENDATIONS, GOLD_PARETO_FRONT],
+          map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
+    def optimize_plant(job: dict) -> dict:
+        from optimization.pipeline import optimize_day
+
+        lake, meta, params = _lake_and_meta("optimize_plant")
+        return optimize_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=[job["plant_id"]],
+                            pareto_points=params["pareto_points"])
+
+    optimize_plant.expand(job=select_plants())
+
+
+optimize_setpoints()

@@ -1,0 +1,122 @@
+"""
+### Replay a scenario
+
+Replays calibration, setpoint optimization and carbon accounting over past days under another
+carbon price, grid factor, market prices or emission limits, and writes every result keyed by
+`scenario_id` — the base case is never touched. One run replays one day (the run's data interval:
+a run for logical date D replays D − 1), so a period is replayed with a backfill:
+
+```
+airflow backfill create --dag-id replay_scenario --from-date 2026-03-02 --to-date 2026-03-04 \
+  --dag-run-conf '{"scenario_id": "carbon-150", "carbon_price_usd_t": 150}'
+```
+
+or from the UI (Trigger → a date range, with the params below). Params:
+`scenario_id`; `carbon_price_usd_t` (replaces the carbon price in force, before free allocation);
+`grid_kg_co2e_per_kwh` (replaces the grid factor); `price_multipliers` (`{"electricity": 1.5}`);
+`limit_overrides` (`{"smelter:cf4:day": 5.0}`, in the unit of the limit in force).
+
+Compare with the base case in SQL: `SELECT * FROM gold.v_scenario_comparison` (profit, CO2e and
+setpoints per plant and day, scenario against base). Replaying `base` itself fills the base case
+for past days. Scheduled (daily) runs of the base scenario do nothing: `calibrate_models` and
+`optimize_setpoints` keep the base case current.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from nexus.assets import GOLD_EMISSIONS_DAILY, GOLD_MODEL_PARAMETERS, GOLD_SETPOINT_RECOMMENDATIONS
+
+PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
+
+
+def _lake_and_meta(step: str):
+    from nexus.settings import get_settings
+    from warehouse.lake import CommitMeta, Lake
+
+    ctx = get_current_context()
+    meta = CommitMeta(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], source="scenario",
+                      extra={"task_id": step, "scenario_id": str(ctx["params"]["scenario_id"])})
+    return Lake(get_settings().lake_root), meta, ctx
+
+
+@dag(
+    schedule=CronTriggerTimetable("0 3 * * *", timezone="UTC", interval=dt.timedelta(days=1)),
+    start_date=pendulum.datetime(2021, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=4,
+    tags=["nexus", "scenario", "optimization", "calibration"],
+    default_args={"owner": "nexus", "retries": 1, "retry_delay": dt.timedelta(minutes=1)},
+    params={
+        "scenario_id": Param("base", type="string", pattern="^[a-z0-9_\\-]+$",
+                             description="key of the scenario's rows in gold ('base' = the rules and prices in force)"),
+        "carbon_price_usd_t": Param(None, type=["null", "number"], minimum=0,
+                                    description="carbon price replacing the one in force, USD/t CO2e"),
+        "grid_kg_co2e_per_kwh": Param(None, type=["null", "number"], minimum=0, maximum=2,
+                                      description="grid emission factor replacing the one in force, kg CO2e/kWh"),
+        "price_multipliers": Param({}, type="object",
+                                   description="item -> factor on its market price, e.g. {\"electricity\": 1.5}"),
+        "limit_overrides": Param({}, type="object",
+                                 description="'<plant>:<pollutant>:<averaging>' -> limit, e.g. {\"smelter:cf4:day\": 5}"),
+        "plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS}),
+        "window_days": Param(7, type="integer", minimum=1, maximum=90, description="calibration window"),
+        "pareto_points": Param(5, type="integer", minimum=0, maximum=25),
+    },
+    doc_md=__doc__,
+)
+def replay_scenario():
+    @task.short_circuit
+    def select_day() -> dict | None:
+        from optimization.pipeline import Scenario
+
+        _, _, ctx = _lake_and_meta("select_day")
+        scenario = Scenario.from_params(ctx["params"])  # validates the params before any work
+        run = ctx["dag_run"]
+        if scenario.scenario_id == "base" and str(run.run_type).lower().endswith("scheduled"):
+            print("scheduled run of the base scenario: nothing to replay (calibrate_models / optimize_setpoints "
+                  "keep the base case current)")
+            return None
+        start = ctx.get("data_interval_start")
+        day = (start.date() if start is not None else (pendulum.now("UTC").date() - dt.timedelta(days=1)))
+        return {"day": day.isoformat(), "scenario_id": scenario.scenario_id}
+
+    @task(outlets=[GOLD_MODEL_PARAMETERS])
+    def calibrate_models(job: dict) -> dict:
+        from optimization.calibrate import calibrate_day
+
+        lake, meta, ctx = _lake_and_meta("calibrate_models")
+        p = ctx["params"]
+        return calibrate_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=p["plants"],
+                             window_days=p["window_days"], scenario_id=job["scenario_id"], raise_on_failure=False)
+
+    @task(outlets=[GOLD_SETPOINT_RECOMMENDATIONS])
+    def optimize_setpoints(job: dict, calibration: dict) -> dict:
+        from optimization.pipeline import Scenario, optimize_day
+
+        lake, meta, ctx = _lake_and_meta("optimize_setpoints")
+        p = ctx["params"]
+        return optimize_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=p["plants"],
+                            scenario=Scenario.from_params(p), pareto_points=p["pareto_points"])
+
+    @task(outlets=[GOLD_EMISSIONS_DAILY])
+    def compute_emissions(job: dict) -> dict:
+        from optimization.pipeline import Scenario
+        from sustainability.pipeline import accounted_plants, replay_emissions
+
+        lake, meta, ctx = _lake_and_meta("compute_emissions")
+        p = ctx["params"]
+        day = dt.date.fromisoformat(job["day"])
+        plants = [x for x in p["plants"] if x in accounted_plants()]
+        return replay_emissions(lake, day, meta=meta, plants=plants, scenario=Scenario.from_params(p))
+
+    job = select_day()
+    optimize_setpoints(job, calibrate_models(job))
+    compute_emissions(job)
+
+
+replay_scenario()

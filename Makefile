@@ -60,9 +60,10 @@ browser:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { \
 	    $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; }
 
-bench: $(STAMP)
+bench: $(STAMP) $(PYNUMERO)
 	$(BIN)/python benchmarks/bench_sensor_pipeline.py --plant-days 7
 	$(BIN)/python benchmarks/bench_history.py --days 31 --quiet
+	$(BIN)/python benchmarks/bench_decisions.py --days 7
 
 airflow: $(STAMP) $(PYNUMERO)
 	$(BIN)/nexus airflow db migrate >/dev/null

@@ -9,6 +9,8 @@
     nexus backfill-history --years 5                        # five years of every plant's history, simulated and loaded
     nexus seed-regulatory                                   # the shipped regulatory documents into the landing folder
     nexus rules smelter 2026-03-01                          # rules and factors in force at a plant on a day
+    nexus report [2026-03-02] [--scenario S]               # carbon accounting, LCA, pinch and the HTML report of a day
+    nexus reports                                           # the sustainability reports written so far
     nexus demo                                              # simulate, ingest through Airflow, query
     nexus airflow ARGS...                                   # the airflow CLI with the project's settings
 """
@@ -156,6 +158,50 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from nexus.settings import get_settings
+    from sustainability.pipeline import (
+        compute_emissions,
+        compute_heat_integration,
+        compute_lca,
+        latest_complete_day,
+        write_report,
+    )
+    from warehouse.lake import CommitMeta, Lake
+
+    lake = Lake(get_settings().lake_root)
+    day = dt.date.fromisoformat(args.date) if args.date else latest_complete_day(lake)
+    meta = CommitMeta("nexus-cli", f"report__{args.scenario}__{day}", "sustainability")
+    end = day + dt.timedelta(days=1)
+    overrides = json.loads(args.overrides) if args.overrides else None
+    emissions = compute_emissions(lake, end - dt.timedelta(days=args.window_days), end, meta=meta,
+                                  scenario_id=args.scenario, overrides=overrides)
+    compute_lca(lake, day, meta=meta, scenario_id=args.scenario, overrides=overrides, n_samples=args.lca_samples)
+    compute_heat_integration(lake, day, meta=meta)
+    out = write_report(lake, day, meta=meta, scenario_id=args.scenario, window_days=args.window_days)
+    for plant_id, r in emissions.items():
+        if r["factor_gaps"]:
+            print(f"{plant_id}: left out (no factor): {'; '.join(r['factor_gaps'])}", file=sys.stderr)
+    print(f"{out['absolute_path']}\n  total {out['total_market_tco2e'] or 0:,.1f} t CO2e (market-based), "
+          f"{out['exceedances']} limit(s) exceeded, sections: {out['sections']}")
+    return 0
+
+
+def _cmd_reports(args: argparse.Namespace) -> int:
+    from nexus.settings import get_settings
+    from warehouse.sql import connect
+
+    con = connect()
+    try:
+        con.sql("SELECT report_date, scenario_id, plants, round(total_market_tco2e, 1) AS total_tco2e, exceedances, "
+                "path FROM gold.fct_reports ORDER BY report_date DESC, scenario_id").show(max_width=200)
+    except Exception:
+        print("no reports yet: run the sustainability_report DAG or `nexus report`", file=sys.stderr)
+        return 1
+    print(f"paths are relative to the lake: {get_settings().lake_root}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from nexus.demo import run_demo
 
@@ -261,6 +307,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("date", help="YYYY-MM-DD")
     p.add_argument("--gwp-set", default="AR6", choices=["AR4", "AR5", "AR6"])
     p.set_defaults(func=_cmd_rules)
+
+    p = sub.add_parser("report", help="carbon accounting, LCA, heat integration and the HTML report of a day")
+    p.add_argument("date", nargs="?", help="YYYY-MM-DD (default: the latest day gold has complete)")
+    p.add_argument("--scenario", default="base", help="scenario id (rows keyed by it; needs --overrides to differ)")
+    p.add_argument("--overrides", help="JSON overrides of the rules, e.g. '{\"grid_location_kg_per_kwh\": 0.1}'")
+    p.add_argument("--window-days", type=int, default=30)
+    p.add_argument("--lca-samples", type=int, default=500)
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("reports", help="list the sustainability reports in gold.fct_reports")
+    p.set_defaults(func=_cmd_reports)
 
     p = sub.add_parser("demo", help="simulate a few days, ingest them through Airflow, query gold")
     p.add_argument("--days", type=int, default=3)

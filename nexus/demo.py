@@ -118,6 +118,14 @@ SUSTAINABILITY_QUERIES = [
      "SELECT plant_id, pollutant, averaging, round(value, 3) AS value, limit_value, unit, round(utilisation_pct, 1) AS pct, "
      "status FROM gold.fct_emission_compliance_daily WHERE scenario_id = 'base' AND emission_date = "
      "(SELECT max(emission_date) FROM gold.fct_emission_compliance_daily) ORDER BY plant_id, pollutant"),
+    ("Calibrated parameters against design, with drift flags",
+     "SELECT plant_id, fit_date, parameter, round(estimate, 4) AS estimate, round(std_error, 4) AS std_error, "
+     "design_value, round(drift_pct, 1) AS drift_pct, out_of_band, round(validation_mape_pct, 2) AS val_mape_pct "
+     "FROM gold.fct_model_parameters WHERE scenario_id = 'base' ORDER BY plant_id, parameter"),
+    ("Recommended setpoints, expected profit and CO2e against the current operating point",
+     "SELECT plant_id, setpoint, round(current_value, 3) AS current, round(recommended_value, 3) AS recommended, unit, "
+     "round(delta_profit_usd_h, 2) AS d_profit_usd_h, round(delta_co2e_kg_h, 2) AS d_co2e_kg_h, model_version "
+     "FROM gold.fct_setpoint_recommendations WHERE scenario_id = 'base' ORDER BY plant_id, setpoint"),
     ("Cradle-to-gate GWP100 per kg of product (95 % Monte Carlo interval)",
      "SELECT product, allocation, round(value, 3) AS kg_co2e_per_kg, round(p2_5, 3) AS p2_5, round(p97_5, 3) AS p97_5 "
      "FROM gold.fct_lca_results WHERE impact_category = 'climate_change_gwp100' AND scenario_id = 'base' ORDER BY product, allocation"),
@@ -213,6 +221,12 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
             return 1
 
     last = start + dt.timedelta(days=days - 1)
+    if not _dags_test("calibrate_models", None, "parameters fitted on the normal-operation hours", env, logs,
+                      conf={"fit_date": last.isoformat()}):
+        return 1
+    if not _dags_test("optimize_setpoints", None, f"setpoints under the prices and rules of {last}", env, logs,
+                      conf={"recommendation_date": last.isoformat(), "pareto_points": 5}):
+        return 1
     if not _dags_test("sustainability_report", None, f"carbon accounting, LCA and the report of {last}", env, logs,
                       conf={"report_date": last.isoformat(), "window_days": days, "lca_samples": 300}):
         return 1

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 BASE = "base"
 #: Densities for volume-quoted products priced per mass (kg/m3): ethanol at 15 °C (ASTM D4806 basis).
 DENSITY_KG_M3 = {"ethanol": 789.0}
+#: Mass fraction of the active substance in a quote, where the plant meters the pure substance:
+#: sulfuric acid is quoted per short ton of 93 % acid (66 °Bé), the biorefinery meters 100 % H2SO4.
+QUOTE_PURITY = {"sulfuric_acid": 0.93}
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def _convert_price(price: float, unit: str, item: str, target: str) -> float:
     src = unit.split("/", 1)[1]
     dst = target.split("/", 1)[1]
     density = DENSITY_KG_M3.get(item)
-    return price * quantity_factor(src, dst, density)
+    return price * quantity_factor(src, dst, density) / QUOTE_PURITY.get(item, 1.0)
 
 
 def prices_for(lake: Lake, plant_id: str, day: dt.date, items: Mapping[str, str],

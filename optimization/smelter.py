@@ -3,10 +3,12 @@
 Physics: the twin's own equations
 ---------------------------------
 The Pyomo model is the average cell of :func:`models._smelter_physics.steady_state`, written with
-the *same functions* of :mod:`models._smelter_physics` (no copied equations or constants): they are
+the *same functions* of :mod:`models._smelter_physics`, not copies of their equations: they are
 plain arithmetic on numpy, and :data:`TWIN` is that module with its global ``np`` bound to a small
 shim that passes Pyomo expressions to Pyomo's ``exp``/``log``/``sqrt``/``asinh`` and numbers to
-numpy (:func:`port_to_pyomo`). Per cell, at line current I (kA), anode-cathode distance ACD (cm)
+numpy (:func:`port_to_pyomo`). Only what ``steady_state`` writes inline (assembling the heat
+balance, the alumina and AlF3 rates, the wall's steady inner-face temperature) is repeated here,
+with the twin's parameters and constants. Per cell, at line current I (kA), anode-cathode distance ACD (cm)
 and bath temperature T (degC), with the bath chemistry, potroom air, cell age and anode-effect
 minutes as conditions:
 
@@ -39,18 +41,20 @@ effects and PFCs per tonne.
 
 Smoothing (stated, not hidden): the twin's ``maximum``/``minimum``/``clip`` become
 ``0.5 (a + b +- sqrt((a - b)**2 + eps**2))`` with ``eps = 1e-4 x max(1, |bound|)`` on Pyomo
-expressions. Inside the operating window every one of them is far from its kink except none: the
-side-flux switch sits at a superheat of q_floor/h = 3.2 K (below the 5 K band), the CE clip at
-0.965 (the optimum is near 0.94), the ledge clip at 0 and 25 cm. The error this adds at the design
-point is < 1e-6 relative (tested against ``steady_state``: < 1e-4 relative on every output).
+expressions. Inside the operating window every one of them is far from its kink: the side-flux
+switch sits at a superheat of q_floor/h = 3.2 K (below the 5 K band), the CE clip at 0.965 (CE
+stays within 0.94-0.96), the ledge clip at 0 and 25 cm (2-15 cm here), the alumina-activity,
+concentration-overvoltage and bubble-coverage clips far outside the 300-400 kA range. The
+simulation stage reproduces ``steady_state`` within 5e-7 relative on every output (tested to
+1e-5), the largest error being the CE clip's.
 
 Decisions, limits and objective
 -------------------------------
 Decision variables (:data:`SETPOINTS`): the line current (rectifier range, assumption 300-400 kA:
 the twin's power-contract grades and excursions span 310-370 kA, and lines are built with
 amperage-creep headroom) and the ACD (the pot control's limits in
-:class:`~models._smelter_physics.SmelterParams`, 3.0-6.5 cm: a low ACD costs current efficiency,
-metal-pad stability; a high one voltage and heat). The operator enters the ACD as the pot-control
+:class:`~models._smelter_physics.SmelterParams`, 3.0-6.5 cm: a low ACD costs current efficiency
+and metal-pad stability, a high one voltage and heat). The operator enters the ACD as the pot-control
 resistance target ``R = (V - 1.65 V)/I``, reported as ``resistance_target_uohm``. Bath chemistry is
 a condition, not a decision: the steady-state twin has no cost of bath acidity (AlF3 consumption
 there does not depend on the excess AlF3), so as a decision it would run to a bound.
@@ -59,10 +63,10 @@ Constraints (``setup_optimization``):
 
 * superheat band :data:`SUPERHEAT_BAND_K` = 5-15 K. Too low: the bath freezes out on the ledge and
   cathode, alumina dissolves slowly (the twin halves its dissolution rate at a 3 K superheat) and
-  sludge forms; too high: the protective side ledge melts back and current efficiency falls. This
-  is the commonly quoted operating window of prebake cells (Thonstad et al., *Aluminium
-  Electrolysis*, 3rd ed. 2001; Tabereaux and Peterson, "Aluminum Production", *Treatise on Process
-  Metallurgy* Vol. 3, Elsevier 2014); the numbers are this project's choice within it.
+  sludge forms; too high: the protective side ledge melts back and current efficiency falls. The
+  operating windows of prebake cells are discussed in Thonstad et al., *Aluminium Electrolysis*,
+  3rd ed. 2001, and Tabereaux and Peterson, "Aluminum Production", *Treatise on Process
+  Metallurgy* Vol. 3, Elsevier 2014; the numbers 5 and 15 K are this project's choice.
 * side ledge at least :data:`LEDGE_MIN_CM` = 2 cm (assumption: keeps the SiC sidewall covered).
 * emission limits in force (``conditions.limits``, hourly, see :data:`LIMIT_KEYS`), the
   epsilon-constraint ``co2e_kg_h <= co2e_cap_kg_h``.
@@ -96,6 +100,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+from scipy.optimize import brentq
 
 from models import _smelter_physics as physics
 from models import smelter as plant
@@ -111,8 +116,10 @@ __all__ = [
     "LEDGE_MIN_CM",
     "LIMIT_KEYS",
     "LINE_CURRENT_BOUNDS_KA",
+    "OUTPUT_KEYS",
     "PRICE_ITEMS",
     "SETPOINTS",
+    "SETPOINT_TAGS",
     "SUPERHEAT_BAND_K",
     "TWIN",
     "SmelterEconomics",
@@ -139,6 +146,9 @@ SETPOINTS: dict[str, Setpoint] = {
     "acd_cm": Setpoint("acd_cm", "cm", P.acd_min_cm, P.acd_max_cm,
                        "anode-cathode distance; the pot control holds it through its resistance target"),
 }
+#: Historian tag (and factor to the setpoint's unit) whose daily mean is the current setpoint
+#: (read by :func:`optimization.pipeline.current_setpoints`).
+SETPOINT_TAGS: dict[str, tuple[str, float]] = {"line_current_ka": ("SMT.II101", 1.0), "acd_cm": ("SMT.ZY103", 1.0)}
 #: Market items the objective prices, with the unit the price must be in. Keys are the activity
 #: items of :data:`models.smelter.ACTIVITY` and :data:`models.market.SERIES`.
 PRICE_ITEMS: dict[str, str] = {
@@ -198,7 +208,7 @@ class _PyomoNumpy:
     function refuses Pyomo arguments (a twin equation that needs it must be ported here first).
     """
 
-    _PYOMO = {
+    _PYOMO: ClassVar[dict[str, Any]] = {
         "exp": pyo.exp,
         "log": pyo.log,
         "sqrt": pyo.sqrt,
@@ -276,7 +286,7 @@ class SmelterEconomics:
     aluminium_usd_kg, alumina_usd_kg, anode_carbon_usd_kg, aluminium_fluoride_usd_kg : float
         Prices of the :data:`PRICE_ITEMS`, USD/kg.
     electricity_usd_kwh : float
-        Electricity price, USD/kWh.
+        Electricity price, USD/kWh (may be negative).
     carbon_usd_t : float
         Cost of a tonne of Scope 1 CO2e, USD/t.
     grid_kg_co2e_per_kwh : float
@@ -298,8 +308,10 @@ class SmelterEconomics:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"smelter: {f.name} must be a finite number >= 0, found {value!r}")
+            # day-ahead power can trade below zero; nothing else can
+            low = -math.inf if f.name == "electricity_usd_kwh" else 0.0
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < low:
+                raise ValueError(f"smelter: {f.name} must be a finite number >= {low}, found {value!r}")
 
     @classmethod
     def from_conditions(cls, conditions: OperatingConditions) -> SmelterEconomics:
@@ -370,6 +382,8 @@ class SmelterOptimization(StagedFlow):
         self.economics: SmelterEconomics | None = None
         self.limits: dict[str, float] = {}
         self.current: dict[str, float] | None = None
+        self.objective: str | None = None
+        self._constraints: dict[str, tuple[Any, str]] = {}
 
     # ------------------------------------------------------------------ stages
 
@@ -390,7 +404,7 @@ class SmelterOptimization(StagedFlow):
         # Setpoints and states.
         m.line_current_ka = pyo.Var(bounds=(1.0, 1000.0), initialize=p.nominal_current_ka, doc="line current, kA")
         m.acd_cm = pyo.Var(bounds=(p.acd_min_cm, p.acd_max_cm), initialize=p.ce_acd_ref_cm, doc="ACD, cm")
-        m.temp_c = pyo.Var(bounds=(800.0, 1100.0), initialize=p.ce_t_ref_c, doc="bath temperature, degC")
+        m.temp_c = pyo.Var(bounds=(600.0, 1200.0), initialize=p.ce_t_ref_c, doc="bath temperature, degC")
         m.ce = pyo.Var(bounds=(0.5, 1.0), initialize=p.ce_ref, doc="current efficiency")
 
         cur, temp = m.line_current_ka, m.temp_c
@@ -402,11 +416,12 @@ class SmelterOptimization(StagedFlow):
         m.liquidus_c = pyo.Expression(expr=tw.liquidus_temperature(m.alf3_wt, p.caf2_wt, m.al2o3_wt))
         # A variable, not an expression: IPOPT relaxes an inequality by 1e-8 x its bound, and the
         # bound of "T - T_liq >= 5" as written for the solver is 5 + T_liq ~ 961 K (1e-5 K).
-        m.superheat_k = pyo.Var(bounds=(-200.0, 200.0), initialize=8.5, doc="bath superheat, K")
+        m.superheat_k = pyo.Var(bounds=(-400.0, 250.0), initialize=8.5, doc="bath superheat, K")
         m.superheat_eq = pyo.Constraint(expr=m.superheat_k == temp - m.liquidus_c)
 
         # Current efficiency: the twin's correlation as an equation.
-        m.ce_eq = pyo.Constraint(expr=m.ce == tw.current_efficiency(temp, m.alf3_wt, m.acd_cm, m.current_density, p))
+        m.ce_correlation = pyo.Expression(expr=tw.current_efficiency(temp, m.alf3_wt, m.acd_cm, m.current_density, p))
+        m.ce_eq = pyo.Constraint(expr=m.ce == m.ce_correlation)
 
         # Heat balance of steady_state, side flux and quasi-steady ledge.
         q_floor = tw.heat_loss_floor_flux(m.liquidus_c, m.air_temp_c, m.wall_resistance, p)
@@ -474,6 +489,11 @@ class SmelterOptimization(StagedFlow):
         air_temp_c, cell_age_d, aem : float
             Potroom air (degC), cell age (d), anode-effect minutes per cell-day at the nominal
             current density; defaults as in ``steady_state``.
+
+        A current point may lie outside the superheat band, even below the liquidus (a day
+        with an outage, averaged); it is simulated with the same equations (ledge at its
+        maximum, no latent-heat buffer at steady state) and only serves as the starting point
+        and the comparison.
         """
         m = self._model("set_conditions")
         p = self.params
@@ -493,12 +513,25 @@ class SmelterOptimization(StagedFlow):
         m.acd_cm.fix(float(acd_cm))
 
     def initial_guess(self) -> None:
-        """Start the square solve at the twin's design superheat and the CE it gives."""
+        """Start the square solve at the root of the model's own heat balance in T (Brent's method).
+
+        Like ``steady_state``: with I and ACD fixed, CE follows from T, so the heat balance is one
+        equation in T, monotone (the side loss rises steeply above the liquidus). A Newton method
+        started above the liquidus overshoots when the point is frozen (the loss slope drops from
+        ~22 to ~0.55 kW/K there), so IPOPT starts from the bracketed root instead.
+        """
         m = self.model
-        m.temp_c.set_value(pyo.value(m.liquidus_c) + 8.5)
-        m.superheat_k.set_value(8.5)
-        m.ce.set_value(float(physics.current_efficiency(m.temp_c.value, pyo.value(m.alf3_wt), m.acd_cm.value,
-                                                        pyo.value(m.current_density), self.params)))
+        liquidus = pyo.value(m.liquidus_c)
+
+        def residual(temp_c: float) -> float:
+            m.temp_c.set_value(temp_c)
+            m.ce.set_value(pyo.value(m.ce_correlation))
+            return pyo.value(m.heat_generated_kw - m.heat_loss_kw)
+
+        low, high = m.temp_c.bounds
+        temp = brentq(residual, low, high, xtol=1e-6) if residual(low) > 0 > residual(high) else liquidus + 8.5
+        residual(temp)
+        m.superheat_k.set_value(temp - liquidus)
 
     def initialize(self) -> SolveReport:
         """Square solve at the set conditions; that point is the report's ``current`` case."""
@@ -629,7 +662,7 @@ class SmelterOptimization(StagedFlow):
                                (m.acd_cm, "acd_min_cm", "acd_max_cm")):
             if not var.fixed:
                 active += [k for k, b in ((low, var.lb), (high, var.ub)) if at(var.value, b)]
-        for key, (body, _) in getattr(self, "_constraints", {}).items():
+        for key, (body, _) in self._constraints.items():
             if at(pyo.value(body), self.limits[key]):
                 active.append(key)
         return active
@@ -686,6 +719,8 @@ def optimize(conditions: OperatingConditions, *, co2e_cap_kg_h: float | None = N
     unknown = sorted(set(conditions.current) - set(SETPOINTS))
     if unknown:
         raise ValueError(f"smelter: expected current setpoints among {list(SETPOINTS)}, found unknown {unknown}")
+    if co2e_cap_kg_h is not None and not (math.isfinite(co2e_cap_kg_h) and co2e_cap_kg_h >= 0):
+        raise ValueError(f"smelter: co2e_cap_kg_h must be a finite number >= 0 or None, found {co2e_cap_kg_h!r}")
     flow = SmelterOptimization(calibrated_params(conditions.parameters))
     economics = SmelterEconomics.from_conditions(conditions)
     flow.build()

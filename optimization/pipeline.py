@@ -257,6 +257,14 @@ def conditions_for(lake: Lake, plant_id: str, day: dt.date, scenario: Scenario |
     return cond, {"prices": prices, "carbon_source": carbon_src, "documents": [f"{d} v{v}" for d, v in rules.documents]}
 
 
+_SUFFIX_UNITS = {"_k": "K", "_uohm": "uohm", "_ka": "kA", "_a": "A", "_cm": "cm", "_h": "h", "_pct": "percent"}
+
+
+def _unit_from_name(name: str) -> str:
+    """Unit of a derived setpoint (not a decision variable) from its name's suffix."""
+    return next((u for suffix, u in _SUFFIX_UNITS.items() if name.endswith(suffix)), "")
+
+
 def pareto_front(plant_id: str, conditions: OperatingConditions, n_points: int = 7,
                  best: Solution | None = None) -> list[Solution]:
     """ε-constraint front: minimum CO2e, ``n_points - 2`` caps evenly between, maximum profit.
@@ -293,7 +301,7 @@ def optimize_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence
         best = module.optimize(cond)
         for name, value in best.setpoints.items():
             sp = module.SETPOINTS.get(name)
-            recs.append({**stamp, "plant_id": plant_id, "setpoint": name, "unit": sp.unit if sp else "",
+            recs.append({**stamp, "plant_id": plant_id, "setpoint": name, "unit": sp.unit if sp else _unit_from_name(name),
                          "current_value": best.current_setpoints.get(name), "recommended_value": value,
                          "lower_bound": sp.lower if sp else None, "upper_bound": sp.upper if sp else None,
                          "expected_profit_usd_h": best.profit_usd_h, "current_profit_usd_h": best.current_profit_usd_h,

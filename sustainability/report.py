@@ -351,21 +351,41 @@ def _recommendations_section(lake: Lake, on: dt.date, scenario_id: str, page: _P
     if rec.empty:
         return ('<p class="note">No setpoint recommendations yet: the optimize_setpoints pipeline has not written '
                 "gold.fct_setpoint_recommendations.</p>")
-    date_col = next((c for c in ("recommendation_date", "computed_at") if c in rec.columns), None)
-    if date_col:
-        rec = _latest(rec, date_col, on)
-    if "scenario_id" in rec.columns:
-        rec = rec[rec["scenario_id"] == scenario_id]
+    rec = _latest(rec[rec["scenario_id"] == scenario_id], "recommendation_date", on)
     if rec.empty:
-        return '<p class="note">No recommendations for this day and scenario.</p>'
-    cols = [c for c in rec.columns if c not in ("run_id", "computed_at")]
-    parts = [_table(rec[cols], {c: ".4g" for c in cols if rec[c].dtype.kind == "f"})]
-    delta = [c for c in ("delta_profit_usd_h", "delta_co2e_kg_h") if c in rec.columns]
-    if len(delta) == 2:
-        parts.insert(0, page.figure(px.scatter(rec, x="delta_co2e_kg_h", y="delta_profit_usd_h", color="plant_id",
-                                               title="Expected effect of the recommendations against the current "
-                                                     "operating point")))
-    return "".join(parts)
+        return '<p class="note">No recommendations on or before this day for this scenario.</p>'
+    day = pd.to_datetime(rec["recommendation_date"]).dt.date.max()
+    per_plant = rec.groupby("plant_id", as_index=False).first()
+    fig = go.Figure()
+    front = _read(lake, "gold.fct_pareto_front")
+    if len(front):
+        front = front[(front["scenario_id"] == scenario_id)
+                      & (pd.to_datetime(front["recommendation_date"]).dt.date == day)]
+    for plant_id, f in front.groupby("plant_id") if len(front) else []:
+        f = f.sort_values("point")
+        cur = per_plant[per_plant["plant_id"] == plant_id]
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=f["co2e_kg_h"], y=f["profit_usd_h"], mode="lines+markers", name="Pareto front",
+                                 hovertext=f["setpoints_json"]))
+        if len(cur):
+            fig.add_trace(go.Scatter(x=cur["current_co2e_kg_h"], y=cur["current_profit_usd_h"], mode="markers",
+                                     marker={"size": 12, "symbol": "x"}, name="current operating point"))
+            fig.add_trace(go.Scatter(x=cur["expected_co2e_kg_h"], y=cur["expected_profit_usd_h"], mode="markers",
+                                     marker={"size": 12, "symbol": "star"}, name="recommendation"))
+        fig.update_layout(title=f"{plant_id}: profit vs CO2e (epsilon-constraint front), {day}",
+                          xaxis_title="CO2e, kg/h (Scope 1 + Scope 2 location)", yaxis_title="operating profit, USD/h")
+        page_fig = page.figure(fig, height=360)
+        per_plant.loc[per_plant["plant_id"] == plant_id, "chart"] = page_fig
+    summary = per_plant[["plant_id", "current_profit_usd_h", "expected_profit_usd_h", "delta_profit_usd_h",
+                         "current_co2e_kg_h", "expected_co2e_kg_h", "delta_co2e_kg_h", "model_version",
+                         "active_constraints"]]
+    setpoints = rec[["plant_id", "setpoint", "unit", "current_value", "recommended_value", "lower_bound",
+                     "upper_bound"]].sort_values(["plant_id", "setpoint"])
+    charts = "".join(per_plant["chart"].dropna()) if "chart" in per_plant else ""
+    return (f"<p>Recommendations for {day} (prices, carbon price and limits in force that day; latest calibration)."
+            "</p>" + _table(summary, {c: ",.2f" for c in summary.columns if summary[c].dtype.kind == "f"})
+            + _table(setpoints, {c: ".4g" for c in ("current_value", "recommended_value", "lower_bound", "upper_bound")})
+            + charts)
 
 
 _OPTIONAL_SECTIONS: Sequence[tuple[str, str, Callable[..., str]]] = (

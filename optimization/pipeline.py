@@ -196,10 +196,14 @@ def hourly_caps(limits: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str
 
 def calibrated_parameters(lake: Lake, plant_id: str, day: dt.date, scenario_id: str = BASE,
                           accepted: Sequence[str] = ()) -> tuple[dict[str, float], str]:
-    """The latest calibration fitted before ``day`` (scenario first, then base): values and model version."""
+    """The latest calibration fitted on data up to ``day`` (scenario first, then base): values and model version.
+
+    Only calibrations whose run succeeded are written to ``gold.fct_model_parameters``, so a failed
+    fit leaves the previous one in use.
+    """
     if not lake.exists(FCT_MODEL_PARAMETERS):
         return {}, "design"
-    p = lake.read(FCT_MODEL_PARAMETERS, where={"plant_id": plant_id}, end=day).to_pandas()
+    p = lake.read(FCT_MODEL_PARAMETERS, where={"plant_id": plant_id}, end=day + dt.timedelta(days=1)).to_pandas()
     for sid in (scenario_id, BASE):
         rows = p[p["scenario_id"] == sid]
         if len(rows):

@@ -133,5 +133,6 @@ def test_calibrated_parameters_are_used(copy_lake):
     assert cond.parameters == {"UA": 4.0e4} and cond.model_version == "cstr@x"
     fouled = optimize_day(copy_lake, DAY, meta=META, plants=["cstr"], pareto_points=0)["cstr"]
     assert fouled["model_version"] == "cstr@x"
-    # A calibration fitted on the day itself is not used for that day (only earlier fits are).
-    assert conditions_for(copy_lake, "cstr", DAY - dt.timedelta(days=1))[0].model_version == "design"
+    # A calibration is used from its fit date on, never before.
+    assert conditions_for(copy_lake, "cstr", DAY - dt.timedelta(days=1))[0].model_version == "cstr@x"
+    assert conditions_for(copy_lake, "cstr", DAY - dt.timedelta(days=2))[0].model_version == "design"

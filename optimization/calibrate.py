@@ -73,7 +73,7 @@ def calibrate_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequenc
     after every plant was tried and written — raised as :class:`CalibrationFailed` when
     ``raise_on_failure``, so the pipeline run shows it instead of passing silently.
     """
-    from models.calibration import calibrate, calibration_for
+    from models.calibration import InsufficientData, calibrate, calibration_for
 
     start, end = _utc(day - dt.timedelta(days=window_days - 1)), _utc(day + dt.timedelta(days=1))
     now = pd.Timestamp.now(tz="UTC")
@@ -93,7 +93,7 @@ def calibrate_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequenc
         try:
             res = calibrate(plant_id, wide)
         except CalibrationFailed as exc:
-            few = len(wide) < 12 or "too few" in str(exc).lower() or "insufficient" in str(exc).lower()
+            few = isinstance(exc, InsufficientData)
             run |= {"status": "insufficient_data" if few else "failed", "message": str(exc)}
             if not few:
                 failures.append(f"{plant_id}: {exc}")

@@ -54,7 +54,7 @@ def normal_hours(lake: Lake, plant_id: str, tags: Sequence[str], start: dt.datet
     h.loc[h["good_fraction"] < min_good_fraction, "twa_value"] = np.nan
     wide = h.pivot_table(index="hour_start", columns="tag", values="twa_value", aggfunc="first")
     wide = wide.reindex(index=pd.DatetimeIndex(hours, name="hour_start"), columns=list(tags))
-    keep = wide.notna().all(axis=1).to_numpy()
+    keep = wide.notna().all(axis=1).to_numpy().copy()
     if lake.exists(FCT_OPERATING_EPISODES):
         eps = lake.read(FCT_OPERATING_EPISODES, where={"plant_id": plant_id}).to_pandas()
         eps = eps[eps["category"].isin(EXCLUDED_CATEGORIES)]

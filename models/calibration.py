@@ -62,7 +62,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -162,6 +162,9 @@ class CalibrationResult:
         Key output -> MAPE (%) on the held-out and on the fitted hours.
     message : str
         What was fitted on how many hours, the MAPEs, flags and warnings.
+    output_uncertainty : dict
+        Key output -> ``{"mean", "std", "p2_5", "p97_5"}`` of the window's mean prediction when the
+        parameters vary within their fitted covariance (Monte Carlo propagation, 200 draws).
     """
 
     plant_id: str
@@ -172,6 +175,7 @@ class CalibrationResult:
     validation_mape_pct: dict[str, float]
     fit_mape_pct: dict[str, float]
     message: str
+    output_uncertainty: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -830,6 +834,7 @@ def calibrate(plant_id: str, hourly: pd.DataFrame, *, holdout_every: int = 4, mi
 
     fit_mape, val_mape = mapes(fit_frame), mapes(val_frame)
     table = _parameter_table(cal, est)
+    uncertainty = output_uncertainty(binding, est, frame)
     message = _message(plant_id, cal, est, table, fit_frame, val_frame, fit_mape, val_mape, n_in, n_incomplete,
                        n_invalid, binding.valid_rule, held)
     return CalibrationResult(
@@ -841,7 +846,26 @@ def calibrate(plant_id: str, hourly: pd.DataFrame, *, holdout_every: int = 4, mi
         validation_mape_pct=val_mape,
         fit_mape_pct=fit_mape,
         message=message,
+        output_uncertainty=uncertainty,
     )
+
+
+def output_uncertainty(binding: _Binding, est: estimation.Estimate, frame: pd.DataFrame, *, n: int = 200,
+                       seed: int = 0) -> dict[str, dict[str, float]]:
+    """Monte Carlo propagation of the fitted parameters' covariance to the window-mean key outputs."""
+    keys = binding.calibration.key_outputs
+
+    def fun(theta: Mapping[str, float]) -> dict[str, float]:
+        pred = binding.predict(theta, frame)
+        return {k: float(np.nanmean(np.asarray(pred[k], dtype=float))) for k in keys}
+
+    try:
+        prop = estimation.monte_carlo_propagation(fun, est, n=n, seed=seed)
+    except Exception:  # noqa: BLE001 - uncertainty is a report extra; the fit itself stands
+        return {}
+    s = prop.samples
+    return {k: {"mean": float(s[k].mean()), "std": float(s[k].std(ddof=1)),
+                "p2_5": float(np.percentile(s[k], 2.5)), "p97_5": float(np.percentile(s[k], 97.5))} for k in keys}
 
 
 def _parameter_table(cal: PlantCalibration, est: estimation.Estimate) -> pd.DataFrame:

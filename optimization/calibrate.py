@@ -87,7 +87,7 @@ def calibrate_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequenc
         run = {"scenario_id": scenario_id, "plant_id": plant_id, "fit_date": day, "model_version": version,
                "window_start": start, "window_end": end, "hours_in_window": int(window_days * 24),
                "hours_excluded": excluded, "fit_hours": 0, "validation_hours": 0, "validation_mape_pct": None,
-               "validation_mape_json": None, "fit_mape_json": None, "parameters_out_of_band": 0,
+               "validation_mape_json": None, "fit_mape_json": None, "output_uncertainty_json": None, "parameters_out_of_band": 0,
                "run_id": meta.run_id, "computed_at": now}
         params = pd.DataFrame(columns=FCT_MODEL_PARAMETERS.column_names)
         try:
@@ -102,6 +102,7 @@ def calibrate_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequenc
             worst = max(mape.values()) if mape else None
             run |= {"fit_hours": res.fit_hours, "validation_hours": res.validation_hours, "validation_mape_pct": worst,
                     "validation_mape_json": json.dumps(mape), "fit_mape_json": json.dumps(res.fit_mape_pct),
+                    "output_uncertainty_json": json.dumps(res.output_uncertainty),
                     "parameters_out_of_band": int(res.parameters["out_of_band"].sum()), "status": "calibrated",
                     "message": res.message}
             params = res.parameters.assign(scenario_id=scenario_id, plant_id=plant_id, fit_date=day,

@@ -780,6 +780,8 @@ FCT_CALIBRATION_RUNS = _add(TableSpec(
         Column("validation_mape_pct", pa.float64(), "worst validation MAPE over the key outputs", unit="percent"),
         Column("validation_mape_json", pa.string(), "JSON: key output -> validation MAPE %"),
         Column("fit_mape_json", pa.string(), "JSON: key output -> fit MAPE %"),
+        Column("output_uncertainty_json", pa.string(), "JSON: key output -> mean, std, p2_5, p97_5 of the window-mean "
+               "prediction when the parameters vary within their covariance (Monte Carlo propagation)"),
         Column("parameters_out_of_band", pa.int32(), "parameters flagged as drifting out of their band", nullable=False),
         Column("status", pa.string(), "calibrated | failed | insufficient_data", nullable=False),
         Column("message", pa.string(), "what was fitted, or why it failed", nullable=False),

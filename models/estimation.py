@@ -1101,7 +1101,8 @@ def monte_carlo_propagation(
     mu_z = np.where(is_log, np.log(np.where(is_log, mean, 1.0)), mean)
     rng = np.random.default_rng(seed)
     draws_z = rng.multivariate_normal(mu_z, c_z, size=n, method="eigh")
-    draws = np.where(is_log, np.exp(draws_z), draws_z)
+    draws = draws_z.copy()
+    draws[:, is_log] = np.exp(draws_z[:, is_log])  # only the log-scale columns (the others would overflow)
 
     param_rows = []
     out_rows = []

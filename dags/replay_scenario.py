@@ -8,8 +8,11 @@ a run for logical date D replays D − 1), so a period is replayed with a backfi
 
 ```
 airflow backfill create --dag-id replay_scenario --from-date 2026-03-02 --to-date 2026-03-04 \
-  --dag-run-conf '{"scenario_id": "carbon-150", "carbon_price_usd_t": 150}'
+  --reprocess-behavior completed --dag-run-conf '{"scenario_id": "carbon-150", "carbon_price_usd_t": 150}'
 ```
+
+(Airflow keeps one run per date: `--reprocess-behavior completed` re-runs dates that already ran,
+e.g. under another scenario, with this conf; each scenario's results stay in gold under its id.)
 
 or from the UI (Trigger → a date range, with the params below). Params:
 `scenario_id`; `carbon_price_usd_t` (replaces the carbon price in force, before free allocation);
@@ -46,7 +49,7 @@ def _lake_and_meta(step: str):
 
 
 @dag(
-    schedule=CronTriggerTimetable("0 3 * * *", timezone="UTC", interval=dt.timedelta(days=1)),
+    schedule=CronTriggerTimetable("0 0 * * *", timezone="UTC", interval=dt.timedelta(days=1)),
     start_date=pendulum.datetime(2021, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=4,

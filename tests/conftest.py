@@ -60,7 +60,7 @@ GOLD_DAYS = ("2026-03-01", "2026-03-02")
 
 @pytest.fixture(scope="session")
 def gold_lake_template(tmp_path_factory):
-    """A lake with the shipped regulatory documents, market prices from 2026-02-13 and two days
+    """A lake with the shipped regulatory documents, market prices from 2026-01-02 and two days
     (GOLD_DAYS) of every plant ingested to gold (library calls, no Airflow). Session-scoped and
     read-only: copy it (``copy_lake``) before writing."""
     import datetime as dt
@@ -78,7 +78,7 @@ def gold_lake_template(tmp_path_factory):
     er.run_all(lake, landing, meta)
     start = dt.date.fromisoformat(GOLD_DAYS[0])
     end = dt.date.fromisoformat(GOLD_DAYS[-1]) + dt.timedelta(days=1)
-    prices_from = dt.date(2026, 2, 13)  # a Friday: the first prices have an FX rate
+    prices_from = dt.date(2026, 1, 2)  # a Friday (FX rate on the first day); monthly series have a quote by March
     simulate_market(prices_from, (end - prices_from).days, seed=57, landing_dir=landing)
     em.load_history(lake, landing, prices_from, end, meta, reporting_currency="USD")
     for plant_id in ("cstr", "biorefinery", "co2_electrolyzer", "smelter"):

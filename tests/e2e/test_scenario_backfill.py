@@ -25,17 +25,26 @@ def test_scenario_backfill_leaves_the_base_untouched(copy_lake, tmp_path):
     base = {"scenario_id": "base", "plants": PLANTS, "window_days": 2, "pareto_points": 3}
     scenario = {**base, "scenario_id": "carbon-150", "carbon_price_usd_t": 150.0, "grid_kg_co2e_per_kwh": 0.05}
     with running(env, tmp_path / "logs", {"standalone": ["standalone"]}) as services:
-        # Runs replay the day before their date: 2026-03-02..03 replay the lake's 2026-03-01..02.
-        for conf in (base, scenario):
-            airflow(env, "backfill", "create", "--dag-id", "replay_scenario", "--from-date", "2026-03-02",
-                    "--to-date", "2026-03-03", "--dag-run-conf", json.dumps(conf))
+        # Backfill runs of a paused DAG stay queued. Unpausing also makes today's scheduled run, which
+        # does nothing for the base scenario (checked below).
+        services.wait(lambda: airflow(env, "dags", "unpause", "replay_scenario", check=False).returncode == 0,
+                      120, "replay_scenario to be parsed and unpaused")
 
         def backfills() -> dict[str, str]:
             return {k: v for k, v in services.runs("replay_scenario").items() if k.startswith("backfill__")}
 
-        services.wait(lambda: len(backfills()) == 4 and all(s in ("success", "failed") for s in backfills().values()),
-                      420, "the scenario backfill runs to finish")
-        assert set(backfills().values()) == {"success"}, backfills()
+        # Runs replay the day before their date: 2026-03-02..03 replay the lake's 2026-03-01..02.
+        # Airflow keeps one run per date and runs one backfill per DAG at a time: the base case first,
+        # then the scenario over the same dates, reprocessing those runs with the scenario's conf.
+        for conf, reprocess in ((base, "none"), (scenario, "completed")):
+            airflow(env, "backfill", "create", "--dag-id", "replay_scenario", "--from-date", "2026-03-02",
+                    "--to-date", "2026-03-03", "--dag-run-conf", json.dumps(conf), "--reprocess-behavior", reprocess)
+            services.wait(lambda: len(backfills()) == 2 and all(s in ("success", "failed")
+                                                                for s in backfills().values()),
+                          300, f"the {conf['scenario_id']} backfill runs to finish")
+            assert set(backfills().values()) == {"success"}, backfills()
+        scheduled = {k: v for k, v in services.runs("replay_scenario").items() if k.startswith("scheduled__")}
+        assert set(scheduled.values()) <= {"success", "running", "queued"}, scheduled
 
     con = connect(copy_lake)
     rows = con.execute("SELECT plant_id, day, delta_profit_usd_h, base_emissions_tco2e, scenario_emissions_tco2e, "

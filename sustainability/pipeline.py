@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -103,7 +104,7 @@ def compute_emissions(lake: Lake, start: dt.date, end: dt.date, *, meta: CommitM
             rules_by_day[day] = rules
             day_gaps: list[str] = []
             rows = pd.DataFrame(account_day(act, rules, site, gaps=day_gaps))
-            gaps.update(day_gaps)
+            gaps.update(re.sub(r" on \d{4}-\d{2}-\d{2}", "", g) for g in day_gaps)
             rows = rows.assign(plant_id=plant_id, emission_date=day, **stamp)
             emissions.append(rows)
             docs = ", ".join(f"{d} v{v}" for d, v in rules.documents)

@@ -22,20 +22,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 
 from nexus.assets import GOLD_MODEL_PARAMETERS, GOLD_TAG_HOURLY, SILVER_SENSOR_READINGS
+from nexus.dag_support import lake_and_meta, plant_days
 
 PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
 
-
-def _lake_and_meta(step: str):
-    from nexus.settings import get_settings
-    from warehouse.lake import CommitMeta, Lake
-
-    ctx = get_current_context()
-    meta = CommitMeta(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], source="calibration", extra={"task_id": step})
-    return Lake(get_settings().lake_root), meta, ctx["params"]
 
 
 @dag(
@@ -57,27 +50,16 @@ def _lake_and_meta(step: str):
 def calibrate_models():
     @task
     def select_plants() -> list[dict]:
-        from sustainability.pipeline import latest_complete_day
-
-        lake, _, params = _lake_and_meta("select_plants")
-        todo = []
-        for plant_id in params["plants"]:
-            try:
-                day = dt.date.fromisoformat(params["fit_date"]) if params.get("fit_date") else \
-                    latest_complete_day(lake, [plant_id])
-            except Exception as exc:  # no gold data for the plant yet
-                print(f"{plant_id}: skipped ({exc})")
-                continue
-            todo.append({"plant_id": plant_id, "fit_date": day.isoformat()})
-        return todo
+        lake, _, ctx = lake_and_meta("calibration", "select_plants")
+        return plant_days(lake, ctx["params"]["plants"], ctx["params"].get("fit_date"))
 
     @task(outlets=[GOLD_MODEL_PARAMETERS], map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def calibrate_plant(job: dict) -> dict:
         from optimization.calibrate import calibrate_day
 
-        lake, meta, params = _lake_and_meta("calibrate_plant")
-        return calibrate_day(lake, dt.date.fromisoformat(job["fit_date"]), meta=meta, plants=[job["plant_id"]],
-                             window_days=params["window_days"])
+        lake, meta, ctx = lake_and_meta("calibration", "calibrate_plant")
+        return calibrate_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=[job["plant_id"]],
+                             window_days=ctx["params"]["window_days"])
 
     calibrate_plant.expand(job=select_plants())
 

@@ -21,20 +21,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 
-from nexus.assets import GOLD_MODEL_PARAMETERS, GOLD_PARETO_FRONT, GOLD_PRICES_DAILY, GOLD_SETPOINT_RECOMMENDATIONS
+from nexus.assets import (
+    GOLD_MODEL_PARAMETERS,
+    GOLD_PARETO_FRONT,
+    GOLD_PRICES_DAILY,
+    GOLD_SETPOINT_RECOMMENDATIONS,
+)
+from nexus.dag_support import lake_and_meta, plant_days
 
 PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
 
-
-def _lake_and_meta(step: str):
-    from nexus.settings import get_settings
-    from warehouse.lake import CommitMeta, Lake
-
-    ctx = get_current_context()
-    meta = CommitMeta(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], source="optimization", extra={"task_id": step})
-    return Lake(get_settings().lake_root), meta, ctx["params"]
 
 
 @dag(
@@ -58,28 +56,17 @@ def _lake_and_meta(step: str):
 def optimize_setpoints():
     @task
     def select_plants() -> list[dict]:
-        from sustainability.pipeline import latest_complete_day
-
-        lake, _, params = _lake_and_meta("select_plants")
-        todo = []
-        for plant_id in params["plants"]:
-            try:
-                day = dt.date.fromisoformat(params["recommendation_date"]) if params.get("recommendation_date") \
-                    else latest_complete_day(lake, [plant_id])
-            except Exception as exc:  # no gold data for the plant yet
-                print(f"{plant_id}: skipped ({exc})")
-                continue
-            todo.append({"plant_id": plant_id, "day": day.isoformat()})
-        return todo
+        lake, _, ctx = lake_and_meta("optimization", "select_plants")
+        return plant_days(lake, ctx["params"]["plants"], ctx["params"].get("recommendation_date"))
 
     @task(outlets=[GOLD_SETPOINT_RECOMMENDATIONS, GOLD_PARETO_FRONT],
           map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def optimize_plant(job: dict) -> dict:
         from optimization.pipeline import optimize_day
 
-        lake, meta, params = _lake_and_meta("optimize_plant")
+        lake, meta, ctx = lake_and_meta("optimization", "optimize_plant")
         return optimize_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=[job["plant_id"]],
-                            pareto_points=params["pareto_points"])
+                            pareto_points=ctx["params"]["pareto_points"])
 
     optimize_plant.expand(job=select_plants())
 

@@ -30,22 +30,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from nexus.assets import GOLD_EMISSIONS_DAILY, GOLD_MODEL_PARAMETERS, GOLD_SETPOINT_RECOMMENDATIONS
+from nexus.assets import (
+    GOLD_EMISSIONS_DAILY,
+    GOLD_MODEL_PARAMETERS,
+    GOLD_SETPOINT_RECOMMENDATIONS,
+)
+from nexus.dag_support import lake_and_meta
 
 PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
 
-
-def _lake_and_meta(step: str):
-    from nexus.settings import get_settings
-    from warehouse.lake import CommitMeta, Lake
-
-    ctx = get_current_context()
-    meta = CommitMeta(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], source="scenario",
-                      extra={"task_id": step, "scenario_id": str(ctx["params"]["scenario_id"])})
-    return Lake(get_settings().lake_root), meta, ctx
 
 
 @dag(
@@ -77,7 +73,7 @@ def replay_scenario():
     def select_day() -> dict | None:
         from optimization.pipeline import Scenario
 
-        _, _, ctx = _lake_and_meta("select_day")
+        _, _, ctx = lake_and_meta("scenario", "select_day")
         scenario = Scenario.from_params(ctx["params"])  # validates the params before any work
         run = ctx["dag_run"]
         if scenario.scenario_id == "base" and str(run.run_type).lower().endswith("scheduled"):
@@ -92,7 +88,7 @@ def replay_scenario():
     def calibrate_models(job: dict) -> dict:
         from optimization.calibrate import calibrate_day
 
-        lake, meta, ctx = _lake_and_meta("calibrate_models")
+        lake, meta, ctx = lake_and_meta("scenario", "calibrate_models")
         p = ctx["params"]
         return calibrate_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=p["plants"],
                              window_days=p["window_days"], scenario_id=job["scenario_id"], raise_on_failure=False)
@@ -101,7 +97,7 @@ def replay_scenario():
     def optimize_setpoints(job: dict, calibration: dict) -> dict:
         from optimization.pipeline import Scenario, optimize_day
 
-        lake, meta, ctx = _lake_and_meta("optimize_setpoints")
+        lake, meta, ctx = lake_and_meta("scenario", "optimize_setpoints")
         p = ctx["params"]
         return optimize_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=p["plants"],
                             scenario=Scenario.from_params(p), pareto_points=p["pareto_points"])
@@ -111,7 +107,7 @@ def replay_scenario():
         from optimization.pipeline import Scenario
         from sustainability.pipeline import accounted_plants, replay_emissions
 
-        lake, meta, ctx = _lake_and_meta("compute_emissions")
+        lake, meta, ctx = lake_and_meta("scenario", "compute_emissions")
         p = ctx["params"]
         day = dt.date.fromisoformat(job["day"])
         plants = [x for x in p["plants"] if x in accounted_plants()]

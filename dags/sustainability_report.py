@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 
 from nexus.assets import (
     GOLD_EMISSION_FACTORS,
@@ -38,16 +38,7 @@ from nexus.assets import (
     GOLD_REPORTS,
     GOLD_TAG_HOURLY,
 )
-
-
-def _lake_and_meta(step: str):
-    from nexus.settings import get_settings
-    from warehouse.lake import CommitMeta, Lake
-
-    ctx = get_current_context()
-    meta = CommitMeta(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], source="sustainability",
-                      extra={"task_id": step})
-    return Lake(get_settings().lake_root), meta, ctx["params"]
+from nexus.dag_support import lake_and_meta
 
 
 @dag(
@@ -77,7 +68,8 @@ def sustainability_report():
     def select_report_date() -> str:
         from sustainability.pipeline import latest_complete_day
 
-        lake, _, params = _lake_and_meta("select_report_date")
+        lake, _, ctx = lake_and_meta("sustainability", "select_report_date")
+        params = ctx["params"]
         if params.get("report_date"):
             return dt.date.fromisoformat(params["report_date"]).isoformat()
         return latest_complete_day(lake).isoformat()
@@ -86,7 +78,8 @@ def sustainability_report():
     def compute_emissions(report_date: str) -> dict:
         from sustainability.pipeline import compute_emissions as compute
 
-        lake, meta, params = _lake_and_meta("compute_emissions")
+        lake, meta, ctx = lake_and_meta("sustainability", "compute_emissions")
+        params = ctx["params"]
         end = dt.date.fromisoformat(report_date) + dt.timedelta(days=1)
         return compute(lake, end - dt.timedelta(days=params["window_days"]), end, meta=meta,
                        scenario_id=params["scenario_id"], overrides=params["overrides"] or None,
@@ -96,7 +89,8 @@ def sustainability_report():
     def compute_lca(report_date: str) -> dict:
         from sustainability.pipeline import compute_lca as compute
 
-        lake, meta, params = _lake_and_meta("compute_lca")
+        lake, meta, ctx = lake_and_meta("sustainability", "compute_lca")
+        params = ctx["params"]
         return compute(lake, dt.date.fromisoformat(report_date), meta=meta, scenario_id=params["scenario_id"],
                        overrides=params["overrides"] or None, n_samples=params["lca_samples"])
 
@@ -104,14 +98,15 @@ def sustainability_report():
     def compute_heat_integration(report_date: str) -> dict:
         from sustainability.pipeline import compute_heat_integration as compute
 
-        lake, meta, _ = _lake_and_meta("compute_heat_integration")
+        lake, meta, _ = lake_and_meta("sustainability", "compute_heat_integration")
         return compute(lake, dt.date.fromisoformat(report_date), meta=meta)
 
     @task(outlets=[GOLD_REPORTS])
     def write_report(report_date: str, emissions: dict, lca: dict, heat: dict) -> dict:
         from sustainability.pipeline import write_report as write
 
-        lake, meta, params = _lake_and_meta("write_report")
+        lake, meta, ctx = lake_and_meta("sustainability", "write_report")
+        params = ctx["params"]
         return write(lake, dt.date.fromisoformat(report_date), meta=meta, scenario_id=params["scenario_id"],
                      window_days=params["window_days"])
 

@@ -596,11 +596,6 @@ class BiorefineryOptimization(StagedFlow):
         slope = pyo.value(body) - at0
         m.cake_liquor_share.set_value(min(max(-at0 / slope, 0.0), 1.0))
 
-    def initialize(self) -> SolveReport:
-        """Square solve at the set conditions; that point is the ``current`` case."""
-        report = super().initialize()
-        self.current = self._state()
-        return report
 
     # ------------------------------------------------------------------ optimization
 

@@ -429,11 +429,6 @@ class CO2ElectrolyzerOptimization(StagedFlow):
         m.y_mean.set_value(min(max(float(s.y_mean), 1e-6), 1.0))
         m.cell_temp_c.set_value(float(s.cell_temp_c))
 
-    def initialize(self) -> SolveReport:
-        """Square solve at the set conditions; that point is the report's ``current`` case."""
-        report = super().initialize()
-        self.current = self._state()
-        return report
 
     def setup_optimization(
         self,

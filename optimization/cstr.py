@@ -264,11 +264,6 @@ class CSTROptimization(StagedFlow):
         m.ca.set_value(stable[0].ca)
         m.temp.set_value(stable[0].temp_k)
 
-    def initialize(self) -> SolveReport:
-        """Square solve at the set conditions; that point is the report's ``current`` case."""
-        report = super().initialize()
-        self.current = self._state()
-        return report
 
     def setup_optimization(
         self,

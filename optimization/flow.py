@@ -135,7 +135,11 @@ class StagedFlow(ABC):
         return self.model
 
     def initialize(self) -> SolveReport:
-        """Check 0 degrees of freedom, then solve the square problem at the set conditions."""
+        """Check 0 degrees of freedom, then solve the square problem at the set conditions.
+
+        A subclass with a ``_state()`` method (the operating point as a dict) keeps that point as
+        ``self.current``: the report's ``current`` case.
+        """
         stage = f"{self.name}: initialize"
         model = self._model("initialize")
         check_degrees_of_freedom(model, 0, stage_name=stage)
@@ -143,6 +147,9 @@ class StagedFlow(ABC):
         with square_problem(model):
             report = solve(model, self.solver(), stage_name=stage)
         self.solves.append(report)
+        state = getattr(self, "_state", None)
+        if state is not None:
+            self.current = state()
         return report
 
     def solve(self) -> SolveReport:

@@ -533,11 +533,6 @@ class SmelterOptimization(StagedFlow):
         residual(temp)
         m.superheat_k.set_value(temp - liquidus)
 
-    def initialize(self) -> SolveReport:
-        """Square solve at the set conditions; that point is the report's ``current`` case."""
-        report = super().initialize()
-        self.current = self._state()
-        return report
 
     def setup_optimization(
         self,

@@ -28,3 +28,11 @@ def metadata_db():
             cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()
+
+
+@pytest.fixture
+def lake_env(copy_lake):
+    """A private copy of the session's gold lake, set as the lake of the DAGs run in this process."""
+    os.environ["NEXUS_LAKE_ROOT"] = copy_lake.root
+    yield copy_lake
+    os.environ.pop("NEXUS_LAKE_ROOT", None)

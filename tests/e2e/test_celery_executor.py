@@ -17,7 +17,12 @@ import pytest
 
 from tests.e2e.services import airflow, airflow_env, running
 from warehouse.lake import CommitMeta, Lake
-from warehouse.tables import FCT_INGEST_BATCHES, FCT_TAG_HOURLY, SILVER_SENSOR_QUARANTINE, SILVER_SENSOR_READINGS
+from warehouse.tables import (
+    FCT_INGEST_BATCHES,
+    FCT_TAG_HOURLY,
+    SILVER_SENSOR_QUARANTINE,
+    SILVER_SENSOR_READINGS,
+)
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.postgres]
 

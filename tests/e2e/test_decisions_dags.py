@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from warehouse.sql import connect
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
-
-@pytest.fixture
-def lake_env(copy_lake):
-    os.environ["NEXUS_LAKE_ROOT"] = copy_lake.root
-    yield copy_lake
-    os.environ.pop("NEXUS_LAKE_ROOT", None)
 
 
 def test_calibrate_then_optimize(airflow_db, lake_env):

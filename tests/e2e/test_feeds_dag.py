@@ -12,10 +12,14 @@ from etl import regulatory as er
 from models import market as mm
 from warehouse.lake import Lake
 from warehouse.sql import connect
-from warehouse.tables import FCT_INGEST_BATCHES, FCT_PRICES_DAILY, SILVER_REGULATORY_DOCUMENTS
+from warehouse.tables import (
+    FCT_INGEST_BATCHES,
+    FCT_PRICES_DAILY,
+    SILVER_REGULATORY_DOCUMENTS,
+)
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAYS = (dt.date(2026, 3, 5), dt.date(2026, 3, 6))  # Thursday, Friday
 
 

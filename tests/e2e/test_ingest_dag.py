@@ -30,7 +30,7 @@ from warehouse.tables import (
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAY1, DAY2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
 
 

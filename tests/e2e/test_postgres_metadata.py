@@ -22,7 +22,7 @@ def test_trigger_on_postgres_metadata(tmp_path, metadata_db):
     from nexus.demo import simulate
 
     # A run triggered by hand ingests the last complete UTC day before it (its data interval).
-    day = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).date()
+    day = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date()
     lake = Lake(tmp_path / "lake")
     env = airflow_env(tmp_path / "airflow", tmp_path / "lake", tmp_path / "landing",
                       AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=metadata_db, AIRFLOW__CORE__EXECUTOR="LocalExecutor")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,12 +10,6 @@ from warehouse.sql import connect
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
-
-@pytest.fixture
-def lake_env(copy_lake):
-    os.environ["NEXUS_LAKE_ROOT"] = copy_lake.root
-    yield copy_lake
-    os.environ.pop("NEXUS_LAKE_ROOT", None)
 
 
 def test_report_dag_writes_emissions_lca_heat_and_the_report(airflow_db, lake_env):

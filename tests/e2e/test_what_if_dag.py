@@ -17,7 +17,7 @@ from warehouse.sql import connect
 from warehouse.tables import FCT_OPERATING_EPISODES, FCT_WHAT_IF_RUNS
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START, DAYS = dt.datetime(2026, 2, 1, tzinfo=UTC), 21
 
 

@@ -54,7 +54,13 @@ def _cmd_tables(args: argparse.Namespace) -> int:
     from warehouse.lake import Lake
     from warehouse.tables import REGISTRY
 
+    from warehouse.sql import VIEWS
+
     lake = Lake(args.lake) if args.lake else Lake()
+    if args.name in VIEWS:
+        description, needs, sql = VIEWS[args.name]
+        print(f"{args.name}  (SQL view over {', '.join(needs)})\n  {description}\n{sql}")
+        return 0
     if args.name:
         spec = REGISTRY.get(args.name)
         print(f"{spec.name}  ({lake.path(spec)})\n  {spec.description}")
@@ -74,6 +80,10 @@ def _cmd_tables(args: argparse.Namespace) -> int:
         state = "v" + str(lake.version(spec)) if lake.exists(spec) else "not created"
         summary = spec.description.split(". ")[0]
         print(f"{spec.name:<36} {state:<12} {summary[:90] + ('…' if len(summary) > 90 else '')}")
+    for name, (description, needs, _) in VIEWS.items():
+        state = "view" if all(lake.exists(REGISTRY.get(t)) for t in needs) else "view (no data)"
+        summary = description.split(": ")[0]
+        print(f"{name:<36} {state:<12} {summary[:90] + ('…' if len(summary) > 90 else '')}")
     return 0
 
 

@@ -27,6 +27,9 @@ NEXUS_DAGS = {
     "ingest_market_data": "Ingest market data",
     "ingest_regulatory_data": "Ingest regulatory data",
     "sustainability_report": "Daily sustainability report",
+    "calibrate_models": "Calibrate models",
+    "optimize_setpoints": "Optimize setpoints",
+    "replay_scenario": "Replay a scenario",
     "simulate_electrolyzer_what_if": "What-if experiment on the CO2 electrolyzer",
 }
 

@@ -178,13 +178,10 @@ def _account(a: Mapping[str, Any], rules: RulesInForce, site: Site, add: Any) ->
             add("2", "purchased_electricity", "co2e", a,
                 _Factor(float(ef), "kg/kWh", rules.sources.get(f"grid:{basis}", "")), kwh * float(ef), basis=basis)
     elif kind == "steam_import":
-        ef = rules.materials.get("steam")
-        if ef is None:
-            raise KeyError(f"no emission factor for purchased steam in force at {rules.plant_id} on {rules.on}")
+        ef, source = steam_factor(rules)
         gj = float(convert(a["amount"], a["unit"], "GJ"))
         for basis in ("location", "market"):
-            add("2", "purchased_steam", "co2e", a, _Factor(float(ef), "kg/GJ", rules.sources.get("material:steam", "")),
-                gj * float(ef), basis=basis)
+            add("2", "purchased_steam", "co2e", a, _Factor(ef, "kg/GJ", source), gj * ef, basis=basis)
     elif kind in ("feedstock", "chemical"):
         ef = rules.materials.get(item)
         if ef is None:
@@ -202,6 +199,30 @@ def _account(a: Mapping[str, Any], rules: RulesInForce, site: Site, add: Any) ->
                 _Factor(float(tf), "kg/(t*km)", rules.sources.get(f"transport:{leg.mode}", "")),
                 tkm * float(tf), source_ref=f"{leg.mode} {leg.km:g} km", activity_amount=tkm,
                 activity_unit="t*km")
+
+
+#: Efficiency of the supplier's boiler assumed for purchased steam without a supplier factor
+#: (US EPA Center for Corporate Climate Leadership, "Indirect Emissions From Purchased Steam": a
+#: natural-gas boiler at 80 % efficiency).
+STEAM_BOILER_EFFICIENCY = 0.80
+
+
+def steam_factor(rules: RulesInForce) -> tuple[float, str]:
+    """kg CO2e per GJ of purchased steam and where it comes from.
+
+    A supplier's factor in force (``material_emission_factors`` item ``steam_kg_co2e_per_gj``) wins;
+    otherwise the EPA default: natural-gas combustion (CO2, CH4, N2O × GWP100 in force) per GJ of
+    fuel divided by :data:`STEAM_BOILER_EFFICIENCY`. Location- and market-based are the same.
+    """
+    supplier = rules.materials.get("steam_kg_co2e_per_gj")
+    if supplier is not None:
+        return float(supplier), rules.sources.get("material:steam_kg_co2e_per_gj", "")
+    gas = rules.fuels.get("natural_gas")
+    if gas is None:
+        raise KeyError(f"no natural-gas factor in force at {rules.plant_id} on {rules.on} for the default steam factor")
+    per_gj_fuel = sum(float(gas.get(f"{g}_kg_per_gj", 0.0)) * rules.co2e_kg(g, 1.0) for g in ("co2", "ch4", "n2o"))
+    return per_gj_fuel / STEAM_BOILER_EFFICIENCY, (f"{rules.sources.get('fuel:natural_gas', '')} / "
+                                                   f"{STEAM_BOILER_EFFICIENCY:g} boiler efficiency (EPA default)")
 
 
 def _product(activity: pd.DataFrame) -> tuple[str | None, float]:

@@ -85,6 +85,14 @@ def test_scope2_location_and_market_based(rules):
     assert (summary["total_location_tco2e"], summary["total_market_tco2e"]) == pytest.approx((0.363, 0.690))
 
 
+def test_purchased_steam_defaults_to_a_gas_boiler_at_80_percent(rules):
+    rows = pd.DataFrame(account_day(_activity(("steam_import", "steam", 10.0, "GJ")), rules, SITE))
+    per_gj = (56.1 + 0.001 * 29.8 + 0.0001 * 273) / 0.8  # IPCC 2006 natural gas x AR6, EPA default efficiency
+    assert set(rows["scope"]) == {"2"} and set(rows["scope2_basis"]) == {"location", "market"}
+    assert (rows["co2e_t"] * 1000).tolist() == pytest.approx([10 * per_gj] * 2)
+    assert "EPA default" in rows["factor_source"].iloc[0]
+
+
 def test_scope3_purchased_goods_and_inbound_transport(rules):
     rows = pd.DataFrame(account_day(_activity(("feedstock", "alumina", 2.0, "t")), rules, SITE))
     cat1 = rows[rows["category"] == "cat1_purchased_goods"]

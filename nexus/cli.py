@@ -220,18 +220,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_maintain(args: argparse.Namespace) -> int:
     from warehouse.lake import CommitMeta, Lake
-    from warehouse.tables import REGISTRY
+    from warehouse.maintenance import maintain
 
     lake = Lake(args.lake) if args.lake else Lake()
     meta = CommitMeta("nexus-maintain", f"maintain__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}", "maintenance")
-    specs = [REGISTRY.get(n) for n in args.tables] if args.tables else list(REGISTRY)
-    for spec in specs:
-        if not lake.exists(spec):
-            continue
-        compacted = lake.compact(spec, meta=meta)
-        removed = lake.vacuum(spec, retention_hours=args.retention_hours, dry_run=args.dry_run)
-        print(f"{spec.name:<36} compacted {compacted['files_removed']} -> {compacted['files_added']} files; "
-              f"{'would remove' if args.dry_run else 'removed'} {len(removed)} unreferenced files")
+    for r in maintain(lake, meta=meta, tables=args.tables, retention_hours=args.retention_hours, dry_run=args.dry_run):
+        print(f"{r['table']:<36} compacted {r['files_removed_by_compaction']} -> {r['files_added_by_compaction']} "
+              f"files; {'would remove' if args.dry_run else 'removed'} {r['unreferenced_files']} unreferenced files")
     return 0
 
 

@@ -1,0 +1,48 @@
+"""
+### Maintain the lake
+
+Weekly housekeeping of every Delta table (Sundays 02:00 UTC, or on demand): OPTIMIZE-compacts
+the small files daily runs leave behind, then vacuums the files no table version written within
+`retention_hours` references — time travel keeps working inside that window. `dry_run` only lists
+what vacuum would remove. The same as `nexus maintain`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import Param, dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from nexus.dag_support import lake_and_meta
+
+
+@dag(
+    schedule=CronTriggerTimetable("0 2 * * 0", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["nexus", "maintenance"],
+    default_args={"owner": "nexus", "retries": 1, "retry_delay": dt.timedelta(minutes=5)},
+    params={
+        "retention_hours": Param(168, type="integer", minimum=0, description="keep what time travel may need"),
+        "dry_run": Param(False, type="boolean", description="list what vacuum would remove, remove nothing"),
+        "tables": Param([], type="array", items={"type": "string"}, description="tables (empty = all)"),
+    },
+    doc_md=__doc__,
+)
+def maintain_lake():
+    @task
+    def compact_and_vacuum() -> list[dict]:
+        from warehouse.maintenance import maintain
+
+        lake, meta, ctx = lake_and_meta("maintenance", "compact_and_vacuum")
+        p = ctx["params"]
+        return maintain(lake, meta=meta, tables=p["tables"], retention_hours=p["retention_hours"],
+                        dry_run=p["dry_run"])
+
+    compact_and_vacuum()
+
+
+maintain_lake()

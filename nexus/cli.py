@@ -224,7 +224,8 @@ def _cmd_maintain(args: argparse.Namespace) -> int:
 
     lake = Lake(args.lake) if args.lake else Lake()
     meta = CommitMeta("nexus-maintain", f"maintain__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}", "maintenance")
-    for r in maintain(lake, meta=meta, tables=args.tables, retention_hours=args.retention_hours, dry_run=args.dry_run):
+    results = maintain(lake, meta=meta, tables=args.tables, retention_hours=args.retention_hours, dry_run=args.dry_run)
+    for r in results:
         print(f"{r['table']:<36} compacted {r['files_removed_by_compaction']} -> {r['files_added_by_compaction']} "
               f"files; {'would remove' if args.dry_run else 'removed'} {r['unreferenced_files']} unreferenced files")
     return 0

@@ -52,9 +52,8 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
 def _cmd_tables(args: argparse.Namespace) -> int:
     from warehouse.lake import Lake
-    from warehouse.tables import REGISTRY
-
     from warehouse.sql import VIEWS
+    from warehouse.tables import REGISTRY
 
     lake = Lake(args.lake) if args.lake else Lake()
     if args.name in VIEWS:
@@ -74,7 +73,7 @@ def _cmd_tables(args: argparse.Namespace) -> int:
         for c in spec.columns:
             unit = f" [{c.unit}]" if c.unit else ""
             null = "" if c.nullable else " not null"
-            print(f"  {c.name:<{width}}  {str(c.type):<24}{null:<9} {c.description}{unit}")
+            print(f"  {c.name:<{width}}  {c.type!s:<24}{null:<9} {c.description}{unit}")
         return 0
     for spec in REGISTRY:
         state = "v" + str(lake.version(spec)) if lake.exists(spec) else "not created"
@@ -94,7 +93,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     lake = Lake(args.lake) if args.lake else Lake()
     spec = REGISTRY.get(args.name)
     for commit in lake.history(spec, limit=args.limit):
-        when = dt.datetime.fromtimestamp(commit.get("timestamp", 0) / 1000, dt.timezone.utc).isoformat(timespec="seconds")
+        when = dt.datetime.fromtimestamp(commit.get("timestamp", 0) / 1000, dt.UTC).isoformat(timespec="seconds")
         print(f"v{commit.get('version', '?'):<5} {when}  {commit.get('operation', ''):<14} "
               f"{commit.get('nexus_operation', ''):<17} dag={commit.get('dag_id', '-')} run={commit.get('run_id', '-')}")
     return 0
@@ -198,6 +197,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_reports(args: argparse.Namespace) -> int:
+    import duckdb
+
     from nexus.settings import get_settings
     from warehouse.sql import connect
 
@@ -205,7 +206,7 @@ def _cmd_reports(args: argparse.Namespace) -> int:
     try:
         con.sql("SELECT report_date, scenario_id, plants, round(total_market_tco2e, 1) AS total_tco2e, exceedances, "
                 "path FROM gold.fct_reports ORDER BY report_date DESC, scenario_id").show(max_width=200)
-    except Exception:
+    except duckdb.CatalogException:  # the table does not exist yet
         print("no reports yet: run the sustainability_report DAG or `nexus report`", file=sys.stderr)
         return 1
     print(f"paths are relative to the lake: {get_settings().lake_root}")
@@ -223,7 +224,7 @@ def _cmd_maintain(args: argparse.Namespace) -> int:
     from warehouse.maintenance import maintain
 
     lake = Lake(args.lake) if args.lake else Lake()
-    meta = CommitMeta("nexus-maintain", f"maintain__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}", "maintenance")
+    meta = CommitMeta("nexus-maintain", f"maintain__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}", "maintenance")
     results = maintain(lake, meta=meta, tables=args.tables, retention_hours=args.retention_hours, dry_run=args.dry_run)
     for r in results:
         print(f"{r['table']:<36} compacted {r['files_removed_by_compaction']} -> {r['files_added_by_compaction']} "

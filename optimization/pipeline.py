@@ -27,7 +27,12 @@ from etl.market import quantity_factor
 from etl.regulatory import rules_from_frame
 from models.sites import get_site
 from nexus.errors import ContractViolation, InfeasibleOptimization
-from optimization.plants import OPTIMIZED_PLANTS, OperatingConditions, Solution, plant_optimizer
+from optimization.plants import (
+    OPTIMIZED_PLANTS,
+    OperatingConditions,
+    Solution,
+    plant_optimizer,
+)
 from warehouse.lake import CommitMeta, Lake
 from warehouse.tables import (
     FCT_MODEL_PARAMETERS,

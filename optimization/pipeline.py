@@ -133,7 +133,8 @@ def _convert_price(price: float, unit: str, item: str, target: str) -> float:
 
 
 def prices_for(lake: Lake, plant_id: str, day: dt.date, items: Mapping[str, str],
-               defaults: Mapping[str, float] | None = None) -> dict[str, dict[str, Any]]:
+               defaults: Mapping[str, float] | None = None, *, quotes: pd.DataFrame | None = None
+               ) -> dict[str, dict[str, Any]]:
     """Price of each item in force on ``day`` in the unit asked for: ``{item: {"value", "unit", "source"}}``.
 
     Electricity and natural gas come from the site's own market series; other items from the series
@@ -141,7 +142,7 @@ def prices_for(lake: Lake, plant_id: str, day: dt.date, items: Mapping[str, str]
     assumptions), else raise :class:`ContractViolation` naming the item.
     """
     site = get_site(plant_id)
-    quotes = _prices_on(lake, day)
+    quotes = _prices_on(lake, day) if quotes is None else quotes
     by_series = {r["series_id"]: r for r in quotes.to_dict("records")}
     by_item: dict[str, dict] = {}
     for r in quotes.to_dict("records"):
@@ -161,7 +162,8 @@ def prices_for(lake: Lake, plant_id: str, day: dt.date, items: Mapping[str, str]
     return out
 
 
-def carbon_price_usd_t(lake: Lake, plant_id: str, day: dt.date, pricing: Mapping[str, Any]) -> tuple[float, str]:
+def carbon_price_usd_t(lake: Lake, plant_id: str, day: dt.date, pricing: Mapping[str, Any], *,
+                       quotes: pd.DataFrame | None = None) -> tuple[float, str]:
     """Effective carbon price (USD/t CO2e, net of free allocation) under the pricing rules in force."""
     scheme = pricing.get("scheme", "none")
     free = float(pricing.get("free_allocation_share") or 0.0)
@@ -169,7 +171,7 @@ def carbon_price_usd_t(lake: Lake, plant_id: str, day: dt.date, pricing: Mapping
         return 0.0, "no carbon pricing in force"
     if scheme == "eu_ets":
         series = pricing.get("price_series") or get_site(plant_id).carbon_series
-        quotes = _prices_on(lake, day)
+        quotes = _prices_on(lake, day) if quotes is None else quotes
         row = quotes[quotes["series_id"] == series]
         if row.empty:
             raise ContractViolation(f"{plant_id}: no {series} price on or before {day} for the EU ETS cost")
@@ -180,7 +182,7 @@ def carbon_price_usd_t(lake: Lake, plant_id: str, day: dt.date, pricing: Mapping
     rate = float(pricing.get("tax_rate") or 0.0)
     currency = pricing.get("currency") or "USD"
     if currency != "USD":
-        quotes = _prices_on(lake, day)
+        quotes = _prices_on(lake, day) if quotes is None else quotes
         fx = quotes[quotes["item"] == f"fx_{currency.lower()}"]
         if fx.empty:
             raise ContractViolation(f"{plant_id}: carbon tax in {currency} but no FX rate on or before {day}")
@@ -246,7 +248,8 @@ def conditions_for(lake: Lake, plant_id: str, day: dt.date, scenario: Scenario |
     overrides = scenario.rules_overrides(plant_id, rules.limits)
     if overrides:
         rules = rules_from_frame(rules_frame, plant_id, day, overrides=overrides)
-    prices = prices_for(lake, plant_id, day, module.PRICE_ITEMS, getattr(module, "DEFAULT_PRICES", {}))
+    quotes = _prices_on(lake, day)  # one read of the prices for the items and the carbon price
+    prices = prices_for(lake, plant_id, day, module.PRICE_ITEMS, getattr(module, "DEFAULT_PRICES", {}), quotes=quotes)
     for item, factor in scenario.price_multipliers.items():
         if item in prices:
             prices[item] = {**prices[item], "value": prices[item]["value"] * float(factor),
@@ -255,7 +258,7 @@ def conditions_for(lake: Lake, plant_id: str, day: dt.date, scenario: Scenario |
         free = float(rules.carbon_pricing.get("free_allocation_share") or 0.0)
         carbon, carbon_src = scenario.carbon_price_usd_t * (1.0 - free), f"scenario {scenario.carbon_price_usd_t:g} USD/t"
     else:
-        carbon, carbon_src = carbon_price_usd_t(lake, plant_id, day, rules.carbon_pricing)
+        carbon, carbon_src = carbon_price_usd_t(lake, plant_id, day, rules.carbon_pricing, quotes=quotes)
     params, version = calibrated_parameters(lake, plant_id, day, scenario.scenario_id,
                                             getattr(module, "CALIBRATED_PARAMETERS", ()))
     cond = OperatingConditions(

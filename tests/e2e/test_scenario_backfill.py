@@ -19,6 +19,27 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 PLANTS = ["cstr", "co2_electrolyzer", "smelter"]
 
 
+def _created(env: dict, args: list[str]) -> bool:
+    out = airflow(env, *args, check=False)
+    if out.returncode == 0:
+        return True
+    assert "Another backfill is running" in out.stdout + out.stderr, out.stderr[-2000:]
+    return False
+
+
+def _replayed(lake, scenario_id: str) -> bool:
+    """Both days of the scenario are in gold (its calibration, recommendations and emissions)."""
+    try:
+        con = connect(lake)
+        (runs,), = con.execute("SELECT count(*) FROM gold.fct_calibration_runs WHERE scenario_id = ?",
+                               [scenario_id]).fetchall()
+        (days,), = con.execute("SELECT count(DISTINCT emission_date) FROM gold.fct_emissions_summary_daily "
+                               "WHERE scenario_id = ?", [scenario_id]).fetchall()
+    except Exception:  # noqa: BLE001 - a table not written yet
+        return False
+    return runs == 2 * len(PLANTS) and days == 2
+
+
 def test_scenario_backfill_leaves_the_base_untouched(copy_lake, tmp_path):
     env = airflow_env(tmp_path / "airflow", copy_lake.root, tmp_path / "landing")
     airflow(env, "db", "migrate")
@@ -34,13 +55,15 @@ def test_scenario_backfill_leaves_the_base_untouched(copy_lake, tmp_path):
             return {k: v for k, v in services.runs("replay_scenario").items() if k.startswith("backfill__")}
 
         # Runs replay the day before their date: 2026-03-02..03 replay the lake's 2026-03-01..02.
-        # Airflow keeps one run per date and runs one backfill per DAG at a time: the base case first,
+        # Airflow keeps one run per date and runs one backfill per DAG at a time (a backfill counts as
+        # running until the scheduler closes it, a little after its runs end): the base case first,
         # then the scenario over the same dates, reprocessing those runs with the scenario's conf.
         for conf, reprocess in ((base, "none"), (scenario, "completed")):
-            airflow(env, "backfill", "create", "--dag-id", "replay_scenario", "--from-date", "2026-03-02",
-                    "--to-date", "2026-03-03", "--dag-run-conf", json.dumps(conf), "--reprocess-behavior", reprocess)
-            services.wait(lambda: len(backfills()) == 2 and all(s in ("success", "failed")
-                                                                for s in backfills().values()),
+            args = ["backfill", "create", "--dag-id", "replay_scenario", "--from-date", "2026-03-02",
+                    "--to-date", "2026-03-03", "--dag-run-conf", json.dumps(conf), "--reprocess-behavior", reprocess]
+            services.wait(lambda a=args: _created(env, a), 180, f"the {conf['scenario_id']} backfill to be accepted")
+            services.wait(lambda sid=conf["scenario_id"]: _replayed(copy_lake, sid) and len(backfills()) == 2
+                          and all(s in ("success", "failed") for s in backfills().values()),
                           300, f"the {conf['scenario_id']} backfill runs to finish")
             assert set(backfills().values()) == {"success"}, backfills()
         scheduled = {k: v for k, v in services.runs("replay_scenario").items() if k.startswith("scheduled__")}

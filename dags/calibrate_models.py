@@ -1,15 +1,15 @@
 """
 ### Calibrate models
 
-Runs when new sensor data is in silver and its hourly aggregates are in gold (Assets
-`silver.process__sensor_readings` and `gold.fct_tag_hourly`), or on demand.
+Runs after `monitor_plants` has classified the new data (Asset `gold.fct_events`), or on demand.
 
 For each plant, the parameters that drift in reality — CSTR jacket UA (fouling) and k0
 (activity), biorefinery hydrolysis and fermentation yields, electrolyzer Faradaic-efficiency curve
 and ohmic resistance, smelter heat-loss coefficient and current efficiency — are fitted by weighted
 nonlinear least squares (`models.estimation`) on the rolling window of `window_days` days ending
-with the plant's latest complete day in gold. Hours of transients, faults and bad-quality data are
-left out; every 4th hour is held out for validation.
+with the plant's latest complete day in gold. Only hours that monitoring found steady and normal
+are used (no process-anomaly, transient or shutdown event; no flagged reading of a tag the fit
+needs; enough good readings); every 4th of them is held out for validation.
 
 Writes `gold.fct_calibration_runs` (window, hours, validation MAPE per key output, status) and
 `gold.fct_model_parameters` (estimate, standard error, 95 % CI, design value, band, drift flag).
@@ -24,7 +24,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from nexus.assets import GOLD_MODEL_PARAMETERS, GOLD_TAG_HOURLY, SILVER_SENSOR_READINGS
+from nexus.assets import GOLD_EVENTS, GOLD_MODEL_PARAMETERS
 from nexus.dag_support import lake_and_meta, plant_days
 
 PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
@@ -32,7 +32,7 @@ PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
 
 
 @dag(
-    schedule=(SILVER_SENSOR_READINGS & GOLD_TAG_HOURLY),
+    schedule=GOLD_EVENTS,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

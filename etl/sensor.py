@@ -261,7 +261,7 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
     silver = pd.DataFrame({
         "plant_id": good["plant_id"], "reading_date": good["ts"].dt.date, "tag": good["tag"], "ts": good["ts"],
         "value": good["value"], "unit": good["unit"], "quality": good["quality"],
-        "quality_code": good["quality_code"], "_source_file": good["_source_file"],
+        "quality_code": good["quality_code"], "flag": None, "flag_reason": None, "_source_file": good["_source_file"],
         "_line_number": good["_line_number"], "_ingested_at": good["_ingested_at"], "_run_id": meta.run_id,
     })
     lake.replace_interval(SILVER_SENSOR_READINGS, silver, start=batch.start, end=batch.end,
@@ -300,7 +300,7 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
 # ----------------------------------------------------------------------------------------- gold
 HOURLY_SQL = """
 WITH s AS (
-    SELECT tag, unit, ts, value, quality, date_trunc('hour', ts) AS hour_start,
+    SELECT tag, unit, ts, value, quality, flag, date_trunc('hour', ts) AS hour_start,
            -- a reading holds until the next reading of the tag, of any quality, or the hour's end
            LEAST(COALESCE(LEAD(ts) OVER (PARTITION BY tag ORDER BY ts), date_trunc('hour', ts) + INTERVAL 1 HOUR),
                  date_trunc('hour', ts) + INTERVAL 1 HOUR) AS held_until
@@ -308,7 +308,8 @@ WITH s AS (
 ),
 counts AS (
     SELECT tag, hour_start, any_value(unit) AS unit, count(*) AS sample_count,
-           count(*) FILTER (WHERE quality = 'good' AND value IS NOT NULL) AS good_count
+           count(*) FILTER (WHERE quality = 'good' AND value IS NOT NULL) AS good_count,
+           count(*) FILTER (WHERE quality = 'good' AND value IS NOT NULL AND flag IS NOT NULL) AS flagged_count
     FROM s GROUP BY tag, hour_start
 ),
 tw AS (
@@ -319,7 +320,8 @@ tw AS (
     GROUP BY tag, hour_start
 )
 SELECT $plant_id AS plant_id, c.tag, c.hour_start, c.unit, tw.twa_value, tw.min_value, tw.max_value,
-       c.sample_count, c.good_count, c.good_count / c.sample_count AS good_fraction
+       c.sample_count, c.good_count, c.good_count / c.sample_count AS good_fraction,
+       c.flagged_count, coalesce(c.flagged_count / nullif(c.good_count, 0), 0.0) AS flagged_fraction
 FROM counts c LEFT JOIN tw USING (tag, hour_start)
 ORDER BY c.tag, c.hour_start
 """
@@ -331,7 +333,11 @@ def hourly_aggregates(readings: pa.Table, plant_id: str) -> pa.Table:
     The time-weighted average treats a good reading as holding its value until the next
     reading of the same tag or the end of its hour, whichever comes first (sample-and-hold,
     as historians interpolate stepped values); time covered by bad readings is left out.
+    Readings flagged by sensor-health monitoring (``flag``) stay in the statistics, as a
+    historian shows them, and are counted in ``flagged_count``.
     """
+    if "flag" not in readings.column_names:
+        readings = readings.append_column("flag", pa.nulls(readings.num_rows, pa.string()))
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -347,8 +353,13 @@ def hourly_aggregates(readings: pa.Table, plant_id: str) -> pa.Table:
 def build_gold(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     """Refresh the plant's dimensions and replace the day's hourly tag statistics."""
     publish_dimensions(lake, batch.plant_id, meta)
+    return build_hourly(lake, batch, meta)
+
+
+def build_hourly(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
+    """Replace the batch's hourly tag statistics from silver (also after monitoring set flags)."""
     readings = lake.read(SILVER_SENSOR_READINGS, where={"plant_id": batch.plant_id}, start=batch.start,
-                         end=batch.end, columns=["tag", "unit", "ts", "value", "quality"])
+                         end=batch.end, columns=["tag", "unit", "ts", "value", "quality", "flag"])
     hourly = hourly_aggregates(readings, batch.plant_id)
     lake.replace_interval(FCT_TAG_HOURLY, hourly, start=batch.start, end=batch.end,
                           where={"plant_id": batch.plant_id}, meta=meta)

@@ -8,9 +8,9 @@ output) and ``gold.fct_what_if_timeseries`` (the trajectory).
 
 Outputs can be answered per variable by the data-driven surrogate instead of the physics
 (:class:`models.co2_electrolyzer.HybridTwin`). :func:`train_surrogate_from_lake` fits it on the
-plant's hourly history in ``gold.fct_tag_hourly``, leaving out the hours of abnormal and extreme
-episodes (the surrogate's inputs cannot see faults such as membrane flooding, so those hours
-would only teach it noise), and keeps the fitted model as an artifact under
+plant's hourly history in ``gold.fct_tag_hourly``, leaving out the hours monitoring found
+abnormal — process-anomaly events and tag-hours with flagged readings (the surrogate's inputs
+cannot see faults such as membrane flooding, so those hours would only teach it noise), and keeps the fitted model as an artifact under
 ``<lake>/artifacts/surrogates/`` — tasks pass its path, never the model itself.
 """
 
@@ -30,7 +30,7 @@ import pandas as pd
 from etl.units import convert
 from nexus.errors import ContractViolation
 from warehouse.lake import CommitMeta, Lake
-from warehouse.tables import FCT_OPERATING_EPISODES, FCT_TAG_HOURLY, FCT_WHAT_IF_RUNS, FCT_WHAT_IF_TIMESERIES
+from warehouse.tables import FCT_EVENTS, FCT_TAG_HOURLY, FCT_WHAT_IF_RUNS, FCT_WHAT_IF_TIMESERIES
 
 log = logging.getLogger(__name__)
 PLANT_ID = "co2_electrolyzer"
@@ -51,31 +51,33 @@ SERIES_COLUMNS = ["current_a", "current_density_ma_cm2", "co2_flow_nm3_h", "co2_
                   "specific_energy_kwh_kg", "co2_starved"]
 
 
-def hourly_history(lake: Lake, start: dt.datetime, end: dt.datetime, *, exclude: Sequence[str] = ("abnormal", "extreme")
-                   ) -> pd.DataFrame:
+def hourly_history(lake: Lake, start: dt.datetime, end: dt.datetime, *,
+                   exclude: Sequence[str] = ("process_anomaly", "shutdown")) -> pd.DataFrame:
     """The electrolyzer's hourly tag means as a wide frame in the tags' historian units.
 
-    Hours that overlap an episode of a category in ``exclude`` (``gold.fct_operating_episodes``)
-    are left out.
+    Hours that overlap a detected event of a kind in ``exclude`` (``gold.fct_events``) are left
+    out, and so are tag-hours with readings that sensor-health monitoring flagged (NaN).
     """
     from models import get_plant
 
     tags = {t.tag: t for t in get_plant(PLANT_ID).TAGS}
     hourly = lake.read(FCT_TAG_HOURLY, where={"plant_id": PLANT_ID}, start=start, end=end,
-                       columns=["tag", "hour_start", "twa_value"]).to_pandas()
+                       columns=["tag", "hour_start", "twa_value", "flagged_count"]).to_pandas()
     if hourly.empty:
         raise ContractViolation(f"gold.fct_tag_hourly has no {PLANT_ID} hours in [{start}, {end}); ingest them first")
+    hourly.loc[hourly["flagged_count"] > 0, "twa_value"] = np.nan
     wide = hourly.pivot_table(index="hour_start", columns="tag", values="twa_value", aggfunc="first")
     for tag in wide.columns:  # gold is in canonical units; the twin speaks the historian's
         spec = tags.get(tag)
         if spec is not None and spec.unit != spec.canonical_unit:
             wide[tag] = convert(wide[tag].to_numpy(), spec.canonical_unit, spec.unit)
-    if exclude and lake.exists(FCT_OPERATING_EPISODES):
-        eps = lake.read(FCT_OPERATING_EPISODES, where={"plant_id": PLANT_ID}).to_pandas()
-        eps = eps[eps["category"].isin(exclude)]
+    if exclude and lake.exists(FCT_EVENTS):
+        ev = lake.read(FCT_EVENTS, where={"plant_id": PLANT_ID}, columns=["kind", "start_at", "end_at"]).to_pandas()
+        ev = ev[ev["kind"].isin(exclude)]
         bad = np.zeros(len(wide), dtype=bool)
         hours = pd.DatetimeIndex(wide.index)
-        for s, e in zip(eps["start_at"], eps["end_at"]):
+        far = pd.Timestamp.max.tz_localize("UTC")
+        for s, e in zip(ev["start_at"], ev["end_at"].fillna(far)):
             bad |= np.asarray((hours + pd.Timedelta(hours=1) > s) & (hours < e))
         wide = wide[~bad]
     return wide

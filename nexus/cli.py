@@ -7,6 +7,8 @@
     nexus simulate-market --start 2026-01-01 --days 5       # vendor price files into the landing folder
     nexus load-market --start 2021-01-01 --end 2026-01-01  # bulk-load price history (same rows as daily runs)
     nexus backfill-history --years 5                        # five years of every plant's history, simulated and loaded
+    nexus monitor --start 2026-01-01 --end 2026-02-01       # sensor health, PCA monitoring and events of past days
+    nexus evaluate-detectors                                # detectors against the simulator's truth (demo lakes)
     nexus seed-regulatory                                   # the shipped regulatory documents into the landing folder
     nexus rules smelter 2026-03-01                          # rules and factors in force at a plant on a day
     nexus report [2026-03-02] [--scenario S]               # carbon accounting, LCA, pinch and the HTML report of a day
@@ -144,6 +146,37 @@ def _cmd_backfill_history(args: argparse.Namespace) -> int:
         print(f"{r.plant_id}: {r.days} days, {r.readings:,} readings, {r.silver_rows:,} to silver, "
               f"{r.quarantined_rows:,} quarantined, {r.episodes:,} episodes in {r.simulate_s + r.load_s:.0f} s "
               f"({r.points_per_s:,.0f} points/s)")
+    return 0
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    from etl.monitoring import monitor_range
+    from models import PLANTS
+    from nexus.settings import get_settings
+    from warehouse.lake import CommitMeta, Lake
+
+    lake = Lake(get_settings().lake_root)
+    start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    for plant_id in args.plants or sorted(PLANTS):
+        meta = CommitMeta("nexus-monitor", f"monitor__{plant_id}__{start}__{end}", f"monitoring:{plant_id}")
+        monitor_range(lake, plant_id, start, end, meta, progress=print if args.verbose else None)
+        print(f"{plant_id}: monitored {start} .. {end - dt.timedelta(days=1)}")
+    return 0
+
+
+def _cmd_evaluate_detectors(args: argparse.Namespace) -> int:
+    from models import PLANTS
+    from nexus.evaluation import evaluate_detectors, summary
+    from nexus.settings import get_settings
+    from warehouse.lake import CommitMeta, Lake
+
+    rows = evaluate_detectors(Lake(get_settings().lake_root), args.plants or sorted(PLANTS),
+                              CommitMeta("nexus-evaluate", "evaluate-detectors", "simulator-truth"))
+    if rows.empty:
+        print("nothing to evaluate: the lake has no simulator truth or no monitored hours")
+        return 1
+    print(summary(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("\nall rows: nexus sql \"SELECT * FROM gold.fct_detector_evaluation ORDER BY ALL\"")
     return 0
 
 
@@ -304,6 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plants", nargs="+", help="default: every plant")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_backfill_history)
+
+    p = sub.add_parser("monitor", help="sensor health, process monitoring and event frames of the days [start, end)")
+    p.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+    p.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD")
+    p.add_argument("--plants", nargs="+", help="default: every plant")
+    p.add_argument("--verbose", action="store_true", help="one line per plant-day")
+    p.set_defaults(func=_cmd_monitor)
+
+    p = sub.add_parser("evaluate-detectors",
+                       help="compare the detectors with the simulator's truth (gold.fct_detector_evaluation)")
+    p.add_argument("--plants", nargs="+", help="default: every plant")
+    p.set_defaults(func=_cmd_evaluate_detectors)
 
     p = sub.add_parser("seed-regulatory", help="copy the shipped regulatory documents into the landing folder")
     p.add_argument("--landing", help="landing folder (default: $NEXUS_LANDING_DIR or ./landing)")

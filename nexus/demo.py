@@ -16,17 +16,19 @@ import pyarrow as pa
 from nexus.airflow_env import airflow_environ
 from nexus.settings import get_settings
 from warehouse.lake import CommitMeta, Lake
-from warehouse.tables import FCT_OPERATING_EPISODES
 
 DAG_ID = "ingest_sensor_data"
 HISTORY_DAYS = 14  # market history bulk-loaded before the demo days, so every day has prices and rates
+SENSOR_HISTORY_DAYS = 28  # plant history bulk-loaded before them, so the monitors train and calibration has a trend
+CALIBRATION_WARMUP_DAYS, CALIBRATION_STRIDE_DAYS = 14, 2  # calibrated history: once the monitors are trained
 
 
 def simulate(plant_id: str, start: dt.date, days: int, *, seed: int = 0, landing_dir: str | Path | None = None,
              lake: Lake | None = None) -> dict[str, Any]:
     """Write ``days`` days of simulated historian exports into the landing folder.
 
-    The simulator's ground truth (operating episodes) goes to ``gold.fct_operating_episodes``.
+    The simulator's ground truth (operating episodes) goes to ``sim.truth__operating_episodes``
+    (evaluation data: no pipeline reads it).
     """
     from models import get_plant
 
@@ -37,16 +39,15 @@ def simulate(plant_id: str, start: dt.date, days: int, *, seed: int = 0, landing
     t0 = dt.datetime.combine(start, dt.time(), tzinfo=dt.timezone.utc)
     with tempfile.TemporaryDirectory() as truth:
         result = plant.simulate(t0, t0 + dt.timedelta(days=days), landing_dir=landing, truth_dir=Path(truth), seed=seed)
-    episodes = [{"plant_id": e.plant_id, "episode_id": e.episode_id, "category": e.category, "label": e.label,
-                 "start_at": e.start, "end_at": e.end, "tag": e.tag, "detail": e.detail} for e in result.episodes]
+    from nexus.truth import record_episodes
+
     meta = CommitMeta(dag_id="nexus-simulate", run_id=f"simulate__{plant_id}__{start}__{days}d__seed{seed}",
                       source=f"simulator:{plant_id}")
-    if episodes:
-        lake.upsert(FCT_OPERATING_EPISODES, pa.Table.from_pylist(episodes, schema=FCT_OPERATING_EPISODES.schema), meta=meta)
+    episodes = record_episodes(lake, result.episodes, meta)
     return {"plant_id": plant_id, "start": start, "days": days, "landing_dir": str(landing),
             "files": [str(p) for p in result.paths], "readings": result.n_readings, "lines": result.n_lines,
             "quirks": [f"{q.day} {q.kind}" for q in result.quirks],
-            "episodes": len(episodes)}
+            "episodes": episodes}
 
 
 def simulate_market(start: dt.date, days: int, *, seed: int = 0, landing_dir: str | Path | None = None) -> dict[str, Any]:
@@ -92,9 +93,16 @@ DEMO_QUERIES = [
     ("Why rows were quarantined",
      "SELECT 'sensor' AS feed, rule, count(*) AS rows, any_value(reason) AS example FROM silver.process__sensor_quarantine GROUP BY ALL "
      "UNION ALL SELECT 'market', rule, count(*), any_value(reason) FROM silver.market__price_quarantine GROUP BY ALL ORDER BY rows DESC"),
-    ("What the simulator did (ground truth, not normal operation)",
-     "SELECT category, label, start_at, end_at, tag FROM gold.fct_operating_episodes "
-     "WHERE category <> 'normal' ORDER BY start_at LIMIT 12"),
+    ("What the simulator did (its ground truth, evaluation data only: no pipeline reads it)",
+     "SELECT plant_id, category, label, start_at, end_at, tag FROM sim.truth__operating_episodes "
+     "WHERE category IN ('abnormal', 'extreme') AND start_at >= DATE '{start}' ORDER BY start_at LIMIT 12"),
+    ("What monitoring detected from the data alone (event frames; transients left out)",
+     "SELECT plant_id, unit, kind, start_at, end_at, severity, round(peak_score, 2) AS peak, top_tags "
+     "FROM gold.fct_events WHERE kind <> 'transient' AND start_at >= DATE '{start}' ORDER BY start_at LIMIT 16"),
+    ("Sensor health: flagged readings per tag and kind (flags stay in silver with their reason)",
+     "SELECT plant_id, tag, sum(stuck_count) AS stuck, sum(spike_count) AS spike, sum(drift_count) AS drift, "
+     "sum(noise_count) AS noise, any_value(reason) AS example FROM gold.fct_tag_health WHERE flagged_count > 0 "
+     "GROUP BY ALL ORDER BY plant_id, stuck + spike + drift + noise DESC LIMIT 12"),
     ("Prices of the last demo day in the reporting currency (original quote kept)",
      "SELECT series_id, item, round(price, 2) AS price, unit, round(value_original, 2) AS quoted, unit_original, "
      "is_filled, revision_count FROM gold.fct_prices_daily WHERE price_date = (SELECT max(price_date) FROM gold.fct_prices_daily "
@@ -122,6 +130,10 @@ SUSTAINABILITY_QUERIES = [
      "SELECT plant_id, fit_date, parameter, round(estimate, 4) AS estimate, round(std_error, 4) AS std_error, "
      "design_value, round(drift_pct, 1) AS drift_pct, out_of_band, round(validation_mape_pct, 2) AS val_mape_pct "
      "FROM gold.fct_model_parameters WHERE scenario_id = 'base' ORDER BY plant_id, parameter"),
+    ("Asset health: remaining useful life from the calibrated parameter trends (P10 / P50 / P90, days)",
+     "SELECT plant_id, asset, indicator, round(indicator_value, 4) AS value, threshold, round(rul_p10_days) AS p10, "
+     "round(rul_p50_days) AS p50, round(rul_p90_days) AS p90, status, recommendation FROM gold.fct_asset_health "
+     "WHERE assessed_date = (SELECT max(assessed_date) FROM gold.fct_asset_health) ORDER BY plant_id, asset"),
     ("Recommended setpoints, expected profit and CO2e against the current operating point",
      "SELECT plant_id, setpoint, round(current_value, 3) AS current, round(recommended_value, 3) AS recommended, unit, "
      "round(delta_profit_usd_h, 2) AS d_profit_usd_h, round(delta_co2e_kg_h, 2) AS d_co2e_kg_h, model_version "
@@ -204,6 +216,31 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
     print(f"- bulk-loaded the {(start - history_start).days} days of prices before {start} ({loaded['silver_rows']:,} quotes to silver, "
           f"{loaded['quarantined_rows']} quarantined) [{time.perf_counter() - t0:.1f} s]")
 
+    lake = Lake(settings.lake_root)
+    t0 = time.perf_counter()
+    from nexus.history import backfill_history
+
+    hist_start = start - dt.timedelta(days=SENSOR_HISTORY_DAYS)
+    hist = backfill_history(sorted(PLANTS), hist_start, start, lake=lake, seed=seed, chunk_days=SENSOR_HISTORY_DAYS)
+    print(f"- simulated and bulk-loaded {SENSOR_HISTORY_DAYS} days of plant history before {start} "
+          f"({sum(h.readings for h in hist):,} readings) [{time.perf_counter() - t0:.1f} s]")
+    t0 = time.perf_counter()
+    from etl.monitoring import monitor_range
+
+    for plant_id in sorted(PLANTS):
+        monitor_range(lake, plant_id, hist_start, start,
+                      CommitMeta("nexus-demo", f"monitor_history__{plant_id}__{hist_start}", f"monitoring:{plant_id}"))
+    print(f"- monitored the history (sensor health, PCA and IsolationForest, event frames) "
+          f"[{time.perf_counter() - t0:.1f} s]")
+    t0 = time.perf_counter()
+    from optimization.calibrate import calibrate_day
+
+    cal_meta = CommitMeta("nexus-demo", f"calibrate_history__{hist_start}", "calibration")
+    for i in range(CALIBRATION_WARMUP_DAYS, SENSOR_HISTORY_DAYS, CALIBRATION_STRIDE_DAYS):
+        calibrate_day(lake, hist_start + dt.timedelta(days=i), meta=cal_meta, raise_on_failure=False)
+    print(f"- calibrated the history every {CALIBRATION_STRIDE_DAYS} days (parameter trends for remaining useful life) "
+          f"[{time.perf_counter() - t0:.1f} s]")
+
     t0 = time.perf_counter()
     if _airflow(["db", "migrate"], env, logs / "db-migrate.log"):
         print(f"airflow db migrate failed, see {logs / 'db-migrate.log'}", file=sys.stderr)
@@ -221,8 +258,11 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
             return 1
 
     last = start + dt.timedelta(days=days - 1)
-    if not _dags_test("calibrate_models", None, "parameters fitted on the normal-operation hours", env, logs,
-                      conf={"fit_date": last.isoformat()}):
+    if not _dags_test("monitor_plants", None, "sensor health, process monitoring and event frames", env, logs,
+                      conf={"day": last.isoformat(), "days": days}):
+        return 1
+    if not _dags_test("calibrate_models", None, "parameters fitted on the hours monitoring found steady and normal",
+                      env, logs, conf={"fit_date": last.isoformat()}):
         return 1
     if not _dags_test("optimize_setpoints", None, f"setpoints under the prices and rules of {last}", env, logs,
                       conf={"recommendation_date": last.isoformat(), "pareto_points": 5}):
@@ -231,10 +271,17 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
                       conf={"report_date": last.isoformat(), "window_days": days, "lca_samples": 300}):
         return 1
 
+    from nexus.evaluation import evaluate_detectors, summary
+
+    evaluation = evaluate_detectors(lake, sorted(PLANTS), CommitMeta("nexus-demo", "evaluate_detectors", "simulator-truth"))
     con = connect()
     for title, query in [*DEMO_QUERIES, product_query(), *SUSTAINABILITY_QUERIES]:
+        query = query.replace("{start}", start.isoformat())
         print(f"\n{title}:\n  nexus sql \"{query[:90]}{'...' if len(query) > 90 else ''}\"")
         con.sql(query).show(max_width=160)
+    print("\nDetectors against the simulator's truth (gold.fct_detector_evaluation; goals: >= 90 % of abnormal and "
+          "extreme episodes detected with <= 5 % of normal hours alarmed, >= 90 % of sensor faults on the right tag):")
+    print(summary(evaluation).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     report = Path(settings.lake_root) / "reports" / "sustainability" / f"{last}.html"
     print(f"\nSustainability report of {last}: {report.resolve().as_uri()}")
     print(f"\nThe lake is at {settings.lake_root}. Try:\n"

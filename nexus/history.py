@@ -5,7 +5,7 @@ The twins' history is what calibration, optimization, anomaly detection and repo
 historian exports, land and load them with the sensor pipeline's bulk path
 (:func:`etl.sensor.load_history`: the same steps and the same rows as the daily DAG, a few commits
 per month instead of per day), record the simulator's ground-truth episodes in
-``gold.fct_operating_episodes`` — so memory stays bounded and the landing folder never holds more
+``sim.truth__operating_episodes`` (evaluation data only) — so memory stays bounded and the landing folder never holds more
 than a month.
 
     .venv/bin/nexus backfill-history --start 2021-01-01 --years 5          # all plants
@@ -21,10 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-
 from warehouse.lake import CommitMeta, Lake
-from warehouse.tables import FCT_OPERATING_EPISODES
 
 
 @dataclass
@@ -62,6 +59,7 @@ def backfill_history(plants: Sequence[str], start: dt.date, end: dt.date, *, lak
     """Simulate and load ``[start, end)`` for every plant in ``plants``; returns per-plant figures."""
     from etl.sensor import load_history
     from models import get_plant
+    from nexus.truth import record_episodes
 
     results = []
     for plant_id in plants:
@@ -78,18 +76,13 @@ def backfill_history(plants: Sequence[str], start: dt.date, end: dt.date, *, lak
                 sim = plant.simulate(t_a, t_b, landing_dir=landing, truth_dir=Path(tmp) / "truth", seed=seed)
                 t1 = time.perf_counter()
                 loaded = load_history(lake, landing, plant_id, a, b, meta, chunk_days=(b - a).days)
-                episodes = [{"plant_id": e.plant_id, "episode_id": e.episode_id, "category": e.category,
-                             "label": e.label, "start_at": e.start, "end_at": e.end, "tag": e.tag, "detail": e.detail}
-                            for e in sim.episodes]
-                if episodes:
-                    lake.upsert(FCT_OPERATING_EPISODES,
-                                pa.Table.from_pylist(episodes, schema=FCT_OPERATING_EPISODES.schema), meta=meta)
+                episodes = record_episodes(lake, sim.episodes, meta)
                 t2 = time.perf_counter()
             res.days += (b - a).days
             res.readings += sim.n_readings
             res.silver_rows += loaded["silver_rows"]
             res.quarantined_rows += loaded["quarantined_rows"]
-            res.episodes += len(episodes)
+            res.episodes += episodes
             res.simulate_s += t1 - t0
             res.load_s += t2 - t1
             if progress:

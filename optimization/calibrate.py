@@ -1,9 +1,11 @@
 """Lake-facing calibration: fit each plant's drifting parameters on a rolling window of gold data.
 
-For a day D, the window is the ``window_days`` days ending with D. Hours are left out when they
-overlap an operating episode that is not normal operation (start-up, shut-down, faults, feed
-disruptions: ``gold.fct_operating_episodes``, where the plant's event log lands) or when a tag the
-fit needs has no good reading or less than ``min_good_fraction`` good readings in the hour.
+For a day D, the window is the ``window_days`` days ending with D. Only hours that monitoring
+classed as steady normal operation are used (:func:`etl.monitoring.steady_normal_hours`: plant
+mode steady, no process-anomaly, transient or shutdown event — detected from the data, as on a real
+plant; the simulator's ground truth is never read), and an hour is left out when a tag the fit
+needs has no good reading, less than ``min_good_fraction`` good readings, or readings that
+sensor-health monitoring flagged (stuck, spike, drift, noise).
 :func:`models.calibration.calibrate` fits on the rest, holding out every 4th hour for validation.
 The result goes to ``gold.fct_calibration_runs`` (one row per plant and day, also when the fit
 failed or there was too little data) and ``gold.fct_model_parameters`` (one row per parameter).
@@ -26,13 +28,11 @@ from warehouse.lake import CommitMeta, Lake
 from warehouse.tables import (
     FCT_CALIBRATION_RUNS,
     FCT_MODEL_PARAMETERS,
-    FCT_OPERATING_EPISODES,
     FCT_TAG_HOURLY,
 )
 
 log = logging.getLogger(__name__)
 CALIBRATED_PLANTS: tuple[str, ...] = ("cstr", "biorefinery", "co2_electrolyzer", "smelter")
-EXCLUDED_CATEGORIES: tuple[str, ...] = ("transient", "abnormal", "extreme")
 
 
 def _utc(d: dt.date) -> dt.datetime:
@@ -41,26 +41,22 @@ def _utc(d: dt.date) -> dt.datetime:
 
 def normal_hours(lake: Lake, plant_id: str, tags: Sequence[str], start: dt.datetime, end: dt.datetime, *,
                  min_good_fraction: float = 0.8) -> tuple[pd.DataFrame, int]:
-    """Wide hourly frame (index hour_start, columns tags, gold canonical units) of normal operation.
+    """Wide hourly frame (index hour_start, columns tags, gold canonical units) of steady normal operation.
 
     Returns the frame and the number of hours of the window left out.
     """
+    from etl.monitoring import steady_normal_hours
+
     hours = pd.date_range(start, end, freq="h", inclusive="left")
     if not lake.exists(FCT_TAG_HOURLY):
         return pd.DataFrame(columns=list(tags)), len(hours)
     h = lake.read(FCT_TAG_HOURLY, where={"plant_id": plant_id}, start=start, end=end,
-                  columns=["tag", "hour_start", "twa_value", "good_fraction"]).to_pandas()
+                  columns=["tag", "hour_start", "twa_value", "good_fraction", "flagged_count"]).to_pandas()
     h = h[h["tag"].isin(tags)]
-    h.loc[h["good_fraction"] < min_good_fraction, "twa_value"] = np.nan
+    h.loc[(h["good_fraction"] < min_good_fraction) | (h["flagged_count"] > 0), "twa_value"] = np.nan
     wide = h.pivot_table(index="hour_start", columns="tag", values="twa_value", aggfunc="first")
     wide = wide.reindex(index=pd.DatetimeIndex(hours, name="hour_start"), columns=list(tags))
-    keep = wide.notna().all(axis=1).to_numpy().copy()
-    if lake.exists(FCT_OPERATING_EPISODES):
-        eps = lake.read(FCT_OPERATING_EPISODES, where={"plant_id": plant_id}).to_pandas()
-        eps = eps[eps["category"].isin(EXCLUDED_CATEGORIES)]
-        idx = wide.index
-        for s, e in zip(pd.to_datetime(eps["start_at"], utc=True), pd.to_datetime(eps["end_at"], utc=True)):
-            keep &= ~np.asarray((idx + pd.Timedelta(hours=1) > s) & (idx < e))
+    keep = wide.notna().all(axis=1).to_numpy() & wide.index.isin(steady_normal_hours(lake, plant_id, start, end))
     return wide[keep], int((~keep).sum())
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from warehouse.lake import Lake
@@ -47,6 +48,7 @@ h2{font-size:19px;margin:4px 0 10px}p.note{color:#555;font-size:13px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border-bottom:1px solid #e3e6ea;padding:4px 10px;
 text-align:right}th:first-child,td:first-child{text-align:left}th{background:#f0f4f8}
 .exceeded{color:#b00020;font-weight:600}.at_risk{color:#b36b00;font-weight:600}.ok{color:#2b7a0b}
+.high,.maintenance_due{color:#b00020;font-weight:600}.medium,.plan_maintenance{color:#b36b00;font-weight:600}.low{color:#555}
 nav a{color:#fff;margin-right:14px;font-size:13px}.scroll{overflow-x:auto;max-width:100%}
 """
 
@@ -388,7 +390,64 @@ def _recommendations_section(lake: Lake, on: dt.date, scenario_id: str, page: _P
             + charts)
 
 
+def _health_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any, px: Any) -> str:
+    """The day's detected events, sensor health and remaining useful life (monitoring, from the data alone)."""
+    day0 = pd.Timestamp(on).tz_localize("UTC")
+    day1 = day0 + pd.Timedelta(days=1)
+    parts = []
+    events = _read(lake, "gold.fct_events")
+    if events.empty:
+        parts.append('<p class="note">No event frames yet: the monitor_plants pipeline has not written gold.fct_events.</p>')
+    else:
+        ev = events[(events["start_at"] < day1) & (events["end_at"].isna() | (events["end_at"] > day0))]
+        ev = ev[ev["kind"] != "transient"]
+        parts.append(f"<h3>Events on {on}: {len(ev)} (transients left out)</h3>")
+        if len(ev):
+            ev = ev.sort_values(["plant_id", "start_at"]).assign(
+                start=lambda d: d["start_at"].dt.strftime("%Y-%m-%d %H:%M"),
+                end=lambda d: d["end_at"].dt.strftime("%Y-%m-%d %H:%M").fillna("open"))
+            parts.append(_table(ev[["plant_id", "unit", "kind", "start", "end", "duration_h", "severity", "peak_score",
+                                    "top_tags", "detail"]], {"duration_h": ".0f", "peak_score": ".2f"}, status_col="severity"))
+    health = _read(lake, "gold.fct_tag_health", start=day0.to_pydatetime(), end=day1.to_pydatetime())
+    if len(health):
+        per_tag = (health[health["flagged_count"] > 0].groupby(["plant_id", "tag"], as_index=False)
+                   .agg(flagged_hours=("hour_start", "nunique"), flagged_readings=("flagged_count", "sum"),
+                        stuck=("stuck_count", "sum"), spike=("spike_count", "sum"), drift=("drift_count", "sum"),
+                        noise=("noise_count", "sum"), reason=("reason", "first")))
+        n_tags = health.groupby("plant_id")["tag"].nunique()
+        parts.append(f"<h3>Sensor health on {on}: {len(per_tag)} of {int(n_tags.sum())} tags with flagged readings</h3>")
+        if len(per_tag):
+            parts.append(_table(per_tag.sort_values(["plant_id", "flagged_readings"], ascending=[True, False])))
+    scores = _read(lake, "gold.fct_monitor_scores", where={"unit": "plant"}, start=(day0 - pd.Timedelta(days=6)).to_pydatetime(),
+                   end=day1.to_pydatetime())
+    scores = scores.dropna(subset=["t2"]) if len(scores) else scores
+    if len(scores):
+        fig = go.Figure()
+        for plant_id, g in scores.groupby("plant_id"):
+            g = g.sort_values("hour_start")
+            ratio = np.fmax(g["t2"] / g["t2_limit"], g["spe"] / g["spe_limit"])
+            fig.add_trace(go.Scatter(x=g["hour_start"], y=ratio, mode="lines", name=plant_id))
+        fig.add_hline(y=1.0, line_dash="dash", annotation_text="control limit")
+        fig.update_layout(title="PCA monitoring, last 7 days: max(T2/limit, SPE/limit) per plant (above 1 = alarm)",
+                          yaxis_type="log", yaxis_title="statistic / limit")
+        parts.append(page.figure(fig, height=340))
+    assets = _latest(_read(lake, "gold.fct_asset_health"), "assessed_date", on)
+    if len(assets):
+        parts.append("<h3>Asset health and remaining useful life</h3>")
+        parts.append(_table(assets[["plant_id", "asset", "indicator", "indicator_value", "unit", "threshold",
+                                    "rul_p10_days", "rul_p50_days", "rul_p90_days", "status", "recommendation"]],
+                            {"indicator_value": ".4g", "threshold": ".4g", "rul_p10_days": ".0f", "rul_p50_days": ".0f",
+                             "rul_p90_days": ".0f"}, status_col="status"))
+    else:
+        parts.append('<p class="note">No remaining-useful-life assessment yet (gold.fct_asset_health).</p>')
+    parts.append('<p class="note">Detected from historian data alone (models.sensor_health, models.monitoring): '
+                 "flagged readings stay in silver with their reason; <code>nexus sql \"SELECT * FROM gold.fct_events "
+                 "ORDER BY start_at DESC\"</code>.</p>")
+    return "".join(parts)
+
+
 _OPTIONAL_SECTIONS: Sequence[tuple[str, str, Callable[..., str]]] = (
+    ("plant-health", "Plant health: events, sensor health and remaining useful life", _health_section),
     ("lca", "Life cycle assessment (cradle to gate, per kg of product)", _lca_section),
     ("heat-integration", "Heat integration opportunity (pinch analysis)", _heat_section),
     ("recommendations", "Optimizer recommendations", _recommendations_section),

@@ -61,12 +61,13 @@ GOLD_DAYS = ("2026-03-01", "2026-03-02")
 @pytest.fixture(scope="session")
 def gold_lake_template(tmp_path_factory):
     """A lake with the shipped regulatory documents, market prices from 2026-01-02 and two days
-    (GOLD_DAYS) of every plant ingested to gold (library calls, no Airflow). Session-scoped and
-    read-only: copy it (``copy_lake``) before writing."""
+    (GOLD_DAYS) of every plant ingested to gold and monitored (library calls, no Airflow).
+    Session-scoped and read-only: copy it (``copy_lake``) before writing."""
     import datetime as dt
 
     from etl import market as em
     from etl import regulatory as er
+    from etl.monitoring import monitor_range
     from etl.sensor import load_history
     from nexus.demo import seed_regulatory, simulate, simulate_market
     from warehouse.lake import CommitMeta, Lake
@@ -84,6 +85,7 @@ def gold_lake_template(tmp_path_factory):
     for plant_id in ("cstr", "biorefinery", "co2_electrolyzer", "smelter"):
         simulate(plant_id, start, (end - start).days, seed=57, landing_dir=landing, lake=lake)
         load_history(lake, landing, plant_id, start, end, meta)
+        monitor_range(lake, plant_id, start, end, meta)
     return root / "lake"
 
 

@@ -19,8 +19,9 @@ import pyarrow as pa
 
 from nexus.errors import TableNotFound
 
-Layer = Literal["raw", "bronze", "silver", "gold"]
-LAYERS: tuple[str, ...] = ("raw", "bronze", "silver", "gold")
+Layer = Literal["raw", "bronze", "silver", "gold", "sim"]
+#: ``sim`` holds the simulator's ground truth: evaluation data only, never read by a pipeline.
+LAYERS: tuple[str, ...] = ("raw", "bronze", "silver", "gold", "sim")
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 

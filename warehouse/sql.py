@@ -23,7 +23,7 @@ import duckdb
 from warehouse.lake import Lake
 from warehouse.tables import REGISTRY
 
-SERVED_LAYERS: tuple[str, ...] = ("silver", "gold")
+SERVED_LAYERS: tuple[str, ...] = ("silver", "gold", "sim")
 
 #: Derived SQL views over gold: name -> (description, tables it needs, SQL). Created when the tables exist.
 VIEWS: dict[str, tuple[str, tuple[str, ...], str]] = {

@@ -76,6 +76,9 @@ SILVER_SENSOR_READINGS = _add(TableSpec(
         Column("unit", pa.string(), "canonical unit of value (pint notation)", nullable=False),
         Column("quality", pa.string(), "good | uncertain | bad (from the OPC DA code)", nullable=False),
         Column("quality_code", pa.int32(), "OPC DA quality code as exported", nullable=False),
+        Column("flag", pa.string(), "sensor-health flag set by monitoring: stuck | spike | drift | noise; null if none "
+               "(or not assessed yet)"),
+        Column("flag_reason", pa.string(), "why the reading was flagged: detector, statistic and threshold"),
         _SOURCE_FILE,
         _LINE,
         _INGESTED,
@@ -86,6 +89,7 @@ SILVER_SENSOR_READINGS = _add(TableSpec(
     constraints={
         "quality_known": "quality IN ('good', 'uncertain', 'bad')",
         "good_has_value": "quality <> 'good' OR value IS NOT NULL",
+        "flag_known": "flag IS NULL OR flag IN ('stuck', 'spike', 'drift', 'noise')",
     },
     interval_column="ts",
 ))
@@ -146,7 +150,8 @@ DIM_TAGS = _add(TableSpec(
 FCT_TAG_HOURLY = _add(TableSpec(
     name="gold.fct_tag_hourly",
     description="Hourly statistics per tag: time-weighted average (sample-and-hold within the hour over "
-    "good-quality readings), min, max, counts and the good-quality fraction.",
+    "good-quality readings), min, max, counts, the good-quality fraction and how many good readings "
+    "sensor-health monitoring flagged.",
     columns=(
         Column("plant_id", pa.string(), "plant", nullable=False),
         Column("tag", pa.string(), "historian tag name", nullable=False),
@@ -158,11 +163,14 @@ FCT_TAG_HOURLY = _add(TableSpec(
         Column("sample_count", pa.int64(), "readings in the hour (any quality)", nullable=False),
         Column("good_count", pa.int64(), "good-quality readings with a value", nullable=False),
         Column("good_fraction", pa.float64(), "good_count / sample_count", unit="1", nullable=False),
+        Column("flagged_count", pa.int64(), "good readings flagged by sensor-health monitoring (0 until monitored)", nullable=False),
+        Column("flagged_fraction", pa.float64(), "flagged_count / good_count (0 when no good reading)", unit="1", nullable=False),
     ),
     primary_key=("plant_id", "tag", "hour_start"),
     partition_by=("plant_id",),
     constraints={
         "fraction_range": "good_fraction >= 0 AND good_fraction <= 1",
+        "flagged_range": "flagged_fraction >= 0 AND flagged_fraction <= 1",
         "min_le_max": "min_value IS NULL OR min_value <= max_value",
     },
     interval_column="hour_start",
@@ -191,10 +199,12 @@ FCT_INGEST_BATCHES = _add(TableSpec(
     constraints={"rows_accounted": "bronze_rows = silver_rows + quarantined_rows + duplicates_removed"},
 ))
 
-FCT_OPERATING_EPISODES = _add(TableSpec(
-    name="gold.fct_operating_episodes",
-    description="Ground truth of simulated operation: every episode (normal, transient, abnormal, extreme) "
-    "with its window and label, for evaluating anomaly detection and calibration.",
+# ------------------------------------------------------------------------------- simulator truth
+SIM_OPERATING_EPISODES = _add(TableSpec(
+    name="sim.truth__operating_episodes",
+    description="SIMULATOR TRUTH, for evaluation only: every episode (normal, transient, abnormal, extreme) the "
+    "plant twins simulated, with its window and label. A real plant's historian has no such table; no pipeline "
+    "reads it (a test fails if one does). Detector evaluation and tests compare what Nexus detected with it.",
     columns=(
         Column("plant_id", pa.string(), "plant", nullable=False),
         Column("episode_id", pa.int64(), "stable episode id within the plant (derived from its UTC day)", nullable=False),
@@ -209,6 +219,160 @@ FCT_OPERATING_EPISODES = _add(TableSpec(
     constraints={"window_ordered": "start_at < end_at",
                  "category_known": "category IN ('normal', 'transient', 'abnormal', 'extreme')"},
     interval_column="start_at",
+))
+
+# ------------------------------------------------------------------------------------ monitoring
+FCT_TAG_HEALTH = _add(TableSpec(
+    name="gold.fct_tag_health",
+    description="Sensor health per tag and hour, from the readings alone (models.sensor_health): how many readings "
+    "were flagged stuck, spike, drift or noise, the hour's status and the main reason. Flagged readings stay in "
+    "silver with their flag; calibration leaves hours with flagged readings of the tags it needs out.",
+    columns=(
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("tag", pa.string(), "historian tag name", nullable=False),
+        Column("hour_start", UTC_TS, "start of the hour (UTC)", nullable=False),
+        Column("sample_count", pa.int64(), "good readings with a value assessed in the hour", nullable=False),
+        Column("flagged_count", pa.int64(), "readings flagged by any detector", nullable=False),
+        Column("stuck_count", pa.int64(), "readings flagged stuck (flat-lined)", nullable=False),
+        Column("spike_count", pa.int64(), "readings flagged spike (Hampel)", nullable=False),
+        Column("drift_count", pa.int64(), "readings flagged drift (CUSUM of the residual against the tag's prediction)", nullable=False),
+        Column("noise_count", pa.int64(), "readings flagged noise change", nullable=False),
+        Column("flagged_fraction", pa.float64(), "flagged_count / sample_count (0 when no sample)", unit="1", nullable=False),
+        Column("status", pa.string(), "ok | suspect | faulty", nullable=False),
+        Column("reason", pa.string(), "the hour's most frequent flag reason"),
+        Column("scores_json", pa.string(), "detector statistics of the hour (JSON), e.g. max robust z, noise ratio, drift score"),
+        Column("detector_version", pa.string(), "version of the sensor-health detectors", nullable=False),
+        Column("run_id", pa.string(), "run that wrote the row", nullable=False),
+        Column("computed_at", UTC_TS, "when the row was computed", nullable=False),
+    ),
+    primary_key=("plant_id", "tag", "hour_start"),
+    partition_by=("plant_id",),
+    constraints={"status_known": "status IN ('ok', 'suspect', 'faulty')",
+                 "flag_fraction_range": "flagged_fraction >= 0 AND flagged_fraction <= 1",
+                 "flags_counted": "flagged_count <= sample_count"},
+    interval_column="hour_start",
+))
+
+FCT_MONITOR_SCORES = _add(TableSpec(
+    name="gold.fct_monitor_scores",
+    description="Multivariate process monitoring per plant (unit 'plant') and unit operation and hour: operating "
+    "mode detected from the data, PCA Hotelling T2 and SPE (Q) with their control limits and alarms, the "
+    "IsolationForest score for comparison, and the tags that contribute most. Models are trained without labels "
+    "on the trailing window's hours that the method itself judges normal.",
+    columns=(
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("unit", pa.string(), "unit operation, or 'plant' for the plant-wide model", nullable=False),
+        Column("hour_start", UTC_TS, "start of the hour (UTC)", nullable=False),
+        Column("mode", pa.string(), "steady | transient | shutdown (detected from the data)", nullable=False),
+        Column("t2", pa.float64(), "Hotelling T2 of the hour's tag means; null when not scored"),
+        Column("t2_limit", pa.float64(), "T2 control limit"),
+        Column("spe", pa.float64(), "squared prediction error (Q)"),
+        Column("spe_limit", pa.float64(), "SPE control limit"),
+        Column("pca_alarm", pa.bool_(), "T2 or SPE above its limit (null when not scored)"),
+        Column("if_score", pa.float64(), "IsolationForest anomaly score (higher is more anomalous)"),
+        Column("if_limit", pa.float64(), "IsolationForest alarm threshold"),
+        Column("if_alarm", pa.bool_(), "IsolationForest score above its threshold"),
+        Column("top_tags", pa.string(), "tags with the largest contributions to the alarmed statistic, 'tag:share' joined by ', '"),
+        Column("n_tags", pa.int32(), "tags in the model", nullable=False),
+        Column("training_hours", pa.int32(), "hours the model was trained on (after robust exclusion)", nullable=False),
+        Column("model_version", pa.string(), "monitor model version (plant, unit, training window, fingerprint)", nullable=False),
+        Column("run_id", pa.string(), "run that wrote the row", nullable=False),
+        Column("computed_at", UTC_TS, "when the row was computed", nullable=False),
+    ),
+    primary_key=("plant_id", "unit", "hour_start"),
+    partition_by=("plant_id",),
+    constraints={"mode_known": "mode IN ('steady', 'transient', 'shutdown')"},
+    interval_column="hour_start",
+))
+
+FCT_EVENTS = _add(TableSpec(
+    name="gold.fct_events",
+    description="Event frames detected from the data: one row per event (sensor fault on a tag, process anomaly "
+    "of a unit or the plant, transient, shutdown) with its window, severity, peak score and the tags behind it. "
+    "An event still going on at the end of the data has no end; later data extend it. Reruns replace, never duplicate.",
+    columns=(
+        Column("event_id", pa.string(), "stable id: plant, unit, kind, tag and start", nullable=False),
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("unit", pa.string(), "unit operation, or 'plant'", nullable=False),
+        Column("kind", pa.string(), "sensor_fault | process_anomaly | transient | shutdown", nullable=False),
+        Column("start_at", UTC_TS, "first hour of the event", nullable=False),
+        Column("end_at", UTC_TS, "end of the last hour of the event; null while it is still open"),
+        Column("duration_h", pa.float64(), "hours from start to end (to the end of the data while open)", unit="h", nullable=False),
+        Column("severity", pa.string(), "low | medium | high", nullable=False),
+        Column("peak_score", pa.float64(), "peak of the detector statistic divided by its limit (1 = at the limit)", unit="1"),
+        Column("top_tags", pa.string(), "contributing tags, most important first, 'tag:share' joined by ', '"),
+        Column("detail", pa.string(), "what was detected, for people", nullable=False),
+        Column("detector", pa.string(), "detector that raised the event", nullable=False),
+        Column("model_version", pa.string(), "model or detector version", nullable=False),
+        Column("run_id", pa.string(), "run that wrote the row", nullable=False),
+        Column("computed_at", UTC_TS, "when the row was computed", nullable=False),
+    ),
+    primary_key=("event_id",),
+    partition_by=("plant_id",),
+    constraints={"kind_known": "kind IN ('sensor_fault', 'process_anomaly', 'transient', 'shutdown')",
+                 "severity_known": "severity IN ('low', 'medium', 'high')",
+                 "window_ordered": "end_at IS NULL OR start_at < end_at"},
+    interval_column="start_at",
+))
+
+FCT_DETECTOR_EVALUATION = _add(TableSpec(
+    name="gold.fct_detector_evaluation",
+    description="Detectors evaluated against the simulator's truth (sim.truth__operating_episodes) per plant, "
+    "detector and episode label: detection rate, mean detection delay, false-alarm rate on normal hours. Written "
+    "by the evaluation (nexus evaluate-detectors), never read by a pipeline.",
+    columns=(
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("detector", pa.string(), "pca | isolation_forest | sensor_health | events", nullable=False),
+        Column("category", pa.string(), "episode category evaluated (abnormal, extreme, sensor_fault, normal)", nullable=False),
+        Column("label", pa.string(), "episode label, or '*' for all labels of the category", nullable=False),
+        Column("window_start", UTC_TS, "start of the evaluated period", nullable=False),
+        Column("window_end", UTC_TS, "end of the evaluated period", nullable=False),
+        Column("episodes", pa.int64(), "episodes of the label in the period (0 for the normal-hours row)", nullable=False),
+        Column("detected", pa.int64(), "episodes detected (on the right tag for sensor faults)", nullable=False),
+        Column("detection_rate", pa.float64(), "detected / episodes", unit="1"),
+        Column("mean_delay_h", pa.float64(), "mean hours from the episode start to its detection", unit="h"),
+        Column("normal_hours", pa.int64(), "hours wholly inside normal episodes", nullable=False),
+        Column("false_alarm_hours", pa.int64(), "normal hours the detector alarmed", nullable=False),
+        Column("false_alarm_rate", pa.float64(), "false_alarm_hours / normal_hours", unit="1"),
+        Column("goal", pa.string(), "the goal this row is measured against"),
+        Column("goal_met", pa.bool_(), "whether the goal is met"),
+        Column("evaluated_at", UTC_TS, "when the evaluation ran", nullable=False),
+    ),
+    primary_key=("plant_id", "detector", "category", "label"),
+))
+
+FCT_ASSET_HEALTH = _add(TableSpec(
+    name="gold.fct_asset_health",
+    description="Predictive maintenance: per plant, asset and day, a health indicator (a calibrated parameter or a "
+    "data-derived indicator) trended since the last maintenance with its uncertainty and projected to the "
+    "maintenance threshold: remaining useful life P10/P50/P90 and a recommendation.",
+    columns=(
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("asset", pa.string(), "equipment the indicator belongs to", nullable=False),
+        Column("indicator", pa.string(), "health indicator", nullable=False),
+        Column("assessed_date", pa.date32(), "day of the assessment (data up to its end)", nullable=False),
+        Column("indicator_value", pa.float64(), "latest value of the indicator"),
+        Column("indicator_std_error", pa.float64(), "its standard error"),
+        Column("unit", pa.string(), "unit of the indicator", nullable=False),
+        Column("threshold", pa.float64(), "maintenance threshold of the indicator", nullable=False),
+        Column("trend_per_day", pa.float64(), "fitted trend since the last maintenance", unit="unit/d"),
+        Column("trend_std_error", pa.float64(), "its standard error", unit="unit/d"),
+        Column("rul_p10_days", pa.float64(), "remaining useful life, 10th percentile", unit="d"),
+        Column("rul_p50_days", pa.float64(), "remaining useful life, median", unit="d"),
+        Column("rul_p90_days", pa.float64(), "remaining useful life, 90th percentile", unit="d"),
+        Column("threshold_date_p50", pa.date32(), "median date the threshold is reached"),
+        Column("history_points", pa.int32(), "indicator values the trend was fitted on", nullable=False),
+        Column("since_maintenance_date", pa.date32(), "start of the trend: the last detected maintenance, or the first data"),
+        Column("method", pa.string(), "how the trend and its uncertainty were estimated", nullable=False),
+        Column("status", pa.string(), "ok | plan_maintenance | maintenance_due | insufficient_data | no_degradation_trend", nullable=False),
+        Column("recommendation", pa.string(), "what to do, for the maintenance planner", nullable=False),
+        Column("run_id", pa.string(), "run that wrote the row", nullable=False),
+        Column("computed_at", UTC_TS, "when the row was computed", nullable=False),
+    ),
+    primary_key=("plant_id", "asset", "indicator", "assessed_date"),
+    constraints={"status_known": "status IN ('ok', 'plan_maintenance', 'maintenance_due', 'insufficient_data', "
+                                 "'no_degradation_trend')"},
+    interval_column="assessed_date",
 ))
 
 # ==================================================================================== market feed

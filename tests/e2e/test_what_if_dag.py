@@ -14,7 +14,7 @@ from etl.sensor import load_history
 from models import get_plant
 from warehouse.lake import CommitMeta, Lake
 from warehouse.sql import connect
-from warehouse.tables import FCT_OPERATING_EPISODES, FCT_WHAT_IF_RUNS
+from warehouse.tables import FCT_WHAT_IF_RUNS
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 UTC = dt.UTC
@@ -23,7 +23,6 @@ START, DAYS = dt.datetime(2026, 2, 1, tzinfo=UTC), 21
 
 @pytest.fixture(scope="module")
 def lake(airflow_db, tmp_path_factory):
-    import pyarrow as pa
 
     root = tmp_path_factory.mktemp("whatif")
     os.environ["NEXUS_LAKE_ROOT"] = str(root / "lake")
@@ -31,10 +30,7 @@ def lake(airflow_db, tmp_path_factory):
     ecr = get_plant("co2_electrolyzer")
     with tempfile.TemporaryDirectory() as truth:
         sim = ecr.simulate(START, START + dt.timedelta(days=DAYS), landing_dir=root / "landing", truth_dir=truth, seed=4)
-    episodes = [{"plant_id": e.plant_id, "episode_id": e.episode_id, "category": e.category, "label": e.label,
-                 "start_at": e.start, "end_at": e.end, "tag": e.tag, "detail": e.detail} for e in sim.episodes]
     meta = CommitMeta("pytest", "history", "sensor:co2_electrolyzer")
-    lake.upsert(FCT_OPERATING_EPISODES, pa.Table.from_pylist(episodes, schema=FCT_OPERATING_EPISODES.schema), meta=meta)
     load_history(lake, root / "landing", "co2_electrolyzer", START.date(), (START + dt.timedelta(days=DAYS)).date(), meta,
                  chunk_days=DAYS)
     yield lake

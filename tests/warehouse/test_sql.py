@@ -22,7 +22,7 @@ def served(lake, meta):
     lake.append(FCT_TAG_HOURLY, pa.Table.from_pylist([
         {"plant_id": "cstr", "tag": "T", "hour_start": dt.datetime(2026, 1, 1, h, tzinfo=UTC), "unit": "K",
          "twa_value": 300.0 + h, "min_value": 299.0 + h, "max_value": 301.0 + h, "sample_count": 60,
-         "good_count": 60, "good_fraction": 1.0} for h in range(3)], schema=FCT_TAG_HOURLY.schema), meta=meta)
+         "good_count": 60, "good_fraction": 1.0, "flagged_count": 0, "flagged_fraction": 0.0} for h in range(3)], schema=FCT_TAG_HOURLY.schema), meta=meta)
     return lake
 
 

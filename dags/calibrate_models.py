@@ -15,6 +15,11 @@ Writes `gold.fct_calibration_runs` (window, hours, validation MAPE per key outpu
 `gold.fct_model_parameters` (estimate, standard error, 95 % CI, design value, band, drift flag).
 A parameter outside its band is flagged (`out_of_band`) and logged as a maintenance alert; a fit that
 does not converge fails its task with the solver's message after the result row is written.
+
+Then **assess_assets** trends each plant's health indicators (calibrated parameters such as the
+jacket UA or the electrolyzer's aged Faradaic efficiency, or indicators from hourly tag means such
+as the reboiler UA) since their last maintenance and projects them to the maintenance threshold:
+remaining useful life P10/P50/P90 and a recommendation in `gold.fct_asset_health`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from nexus.assets import GOLD_EVENTS, GOLD_MODEL_PARAMETERS
+from nexus.assets import GOLD_ASSET_HEALTH, GOLD_EVENTS, GOLD_MODEL_PARAMETERS
 from nexus.dag_support import lake_and_meta, plant_days
 
 PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
@@ -61,7 +66,16 @@ def calibrate_models():
         return calibrate_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=[job["plant_id"]],
                              window_days=ctx["params"]["window_days"])
 
-    calibrate_plant.expand(job=select_plants())
+    @task(outlets=[GOLD_ASSET_HEALTH], trigger_rule="all_done")
+    def assess_assets(jobs: list[dict]) -> dict:
+        from optimization.calibrate import assess_asset_health
+
+        lake, meta, _ = lake_and_meta("calibration", "assess_assets")
+        return {j["plant_id"]: assess_asset_health(lake, j["plant_id"], dt.date.fromisoformat(j["day"]), meta)
+                for j in jobs}
+
+    jobs = select_plants()
+    calibrate_plant.expand(job=jobs) >> assess_assets(jobs)
 
 
 calibrate_models()

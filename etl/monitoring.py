@@ -155,7 +155,7 @@ def assess_sensors(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta, *,
         "sample_count": health["sample_count"].astype("int64"), "flagged_count": health["flagged_count"].astype("int64"),
         "stuck_count": health["stuck_count"].astype("int64"), "spike_count": health["spike_count"].astype("int64"),
         "drift_count": health["drift_count"].astype("int64"), "noise_count": health["noise_count"].astype("int64"),
-        "flagged_fraction": health["flagged_fraction"].astype(float), "status": health["status"],
+        "flagged_fraction": health["flagged_fraction"].astype(float).fillna(0.0), "status": health["status"],
         "reason": health["reason"].astype(object).where(health["reason"].notna(), None),
         "scores_json": [json.dumps({c: _json_num(r[c]) for c in scores_cols}) if scores_cols else None
                         for _, r in health.iterrows()],
@@ -259,7 +259,8 @@ class SetpointAdjustment:
         return out - self.model.predict(x.to_numpy())
 
 
-def score_process(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> dict[str, Any]:
+def score_process(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta, *,
+                  config: MonitorConfig | None = None) -> dict[str, Any]:
     """Score the day's hours with monitors trained on the days before; write ``gold.fct_monitor_scores``.
 
     Training uses the ``training_days`` before the day, hours the mode detector found steady; the
@@ -270,7 +271,7 @@ def score_process(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> 
     """
     from models.monitoring import IsolationForestMonitor, PCAMonitor, operating_modes
 
-    cfg = config_for(plant_id)
+    cfg = config or config_for(plant_id)
     start, end = _utc(day), _utc(day + dt.timedelta(days=1))
     train_start = start - pd.Timedelta(days=cfg.training_days)
     wide = hourly_frame(lake, plant_id, train_start, end)
@@ -436,11 +437,12 @@ def detect_events(scores: pd.DataFrame, health: pd.DataFrame, plant_id: str, cfg
     return events
 
 
-def build_events(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> dict[str, Any]:
+def build_events(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta, *,
+                 config: MonitorConfig | None = None) -> dict[str, Any]:
     """Rebuild the plant's events over the period the day can affect and replace them in gold."""
     from models import get_plant
 
-    cfg = config_for(plant_id)
+    cfg = config or config_for(plant_id)
     if not lake.exists(FCT_MONITOR_SCORES):
         return {"events": 0}
     since = _utc(day) - pd.Timedelta(days=1)
@@ -470,19 +472,21 @@ def build_events(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> d
     return {"events": len(frame), "kinds": kinds, "open": int(frame["end_at"].isna().sum()), "since": str(since)}
 
 
-def monitor_day(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> dict[str, Any]:
+def monitor_day(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta, *,
+                config: MonitorConfig | None = None) -> dict[str, Any]:
     """All three steps for one plant-day (what the DAG does, for scripts and the demo)."""
-    return {"sensors": assess_sensors(lake, plant_id, day, meta), "process": score_process(lake, plant_id, day, meta),
-            "events": build_events(lake, plant_id, day, meta)}
+    return {"sensors": assess_sensors(lake, plant_id, day, meta),
+            "process": score_process(lake, plant_id, day, meta, config=config),
+            "events": build_events(lake, plant_id, day, meta, config=config)}
 
 
-def monitor_range(lake: Lake, plant_id: str, start: dt.date, end: dt.date, meta: CommitMeta,
-                  progress: Any = None) -> list[dict[str, Any]]:
+def monitor_range(lake: Lake, plant_id: str, start: dt.date, end: dt.date, meta: CommitMeta, *,
+                  config: MonitorConfig | None = None, progress: Any = None) -> list[dict[str, Any]]:
     """:func:`monitor_day` for every day of ``[start, end)`` in order (history, backfills)."""
     out = []
     day = start
     while day < end:
-        res = monitor_day(lake, plant_id, day, meta)
+        res = monitor_day(lake, plant_id, day, meta, config=config)
         out.append(res)
         if progress:
             progress(f"{plant_id} {day}: {res['sensors'].get('flagged', 0)} readings flagged, "

@@ -26,6 +26,7 @@ import pandas as pd
 from nexus.errors import CalibrationFailed
 from warehouse.lake import CommitMeta, Lake
 from warehouse.tables import (
+    FCT_ASSET_HEALTH,
     FCT_CALIBRATION_RUNS,
     FCT_MODEL_PARAMETERS,
     FCT_TAG_HOURLY,
@@ -121,3 +122,40 @@ def calibrate_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequenc
     if failures and raise_on_failure:
         raise CalibrationFailed("calibration failed for " + "; ".join(failures))
     return out
+
+
+def assess_asset_health(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta, *, history_days: int = 180,
+                        scenario_id: str = "base") -> list[dict[str, Any]]:
+    """Remaining useful life of the plant's degrading assets as of ``day`` into ``gold.fct_asset_health``.
+
+    Each health indicator of :data:`models.maintenance.DEGRADATIONS` — a calibrated parameter from
+    ``gold.fct_model_parameters`` or an indicator from the hourly tag means (hours with flagged
+    readings left out) — is trended since its last maintenance and projected to its threshold
+    (:func:`models.maintenance.remaining_useful_life`). Idempotent for the plant and day.
+    """
+    from models.maintenance import DEGRADATIONS, health_indicators, remaining_useful_life
+
+    degradations = DEGRADATIONS.get(plant_id, ())
+    if not degradations:
+        return []
+    start = _utc(day - dt.timedelta(days=history_days - 1))
+    end = _utc(day + dt.timedelta(days=1))
+    params = (lake.read(FCT_MODEL_PARAMETERS, where={"scenario_id": scenario_id, "plant_id": plant_id},
+                        start=start.date(), end=end.date()).to_pandas()
+              if lake.exists(FCT_MODEL_PARAMETERS) else None)
+    hourly = (lake.read(FCT_TAG_HOURLY, where={"plant_id": plant_id}, start=start, end=end,
+                        columns=["tag", "hour_start", "twa_value", "good_fraction", "flagged_count"]).to_pandas()
+              if lake.exists(FCT_TAG_HOURLY) else None)
+    history = health_indicators(plant_id, params, hourly)
+    now = pd.Timestamp.now(tz="UTC")
+    rows = []
+    for deg in degradations:
+        h = history[history["indicator"] == deg.indicator]
+        row = remaining_useful_life(h, deg, as_of=day)
+        rows.append({"plant_id": plant_id, **row, "run_id": meta.run_id, "computed_at": now})
+        if row["status"] in ("plan_maintenance", "maintenance_due"):
+            log.warning("%s %s: %s — %s", plant_id, deg.asset, row["status"], row["recommendation"])
+    frame = pd.DataFrame(rows, columns=FCT_ASSET_HEALTH.column_names)
+    lake.replace_interval(FCT_ASSET_HEALTH, frame, start=day, end=day + dt.timedelta(days=1),
+                          where={"plant_id": plant_id}, meta=meta)
+    return [{k: r[k] for k in ("asset", "indicator", "status", "rul_p50_days")} for r in rows]

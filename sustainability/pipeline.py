@@ -88,7 +88,9 @@ def compute_emissions(lake: Lake, start: dt.date, end: dt.date, *, meta: CommitM
         hourly = lake.read(FCT_TAG_HOURLY, where={"plant_id": plant_id}, start=_utc(start), end=_utc(end),
                            columns=["tag", "hour_start", "unit", "twa_value"]).to_pandas() \
             if lake.exists(FCT_TAG_HOURLY) else pd.DataFrame(columns=["tag", "hour_start", "unit", "twa_value"])
-        hourly = hourly[hourly["tag"].isin(tags)]
+        # Sorted: the Delta files may come back in another order after a day was rewritten (monitoring
+        # rebuilds hourly rows), and floating-point sums must not depend on it (reruns are bit-identical).
+        hourly = hourly[hourly["tag"].isin(tags)].sort_values(["tag", "hour_start"], kind="stable", ignore_index=True)
         activity = daily_activity(hourly, streams)
         emissions, summaries, values = [], [], []
         days = [start + dt.timedelta(days=i) for i in range((end - start).days)]

@@ -354,3 +354,39 @@ def test_operating_modes_rejects_irregular_index_and_unknown_column():
         operating_modes(X.drop(X.index[5]), "feed_kg_h")
     with pytest.raises(ValueError, match="power_kw"):
         operating_modes(X, ["feed_kg_h", "power_kw"])
+
+
+def test_cross_validated_limits_are_not_fooled_by_overfitting():
+    """Many variables, few rows: in-sample SPE is tiny; out-of-fold limits keep fresh-data alarms near 1 - alpha."""
+    rng = np.random.default_rng(7)
+    p, n = 40, 80
+    w = rng.normal(size=(5, p))
+
+    def draw(m: int) -> np.ndarray:
+        return rng.normal(size=(m, 5)) @ w + 0.5 * rng.normal(size=(m, p))
+
+    train, fresh = draw(n), draw(4000)
+    emp = PCAMonitor(variance=0.95, alpha=0.99, limits="empirical", robust=False).fit(train)
+    cv = PCAMonitor(variance=0.95, alpha=0.99, limits="cross-validated", robust=False).fit(train)
+    assert cv.spe_limit > 1.3 * emp.spe_limit and cv.spe_limit_method_ == "cross-validated"
+    fa_emp = emp.score(fresh)["spe_alarm"].mean()
+    fa_cv = cv.score(fresh)["spe_alarm"].mean()
+    assert fa_emp > 0.10         # in-sample quantiles of an overfitted model: over 10x the design rate (0.156)
+    assert fa_cv < 0.03          # out-of-fold quantiles stay near the 1 % design rate (0.013)
+
+
+def test_scale_floor_keeps_a_quiet_column_in_proportion():
+    rng = np.random.default_rng(3)
+    t = rng.normal(size=(300, 1))
+    X = np.hstack([t, 2 * t + 0.1 * rng.normal(size=(300, 1)), np.full((300, 1), 5.0)])  # column 2 never moved
+    plain = PCAMonitor(variance=0.95).fit(X)
+    assert plain.constant_columns_ == [2]
+    floored = PCAMonitor(variance=0.95).fit(X, scale_floor={2: 0.05})
+    assert floored.constant_columns_ == [] and floored.scale_[2] == pytest.approx(0.05)
+    moved = X[:5].copy()
+    moved[:, 2] += 1.0  # 20 floors: a real change of a quiet tag
+    assert not plain.score(moved)["spe_alarm"].any()
+    assert floored.score(moved)["spe_alarm"].all()
+    assert all(row[0][0] == 2 for row in floored.top_contributors(moved, n=1))
+    with pytest.raises(ValueError, match="scale_floor"):
+        PCAMonitor().fit(X, scale_floor=-1.0)

@@ -171,3 +171,47 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
                 "goal_met"]].copy()
     out["false_alarm_rate"] = [normal.get((p, d)) for p, d in zip(out["plant_id"], out["detector"])]
     return out.sort_values(["plant_id", "detector"]).reset_index(drop=True)
+
+
+def truth_normal_hours(lake: Lake, plant_id: str, start: dt.datetime, end: dt.datetime) -> pd.DatetimeIndex:
+    """Hours of ``[start, end)`` wholly inside a ``normal`` episode of the truth (the old answer-key selection)."""
+    eps = read_episodes(lake, plant_id)
+    eps = eps[(eps["category"] == "normal") & (eps["end_at"] > start) & (eps["start_at"] < end)]
+    hours = {h for s, e in zip(eps["start_at"], eps["end_at"])
+             for h in pd.date_range(s.ceil("h"), e, freq="h", inclusive="left") if h + HOUR <= e}
+    return pd.DatetimeIndex(sorted(h for h in hours if start <= h < end), tz="UTC", name="hour_start")
+
+
+def compare_calibration_windows(lake: Lake, plant_id: str, day: dt.date, *, window_days: int = 7) -> dict[str, Any]:
+    """Validation MAPE of calibrating on the detected steady-normal hours against the truth's normal hours.
+
+    Both fits use the same window, the same tag-hour quality rules (good fraction, no flagged reading
+    of a needed tag) and the same held-out rule; only the choice of hours differs. The second is what
+    calibration did before monitoring existed — possible only on a simulator.
+    """
+    from models.calibration import calibrate, calibration_for
+    from nexus.errors import CalibrationFailed
+    from optimization.calibrate import normal_hours
+
+    start = dt.datetime.combine(day - dt.timedelta(days=window_days - 1), dt.time(), tzinfo=dt.UTC)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    tags = calibration_for(plant_id).tags
+    detected, _ = normal_hours(lake, plant_id, tags, start, end)
+    # The same quality rules without the monitor's selection: every complete, unflagged hour ...
+    every, _ = normal_hours(lake, plant_id, tags, start, end, select=False)
+    # ... of which the truth's normal hours.
+    truth = every[every.index.isin(truth_normal_hours(lake, plant_id, start, end))]
+    out: dict[str, Any] = {"plant_id": plant_id, "day": day}
+    for name, frame in (("detected", detected), ("truth", truth)):
+        try:
+            res = calibrate(plant_id, frame)
+            mape = res.validation_mape_pct
+            out[f"{name}_hours"] = res.fit_hours + res.validation_hours
+            out[f"{name}_validation_mape_pct"] = max(mape.values()) if mape else None
+        except CalibrationFailed as exc:
+            out[f"{name}_hours"] = len(frame)
+            out[f"{name}_validation_mape_pct"] = None
+            out[f"{name}_message"] = str(exc)[:200]
+    both = detected.index.intersection(truth.index)
+    out["detected_hours_truly_normal_pct"] = 100.0 * len(both) / len(detected) if len(detected) else None
+    return out

@@ -41,10 +41,11 @@ def _utc(d: dt.date) -> dt.datetime:
 
 
 def normal_hours(lake: Lake, plant_id: str, tags: Sequence[str], start: dt.datetime, end: dt.datetime, *,
-                 min_good_fraction: float = 0.8) -> tuple[pd.DataFrame, int]:
+                 min_good_fraction: float = 0.8, select: bool = True) -> tuple[pd.DataFrame, int]:
     """Wide hourly frame (index hour_start, columns tags, gold canonical units) of steady normal operation.
 
-    Returns the frame and the number of hours of the window left out.
+    Returns the frame and the number of hours of the window left out. ``select=False`` applies
+    only the per-hour quality rules, not monitoring's selection (for evaluating that selection).
     """
     from etl.monitoring import steady_normal_hours
 
@@ -57,7 +58,9 @@ def normal_hours(lake: Lake, plant_id: str, tags: Sequence[str], start: dt.datet
     h.loc[(h["good_fraction"] < min_good_fraction) | (h["flagged_count"] > 0), "twa_value"] = np.nan
     wide = h.pivot_table(index="hour_start", columns="tag", values="twa_value", aggfunc="first")
     wide = wide.reindex(index=pd.DatetimeIndex(hours, name="hour_start"), columns=list(tags))
-    keep = wide.notna().all(axis=1).to_numpy() & wide.index.isin(steady_normal_hours(lake, plant_id, start, end))
+    keep = wide.notna().all(axis=1).to_numpy()
+    if select:
+        keep &= wide.index.isin(steady_normal_hours(lake, plant_id, start, end))
     return wide[keep], int((~keep).sum())
 
 

@@ -58,7 +58,7 @@ def normal_hours(lake: Lake, plant_id: str, tags: Sequence[str], start: dt.datet
     h.loc[(h["good_fraction"] < min_good_fraction) | (h["flagged_count"] > 0), "twa_value"] = np.nan
     wide = h.pivot_table(index="hour_start", columns="tag", values="twa_value", aggfunc="first")
     wide = wide.reindex(index=pd.DatetimeIndex(hours, name="hour_start"), columns=list(tags))
-    keep = wide.notna().all(axis=1).to_numpy()
+    keep = wide.notna().all(axis=1).to_numpy().copy()
     if select:
         keep &= wide.index.isin(steady_normal_hours(lake, plant_id, start, end))
     return wide[keep], int((~keep).sum())

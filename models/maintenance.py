@@ -25,14 +25,15 @@ builds the daily history of those indicators from the two gold tables.
   calibration covers hydrolysis and fermentation), so the indicator is data-derived. Threshold:
   the UA at which the design duty needs the whole available steam-chest temperature difference
   (design duty / dT_max = UA_clean 20 K / 32.9 K); below it the column is duty-limited and
-  ethanol slips to the stillage. Fouling resistance follows Kern & Seaton (1959),
+  ethanol slips to the stillage. Fouling resistance follows Kern & Seaton (1959, Brit. Chem. Eng. 4, 258),
   R_f = R* (1 - exp(-t/tau)), so the trend is a saturating curve fitted on 1/UA.
 * **co2_electrolyzer** — cathode GDEs: the calibrated ``fe_max`` and ``asr_ohm_cm2`` are
   *fresh-electrode* values (the calibration applies the ageing law with the electrode-age tag
   ECR.KY101), so trending them shows only ageing faster than the law. The health indicators are the
   *aged* values at the day's electrode age: FE plateau ``fe_max (1 - fe_decay age)`` and ASR
   ``asr (1 + asr_growth age)``; thresholds are the calibration bands' edges (FE 0.89, ASR 2.5
-  ohm cm2). Electrode replacement resets the age.
+  ohm cm2). Electrode replacement resets the age. Their trend is estimated from the data; the
+  ageing law's slope serves as a prior until a complete earlier cycle is in the history.
 * **smelter** — cathode lining: cathode voltage drop SMT.EI104 normalised to the nominal line
   current (rises ~10 mV/yr with sodium and bath penetration), threshold 0.35 V (upper end of the
   typical 0.25-0.35 V); relining resets it. Current efficiency ``ce_ref`` (calibrated), threshold
@@ -58,10 +59,19 @@ distribution of the crossing time.
    it, chosen so that chi^2 = n - p (Paule & Mandel 1982, J. Res. NBS 87, 377). Values averaged
    over a ``window_days`` window (7-day calibration windows) are correlated day to day; the
    covariance is multiplied by ``window_days``, the long-run variance ratio of such a moving average
-   (effective sample size n / window_days). One pass drops points more than 4 robust SD off the
-   path and refits.
-3. **Uncertainty** — ``n_draws`` Monte Carlo draws of the path parameters (and tau) from that
-   covariance; each draw's crossing time is solved in closed form. RUL percentiles P10/P50/P90 are
+   (effective sample size n / window_days). One pass drops points more than 4 robust SD off each
+   cycle's path.
+3. **Earlier cycles** — complete cycles (between two detected maintenances) give a population prior
+   for the current one, as in the Bayesian updating of degradation signals (Gebraeel, Lawley, Li &
+   Ryan 2005, IIE Trans. 37, 543): the path coefficients (start level and slope or amplitude) get a
+   Gaussian prior with the mean of the earlier cycles' estimates and their scatter plus estimation
+   covariance plus a floor of 20 % of the mean (cycle-to-cycle variation that few cycles cannot
+   show; assumption); the earlier cycles also sharpen the tau posterior. Without an earlier cycle, an
+   asset with a known ageing law (the electrolyzer's, which the calibration itself applies) gets that
+   law's slope as the prior of its slope (+-50 %). With a prior, three values since the maintenance
+   suffice for a forecast.
+4. **Uncertainty** — ``n_draws`` Monte Carlo draws of the path parameters (and tau) from their
+   posterior; each draw's crossing time is solved in closed form. RUL percentiles P10/P50/P90 are
    days from the end of ``as_of``: 0 for a draw already past the threshold, infinite for one that
    never reaches it within ``max_horizon_days`` (trend away, or a saturating path levelling off
    short of it).
@@ -69,8 +79,9 @@ distribution of the crossing time.
 The status follows the draws: ``maintenance_due`` when the latest value is past the threshold
 (beyond 2 standard errors) or the median draw is; ``no_degradation_trend`` when the median draw never
 crosses; ``plan_maintenance`` when P10 falls within the asset's planning lead time; else ``ok``;
-``insufficient_data`` with fewer than ``min_points`` values since the last maintenance. Times:
-a daily value is placed at the middle of its day (t = day + 0.5).
+``insufficient_data`` with fewer than ``min_points`` values since the last maintenance (3 with a
+prior). Times: a daily value is placed at the middle of its day (t = day + 0.5); a maintenance
+during the ``as_of`` day shows the next day (daily medians).
 
 Pure functions on DataFrames; no lake I/O. Assumptions that matter: the future path continues the
 path since the last maintenance (no change of operating regime); the crossing is that of the
@@ -151,6 +162,11 @@ class Degradation:
         Range of the saturating model's time constant.
     max_horizon_days : float
         Crossings later than this count as never.
+    law_slope_per_day : float or None
+        Slope the asset's known ageing law expects (indicator units per day), used as the prior of a
+        linear path's slope when no earlier cycle is in the history; None: no such law.
+    law_slope_rel_sd : float
+        Relative standard deviation of that prior.
     recommendation : str
         Template of the planning recommendation (fields: action, p10_date, p50_date, indicator, op,
         threshold, unit).
@@ -175,6 +191,8 @@ class Degradation:
     min_reset_step: float = 0.0
     tau_bounds_days: tuple[float, float] = (1.0, 200.0)
     max_horizon_days: float = 3650.0
+    law_slope_per_day: float | None = None
+    law_slope_rel_sd: float = 0.5
     recommendation: str = _PLAN_TEMPLATE
 
     def __post_init__(self) -> None:
@@ -184,12 +202,20 @@ class Degradation:
             raise ValueError(f"{self.indicator}: model must be 'linear' or 'saturating', got {self.model!r}")
         if self.fit_space not in ("value", "reciprocal"):
             raise ValueError(f"{self.indicator}: fit_space must be 'value' or 'reciprocal', got {self.fit_space!r}")
-        worse = self.threshold < self.design_value if self.direction == "falling" else self.threshold > self.design_value
+        worse = (self.threshold < self.design_value) if self.direction == "falling" \
+            else (self.threshold > self.design_value)
         if not worse:
             raise ValueError(f"{self.indicator}: a {self.direction} indicator needs its threshold beyond the design "
                              f"value {self.design_value:g}, got {self.threshold:g}")
         if self.fit_space == "reciprocal" and (self.threshold <= 0 or self.design_value <= 0):
             raise ValueError(f"{self.indicator}: the reciprocal fit space needs positive values")
+        if self.law_slope_per_day is not None:
+            if self.model != "linear" or self.fit_space != "value":
+                raise ValueError(f"{self.indicator}: an ageing-law slope needs a linear path in the value space")
+            if (self.law_slope_per_day < 0) != (self.direction == "falling") or self.law_slope_rel_sd <= 0:
+                raise ValueError(f"{self.indicator}: the ageing-law slope must point toward the threshold "
+                                 f"({self.direction}) with a positive relative SD, got {self.law_slope_per_day:g} "
+                                 f"+- {self.law_slope_rel_sd:g}")
         if self.min_points < 3 or self.window_days < 1:
             raise ValueError(f"{self.indicator}: min_points must be >= 3 and window_days >= 1")
 
@@ -236,14 +262,16 @@ DEGRADATIONS: Mapping[str, tuple[Degradation, ...]] = {
     "co2_electrolyzer": (
         Degradation(
             plant_id="co2_electrolyzer", asset="electrolyser stack cathodes (Sn GDEs)", indicator="fe_plateau_aged",
-            unit="1", direction="falling", threshold=_ECR_CAL.bands["fe_max"][0], design_value=_ECR_CAL.design["fe_max"],
-            basis="calibrated fresh-electrode fe_max x (1 - fe_decay_per_kh x age/1000 h), age from the DCS electrode-age "
-                  "counter ECR.KY101 at mid-day",
+            unit="1", direction="falling", threshold=_ECR_CAL.bands["fe_max"][0],
+            design_value=_ECR_CAL.design["fe_max"],
+            basis="calibrated fresh-electrode fe_max x (1 - fe_decay_per_kh x age/1000 h), age from the DCS "
+                  "electrode-age counter ECR.KY101 at mid-day",
             source="lower edge of the calibration band, design - 0.03 (Kopljar et al. 2014 report ~0.90 on Sn GDEs; "
                    "0.89 is a weak cathode; models/calibration.py, assumption)",
             action="electrode (GDE) replacement",
             resets="new GDEs: electrode age to zero, FE plateau to the fresh value", window_days=7,
-            lead_time_days=14.0, min_reset_step=0.3 * 0.03,
+            lead_time_days=14.0, min_reset_step=0.005,  # ~6 days of ageing; a replacement restores >= 0.02
+            law_slope_per_day=-_ECR_CAL.design["fe_max"] * _ECR.fe_decay_per_kh * 24.0 / 1000.0,
         ),
         Degradation(
             plant_id="co2_electrolyzer", asset="electrolyser stack cathodes (Sn GDEs)", indicator="asr_aged_ohm_cm2",
@@ -254,7 +282,8 @@ DEGRADATIONS: Mapping[str, tuple[Degradation, ...]] = {
                    "models/calibration.py, assumption)",
             action="electrode (GDE) and membrane replacement",
             resets="new GDEs: electrode age to zero, ASR to the fresh value", window_days=7, lead_time_days=14.0,
-            min_reset_step=0.3 * 0.25 * _ECR_CAL.design["asr_ohm_cm2"],
+            min_reset_step=0.05,  # ~10 days of ageing; a replacement restores >= 0.1 ohm cm2
+            law_slope_per_day=_ECR_CAL.design["asr_ohm_cm2"] * _ECR.asr_growth_per_kh * 24.0 / 1000.0,
         ),
     ),
     "smelter": (
@@ -543,6 +572,7 @@ class _Fit:
     kept: int
     dropped: int
     n_prior: int
+    law_prior: bool = False
 
 
 def _best_residuals(seg: _Segment, kind: str, taus: np.ndarray) -> np.ndarray:
@@ -576,7 +606,8 @@ def _fit_path(deg: Degradation, segments: list[_Segment], n_prior: int) -> _Fit:
     cycles' estimates, its covariance their scatter plus their mean estimation covariance plus a floor
     of 20 % of the mean per coefficient (cycle-to-cycle variation not seen in few cycles; assumption),
     as in the Bayesian updating of degradation signals (Gebraeel et al. 2005, IIE Trans. 37, 543).
-    For the saturating path tau has a grid posterior from all these segments together.
+    For the saturating path tau has a grid posterior from all these segments together. Without an
+    earlier cycle, a declared ageing-law slope is the prior of a linear path's slope (level flat).
     """
     kind = deg.model
     taus = np.array([np.nan]) if kind == "linear" else np.geomspace(*deg.tau_bounds_days, 48)
@@ -597,6 +628,8 @@ def _fit_path(deg: Degradation, segments: list[_Segment], n_prior: int) -> _Fit:
     inflate = float(deg.window_days)
     weights = [1.0 / (np.maximum(seg.se2 + s2, 1e-300) * inflate) for seg in cleaned]
     prev, cur = cleaned[:-1], cleaned[-1]
+    # The ageing law's slope in the oriented fit space (value space only; worse = larger).
+    law = abs(deg.law_slope_per_day) if deg.law_slope_per_day is not None and kind == "linear" else None
     logpost, betas, covs = [], [], []
     for tau in taus:
         lp = 0.0
@@ -612,6 +645,10 @@ def _fit_path(deg: Degradation, segments: list[_Segment], n_prior: int) -> _Fit:
             if len(est) >= 2:
                 p0 = p0 + np.cov(np.array([b for b, _ in est]).T, ddof=1)
             prior = (mu0, p0)
+        elif law is not None:
+            level = float(np.median(cur.z))
+            prior = (np.array([level, law]), np.diag([(100.0 * (abs(level) + 1e-12)) ** 2,
+                                                      (deg.law_slope_rel_sd * law) ** 2]))
         b, c, l = _gauss_fit(_basis(kind, cur.t, cur.t0, tau), cur.z, weights[-1], prior)
         logpost.append(lp + l)
         betas.append(b)
@@ -619,7 +656,8 @@ def _fit_path(deg: Degradation, segments: list[_Segment], n_prior: int) -> _Fit:
     lp = np.array(logpost)
     post = np.exp(lp - lp.max())
     post /= post.sum()
-    return _Fit(kind, cur.t0, taus, post, betas, covs, math.sqrt(s2), len(cur.t), dropped, len(prev))
+    return _Fit(kind, cur.t0, taus, post, betas, covs, math.sqrt(s2), len(cur.t), dropped, len(prev),
+                law_prior=not prev and law is not None)
 
 
 def _crossings(fit: _Fit, n: int, rng: np.random.Generator, t_now: float, thr: float,
@@ -762,11 +800,12 @@ def remaining_useful_life(history: pd.DataFrame, degradation: Degradation, *, as
     else:
         reset_txt = "no maintenance step detected"
     past_now = (z[-1] - thr) > 2.0 * math.sqrt(z_se2[-1])
-    need = min(deg.min_points, 3) if n_prior else deg.min_points
+    need = min(deg.min_points, 3) if n_prior or deg.law_slope_per_day is not None else deg.min_points
 
     if n_cur < need:
         status = "maintenance_due" if past_now else "insufficient_data"
-        rec = (f"{deg.indicator} = {latest:.4g}{unit} is past the threshold {deg.threshold:.4g}: {deg.action} now."
+        rec = (f"{deg.indicator} = {latest:.4g}{unit} has crossed the maintenance threshold ({op} "
+               f"{deg.threshold:.4g}{unit}): {deg.action} now."
                if past_now else
                f"Only {n_cur} {deg.indicator} value(s) since {since} ({need} needed for a forecast); latest "
                f"{latest:.4g}{unit} against the threshold {op} {deg.threshold:.4g}.")
@@ -795,7 +834,8 @@ def remaining_useful_life(history: pd.DataFrame, degradation: Degradation, *, as
                  f"{deg.indicator} (Kern-Seaton), tau grid posterior {deg.tau_bounds_days[0]:g}-"
                  f"{deg.tau_bounds_days[1]:g} d (MAP {tau_map:.3g} d)")
     prior_txt = (f", prior from the {fit.n_prior} previous cycle(s) (Gebraeel et al. 2005)" if fit.n_prior
-                 else ", flat prior")
+                 else f", slope prior from the ageing law {deg.law_slope_per_day:+.3g}{unit}/d +- "
+                      f"{100 * deg.law_slope_rel_sd:.0f} %" if fit.law_prior else ", flat prior")
     out["method"] = (
         f"{cite}: {reset_txt}; {shape} on {fit.kept} daily values since{prior_txt}"
         f"{f', {fit.dropped} outlier(s) > 4 SD dropped' if fit.dropped else ''}; weights 1/(se^2 + s^2), extra scatter "
@@ -808,8 +848,8 @@ def remaining_useful_life(history: pd.DataFrame, degradation: Degradation, *, as
     trend_txt = f"trend {out['trend_per_day']:+.3g} +- {out['trend_std_error']:.2g}{unit}/d"
     if past_now or p50 == 0.0:
         status = "maintenance_due"
-        rec = (f"{deg.indicator} = {latest:.4g}{unit} is past the threshold {op} {deg.threshold:.4g}: "
-               f"{deg.action} now.")
+        rec = (f"{deg.indicator} = {latest:.4g}{unit} has crossed the maintenance threshold ({op} "
+               f"{deg.threshold:.4g}{unit}): {deg.action} now.")
     elif p50 is None:
         status = "no_degradation_trend"
         rec = (f"No trend of {deg.indicator} toward {deg.threshold:.4g}{unit} since {since} ({trend_txt}; latest "

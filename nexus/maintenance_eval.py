@@ -134,7 +134,7 @@ def _ecr_truth(deg: Degradation, as_of: dt.date, seed: int) -> dict:
     swaps = [ecr._swap_minute(seed, c) for c in (cycle, cycle + 1)]
     nxt = min(s for s in swaps if s > m_end)
     return {"actual_days": max(age_cross - age_now, 0.0) / 24.0, "next_maintenance_days": (nxt - m_end) / 1440.0,
-            "true_value": value}
+            "last_maintenance_days_ago": age_now / 24.0, "true_value": value}
 
 
 def _bio_truth(deg: Degradation, as_of: dt.date, seed: int) -> dict:
@@ -152,7 +152,7 @@ def _bio_truth(deg: Degradation, as_of: dt.date, seed: int) -> dict:
     nxt = min(s for s, e in events if s > h_end)
     t_cross = last_end - p.fouling_tau_d * 24.0 * math.log(1.0 - r_thr / p.fouling_ratio_max)
     return {"actual_days": max(t_cross - h_end, 0.0) / 24.0, "next_maintenance_days": (nxt - h_end) / 24.0,
-            "true_value": ua_clean / (1.0 + ratio_now)}
+            "last_maintenance_days_ago": (h_end - last_end) / 24.0, "true_value": ua_clean / (1.0 + ratio_now)}
 
 
 def _smelter_truth(deg: Degradation, as_of: dt.date, seed: int) -> dict:
@@ -162,27 +162,32 @@ def _smelter_truth(deg: Degradation, as_of: dt.date, seed: int) -> dict:
     end = _end_of(as_of)
     age_now = float(p.cell_age_days(end.timestamp()))
     if deg.indicator == "ce_ref":
-        return {"actual_days": math.inf, "next_maintenance_days": math.inf, "true_value": p.ce_ref}
+        return {"actual_days": math.inf, "next_maintenance_days": math.inf, "last_maintenance_days_ago": math.inf,
+                "true_value": p.ce_ref}
     drop = lambda age: float(smt.cathode_voltage_drop(age, p.nominal_current_ka, p))  # noqa: E731
     value = drop(age_now)
     if value >= deg.threshold:
-        return {"actual_days": 0.0, "next_maintenance_days": math.inf, "true_value": value}
+        return {"actual_days": 0.0, "next_maintenance_days": math.inf, "last_maintenance_days_ago": math.inf,
+                "true_value": value}
     age_cross = brentq(lambda a: drop(a) - deg.threshold, age_now, age_now + 100 * 365.25)
-    return {"actual_days": age_cross - age_now, "next_maintenance_days": math.inf, "true_value": value}
+    return {"actual_days": age_cross - age_now, "next_maintenance_days": math.inf,
+            "last_maintenance_days_ago": math.inf, "true_value": value}
 
 
 def _cstr_truth(deg: Degradation, as_of: dt.date, seed: int) -> dict:
     from models import cstr
 
     # UA is at design outside abnormal jacket-fouling episodes (1-6 h, restored inside the episode).
-    return {"actual_days": math.inf, "next_maintenance_days": math.inf, "true_value": cstr.DEFAULT.UA}
+    return {"actual_days": math.inf, "next_maintenance_days": math.inf, "last_maintenance_days_ago": math.inf,
+            "true_value": cstr.DEFAULT.UA}
 
 
 _TRUTH = {"co2_electrolyzer": _ecr_truth, "biorefinery": _bio_truth, "smelter": _smelter_truth, "cstr": _cstr_truth}
 
 
 def true_time_to_threshold(deg: Degradation, as_of: dt.date, *, seed: int = 57) -> dict:
-    """Truth from the twin: days from the end of ``as_of`` to the threshold (inf: never), the next maintenance, the true value."""
+    """Truth from the twin at the end of ``as_of``: days to the threshold (``actual_days``, inf: never), to
+    the next maintenance and since the last one, and the true indicator value."""
     return _TRUTH[deg.plant_id](deg, as_of, seed)
 
 
@@ -242,11 +247,13 @@ def evaluate_asset_health(lake: Lake, plants: Iterable[str], as_of_dates: Sequen
                     "p10": pred["rul_p10_days"] if predicted else None,
                     "p90": pred["rul_p90_days"] if predicted else None,
                     "actual_days": actual,
-                    "error_days": (p50 - actual) if predicted and math.isfinite(p50) and math.isfinite(actual) else None,
+                    "error_days": (p50 - actual) if predicted and math.isfinite(p50) and math.isfinite(actual)
+                    else None,
                     "within_p10_p90": bool(predicted and p10 <= actual <= p90),
                 }
                 if details:
                     row |= {"status": pred["status"], "next_maintenance_days": truth["next_maintenance_days"],
+                            "last_maintenance_days_ago": truth["last_maintenance_days_ago"],
                             "indicator_value": pred["indicator_value"], "true_value": truth["true_value"],
                             "history_points": pred["history_points"],
                             "since_maintenance_date": pred["since_maintenance_date"]}
@@ -263,22 +270,27 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """Per plant and indicator, over the forecasts made (``status`` not ``insufficient_data``; needs
     ``details=True`` rows): before a finite true crossing, the P50 error (median absolute, mean, median
     relative) and the share of truths inside P10-P90; after it, the share flagged ``maintenance_due``;
-    for a truth of never, the share whose median draw never crosses (``no_degradation_trend``)."""
+    for a truth of never, the share whose median draw never crosses (``no_degradation_trend``). Dates
+    with a maintenance during the day are counted apart (daily values show it the next day)."""
     out = []
     for (plant, ind), g in frame.groupby(["plant_id", "indicator"], sort=False):
-        made = g[g["status"] != "insufficient_data"]
+        # A maintenance during the as_of day shows in the daily values only the next day.
+        same_day = g["last_maintenance_days_ago"] < 1.0
+        made = g[(g["status"] != "insufficient_data") & ~same_day]
         actual = made["actual_days"]
         ahead = made[np.isfinite(actual) & (actual > 0)]
         crossed = made[actual == 0]
         never = made[~np.isfinite(actual)]
         err = ahead["error_days"].dropna()
         out.append({
-            "plant_id": plant, "indicator": ind, "as_of_dates": len(g), "forecasts": len(made),
+            "plant_id": plant, "indicator": ind, "as_of_dates": len(g), "maintenance_same_day": int(same_day.sum()),
+            "forecasts": len(made),
             "before_crossing": len(ahead),
             "p50_finite": len(err),
             "abs_error_median_d": float(err.abs().median()) if len(err) else np.nan,
             "error_mean_d": float(err.mean()) if len(err) else np.nan,
-            "rel_error_median": float((err.abs() / ahead.loc[err.index, "actual_days"]).median()) if len(err) else np.nan,
+            "rel_error_median": float((err.abs() / ahead.loc[err.index, "actual_days"]).median())
+            if len(err) else np.nan,
             "coverage_p10_p90": float(ahead["within_p10_p90"].mean()) if len(ahead) else np.nan,
             "after_crossing": len(crossed),
             "due_share": float((crossed["status"] == "maintenance_due").mean()) if len(crossed) else np.nan,

@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from models import co2_electrolyzer as ecr
-from models.maintenance import DEGRADATIONS, STATUSES, Degradation, degradation, health_indicators, remaining_useful_life
+from models.maintenance import (
+    DEGRADATIONS,
+    STATUSES,
+    Degradation,
+    degradation,
+    health_indicators,
+    remaining_useful_life,
+)
 from warehouse.tables import FCT_ASSET_HEALTH
 
 START = dt.date(2025, 1, 1)
@@ -166,6 +173,29 @@ def test_window_averaged_values_get_wider_intervals():
     daily = remaining_useful_life(frame, LINEAR, as_of=as_of)
     weekly = remaining_useful_life(frame, dataclasses.replace(LINEAR, window_days=7), as_of=as_of)
     assert (weekly["rul_p90_days"] - weekly["rul_p10_days"]) > 2.0 * (daily["rul_p90_days"] - daily["rul_p10_days"])
+
+
+def test_ageing_law_prior_steadies_a_short_first_cycle():
+    # 6 noisy days of a cycle whose true slope is the law's: the flat fit scatters, the law prior does not.
+    law = dataclasses.replace(LINEAR, law_slope_per_day=-0.004, window_days=7)
+    flat = dataclasses.replace(LINEAR, window_days=7)
+    frame, truth = _linear_history(6, sd=0.006, seed=11)  # truth 44 d
+    as_of = frame["day"].iloc[-1]
+    with_law = remaining_useful_life(frame, law, as_of=as_of)
+    without = remaining_useful_life(frame, flat, as_of=as_of)
+    assert "slope prior from the ageing law" in with_law["method"]
+    assert with_law["rul_p10_days"] <= truth <= with_law["rul_p90_days"]
+    assert with_law["rul_p50_days"] == pytest.approx(truth, rel=0.3)
+    width = lambda r: (r["rul_p90_days"] or math.inf) - r["rul_p10_days"]  # noqa: E731
+    assert width(without) > 3.0 * width(with_law)
+    # Three values suffice with a prior, five without.
+    assert remaining_useful_life(frame.head(3), law, as_of=frame["day"].iloc[2])["status"] != "insufficient_data"
+    assert remaining_useful_life(frame.head(3), flat, as_of=frame["day"].iloc[2])["status"] == "insufficient_data"
+
+
+def test_ageing_law_slope_must_point_to_the_threshold():
+    with pytest.raises(ValueError, match="ageing-law slope must point toward the threshold"):
+        dataclasses.replace(LINEAR, law_slope_per_day=+0.004)
 
 
 def test_threshold_on_the_wrong_side_is_rejected():

@@ -7,8 +7,8 @@ from abnormal operation **from the data alone**, as on a real plant; per plant (
 plant in the UI) and per day:
 
 1. **assess_sensors** — sensor health per tag (`models.sensor_health`): stuck / flat-lined values,
-   spikes (Hampel filter), drift (CUSUM of the residual against the tag's prediction from its
-   unit's other tags) and noise changes. Flagged readings stay in
+   spikes (Hampel filter), drift (EWMA of the residual against the tag's prediction from correlated
+   tags) and noise changes. Flagged readings stay in
    `silver.process__sensor_readings` with `flag` and `flag_reason`; `gold.fct_tag_hourly` counts
    them (`flagged_count`) and `gold.fct_tag_health` has one row per tag and hour.
 2. **score_process** — PCA monitoring (Hotelling T² and SPE with control limits and the tags that

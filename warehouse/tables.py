@@ -235,7 +235,7 @@ FCT_TAG_HEALTH = _add(TableSpec(
         Column("flagged_count", pa.int64(), "readings flagged by any detector", nullable=False),
         Column("stuck_count", pa.int64(), "readings flagged stuck (flat-lined)", nullable=False),
         Column("spike_count", pa.int64(), "readings flagged spike (Hampel)", nullable=False),
-        Column("drift_count", pa.int64(), "readings flagged drift (CUSUM of the residual against the tag's prediction)", nullable=False),
+        Column("drift_count", pa.int64(), "readings flagged drift (EWMA of the residual against the tag's prediction from correlated tags)", nullable=False),
         Column("noise_count", pa.int64(), "readings flagged noise change", nullable=False),
         Column("flagged_fraction", pa.float64(), "flagged_count / sample_count (0 when no sample)", unit="1", nullable=False),
         Column("status", pa.string(), "ok | suspect | faulty", nullable=False),

@@ -13,7 +13,7 @@ SOLVER_DEBS := coinor-libipopt-dev liblapack-dev libblas-dev pkg-config libampls
 .PHONY: install demo test test-fast bench browser solver-debs airflow airflow-password clean-lake help
 
 help:
-	@echo "make demo             simulate 3 days of the CSTR twin, ingest them through Airflow, query gold"
+	@echo "make demo             simulate four plants, ingest, monitor, calibrate, optimize and report through Airflow"
 	@echo "make test             run the test suite"
 	@echo "make bench            time raw -> gold per day and a month of every plant's history (points/s, memory)"
 	@echo "make airflow          start the Airflow UI on http://localhost:8080 (Ctrl-C stops everything)"
@@ -64,6 +64,7 @@ bench: $(STAMP) $(PYNUMERO)
 	$(BIN)/python benchmarks/bench_sensor_pipeline.py --plant-days 7
 	$(BIN)/python benchmarks/bench_history.py --days 31 --quiet
 	$(BIN)/python benchmarks/bench_decisions.py --days 7
+	$(BIN)/python benchmarks/bench_monitoring.py --days 21 --plants cstr co2_electrolyzer
 
 airflow: $(STAMP) $(PYNUMERO)
 	$(BIN)/nexus airflow db migrate >/dev/null

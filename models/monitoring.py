@@ -197,6 +197,14 @@ class _ScaledMonitor:
                              f"found {int(valid.sum())} of {len(values)}")
         return valid
 
+    def _set_robust(self, robust: bool, max_iter: int, max_excluded: float) -> None:
+        """Validate and keep the robust-training options shared by the monitors."""
+        self.robust = bool(robust)
+        if int(max_iter) < 1:
+            raise ValueError(f"max_iter must be >= 1, got {max_iter!r}")
+        self.max_iter = int(max_iter)
+        self.max_excluded = _check_fraction("max_excluded", max_excluded)
+
     def _set_floor(self, scale_floor: float | Mapping[Hashable, float] | None) -> None:
         """Per-column lower bound of the scale (0 = none), from a number or a column -> floor mapping."""
         if scale_floor is None:
@@ -374,11 +382,7 @@ class PCAMonitor(_ScaledMonitor):
         if limits not in _LIMITS:
             raise ValueError(f"limits must be one of {_LIMITS}, got {limits!r}")
         self.limits = limits
-        self.robust = bool(robust)
-        if int(max_iter) < 1:
-            raise ValueError(f"max_iter must be >= 1, got {max_iter!r}")
-        self.max_iter = int(max_iter)
-        self.max_excluded = _check_fraction("max_excluded", max_excluded)
+        self._set_robust(robust, max_iter, max_excluded)
         self.exclude_alpha = (1.0 - (1.0 - self.alpha) / 10.0 if exclude_alpha is None
                               else _check_fraction("exclude_alpha", exclude_alpha))
 
@@ -715,11 +719,7 @@ class IsolationForestMonitor(_ScaledMonitor):
         self.n_estimators = int(n_estimators)
         self.random_state = random_state
         self.max_samples = max_samples
-        self.robust = bool(robust)
-        if int(max_iter) < 1:
-            raise ValueError(f"max_iter must be >= 1, got {max_iter!r}")
-        self.max_iter = int(max_iter)
-        self.max_excluded = _check_fraction("max_excluded", max_excluded)
+        self._set_robust(robust, max_iter, max_excluded)
 
     def fit(self, X: Any, *, scale_floor: float | Mapping[Hashable, float] | None = None
             ) -> IsolationForestMonitor:

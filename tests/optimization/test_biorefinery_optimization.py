@@ -188,7 +188,7 @@ def test_optimize_returns_the_solution_against_the_current_point(best):
     for key in ("ethanol_t_h", "yield_gal_per_dry_ton", "power_export_kw", "steam_t_h", "ch4_fugitive_kg_h"):
         assert key in best.outputs and key in best.current_outputs
     assert best.outputs["profit_usd_h"] == best.profit_usd_h
-    assert 0.0 < best.solve_seconds < 10.0
+    assert best.solve_seconds > 0.0  # recorded; speed belongs in benchmarks/, not in a test
     assert plant_optimizer("biorefinery") is bio
 
 

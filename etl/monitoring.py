@@ -508,12 +508,19 @@ def steady_normal_hours(lake: Lake, plant_id: str, start: dt.datetime, end: dt.d
     sc = lake.read(FCT_MONITOR_SCORES, where={"plant_id": plant_id, "unit": PLANT_UNIT}, start=start, end=end,
                    columns=["hour_start", "mode"]).to_pandas()
     hours = pd.DatetimeIndex(sc.loc[sc["mode"] == "steady", "hour_start"]).sort_values()
-    if lake.exists(FCT_EVENTS) and len(hours):
-        ev = lake.read(FCT_EVENTS, where={"plant_id": plant_id}, columns=["kind", "start_at", "end_at"]).to_pandas()
-        ev = ev[ev["kind"].isin(["process_anomaly", "transient", "shutdown"])]
-        keep = np.ones(len(hours), dtype=bool)
-        far = pd.Timestamp.max.tz_localize("UTC")
-        for s, e in zip(ev["start_at"], ev["end_at"].fillna(far)):
-            keep &= ~np.asarray((hours + pd.Timedelta(hours=1) > s) & (hours < e))
-        hours = hours[keep]
+    if len(hours):
+        hours = hours[~hours_in_events(lake, plant_id, hours, ("process_anomaly", "transient", "shutdown"))]
     return pd.DatetimeIndex(hours, name="hour_start")
+
+
+def hours_in_events(lake: Lake, plant_id: str, hours: pd.DatetimeIndex, kinds: Sequence[str]) -> np.ndarray:
+    """Mask of the hours (by hour start) that overlap a detected event of one of ``kinds`` (open events included)."""
+    inside = np.zeros(len(hours), dtype=bool)
+    if not lake.exists(FCT_EVENTS) or not len(hours):
+        return inside
+    ev = lake.read(FCT_EVENTS, where={"plant_id": plant_id}, columns=["kind", "start_at", "end_at"]).to_pandas()
+    ev = ev[ev["kind"].isin(list(kinds))]
+    far = pd.Timestamp.max.tz_localize("UTC")
+    for s, e in zip(ev["start_at"], ev["end_at"].fillna(far)):
+        inside |= np.asarray((hours + pd.Timedelta(hours=1) > s) & (hours < e))
+    return inside

@@ -30,7 +30,7 @@ import pandas as pd
 from etl.units import convert
 from nexus.errors import ContractViolation
 from warehouse.lake import CommitMeta, Lake
-from warehouse.tables import FCT_EVENTS, FCT_TAG_HOURLY, FCT_WHAT_IF_RUNS, FCT_WHAT_IF_TIMESERIES
+from warehouse.tables import FCT_TAG_HOURLY, FCT_WHAT_IF_RUNS, FCT_WHAT_IF_TIMESERIES
 
 log = logging.getLogger(__name__)
 PLANT_ID = "co2_electrolyzer"
@@ -71,15 +71,10 @@ def hourly_history(lake: Lake, start: dt.datetime, end: dt.datetime, *,
         spec = tags.get(tag)
         if spec is not None and spec.unit != spec.canonical_unit:
             wide[tag] = convert(wide[tag].to_numpy(), spec.canonical_unit, spec.unit)
-    if exclude and lake.exists(FCT_EVENTS):
-        ev = lake.read(FCT_EVENTS, where={"plant_id": PLANT_ID}, columns=["kind", "start_at", "end_at"]).to_pandas()
-        ev = ev[ev["kind"].isin(exclude)]
-        bad = np.zeros(len(wide), dtype=bool)
-        hours = pd.DatetimeIndex(wide.index)
-        far = pd.Timestamp.max.tz_localize("UTC")
-        for s, e in zip(ev["start_at"], ev["end_at"].fillna(far)):
-            bad |= np.asarray((hours + pd.Timedelta(hours=1) > s) & (hours < e))
-        wide = wide[~bad]
+    if exclude:
+        from etl.monitoring import hours_in_events
+
+        wide = wide[~hours_in_events(lake, PLANT_ID, pd.DatetimeIndex(wide.index), exclude)]
     return wide
 
 

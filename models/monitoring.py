@@ -197,6 +197,16 @@ class _ScaledMonitor:
                              f"found {int(valid.sum())} of {len(values)}")
         return valid
 
+    def _training_rows(self, X: Any, scale_floor: float | Mapping[Hashable, float] | None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Record the columns and floors of ``X``; its values, NaN-free mask and NaN-free rows."""
+        frame, _ = _to_frame(X)
+        values = frame.to_numpy()
+        self.feature_names_ = list(frame.columns)
+        self._set_floor(scale_floor)
+        valid = self._valid_rows(values, min_rows=3)
+        return values, valid, values[valid]
+
     def _set_robust(self, robust: bool, max_iter: int, max_excluded: float) -> None:
         """Validate and keep the robust-training options shared by the monitors."""
         self.robust = bool(robust)
@@ -406,12 +416,7 @@ class PCAMonitor(_ScaledMonitor):
         PCAMonitor
             ``self``, fitted.
         """
-        frame, _ = _to_frame(X)
-        values = frame.to_numpy()
-        self.feature_names_ = list(frame.columns)
-        self._set_floor(scale_floor)
-        valid = self._valid_rows(values, min_rows=3)
-        rows = values[valid]
+        values, valid, rows = self._training_rows(X, scale_floor)
 
         def fit_rows(keep: np.ndarray) -> None:
             self._fit_pca(rows[keep])
@@ -729,12 +734,7 @@ class IsolationForestMonitor(_ScaledMonitor):
         """
         from sklearn.ensemble import IsolationForest
 
-        frame, _ = _to_frame(X)
-        values = frame.to_numpy()
-        self.feature_names_ = list(frame.columns)
-        self._set_floor(scale_floor)
-        valid = self._valid_rows(values, min_rows=3)
-        rows = values[valid]
+        values, valid, rows = self._training_rows(X, scale_floor)
         z_all: list[np.ndarray] = []
 
         def fit_rows(keep: np.ndarray) -> None:

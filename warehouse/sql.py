@@ -1,12 +1,27 @@
-"""SQL on the lake through DuckDB.
+"""SQL on the lake through DuckDB, read-only.
 
-:func:`connect` returns an in-process DuckDB connection in which every existing silver and gold
-table of the registry is a view, ``silver.<table>`` and ``gold.<table>``. The views read a snapshot
-of the Delta tables (the versions current when the connection was made) through pyarrow datasets,
-so filters and projections push down and memory stays bounded.
+:func:`connect` returns an in-process DuckDB connection in which every existing table of the served
+layers is a view: ``raw.<table>`` (the file manifest), ``bronze.<table>``, ``silver.<table>``,
+``gold.<table>`` (and ``sim.<table>``). The views read a snapshot of the Delta tables (the versions
+current when the connection was made) through pyarrow datasets, so filters and projections push
+down and memory stays bounded.
 
-The connection cannot change the lake: the tables are only reachable as Arrow scans, file system
-access is switched off and the configuration is locked. Work tables you create live in memory.
+The connection only answers queries:
+
+- Every SQL text is parsed first (DuckDB's ``extract_statements``) and refused with
+  :class:`StatementNotAllowed` unless each statement is a query: ``SELECT`` / ``WITH … SELECT`` /
+  ``FROM …`` / ``VALUES``, ``DESCRIBE``, ``SHOW``, ``SUMMARIZE``, ``PIVOT`` with an ``IN`` list,
+  ``EXPLAIN [ANALYZE]`` of a query, or a catalog ``PRAGMA`` such as ``table_info``. ``CREATE``,
+  ``INSERT``, ``COPY``, ``ATTACH``, ``INSTALL`` / ``LOAD``, ``SET`` and the rest are refused, even
+  in memory and even as the second statement of a batch.
+- Under that gate DuckDB itself is locked down: file system access is off
+  (``enable_external_access = false``) with no allowed directories or paths, no temporary directory
+  (so nothing can be written to or read back from one; a query that outgrows the memory limit fails
+  instead of spilling), no extension auto-install, a memory limit (``memory_limit`` argument,
+  ``$NEXUS_SQL_MEMORY_LIMIT``, default :data:`DEFAULT_MEMORY_LIMIT`), and the configuration is locked.
+
+The Python relation API (``con.sql(...).create(...)`` and the like) is not parsed SQL and is the
+caller's responsibility; it still cannot reach files or the lake.
 
 Example:
     >>> from warehouse.sql import connect
@@ -16,14 +31,19 @@ Example:
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
+from typing import Any
 
 import duckdb
 
 from warehouse.lake import Lake
 from warehouse.tables import REGISTRY
 
-SERVED_LAYERS: tuple[str, ...] = ("silver", "gold", "sim")
+SERVED_LAYERS: tuple[str, ...] = ("raw", "bronze", "silver", "gold", "sim")
+#: DuckDB memory limit of a connection unless ``memory_limit`` or ``$NEXUS_SQL_MEMORY_LIMIT`` says otherwise.
+DEFAULT_MEMORY_LIMIT = "4GB"
 
 #: Derived SQL views over gold: name -> (description, tables it needs, SQL). Created when the tables exist.
 VIEWS: dict[str, tuple[str, tuple[str, ...], str]] = {
@@ -63,8 +83,119 @@ _EMPTY_EMISSIONS = ("(SELECT NULL::VARCHAR AS scenario_id, NULL::VARCHAR AS plan
                     "NULL::DOUBLE AS total_market_tco2e WHERE false)")
 
 
-def connect(lake: Lake | None = None, *, layers: Iterable[str] = SERVED_LAYERS) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the lake's tables as read-only views, in UTC."""
+class StatementNotAllowed(duckdb.PermissionException):
+    """A SQL text holds a statement that is not a query (the connection is read-only)."""
+
+
+#: Catalog PRAGMAs that only read (``PRAGMA name`` or ``PRAGMA name(args)``).
+READ_PRAGMAS = frozenset({
+    "table_info", "show", "show_tables", "show_tables_expanded", "show_databases", "database_list",
+    "database_size", "storage_info", "metadata_info", "version", "platform", "functions", "collations",
+    "user_agent",
+})
+ALLOWED = ("SELECT / WITH … SELECT / FROM / VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN [ANALYZE] of a query, "
+           f"PRAGMA {' / '.join(sorted(READ_PRAGMAS))}")
+_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.S)
+_PRAGMA = re.compile(r"PRAGMA\s+(\w+)\s*(?:\(.*\))?\s*;?\s*\Z", re.S | re.I)
+_KIND_NAMES = {"LOAD": "INSTALL / LOAD", "SET": "SET / RESET / USE", "TRANSACTION": "BEGIN / COMMIT / ROLLBACK"}
+_EXPLAIN = re.compile(r"EXPLAIN\s*(?:\([^)]*\))?\s*(?:ANALY[SZ]E\b)?", re.I)
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    """Raise :class:`StatementNotAllowed` unless every statement of ``query`` is a query.
+
+    Parses with DuckDB's own parser (a syntax error raises ``duckdb.ParserException``).
+    """
+    statements = con.extract_statements(query)
+    for i, st in enumerate(statements, start=1):
+        reason = _refusal(con, st)
+        if reason:
+            text = " ".join(_COMMENTS.sub("", st.query).split())
+            where = f" (statement {i} of {len(statements)})" if len(statements) > 1 else ""
+            raise StatementNotAllowed(
+                f"read-only connection: {reason}{where}: {text[:80] + ('…' if len(text) > 80 else '')!r}; "
+                f"allowed are queries only: {ALLOWED}")
+
+
+def _refusal(con: duckdb.DuckDBPyConnection, st: Any) -> str | None:
+    """Why the parsed statement ``st`` is refused, or None when it only reads."""
+    kind = st.type
+    text = _COMMENTS.sub("", st.query)
+    if kind == duckdb.StatementType.SELECT:
+        return None
+    if kind == duckdb.StatementType.PRAGMA:
+        m = _PRAGMA.match(text)
+        if m and m.group(1).lower() in READ_PRAGMAS:
+            return None
+        return "PRAGMA that is not a catalog read"
+    if kind == duckdb.StatementType.EXPLAIN:
+        m = _EXPLAIN.match(text)
+        try:  # EXPLAIN ANALYZE runs its statement, so the statement must itself be a query
+            inner = con.extract_statements(text[m.end():]) if m else []
+        except duckdb.Error:
+            inner = []
+        if len(inner) == 1 and inner[0].type == duckdb.StatementType.SELECT:
+            return None
+        return "EXPLAIN of a statement that is not a query"
+    if kind == duckdb.StatementType.MULTI:
+        return "statement that creates objects (a PIVOT needs an explicit IN list here)"
+    return f"{_KIND_NAMES.get(kind.name, kind.name)} statement"
+
+
+class ReadOnlyConnection:
+    """A DuckDB connection that runs queries only (see the module docstring).
+
+    ``sql`` / ``query`` return DuckDB relations; ``execute`` returns this object, whose ``fetch*``,
+    ``df`` and ``description`` read the result as on a DuckDB connection.
+    """
+
+    _RESULT = frozenset({
+        "fetchall", "fetchone", "fetchmany", "fetchdf", "fetch_df", "df", "pl", "fetchnumpy", "fetch_arrow_table",
+        "fetch_record_batch", "fetch_df_chunk", "arrow", "description", "rowcount", "table", "view", "interrupt",
+    })
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def sql(self, query: str, *, params: object = None) -> duckdb.DuckDBPyRelation | None:
+        check_read_only(self._con, query)
+        return self._con.sql(query, params=params)
+
+    query = sql
+
+    def execute(self, query: str, parameters: object = None) -> ReadOnlyConnection:
+        check_read_only(self._con, query)
+        self._con.execute(query, parameters)
+        return self
+
+    def extract_statements(self, query: str) -> list[Any]:
+        return self._con.extract_statements(query)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> ReadOnlyConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._RESULT:
+            return getattr(self._con, name)
+        raise AttributeError(f"{name!r} is not available on a read-only lake connection")
+
+
+def connect(lake: Lake | None = None, *, layers: Iterable[str] = SERVED_LAYERS,
+            memory_limit: str | None = None) -> ReadOnlyConnection:
+    """A read-only DuckDB connection with the lake's tables as views, in UTC.
+
+    Args:
+        lake: the lake to serve (default: the settings' lake root).
+        layers: schemas to serve; each existing table of the layer is a view ``<layer>.<table>``.
+        memory_limit: DuckDB ``memory_limit`` such as ``"2GB"`` (default ``$NEXUS_SQL_MEMORY_LIMIT``,
+            else :data:`DEFAULT_MEMORY_LIMIT`).
+    """
     lake = lake or Lake()
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
@@ -77,9 +208,20 @@ def connect(lake: Lake | None = None, *, layers: Iterable[str] = SERVED_LAYERS) 
             con.register(hidden, lake.dataset(spec))
             con.execute(f'CREATE VIEW "{spec.layer}"."{spec.table}" AS SELECT * FROM "{hidden}"')
     _create_views(con, lake)
+    _lock_down(con, memory_limit or os.environ.get("NEXUS_SQL_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT)
+    return ReadOnlyConnection(con)
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    # With external access off DuckDB still lets SQL reach the allowed directories and paths and its
+    # temporary directory: empty all three first, then lock the configuration.
+    con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET temp_directory = ''")
+    con.execute("SET allowed_directories = []")
+    con.execute("SET allowed_paths = []")
+    con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
-    return con
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
@@ -94,7 +236,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
         con.execute(f'CREATE VIEW "{schema}"."{view}" AS {sql.format(emissions=emissions)}')
 
 
-def list_views(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+def list_views(con: ReadOnlyConnection | duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(schema, view) pairs of the lake tables served by ``con``."""
     rows = con.execute(
         "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal AND schema_name <> 'main' ORDER BY 1, 2"

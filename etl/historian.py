@@ -8,18 +8,28 @@ is configured to look like)::
 
 - one reading per line; ``timestamp`` is ISO 8601 with an explicit zone (``Z`` or ``+01:00``);
 - ``value`` is a decimal in the tag's engineering unit, empty when the historian has no value;
-- ``quality`` is the OPC DA quality code (192 good, 64 uncertain, 0 bad, ...).
+- ``quality`` is the OPC DA quality code (192 good, 64 uncertain, 0 bad, ...);
+- columns are found by their header names, in any order; extra columns are ignored;
+- a file may be gzip-compressed (``<plant>__<day>__<NN>.csv.gz``).
 
-Every data line becomes exactly one bronze row. A line that cannot be typed keeps its text in
-``_raw_line`` and says why in ``_parse_error``; silver quarantines it. Only a file that cannot be
-read at all (not text, wrong header) raises :class:`~nexus.errors.UnparseableFile`.
+Every data record becomes exactly one bronze row, numbered by the physical line it starts on
+(RFC 4180: a quoted field may span lines; only ``\n`` ends a line, so U+2028 and other Unicode
+separators inside a field do not split it). A record that cannot be typed keeps its text in
+``_raw_line`` and says why in ``_parse_error`` — a line that is not UTF-8, longer than
+:data:`MAX_LINE_BYTES`, with an unterminated quote or the wrong number of fields — and silver
+quarantines it. Only a file that cannot be read at all (not gzip when it says so, binary, a header
+without the required columns) raises :class:`~nexus.errors.UnparseableFile`.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
+import io
 import re
+import zlib
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -29,14 +39,20 @@ from nexus.errors import UnparseableFile
 from warehouse.tables import BRONZE_TAG_READINGS
 
 HEADER = ("tag", "timestamp", "value", "quality")
-FILE_NAME = re.compile(r"^(?P<plant>[a-z0-9_]+)__(?P<day>\d{4}-\d{2}-\d{2})__(?P<seq>\d{2})\.csv$")
+FILE_NAME = re.compile(r"^(?P<plant>[a-z0-9_]+)__(?P<day>\d{4}-\d{2}-\d{2})__(?P<seq>\d{2})\.csv(?P<gz>\.gz)?$")
+#: A historian line is under 100 bytes; a longer one is a broken export, not data (quarantined).
+MAX_LINE_BYTES = 64 * 1024
+#: A quoted field may span at most this many physical lines before the quote counts as unterminated.
+MAX_RECORD_LINES = 20
+#: Decompressed size limit of a gzip export (a compression bomb is rejected, not expanded).
+MAX_DECOMPRESSED_BYTES = 2 * 1024**3
 
 _ISO_WITH_ZONE = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
 _ISO_NO_ZONE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
 
 
 def parse_file_name(name: str) -> tuple[str, dt.date, int] | None:
-    """``(plant_id, day, sequence)`` from ``<plant>__<YYYY-MM-DD>__<NN>.csv``, or None."""
+    """``(plant_id, day, sequence)`` from ``<plant>__<YYYY-MM-DD>__<NN>.csv[.gz]``, or None."""
     match = FILE_NAME.match(name)
     if not match:
         return None
@@ -47,7 +63,89 @@ def parse_file_name(name: str) -> tuple[str, dt.date, int] | None:
     return match["plant"], day, int(match["seq"])
 
 
+def decompress(content: bytes, source_file: str, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """The bytes of a gzip member (by its magic number), else ``content`` unchanged.
+
+    Raises:
+        UnparseableFile: a corrupt gzip stream, or one that expands beyond ``limit`` bytes.
+    """
+    if content[:2] != b"\x1f\x8b":
+        return content
+    out = bytearray()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(content)) as fh:
+            while block := fh.read(1 << 20):
+                out += block
+                if len(out) > limit:
+                    raise UnparseableFile(f"{source_file}: gzip content expands beyond {limit:,} bytes")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UnparseableFile(f"{source_file}: corrupt gzip stream ({exc})") from None
+    return bytes(out)
+
+
+def _decode(line: bytes) -> tuple[str, str | None]:
+    """A physical line as text, with the reason when it is not UTF-8 (then with escapes)."""
+    try:
+        return line.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return (line.decode("utf-8", errors="backslashreplace"),
+                f"line is not UTF-8 text (byte 0x{line[exc.start]:02x} at column {exc.start + 1})")
+
+
+def iter_records(content: bytes, source_file: str) -> Iterator[tuple[int, str, list[str] | None, str | None]]:
+    """``(line_number, raw_text, fields, error)`` for every CSV record of ``content``, header first.
+
+    Lines end at ``\n`` only (``\r\n`` accepted); a quoted field may continue on the next lines
+    (up to :data:`MAX_RECORD_LINES`). Each line is decoded on its own, so one bad byte costs one
+    record. Trailing blank lines are formatting and yield nothing. ``fields`` is None when
+    ``error`` says why the record could not be split.
+    """
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    lines = content.split(b"\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    i = 0
+    while i < len(lines):
+        first = i
+        raw = lines[i].removesuffix(b"\r")
+        text, error = _decode(raw)
+        i += 1
+        if error is None and len(raw) > MAX_LINE_BYTES:
+            error = f"line of {len(raw):,} bytes exceeds the {MAX_LINE_BYTES:,}-byte limit of a historian line"
+            text = text[:200] + "…"
+        elif error is None and "\x00" in text:
+            error = "line contains NUL bytes (binary content)"
+            text = text.replace("\x00", "\\x00")
+        if error is None and text.count('"') % 2:  # an open quote: the record continues on the next lines
+            parts, j = [text], i
+            while j < len(lines) and j - first < MAX_RECORD_LINES:
+                more, more_error = _decode(lines[j].removesuffix(b"\r"))
+                if more_error:
+                    break
+                parts.append(more)
+                j += 1
+                if "\n".join(parts).count('"') % 2 == 0:
+                    break
+            joined = "\n".join(parts)
+            if joined.count('"') % 2 == 0 and len(joined) <= MAX_LINE_BYTES:
+                text, i = joined, j
+            else:
+                error = "unterminated quoted field (a quote opens a field that no later line closes)"
+        if error is not None:
+            yield first + 1, text, None, error
+            continue
+        if '"' not in text:
+            yield first + 1, text, text.split(","), None
+            continue
+        try:
+            yield first + 1, text, next(csv.reader([text], strict=True)), None
+        except (csv.Error, StopIteration) as exc:
+            yield first + 1, text, None, f"malformed CSV record ({exc})"
+
+
 def _split_lines(content: bytes, source_file: str) -> list[str]:
+    """Whole-file decoding for feeds that keep it (one bad byte rejects the file)."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -60,6 +158,25 @@ def _split_lines(content: bytes, source_file: str) -> list[str]:
     return lines
 
 
+def column_positions(header: list[str] | None, error: str | None, source_file: str,
+                     required: tuple[str, ...] = HEADER) -> dict[str, int]:
+    """Where each required column is in a header row (by name, any order; extra columns ignored).
+
+    Raises:
+        UnparseableFile: the header cannot be read, repeats a name, or lacks a required column.
+    """
+    if header is None:
+        raise UnparseableFile(f"{source_file}: header line cannot be read ({error})")
+    names = [h.strip().lower() for h in header]
+    repeated = sorted({n for n in names if names.count(n) > 1 and n in required})
+    missing = [c for c in required if c not in names]
+    if missing or repeated:
+        problem = f"missing {', '.join(missing)}" if missing else f"repeats {', '.join(repeated)}"
+        raise UnparseableFile(f"{source_file}: header must name the columns {','.join(required)} "
+                              f"(any order; {problem}); found {','.join(header)[:80]!r}")
+    return {c: names.index(c) for c in required}
+
+
 def parse_historian_csv(content: bytes, *, plant_id: str, period_date: dt.date, source_file: str,
                         sha256: str, ingested_at: dt.datetime, run_id: str) -> pa.Table:
     """Type every data line of one export file as a bronze row.
@@ -67,24 +184,34 @@ def parse_historian_csv(content: bytes, *, plant_id: str, period_date: dt.date, 
     Raises:
         UnparseableFile: the file is not UTF-8 text or its header is not ``tag,timestamp,value,quality``.
     """
-    lines = _split_lines(content, source_file)
-    n = max(len(lines) - 1, 0)
-    if lines:
-        header = tuple(h.strip().lower() for h in next(csv.reader([lines[0]])))
-        if header != HEADER:
-            raise UnparseableFile(f"{source_file}: header must be {','.join(HEADER)!r}, found {lines[0][:80]!r}")
-    raw = lines[1:]
+    content = decompress(content, source_file)
+    records = iter_records(content, source_file)
+    head = next(records, None)
+    if head is not None and head[3] == "line contains NUL bytes (binary content)":
+        raise UnparseableFile(f"{source_file}: binary content (NUL bytes), not a CSV export")
+    if head is not None and head[3] and head[3].startswith("line is not UTF-8"):
+        raise UnparseableFile(f"{source_file}: not UTF-8 text ({head[3]})")
+    pos = column_positions(head[2], head[3], source_file) if head is not None else {}
+    width = len(head[2]) if head is not None else len(HEADER)
+    body = list(records)
+    n = len(body)
+    raw = [text for _, text, _, _ in body]
+    line_numbers = np.fromiter((number for number, _, _, _ in body), dtype=np.int64, count=n)
     tags = np.full(n, None, dtype=object)
     ts_text = np.full(n, None, dtype=object)
     val_text = np.full(n, None, dtype=object)
     q_text = np.full(n, None, dtype=object)
     errors = np.full(n, None, dtype=object)
-    for i, fields in enumerate(csv.reader(raw)):
-        if len(fields) != 4:
-            errors[i] = (f"malformed line: expected 4 fields ({','.join(HEADER)}), found {len(fields)}"
-                         if raw[i].strip() else "malformed line: empty line inside the file")
-            continue
-        tags[i], ts_text[i], val_text[i], q_text[i] = (f.strip() for f in fields)
+    it, its, iv, iq = pos.get("tag"), pos.get("timestamp"), pos.get("value"), pos.get("quality")
+    for i, (_, text, fields, error) in enumerate(body):
+        if error is not None:
+            errors[i] = error
+        elif len(fields) != width:
+            errors[i] = (f"malformed line: expected {width} fields ({','.join(head[2])}), found {len(fields)}"
+                         if text.strip() else "malformed line: empty line inside the file")
+        else:
+            tags[i], ts_text[i], val_text[i], q_text[i] = (fields[it].strip(), fields[its].strip(),
+                                                             fields[iv].strip(), fields[iq].strip())
 
     frame = pd.DataFrame({"tag": tags, "ts": ts_text, "value": val_text, "quality": q_text, "error": errors})
     ok = frame["error"].isna()
@@ -127,7 +254,7 @@ def parse_historian_csv(content: bytes, *, plant_id: str, period_date: dt.date, 
             "_parse_error": pa.array(frame["error"], pa.string()),
             "_source_file": pa.array([source_file] * n, pa.string()),
             "_source_sha256": pa.array([sha256] * n, pa.string()),
-            "_line_number": pa.array(np.arange(2, n + 2, dtype=np.int64)),
+            "_line_number": pa.array(line_numbers),
             "_ingested_at": pa.array([ingested_at] * n, BRONZE_TAG_READINGS.column("_ingested_at").type),
             "_run_id": pa.array([run_id] * n, pa.string()),
         },

@@ -3,9 +3,12 @@
 Raw keeps every received file byte for byte under ``raw/<source>/<plant>/<day>/<sha12>__<name>``
 and records one row per (content hash, file name) in ``raw.landing__files``. A file whose content
 has already landed is recorded as a duplicate and not stored or loaded again; a file whose name
-does not say which plant and day it covers is kept under ``raw/<source>/<plant>/_rejected/`` and
-reported. The landing copy is removed only after raw and the manifest hold the file, so a crash
-at any point leaves a state that the next run completes.
+does not say which plant and day it covers, or that names another plant than its folder, is kept
+under ``raw/<source>/<plant>/_rejected/`` and recorded as rejected on the day of the run that
+received it, so gold accounts for every file that arrives. The landing copy is removed only after
+raw and the manifest hold the file, so a crash at any point leaves a state that the next run
+completes; two runs of the same inbox at once each write under their own temporary names, and a
+file the other run already took is skipped.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,14 +55,20 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
+    """Copy through a temporary file of a unique name, then rename (concurrent runs never collide)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    with src.open("rb") as fin, tmp.open("wb") as fout:
-        while block := fin.read(1 << 20):
-            fout.write(block)
-        fout.flush()
-        os.fsync(fout.fileno())
-    tmp.replace(dst)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    tmp = Path(tmp_name)
+    try:
+        with src.open("rb") as fin, os.fdopen(fd, "wb") as fout:
+            while block := fin.read(1 << 20):
+                fout.write(block)
+            fout.flush()
+            os.fsync(fout.fileno())
+        tmp.replace(dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def manifest(lake: Lake, *, source: str, plant_id: str | None = None, day: dt.date | None = None) -> pa.Table:
@@ -98,33 +108,48 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
     rows, landed_files = [], []
     for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
         parsed = parse_file_name(path.name)
-        if parsed is not None and (parsed[0] != plant_id or not day <= parsed[1] <= last_day):
-            if parsed[0] == plant_id and parsed[1] < day:
+        wrong_plant = parsed is not None and parsed[0] != plant_id
+        if parsed is not None and not wrong_plant and not day <= parsed[1] <= last_day:
+            if parsed[1] < day:
                 report.waiting_for_earlier_days.append(path.name)  # arrived after its day's run
-            continue  # another plant's or day's file: its own run lands it
-        sha = sha256_of(path)
+            continue  # another day's file: its own run lands it
+        try:
+            sha, size = sha256_of(path), path.stat().st_size
+        except FileNotFoundError:  # a concurrent run of the same inbox took it
+            continue
         if (sha, path.name) in known_keys:
             report.already_landed.append(path.name)
             landed_files.append(path)
             continue
+        ok = parsed is not None and not wrong_plant
         row = {"sha256": sha, "file_name": path.name, "source": source, "plant_id": plant_id,
-               "period_date": parsed[1] if parsed else None, "size_bytes": path.stat().st_size,
+               # a file that names no day (or another plant) is booked on the day of the run that received it
+               "period_date": parsed[1] if ok else day, "size_bytes": size,
                "received_at": now, "reason": None, "rows_loaded": None, "_run_id": meta.run_id}
         if sha in first_path:
             row.update(status="duplicate", raw_path=first_path[sha],
                        reason=f"same content as {first_path[sha]} (sha256 {sha[:12]}…)")
             report.duplicates.append(path.name)
         else:
-            folder = parsed[1].isoformat() if parsed else "_rejected"
+            folder = parsed[1].isoformat() if ok else "_rejected"
             raw_rel = f"raw/{source}/{plant_id}/{folder}/{sha[:12]}__{path.name}"
-            _copy_atomic(path, Path(lake.root) / raw_rel)
+            try:
+                _copy_atomic(path, Path(lake.root) / raw_rel)
+            except FileNotFoundError:  # taken by a concurrent run between hashing and copying
+                continue
             first_path[sha] = raw_rel
-            if parsed:
+            if ok:
                 row.update(status="landed", raw_path=raw_rel)
                 report.landed.append(path.name)
+            elif wrong_plant:
+                row.update(status="rejected", raw_path=raw_rel,
+                           reason=f"file {path.name!r} names plant {parsed[0]!r} but arrived in the inbox of "
+                                  f"{plant_id!r}; received on {day}")
+                report.rejected.append(path.name)
             else:
                 row.update(status="rejected", raw_path=raw_rel,
-                           reason=f"file name {path.name!r} does not follow <plant>__<YYYY-MM-DD>__<NN>.csv")
+                           reason=f"file name {path.name!r} does not follow <plant>__<YYYY-MM-DD>__<NN>.csv[.gz]; "
+                                  f"received on {day}")
                 report.rejected.append(path.name)
         known_keys.add((sha, path.name))
         rows.append(row)
@@ -133,7 +158,7 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
     if rows:
         lake.upsert(RAW_FILES, pa.Table.from_pylist(rows, schema=RAW_FILES.schema), meta=meta)
     for path in landed_files:  # only now is the file safe in raw and in the manifest
-        path.unlink()
+        path.unlink(missing_ok=True)
     log.info("landed %s/%s %s..%s: %s", source, plant_id, day, last_day, {k: len(v) for k, v in report.as_dict().items()})
     if report.waiting_for_earlier_days:
         log.warning("late files for earlier days wait in %s: %s; rerun (clear) those days' runs to ingest them",
@@ -144,7 +169,7 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
 def files_to_load(lake: Lake, *, source: str, plant_id: str, day: dt.date) -> pa.Table:
     """Manifest rows of files whose rows belong in bronze for this plant and day."""
     rows = manifest(lake, source=source, plant_id=plant_id, day=day)
-    keep = pc.is_in(rows["status"], pa.array(["landed", "loaded"]))
+    keep = pc.is_in(rows["status"], pa.array(["landed", "loaded", "empty"]))
     return rows.filter(keep).sort_by([("received_at", "ascending"), ("file_name", "ascending")])
 
 
@@ -199,6 +224,6 @@ def land_documents(lake: Lake, landing_dir: Path, *, source: str, meta: CommitMe
     if rows:
         lake.upsert(RAW_FILES, pa.Table.from_pylist(rows, schema=RAW_FILES.schema), meta=meta)
     for path in done:
-        path.unlink()
+        path.unlink(missing_ok=True)
     log.info("landed %s documents: %s", source, {k: len(v) for k, v in report.as_dict().items()})
     return report

@@ -6,7 +6,9 @@ exactly that plant-day in each table. A batch is bounded (one plant, one day), s
 not grow with the history.
 
 Row accounting: every bronze row of the day ends in exactly one of silver, quarantine or the
-counted duplicates, and :data:`gold.fct_ingest_batches` records the figures.
+counted duplicates (identical repeats of a reading); each outcome is counted where it happens and
+the sum is checked before anything is published. :data:`gold.fct_ingest_batches` records the
+figures, every file that arrived and the day's completeness against the tag catalog.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from etl.historian import parse_historian_csv
 from etl.landing import land_files, manifest
 from etl.units import convert
 from models import get_plant
-from nexus.errors import UnparseableFile
+from nexus.errors import ContractViolation, UnparseableFile
 from warehouse.lake import CommitMeta, Lake
 from warehouse.quality import ROW_ID, expectations, spec_expectations, validate_rows
 from warehouse.tables import (
@@ -113,10 +115,14 @@ def land(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[
 
 # --------------------------------------------------------------------------------------- bronze
 def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
-    """Parse every landed file of the batch from raw and replace the batch's bronze rows."""
-    files = _batch_files(lake, batch)
+    """Parse every landed file of the batch from raw and replace the batch's bronze rows.
+
+    A file with no data line (0 bytes, or a header only) is marked ``empty`` with the reason; a
+    file that cannot be read at all is ``rejected`` with the reason; neither stops the others.
+    """
+    files = _batch_files(lake, batch, ("landed", "loaded", "empty"))
     now = dt.datetime.now(dt.timezone.utc)
-    parts, updates, rejected = [], [], []
+    parts, updates, rejected, empty = [], [], [], []
     for row in files.to_pylist():
         content = (Path(lake.root) / row["raw_path"]).read_bytes()
         try:
@@ -128,6 +134,12 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
             rejected.append(row["file_name"])
             updates.append({**row, "status": "rejected", "reason": str(exc), "rows_loaded": 0, "_run_id": meta.run_id})
             continue
+        if table.num_rows == 0:
+            reason = "0 bytes: no header and no data line" if not content else "no data line (header only)"
+            log.warning("empty file %s: %s", row["file_name"], reason)
+            empty.append(row["file_name"])
+            updates.append({**row, "status": "empty", "reason": reason, "rows_loaded": 0, "_run_id": meta.run_id})
+            continue
         parts.append(table)
         updates.append({**row, "status": "loaded", "reason": None, "rows_loaded": table.num_rows, "_run_id": meta.run_id})
     bronze = pa.concat_tables(parts) if parts else BRONZE_TAG_READINGS.schema.empty_table()
@@ -136,7 +148,8 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     if updates:
         lake.upsert(RAW_FILES, pa.Table.from_pylist(updates, schema=RAW_FILES.schema), meta=meta)
     parse_errors = int(pc.sum(pc.is_valid(bronze["_parse_error"])).as_py() or 0) if bronze.num_rows else 0
-    return {"files": len(parts), "rejected_files": rejected, "rows": bronze.num_rows, "parse_errors": parse_errors}
+    return {"files": len(parts), "rejected_files": rejected, "empty_files": empty, "rows": bronze.num_rows,
+            "parse_errors": parse_errors}
 
 
 def _batch_files(lake: Lake, batch: Batch, statuses: tuple[str, ...] = ("landed", "loaded")) -> pa.Table:
@@ -209,7 +222,7 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
     catalog = {t.tag: t for t in plant.TAGS}
     bronze = _bronze(lake, batch)
     bronze[ROW_ID] = np.arange(len(bronze))
-    files = _batch_files(lake, batch, ("landed", "loaded", "duplicate", "rejected"))
+    files = _batch_files(lake, batch, ("landed", "loaded", "empty", "duplicate", "rejected"))
     received = dict(zip(files["sha256"].to_pylist(), files["received_at"].to_pylist()))
 
     parse_failed = bronze["_parse_error"].notna()
@@ -231,9 +244,19 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
     suite = sensor_suite(batch.plant_id, batch)
     result = validate_rows(cand, suite, name=f"{SILVER_SENSOR_READINGS.name}:{batch.plant_id}")
 
-    # Quarantine: parse failures and rows that failed a rule, one row each.
+    # Repeated readings of one (tag, UTC time) among the passing rows, however their timestamps were
+    # written: identical repeats (same value and quality) are duplicates, kept once (latest delivery);
+    # different values are a conflict, and every side of it goes to quarantine with the others' values.
+    passing = cand[~cand[ROW_ID].isin(result.failed)].merge(
+        bronze[[ROW_ID, "_source_file", "_source_sha256", "_line_number", "_ingested_at"]], on=ROW_ID)
+    passing["_received_at"] = passing["_source_sha256"].map(received)
+    passing = passing.sort_values(["_received_at", "_source_file", "_line_number"], kind="stable")
+    conflicts = _conflicts(passing)
+
+    # Quarantine: parse failures, rows that failed a rule and conflicting readings, one row each.
     reasons = {int(i): [("parse", e)] for i, e in zip(bronze.loc[parse_failed, ROW_ID], bronze.loc[parse_failed, "_parse_error"])}
     reasons.update(result.failed)
+    reasons.update(conflicts)
     bad = bronze[bronze[ROW_ID].isin(reasons)].copy()
     now = pd.Timestamp.now(tz="UTC")
     quarantine = pd.DataFrame({
@@ -245,14 +268,11 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
         "_quarantined_at": now, "_run_id": meta.run_id,
     })
 
-    # Publish: passing rows, canonical units, latest delivery wins per (tag, ts).
-    good = cand[~cand[ROW_ID].isin(reasons)].merge(
-        bronze[[ROW_ID, "_source_file", "_source_sha256", "_line_number", "_ingested_at"]], on=ROW_ID)
-    good["_received_at"] = good["_source_sha256"].map(received)
-    good = good.sort_values(["_received_at", "_source_file", "_line_number"], kind="stable")
-    before = len(good)
-    good = good.drop_duplicates(subset=["tag", "ts"], keep="last")
-    duplicates = before - len(good)
+    # Publish: the remaining rows once each (latest delivery of identical repeats), canonical units.
+    good = passing[~passing[ROW_ID].isin(conflicts)]
+    repeated = good.duplicated(subset=["tag", "ts"], keep="last")
+    dropped_ids = good.loc[repeated, ROW_ID]
+    good = good.loc[~repeated].copy()
     for tag, idx in good.groupby("tag").groups.items():
         spec = catalog[tag]
         good.loc[idx, "value"] = convert(good.loc[idx, "value"].to_numpy(), spec.unit, spec.canonical_unit)
@@ -264,37 +284,96 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
         "quality_code": good["quality_code"], "flag": None, "flag_reason": None, "_source_file": good["_source_file"],
         "_line_number": good["_line_number"], "_ingested_at": good["_ingested_at"], "_run_id": meta.run_id,
     })
+
+    # Row accounting per file day, every outcome counted where it happened, checked before publishing.
+    day_of = bronze.set_index(ROW_ID)["period_date"]
+    per_day = {
+        "bronze_rows": bronze.groupby("period_date").size(),
+        "silver_rows": day_of.loc[good[ROW_ID]].value_counts(),
+        "quarantined_rows": quarantine.groupby("period_date").size(),
+        "duplicates_removed": day_of.loc[dropped_ids].value_counts(),
+        "conflicting_rows": day_of.loc[list(conflicts)].value_counts(),
+    }
+    expected = len(plant.TAGS) * round(86400 / plant.INFO.sampling.total_seconds())
+    status = pd.DataFrame({"day": files["period_date"].to_pylist(), "status": files["status"].to_pylist()})
+    audits = []
+    for day in batch.days:
+        counts = {k: int(v.get(day, 0)) for k, v in per_day.items()}
+        outcome = counts["silver_rows"] + counts["quarantined_rows"] + counts["duplicates_removed"]
+        if counts["bronze_rows"] != outcome:
+            raise ContractViolation(
+                f"row accounting of {batch.plant_id} {day} does not add up: {counts['bronze_rows']} bronze rows, "
+                f"{counts['silver_rows']} silver + {counts['quarantined_rows']} quarantined + "
+                f"{counts['duplicates_removed']} duplicates = {outcome}; nothing was published")
+        st = status.loc[status["day"] == day, "status"].tolist()
+        completeness = counts["silver_rows"] / expected
+        audits.append({
+            "source": SOURCE, "plant_id": batch.plant_id, "period_date": day, "files_received": len(st),
+            "files_landed": st.count("loaded"), "files_duplicate": st.count("duplicate"),
+            "files_rejected": st.count("rejected"), "files_empty": st.count("empty"), **counts,
+            "expected_rows": expected, "completeness": completeness,
+            "status": completeness_status(counts["bronze_rows"], completeness),
+            "dag_id": meta.dag_id, "run_id": meta.run_id, "completed_at": now.to_pydatetime(),
+        })
+
     lake.replace_interval(SILVER_SENSOR_READINGS, silver, start=batch.start, end=batch.end,
                           where={"plant_id": batch.plant_id}, meta=meta)
     lake.replace_interval(SILVER_SENSOR_QUARANTINE, quarantine, start=batch.day, end=batch.stop, column="period_date",
                           where={"plant_id": batch.plant_id}, meta=meta)
-
+    lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
     figures = {
         "bronze_rows": len(bronze), "silver_rows": len(silver), "quarantined_rows": len(quarantine),
-        "duplicates_removed": duplicates,
+        "duplicates_removed": len(dropped_ids), "conflicting_rows": len(conflicts),
+        "expected_rows": expected * len(batch.days),
+        "completeness": round(len(silver) / (expected * len(batch.days)), 4),
+        "status": _worst([a["status"] for a in audits]),
     }
-    # Row accounting per day: a reading's duplicate is counted on the day of the file that lost.
-    status = pd.DataFrame({"day": files["period_date"].to_pylist(), "status": files["status"].to_pylist()})
-    per_day = {
-        "bronze_rows": bronze.groupby("period_date").size(),
-        "silver_rows": silver.groupby("reading_date").size(),
-        "quarantined_rows": quarantine.groupby("period_date").size(),
-    }
-    audits = []
-    for day in batch.days:
-        counts = {k: int(v.get(day, 0)) for k, v in per_day.items()}
-        st = status.loc[status["day"] == day, "status"].tolist()
-        audits.append({
-            "source": SOURCE, "plant_id": batch.plant_id, "period_date": day,
-            "files_landed": st.count("loaded"), "files_duplicate": st.count("duplicate"),
-            "files_rejected": st.count("rejected"), **counts,
-            "duplicates_removed": counts["bronze_rows"] - counts["silver_rows"] - counts["quarantined_rows"],
-            "dag_id": meta.dag_id, "run_id": meta.run_id, "completed_at": now.to_pydatetime(),
-        })
-    lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
     rules = quarantine["rule"].value_counts().to_dict()
     log.info("silver %s: %s; quarantine rules %s", batch, figures, rules)
+    if figures["status"] in ("empty", "incomplete", "partial"):
+        log.warning("%s is %s: %d of %d expected readings (%.1f %%) reached silver", batch, figures["status"],
+                    len(silver), figures["expected_rows"], 100 * figures["completeness"])
     return {**figures, "quarantine_rules": rules, "expectations": result.statistics.get("evaluated_expectations", 0)}
+
+
+#: A plant-day with at least this share of the readings its tag catalog expects is complete.
+COMPLETE_AT = 0.95
+#: Below this share a plant-day is incomplete: flagged, alerted, and no asset event goes downstream.
+MIN_COMPLETENESS = 0.5
+_SEVERITY = ("complete", "partial", "incomplete", "empty")
+
+
+def completeness_status(bronze_rows: int, completeness: float, minimum: float = MIN_COMPLETENESS) -> str:
+    """``empty`` (no rows at all), ``incomplete`` (< ``minimum``), ``partial`` (< 95 %) or ``complete``."""
+    if bronze_rows == 0:
+        return "empty"
+    if completeness < minimum:
+        return "incomplete"
+    return "partial" if completeness < COMPLETE_AT else "complete"
+
+
+def _worst(statuses: list[str]) -> str:
+    return max(statuses, key=_SEVERITY.index) if statuses else "empty"
+
+
+def _conflicts(rows: pd.DataFrame) -> dict[int, list[tuple[str, str]]]:
+    """Quarantine reasons of every reading whose (tag, ts) also carries a different value or quality."""
+    shared = rows[rows.duplicated(subset=["tag", "ts"], keep=False)]
+    if shared.empty:
+        return {}
+    value_text = shared["value"].map(lambda v: "empty" if pd.isna(v) else f"{v:g}")
+    shared = shared.assign(_sig=value_text + " (quality " + shared["quality_code"].astype("Int64").astype(str) + ")")
+    varied = shared.groupby(["tag", "ts"])["_sig"].transform("nunique") > 1
+    out: dict[int, list[tuple[str, str]]] = {}
+    for (tag, ts), group in shared[varied].groupby(["tag", "ts"], sort=False):
+        sides = [f"{sig} in {src} line {line}" for sig, src, line
+                 in zip(group["_sig"], group["_source_file"], group["_line_number"])]
+        when = pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
+        for i, row_id in enumerate(group[ROW_ID]):
+            others = "; ".join(sides[:i] + sides[i + 1:])
+            out[int(row_id)] = [("conflicting_values",
+                                 f"{tag} at {when} has conflicting readings: this one {sides[i]}; other: {others}")]
+    return out
 
 
 # ----------------------------------------------------------------------------------------- gold

@@ -30,13 +30,14 @@ RAW_FILES = _add(TableSpec(
         Column("raw_path", pa.string(), "where the bytes are kept, relative to the lake root", nullable=False),
         Column("size_bytes", pa.int64(), "file size", unit="byte", nullable=False),
         Column("received_at", UTC_TS, "when the file was landed", nullable=False),
-        Column("status", pa.string(), "landed | loaded | duplicate | rejected", nullable=False),
+        Column("status", pa.string(), "landed | loaded | empty | duplicate | rejected (empty: no data line)",
+               nullable=False),
         Column("reason", pa.string(), "why a file was rejected or marked duplicate"),
         Column("rows_loaded", pa.int64(), "data lines loaded into bronze (status loaded)"),
         Column("_run_id", pa.string(), "run that last changed the row", nullable=False),
     ),
     primary_key=("sha256", "file_name"),
-    constraints={"status_known": "status IN ('landed', 'loaded', 'duplicate', 'rejected')"},
+    constraints={"status_known": "status IN ('landed', 'loaded', 'empty', 'duplicate', 'rejected')"},
 ))
 
 # -------------------------------------------------------------------------------------- bronze
@@ -178,25 +179,39 @@ FCT_TAG_HOURLY = _add(TableSpec(
 
 FCT_INGEST_BATCHES = _add(TableSpec(
     name="gold.fct_ingest_batches",
-    description="Row accounting of each ingested batch (source, plant, day): files and rows in, and where "
-    "every row went. Invariant: bronze_rows = silver_rows + quarantined_rows + duplicates_removed.",
+    description="Row accounting and completeness of each ingested batch (source, plant or vendor, day): every "
+    "file that arrived, and where every row went, each outcome counted on its own. Invariant: bronze_rows = "
+    "silver_rows + quarantined_rows + duplicates_removed (checked before anything is published).",
     columns=(
         Column("source", pa.string(), "feed (sensor, market, regulatory)", nullable=False),
-        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("plant_id", pa.string(), "plant (sensor) or vendor (market)", nullable=False),
         Column("period_date", pa.date32(), "UTC day of the batch", nullable=False),
-        Column("files_landed", pa.int32(), "files loaded for the day", nullable=False),
+        Column("files_received", pa.int32(), "every file that arrived for the batch, whatever its name or outcome",
+               nullable=False),
+        Column("files_landed", pa.int32(), "files loaded into bronze with at least one data line", nullable=False),
         Column("files_duplicate", pa.int32(), "files whose content had already landed", nullable=False),
-        Column("files_rejected", pa.int32(), "files kept in raw but unreadable", nullable=False),
+        Column("files_rejected", pa.int32(), "files kept in raw but not loaded (unreadable, misnamed, wrong folder)",
+               nullable=False),
+        Column("files_empty", pa.int32(), "files with no data line (0 bytes or a header only)", nullable=False),
         Column("bronze_rows", pa.int64(), "data lines in bronze for the day", nullable=False),
         Column("silver_rows", pa.int64(), "rows published to silver", nullable=False),
-        Column("quarantined_rows", pa.int64(), "rows sent to quarantine", nullable=False),
-        Column("duplicates_removed", pa.int64(), "repeated readings of the same (tag, ts) dropped, latest kept", nullable=False),
+        Column("quarantined_rows", pa.int64(), "rows sent to quarantine (including conflicting_rows)", nullable=False),
+        Column("duplicates_removed", pa.int64(), "identical repeats of a row already published (same key and "
+               "same value), dropped", nullable=False),
+        Column("conflicting_rows", pa.int64(), "rows quarantined because another row of the same key carries a "
+               "different value (every side of the conflict is quarantined)", nullable=False),
+        Column("expected_rows", pa.int64(), "rows the catalog expects for the day (sensor: tags x samples per day); "
+               "null where a feed has no fixed cadence"),
+        Column("completeness", pa.float64(), "silver_rows / expected_rows (null without an expectation)"),
+        Column("status", pa.string(), "complete | partial | incomplete | empty: empty has no rows; incomplete is "
+               "below the minimum completeness and emits no asset event downstream", nullable=False),
         Column("dag_id", pa.string(), "pipeline that ran the batch", nullable=False),
         Column("run_id", pa.string(), "run that produced these figures", nullable=False),
         Column("completed_at", UTC_TS, "when the batch finished", nullable=False),
     ),
     primary_key=("source", "plant_id", "period_date"),
-    constraints={"rows_accounted": "bronze_rows = silver_rows + quarantined_rows + duplicates_removed"},
+    constraints={"rows_accounted": "bronze_rows = silver_rows + quarantined_rows + duplicates_removed",
+                 "status_known": "status IN ('complete', 'partial', 'incomplete', 'empty')"},
 ))
 
 # ------------------------------------------------------------------------------- simulator truth

@@ -66,15 +66,77 @@ def test_empty_and_header_only_files_have_no_rows():
 
 
 def test_unreadable_files_raise():
-    with pytest.raises(UnparseableFile, match="header must be"):
+    with pytest.raises(UnparseableFile, match="header must name the columns .* missing tag"):
         parse("time;tag;value\n2026-01-01;A;1\n")
+    with pytest.raises(UnparseableFile, match="repeats tag"):
+        parse("tag,timestamp,value,quality,tag\n")
+    with pytest.raises(UnparseableFile, match="corrupt gzip"):
+        parse(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(UnparseableFile, match="not UTF-8"):
         parse(b"\xff\xfe\x00garbage\x81")
     with pytest.raises(UnparseableFile, match="binary"):
-        parse(b"tag,timestamp,value,quality\n\x00\x00")
+        parse(b"PK\x03\x04\x00\x00\n\x00")
+    # NUL bytes on a data line cost that line only
+    assert [r["_parse_error"] for r in parse(b"tag,timestamp,value,quality\n\x00\x00")] == [
+        "line contains NUL bytes (binary content)"]
 
 
 def test_file_names():
     assert parse_file_name("cstr__2026-01-05__01.csv") == ("cstr", dt.date(2026, 1, 5), 1)
+    assert parse_file_name("cstr__2026-01-05__02.csv.gz") == ("cstr", dt.date(2026, 1, 5), 2)
     assert parse_file_name("cstr__2026-02-30__01.csv") is None
     assert parse_file_name("export.csv") is None
+
+
+GOOD = "CSTR.TI102,2026-01-01T00:00:00Z,1,192"
+
+
+def test_a_field_over_128_kib_is_one_quarantined_line_not_a_crash():
+    huge = "CSTR.TI102,2026-01-01T00:01:00Z," + "9" * (130 * 1024) + ",192"
+    rows = parse(f"tag,timestamp,value,quality\n{GOOD}\n{huge}\n{GOOD.replace('00:00:00', '00:02:00')}\n")
+    assert [r["_line_number"] for r in rows] == [2, 3, 4]
+    assert rows[1]["_parse_error"].startswith("line of 133,")
+    assert "exceeds the 65,536-byte limit" in rows[1]["_parse_error"]
+    assert rows[0]["_parse_error"] is None and rows[2]["_parse_error"] is None
+
+
+def test_unicode_line_separators_do_not_split_and_quoted_newlines_join():
+    # U+2028 inside a field is data, not a line break; a quoted field spanning two lines is one record
+    content = ("tag,timestamp,value,quality\n"
+               f"{GOOD}\n"
+               "CSTR.TI102,2026-01-01T00:01:00Z,1\u20282,192\n"
+               '"CSTR.TI\n102",2026-01-01T00:02:00Z,3,192\n'
+               "CSTR.TI102,2026-01-01T00:03:00Z,4,192\n")
+    rows = parse(content)
+    assert len(rows) == 4
+    assert [r["_line_number"] for r in rows] == [2, 3, 4, 6]  # the quoted record takes lines 4-5
+    assert rows[1]["_parse_error"] == "value '1\u20282' is not a finite number"
+    assert rows[2]["_raw_line"] == '"CSTR.TI\n102",2026-01-01T00:02:00Z,3,192'
+    assert rows[3]["value"] == 4.0 and rows[3]["_parse_error"] is None
+
+
+def test_an_unterminated_quote_costs_one_line():
+    rows = parse(f'tag,timestamp,value,quality\n"CSTR.TI102,2026-01-01T00:01:00Z,1,192\n{GOOD}\n')
+    assert rows[0]["_parse_error"].startswith("unterminated quoted field")
+    assert rows[1]["_parse_error"] is None and rows[1]["_line_number"] == 3
+
+
+def test_an_undecodable_byte_quarantines_its_line_only():
+    content = (b"tag,timestamp,value,quality\n" + GOOD.encode() + b"\n"
+               b"CSTR.TI102,2026-01-01T00:01:00Z,1\xff,192\n" + GOOD.replace("00:00:00", "00:02:00").encode() + b"\n")
+    rows = parse(content)
+    assert [r["_parse_error"] for r in rows][::2] == [None, None]
+    assert rows[1]["_parse_error"] == "line is not UTF-8 text (byte 0xff at column 34)"
+    assert rows[1]["_raw_line"] == "CSTR.TI102,2026-01-01T00:01:00Z,1\\xff,192"
+
+
+def test_columns_are_mapped_by_header_name_and_gzip_is_read():
+    import gzip
+
+    content = ("quality,value,comment,timestamp,tag\n"
+               "192,51.5,from shift B,2026-01-01T00:01:00Z,CSTR.TI102\n")
+    for data in (content.encode(), gzip.compress(content.encode())):
+        rows = parse(data)
+        assert [(r["tag"], r["value"], r["quality"], r["_parse_error"]) for r in rows] == [
+            ("CSTR.TI102", 51.5, 192, None)]
+        assert rows[0]["_raw_line"] == "192,51.5,from shift B,2026-01-01T00:01:00Z,CSTR.TI102"

@@ -3,6 +3,7 @@
     nexus sql "SELECT * FROM gold.fct_tag_hourly LIMIT 5"   # SQL on silver and gold
     nexus tables [NAME]                                     # the table registry, with units
     nexus history NAME                                      # a table's commits and their runs
+    nexus lineage NAME [--version N]                        # the table versions and runs that fed a table, recursively
     nexus simulate --plant cstr --start 2026-01-01 --days 2 # historian exports into the landing folder
     nexus simulate-market --start 2026-01-01 --days 5       # vendor price files into the landing folder
     nexus load-market --start 2021-01-01 --end 2026-01-01  # bulk-load price history (same rows as daily runs)
@@ -98,6 +99,15 @@ def _cmd_history(args: argparse.Namespace) -> int:
         when = dt.datetime.fromtimestamp(commit.get("timestamp", 0) / 1000, dt.UTC).isoformat(timespec="seconds")
         print(f"v{commit.get('version', '?'):<5} {when}  {commit.get('operation', ''):<14} "
               f"{commit.get('nexus_operation', ''):<17} dag={commit.get('dag_id', '-')} run={commit.get('run_id', '-')}")
+    return 0
+
+
+def _cmd_lineage(args: argparse.Namespace) -> int:
+    from nexus.lineage import format_trail, trail
+    from warehouse.lake import Lake
+
+    root = trail(Lake(args.lake) if args.lake else Lake(), args.name, args.version, max_depth=args.depth)
+    print(json.dumps(root.to_dict(), indent=2) if args.json else format_trail(root))
     return 0
 
 
@@ -307,6 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=_cmd_history)
+
+    p = sub.add_parser("lineage", help="which table versions, written by which runs, fed a table (recursively)")
+    p.add_argument("name")
+    p.add_argument("--version", type=int, help="the table version to trace (default: the latest)")
+    p.add_argument("--depth", type=int, default=12, help="levels of inputs to follow")
+    p.add_argument("--json", action="store_true", help="the trail as JSON")
+    p.set_defaults(func=_cmd_lineage)
 
     p = sub.add_parser("simulate", help="write simulated historian exports into the landing folder")
     p.add_argument("--plant", default="cstr")

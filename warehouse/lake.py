@@ -11,13 +11,19 @@ Nothing else calls ``write_deltalake``. A :class:`Lake` is bound to one root fol
   lists commits with their run metadata.
 
 Every commit carries :class:`CommitMeta` (dag_id, run_id, source) in the Delta log, so a table's
-history says which run wrote what.
+history says which run wrote what. A :class:`Lake` also remembers the version of every table it
+read (:attr:`Lake.reads`) and records them as the commit's ``inputs`` (``{"table": version}`` as
+JSON), so each write is traceable to the Delta versions it was computed from (``nexus lineage``).
+Use one :class:`Lake` per pipeline step (as the DAG tasks do) or call :meth:`Lake.forget_reads`
+between steps, so a step's inputs are its own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
+import json
 import logging
 import random
 import time
@@ -38,6 +44,7 @@ from warehouse.registry import TableSpec
 
 Scalar = str | int | float | bool | dt.date | dt.datetime
 COMMIT_ATTEMPTS = 6
+INPUTS_KEY = "inputs"  # commit metadata key of the versions read (lineage)
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +83,33 @@ class CommitMeta:
         run_id: run of that pipeline.
         source: feed or component the data came from, e.g. ``sensor:cstr``.
         extra: more key/values worth keeping (data interval, counts).
+        inputs: table name -> Delta version read to compute the write (lineage); a
+            :class:`Lake` adds the versions it read itself, so callers rarely set this.
     """
 
     dag_id: str
     run_id: str
     source: str
     extra: Mapping[str, str] = field(default_factory=dict)
+    inputs: Mapping[str, int] = field(default_factory=dict)
 
     def properties(self, operation: str) -> CommitProperties:
         meta = {"dag_id": self.dag_id, "run_id": self.run_id, "source": self.source,
                 "nexus_operation": operation, **{k: str(v) for k, v in self.extra.items()}}
+        if self.inputs:
+            meta[INPUTS_KEY] = json.dumps({k: int(v) for k, v in sorted(self.inputs.items())})
         return CommitProperties(custom_metadata=meta)
+
+
+def commit_inputs(commit: Mapping[str, Any]) -> dict[str, int]:
+    """The ``inputs`` (table -> version read) of a commit from :meth:`Lake.history`; ``{}`` if none."""
+    raw = commit.get(INPUTS_KEY)
+    if not raw:
+        return {}
+    try:
+        return {str(k): int(v) for k, v in json.loads(raw).items()}
+    except (TypeError, ValueError, AttributeError):
+        return {}
 
 
 def sql_literal(value: Scalar) -> str:
@@ -122,6 +145,19 @@ class Lake:
     def __init__(self, root: str | Path | None = None, *, storage_options: Mapping[str, str] | None = None) -> None:
         self.root = str(root if root is not None else get_settings().lake_root)
         self.storage_options = dict(storage_options) if storage_options else None
+        self._reads: dict[str, int] = {}
+
+    @property
+    def reads(self) -> dict[str, int]:
+        """Table name -> the newest version this lake object has read (what the next writes record as inputs)."""
+        return dict(self._reads)
+
+    def forget_reads(self) -> None:
+        """Start a new step: later writes record only the tables read from now on."""
+        self._reads.clear()
+
+    def _remember_read(self, spec: TableSpec, version: int) -> None:
+        self._reads[spec.name] = max(version, self._reads.get(spec.name, version))
 
     def __repr__(self) -> str:
         return f"Lake({self.root!r})"
@@ -231,6 +267,9 @@ class Lake:
 
     def _write(self, spec: TableSpec, table: pa.Table, *, mode: str, predicate: str | None,
                meta: CommitMeta, operation: str, target: DeltaTable | None = None) -> None:
+        inputs = {k: v for k, v in self._reads.items() if k != spec.name}  # a table re-read to merge is no input
+        if inputs:
+            meta = dataclasses.replace(meta, inputs={**inputs, **meta.inputs})
         try:
             write_deltalake(
                 target if target is not None else self.path(spec), table, mode=mode, predicate=predicate,
@@ -368,8 +407,13 @@ class Lake:
 
     # ------------------------------------------------------------------ reads
     def dataset(self, spec: TableSpec, *, version: int | dt.datetime | None = None) -> ds.Dataset:
-        """The table as a lazily read pyarrow dataset (filters and projections push down)."""
-        return self._open(spec, version).to_pyarrow_dataset()
+        """The table as a lazily read pyarrow dataset (filters and projections push down).
+
+        The version opened is remembered (:attr:`reads`) as an input of this lake's next writes.
+        """
+        table = self._open(spec, version)
+        self._remember_read(spec, table.version())
+        return table.to_pyarrow_dataset()
 
     def read(self, spec: TableSpec, *, where: Mapping[str, Scalar] | None = None,
              start: dt.datetime | None = None, end: dt.datetime | None = None,

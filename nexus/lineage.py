@@ -1,0 +1,277 @@
+"""Lineage: which Delta versions of which tables, written by which runs, fed a table.
+
+    >>> from nexus.lineage import trail, format_trail
+    >>> print(format_trail(trail(Lake(), "gold.fct_setpoint_recommendations")))  # doctest: +SKIP
+    gold.fct_setpoint_recommendations v3  2026-03-03T00:12:09Z  upsert  optimize_setpoints/optimize_plant run=...
+    └── gold.fct_model_parameters v5  ...  calibrate_models/calibrate_plant run=...
+        └── gold.fct_tag_hourly v9  ...  ingest_sensor_data/build_gold run=...
+            └── silver.process__sensor_readings v9  ...  ingest_sensor_data/publish_silver run=...
+
+Every commit a :class:`warehouse.lake.Lake` makes records the versions of the tables the step read
+(``inputs`` in the commit's metadata). :func:`trail` follows them recursively from a table's
+latest (or a given) version; ``nexus lineage TABLE`` prints the result.
+
+The same facts reach Airflow: :func:`publish` (called by each producing task) puts the written
+table's version, rows and intervals into the asset event's ``extra``, and hands the task's lake
+reads and writes to Airflow's hook-lineage collector, so the OpenLineage provider emits them as
+the task's input and output datasets (``file`` namespace, the table's folder as the name).
+
+Airflow is imported only inside :func:`publish` and :func:`report_openlineage`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nexus.errors import TableNotFound
+from warehouse.lake import CommitMeta, Lake, commit_inputs
+from warehouse.registry import LAYERS, TableSpec
+
+SAME_DATA = ("compact", "add_constraints")  # commits that change no row: lineage is the commit before
+HISTORY_LIMIT = 200  # commits searched for a run's writes (asset_extra)
+
+
+@dataclass
+class LineageNode:
+    """One table version in a lineage trail.
+
+    Attributes:
+        table: registry name.
+        version: Delta version.
+        commit: the commit that made the version (:meth:`Lake.history` entry), ``{}`` if not found.
+        inputs: the versions the commit was computed from, as nodes.
+        repeated: the version already appears earlier in the trail (its inputs are not repeated).
+        missing: why the version could not be looked up (table gone, history vacuumed), else ``""``.
+        data_version: for a compaction (same rows, new files), the version whose commit wrote the
+            data; ``commit`` is then that commit.
+    """
+
+    table: str
+    version: int
+    commit: dict[str, Any] = field(default_factory=dict)
+    inputs: list[LineageNode] = field(default_factory=list)
+    repeated: bool = False
+    missing: str = ""
+    data_version: int | None = None
+
+    def walk(self) -> Iterable[LineageNode]:
+        """This node and every node under it, depth first."""
+        yield self
+        for node in self.inputs:
+            yield from node.walk()
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.commit
+        return {"table": self.table, "version": self.version, "dag_id": c.get("dag_id"), "run_id": c.get("run_id"),
+                "task_id": c.get("task_id"), "operation": c.get("nexus_operation") or c.get("operation"),
+                "committed_at": _when(c), "repeated": self.repeated, "missing": self.missing or None,
+                "inputs": [n.to_dict() for n in self.inputs]}
+
+
+def _when(commit: Mapping[str, Any]) -> str | None:
+    ts = commit.get("timestamp")
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Histories:
+    """Each table's commits by version, read once per trail."""
+
+    def __init__(self, lake: Lake) -> None:
+        from warehouse.tables import REGISTRY
+
+        self.lake, self.registry = lake, REGISTRY
+        self._by_table: dict[str, dict[int, dict[str, Any]]] = {}
+
+    def spec(self, table: str) -> TableSpec:
+        """The registry's spec; for a name the registry no longer (or not yet) declares, one locating its folder."""
+        if table in self.registry or table.partition(".")[0] not in LAYERS or not table.partition(".")[2]:
+            return self.registry.get(table)  # raises TableNotFound with the known names
+        return TableSpec(name=table, description="", columns=())
+
+    def commit(self, table: str, version: int) -> dict[str, Any] | None:
+        if table not in self._by_table:
+            try:
+                history = self.lake.history(self.spec(table))
+            except TableNotFound:
+                history = []
+            self._by_table[table] = {int(c["version"]): c for c in history if "version" in c}
+        return self._by_table[table].get(version)
+
+
+def trail(lake: Lake, table: str, version: int | None = None, *, max_depth: int = 12) -> LineageNode:
+    """The lineage of ``table`` at ``version`` (default: its latest), following commit inputs recursively.
+
+    Raises:
+        TableNotFound: the table is not in the registry or does not exist in the lake.
+    """
+    hist = _Histories(lake)
+    spec = hist.spec(table)
+    if not lake.exists(spec):
+        raise TableNotFound(f"table {table} does not exist at {lake.path(spec)}")
+    if version is None:
+        version = lake.version(spec)
+    seen: set[tuple[str, int]] = set()
+
+    def build(name: str, ver: int, depth: int) -> LineageNode:
+        node = LineageNode(table=name, version=ver)
+        if (name, ver) in seen:
+            node.repeated = True
+            node.commit = hist.commit(name, ver) or {}
+            return node
+        seen.add((name, ver))
+        try:
+            commit = hist.commit(name, ver)
+        except TableNotFound as exc:
+            node.missing = str(exc)
+            return node
+        if commit is None:
+            node.missing = f"no commit v{ver} in the history of {name} (vacuumed or log cleaned up)"
+            return node
+        node.commit = commit
+        # A compaction or constraint change leaves the data as the commit before it wrote them.
+        back = ver
+        while commit is not None and not commit_inputs(commit) and commit.get("nexus_operation") in SAME_DATA:
+            back -= 1
+            commit = hist.commit(name, back) if back >= 0 else None
+        if commit is None:
+            commit = node.commit
+        elif back != ver:
+            node.data_version = back
+            node.commit = {**commit, "nexus_operation": f"{node.commit.get('nexus_operation')} of v{back}"}
+        if depth < max_depth:
+            node.inputs = [build(n, v, depth + 1) for n, v in sorted(commit_inputs(commit).items())]
+        return node
+
+    return build(spec.name, version, 0)
+
+
+def _describe(node: LineageNode) -> str:
+    c = node.commit
+    step = "/".join(x for x in (c.get("dag_id"), c.get("task_id")) if x) or "-"
+    parts = [f"{node.table} v{node.version}"]
+    if c:
+        parts += [_when(c) or "", c.get("nexus_operation") or c.get("operation", ""), step,
+                  f"run={c.get('run_id', '-')}"]
+        rows = (c.get("operationMetrics") or {}).get("num_added_rows")
+        if rows is not None:
+            parts.append(f"+{rows} rows")
+    if node.repeated:
+        parts.append("(shown above)")
+    if node.missing:
+        parts.append(f"({node.missing})")
+    return "  ".join(p for p in parts if p)
+
+
+def format_trail(root: LineageNode) -> str:
+    """The trail as an indented tree for the terminal, the table asked for at the top."""
+    lines = [_describe(root)]
+
+    def add(node: LineageNode, prefix: str) -> None:
+        for i, child in enumerate(node.inputs):
+            last = i == len(node.inputs) - 1
+            lines.append(prefix + ("└── " if last else "├── ") + _describe(child))
+            add(child, prefix + ("    " if last else "│   "))
+
+    add(root, "")
+    if not root.inputs and not root.missing and root.commit:
+        lines.append("  (this commit recorded no inputs: written from files or parameters, or before lineage was kept)")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- asset events
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EQ = re.compile(r"(\w+) = '([^']*)'")
+
+
+def asset_extra(lake: Lake, spec: TableSpec, meta: CommitMeta | None = None, **more: Any) -> dict[str, Any]:
+    """What an asset event should say about a write: table, version, rows, partitions and days.
+
+    Looks up the commits of ``meta``'s run (and task, when ``meta.extra`` names one) among the
+    table's latest commits: ``version`` is the newest of them, ``rows`` the rows they added,
+    ``partitions`` the ``column=value`` slices they replaced and ``days`` the dates their
+    predicates name. Without ``meta`` (or when the run wrote nothing) it describes the latest
+    version. ``more`` is added as given (JSON-serialisable values).
+    """
+    out: dict[str, Any] = {"table": spec.name}
+    if not lake.exists(spec):
+        return {**out, "version": None, "rows": 0, **more}
+    history = lake.history(spec, limit=HISTORY_LIMIT)
+    mine = history[:1]
+    if meta is not None:
+        task = meta.extra.get("task_id")
+        mine = [c for c in history if c.get("run_id") == meta.run_id and c.get("dag_id") == meta.dag_id
+                and (task is None or c.get("task_id") == task) and c.get("nexus_operation") != "create"]
+    rows, partitions, days, inputs = 0, set(), set(), {}
+    for c in mine:
+        rows += int((c.get("operationMetrics") or {}).get("num_added_rows") or 0)
+        predicate = (c.get("operationParameters") or {}).get("predicate") or ""
+        partitions.update(f"{k}={v}" for k, v in _EQ.findall(predicate) if k in spec.partition_by)
+        days.update(_DATE.findall(predicate))
+        inputs.update(commit_inputs(c))
+    out.update({"version": max((int(c["version"]) for c in mine), default=lake.version(spec)),
+                "commits": len(mine), "rows": rows, "partitions": sorted(partitions), "days": sorted(days),
+                "inputs": inputs})
+    out.update(more)
+    return out
+
+
+def _table_uri(lake: Lake, spec: TableSpec) -> str:
+    path = lake.path(spec)
+    return path if "://" in path else "file://" + path
+
+
+def report_openlineage(lake: Lake, outputs: Sequence[TableSpec]) -> None:
+    """Hand the running task's lake reads (inputs) and ``outputs`` to Airflow's hook-lineage collector.
+
+    The OpenLineage provider turns them into the task's input and output datasets. Local lakes
+    give ``file`` datasets; an object-store lake needs the provider of its scheme (e.g. amazon
+    for ``s3``) installed, or the datasets are left out of the events.
+    """
+    from airflow.sdk.lineage import get_hook_lineage_collector
+
+    from warehouse.tables import REGISTRY
+
+    collector = get_hook_lineage_collector()
+    written = {s.name for s in outputs}
+    for name, version in sorted(lake.reads.items()):
+        if name in written or name not in REGISTRY:
+            continue
+        collector.add_input_asset(context=lake, uri=_table_uri(lake, REGISTRY.get(name)),
+                                  asset_extra={"table": name, "version": version})
+    for spec in outputs:
+        collector.add_output_asset(context=lake, uri=_table_uri(lake, spec), asset_extra={"table": spec.name})
+
+
+def publish(assets: Any, lake: Lake, meta: CommitMeta | None = None, **more: Any) -> dict[str, dict[str, Any]]:
+    """Call at the end of a producing task: asset events' ``extra`` and OpenLineage datasets.
+
+    ``assets`` is one Airflow Asset of a lake table (``nexus.assets``) or a list of them. Sets
+    ``outlet_events[asset].extra`` to :func:`asset_extra` of each, and reports the task's reads
+    and these writes to the hook-lineage collector (:func:`report_openlineage`). Returns the
+    extras by table name (also printed to the task log).
+    """
+    from airflow.sdk import get_current_context
+
+    from warehouse.tables import REGISTRY
+
+    assets = list(assets) if isinstance(assets, (list, tuple)) else [assets]
+    events = get_current_context()["outlet_events"]
+    out = {}
+    specs = [REGISTRY.get(a.name) for a in assets]
+    for asset, spec in zip(assets, specs):
+        extra = asset_extra(lake, spec, meta, **more)
+        events[asset].extra.update(extra)
+        out[spec.name] = extra
+        print(f"asset event {spec.name}: version {extra.get('version')}, {extra.get('rows')} rows, "
+              f"partitions {extra.get('partitions')}, days {extra.get('days')}")
+    try:
+        report_openlineage(lake, specs)
+    except ImportError:  # no hook-lineage support in this Airflow
+        pass
+    return out

@@ -1,0 +1,147 @@
+"""Lineage: commits record the versions they read; ``nexus lineage`` follows them; asset-event extras."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pyarrow as pa
+import pytest
+
+from nexus.lineage import asset_extra, format_trail, trail
+from warehouse.lake import CommitMeta, Lake, commit_inputs
+from warehouse.registry import Column, TableSpec
+
+
+def _spec(name: str) -> TableSpec:
+    return TableSpec(name=name, description=name, columns=(
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("day", pa.date32(), "day", nullable=False),
+        Column("value", pa.float64(), "value"),
+    ), primary_key=("plant_id", "day"), partition_by=("plant_id",), interval_column="day")
+
+
+READINGS, HOURLY, PARAMS = _spec("silver.t__readings"), _spec("gold.fct_t_hourly"), _spec("gold.fct_t_params")
+D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+
+
+def _rows(plant: str, days: list[dt.date], value: float = 1.0) -> pa.Table:
+    return pa.table({"plant_id": [plant] * len(days), "day": days, "value": [value] * len(days)})
+
+
+def _meta(dag: str, task: str, run: str = "r1") -> CommitMeta:
+    return CommitMeta(dag_id=dag, run_id=run, source="test", extra={"task_id": task})
+
+
+@pytest.fixture
+def chain(tmp_path):
+    """readings -> hourly -> params, each step on its own Lake object (as each DAG task has)."""
+    root = tmp_path / "lake"
+    Lake(root).append(READINGS, _rows("cstr", [D1, D2]), meta=_meta("ingest", "publish_silver"))
+    Lake(root).append(READINGS, _rows("smelter", [D1]), meta=_meta("ingest", "publish_silver"))  # v2
+
+    step = Lake(root)
+    hourly = step.read(READINGS, where={"plant_id": "cstr"})
+    step.replace_interval(HOURLY, hourly, start=D1, end=D2 + dt.timedelta(days=1), where={"plant_id": "cstr"},
+                          meta=_meta("ingest", "build_gold"))
+
+    step = Lake(root)
+    params = step.read(HOURLY, where={"plant_id": "cstr"}).slice(0, 1)
+    step.append(PARAMS, params, meta=_meta("calibrate", "calibrate_plant", run="c1"))
+    return Lake(root)
+
+
+def test_a_write_records_the_versions_it_read(chain):
+    (latest,) = chain.history(HOURLY, limit=1)
+    assert commit_inputs(latest) == {"silver.t__readings": 2}
+    (params,) = chain.history(PARAMS, limit=1)
+    assert json.loads(params["inputs"]) == {"gold.fct_t_hourly": 1}
+    assert params["run_id"] == "c1" and params["dag_id"] == "calibrate"
+
+
+def test_commits_without_reads_record_no_inputs_and_stay_readable(lake, meta):
+    lake.append(READINGS, _rows("cstr", [D1]), meta=meta)
+    (commit,) = lake.history(READINGS, limit=1)
+    assert "inputs" not in commit and commit_inputs(commit) == {}
+    assert commit["dag_id"] == "pytest"  # the run metadata as before
+
+
+def test_reads_are_per_step_and_a_rewritten_table_is_not_its_own_input(lake, meta):
+    lake.append(READINGS, _rows("cstr", [D1]), meta=meta)
+    lake.read(READINGS)
+    lake.upsert(READINGS, _rows("cstr", [D1], 2.0), meta=meta)  # reads itself to merge
+    assert commit_inputs(lake.history(READINGS, limit=1)[0]) == {}
+    lake.append(HOURLY, _rows("cstr", [D1]), meta=meta)
+    assert commit_inputs(lake.history(HOURLY, limit=1)[0]) == {"silver.t__readings": 1}  # v0 is the create
+    lake.forget_reads()
+    assert lake.reads == {}
+    lake.append(HOURLY, _rows("cstr", [D2]), meta=meta)
+    assert commit_inputs(lake.history(HOURLY, limit=1)[0]) == {}
+
+
+def test_time_travel_reads_record_the_version_read(lake, meta):
+    lake.append(READINGS, _rows("cstr", [D1]), meta=meta)
+    lake.append(READINGS, _rows("cstr", [D2]), meta=meta)
+    step = Lake(lake.root)
+    step.read(READINGS, version=1)
+    step.append(HOURLY, _rows("cstr", [D1]), meta=CommitMeta("d", "r", "s", inputs={"silver.other": 4}))
+    assert commit_inputs(step.history(HOURLY, limit=1)[0]) == {"silver.t__readings": 1, "silver.other": 4}
+
+
+def test_trail_follows_inputs_recursively(chain):
+    root = trail(chain, "gold.fct_t_params")
+    assert (root.table, root.version) == ("gold.fct_t_params", 1)
+    (hourly,) = root.inputs
+    assert (hourly.table, hourly.version, hourly.commit["task_id"]) == ("gold.fct_t_hourly", 1, "build_gold")
+    (readings,) = hourly.inputs
+    assert (readings.table, readings.version, readings.inputs) == ("silver.t__readings", 2, [])
+    text = format_trail(root)
+    lines = text.splitlines()
+    assert lines[0].startswith("gold.fct_t_params v1") and "calibrate/calibrate_plant" in lines[0]
+    assert "run=c1" in lines[0] and "+1 rows" in lines[0]
+    assert lines[1].startswith("└── gold.fct_t_hourly v1") and "ingest/build_gold" in lines[1]
+    assert lines[2].startswith("    └── silver.t__readings v2")
+
+
+def test_trail_of_an_older_version_and_of_a_missing_table(chain):
+    from nexus.errors import TableNotFound
+
+    assert trail(chain, "gold.fct_t_hourly", 0).inputs == []  # the create commit read nothing
+    with pytest.raises(TableNotFound):
+        trail(chain, "gold.fct_nowhere")
+    with pytest.raises(TableNotFound):
+        trail(chain, "not_a_table")
+
+
+def test_asset_extra_says_version_rows_partitions_and_days(chain):
+    extra = asset_extra(chain, HOURLY, _meta("ingest", "build_gold"), plant_id="cstr")
+    assert extra["table"] == "gold.fct_t_hourly" and extra["version"] == chain.version(HOURLY) == 1
+    assert extra["rows"] == 2 and extra["commits"] == 1
+    assert extra["partitions"] == ["plant_id=cstr"]
+    assert extra["days"] == ["2026-03-01", "2026-03-03"]  # the replaced interval [start, end)
+    assert extra["inputs"] == {"silver.t__readings": 2} and extra["plant_id"] == "cstr"
+    json.dumps(extra)  # an asset event's extra must be JSON
+    other = asset_extra(chain, HOURLY, _meta("ingest", "build_gold", run="never"))
+    assert other["rows"] == 0 and other["commits"] == 0 and other["version"] == 1
+
+
+def test_nexus_lineage_prints_the_trail(chain, capsys):
+    from nexus.cli import main
+
+    assert main(["--lake", chain.root, "lineage", "gold.fct_t_params"]) == 0
+    out = capsys.readouterr().out
+    assert "gold.fct_t_params v1" in out and "gold.fct_t_hourly v1" in out and "silver.t__readings v2" in out
+    assert main(["--lake", chain.root, "lineage", "gold.fct_t_params", "--json"]) == 0
+    tree = json.loads(capsys.readouterr().out)
+    assert tree["inputs"][0]["inputs"][0] == {
+        "table": "silver.t__readings", "version": 2, "dag_id": "ingest", "run_id": "r1", "task_id": "publish_silver",
+        "operation": "append", "committed_at": tree["inputs"][0]["inputs"][0]["committed_at"], "repeated": False,
+        "missing": None, "inputs": []}
+
+
+def test_a_compaction_is_traced_to_the_commit_that_wrote_the_data(chain):
+    chain.append(HOURLY, _rows("cstr", [dt.date(2026, 3, 5)]), meta=_meta("ingest", "build_gold", run="r2"))  # v2
+    chain.compact(HOURLY, meta=_meta("maintain_lake", "compact_and_vacuum"))  # v3
+    node = trail(chain, "gold.fct_t_hourly")
+    assert node.version == 3 and node.data_version == 2 and node.commit["run_id"] == "r2"
+    assert "compact of v2" in format_trail(node)

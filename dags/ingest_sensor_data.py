@@ -14,6 +14,12 @@ plant in the UI), so plants proceed in parallel and one plant's bad day does not
    and records the row accounting in `gold.fct_ingest_batches`.
 4. **build_gold** — hourly time-weighted statistics in `gold.fct_tag_hourly`, plus `gold.dim_tags`
    and `gold.dim_plants`.
+5. **validate_completeness** — compares the readings that reached silver with what the tag catalog
+   expects for the day (tags × samples per day; `completeness` and `status` in
+   `gold.fct_ingest_batches`). Only a day with at least `min_completeness` of them announces fresh
+   data (the `silver.process__sensor_readings` and `gold.fct_tag_hourly` asset events that start
+   monitoring, calibration and optimization downstream). A day with no files, or far fewer readings,
+   is **skipped** here with an alert in the task log: downstream pipelines do not run on it.
 
 A run processes exactly its **data interval**: the run for logical date *D* ingests the UTC day
 before *D* (`[D-1d, D)`); a run triggered by hand without a logical date ingests the last complete
@@ -31,6 +37,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from models import PLANTS  # cheap: plant modules load lazily
 from nexus.assets import GOLD_TAG_HOURLY, SILVER_SENSOR_READINGS
+from nexus.dag_support import alert_on_skip
 
 
 def _batch_and_meta(plant_id: str, step: str):
@@ -60,7 +67,10 @@ def _batch_and_meta(plant_id: str, step: str):
     tags=["nexus", "sensor", "ingest"],
     default_args={"owner": "nexus", "retries": 2, "retry_delay": dt.timedelta(minutes=1)},
     params={"plants": Param(sorted(PLANTS), type="array", items={"type": "string", "enum": sorted(PLANTS)},
-                            minItems=1, uniqueItems=True, description="Plants whose historian exports to ingest")},
+                            minItems=1, uniqueItems=True, description="Plants whose historian exports to ingest"),
+            "min_completeness": Param(0.5, type="number", minimum=0, maximum=1,
+                                      description="Share of the catalog's expected readings a plant-day needs to "
+                                                  "announce fresh data downstream")},
     doc_md=__doc__,
 )
 def ingest_sensor_data():
@@ -82,22 +92,40 @@ def ingest_sensor_data():
         batch, lake, meta, _ = _batch_and_meta(landed["plant_id"], "load_bronze")
         return {"plant_id": batch.plant_id, **load(lake, batch, meta)}
 
-    @task(outlets=[SILVER_SENSOR_READINGS], map_index_template="{{ plant_id }}")
+    @task(map_index_template="{{ plant_id }}")
     def publish_silver(bronze: dict) -> dict:
         from etl.sensor import publish_silver as publish
 
         batch, lake, meta, _ = _batch_and_meta(bronze["plant_id"], "publish_silver")
         return {"plant_id": batch.plant_id, **publish(lake, batch, meta)}
 
-    @task(outlets=[GOLD_TAG_HOURLY], map_index_template="{{ plant_id }}")
+    @task(map_index_template="{{ plant_id }}")
     def build_gold(silver: dict) -> dict:
         from etl.sensor import build_gold as build
 
         batch, lake, meta, _ = _batch_and_meta(silver["plant_id"], "build_gold")
-        return {"plant_id": batch.plant_id, **build(lake, batch, meta)}
+        return {**silver, "gold": build(lake, batch, meta)}
 
-    build_gold.expand(silver=publish_silver.expand(bronze=load_bronze.expand(landed=land_files.expand(
-        plant_id=select_plants()))))
+    @task(outlets=[SILVER_SENSOR_READINGS, GOLD_TAG_HOURLY], map_index_template="{{ plant_id }}",
+          on_skipped_callback=alert_on_skip)
+    def validate_completeness(built: dict) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from etl.sensor import completeness_status
+
+        ctx = get_current_context()
+        ctx["plant_id"] = built["plant_id"]
+        minimum = float(ctx["params"]["min_completeness"])
+        status = completeness_status(built["bronze_rows"], built["completeness"], minimum)
+        if status in ("empty", "incomplete"):
+            raise AirflowSkipException(
+                f"{built['plant_id']}: {status} day, {built['silver_rows']} of {built['expected_rows']} expected "
+                f"readings ({100 * built['completeness']:.1f} % < {100 * minimum:.0f} %); no fresh-data event sent "
+                "downstream (see gold.fct_ingest_batches)")
+        return {"plant_id": built["plant_id"], "status": status, "completeness": built["completeness"]}
+
+    validate_completeness.expand(built=build_gold.expand(silver=publish_silver.expand(bronze=load_bronze.expand(
+        landed=land_files.expand(plant_id=select_plants())))))
 
 
 ingest_sensor_data()

@@ -7,6 +7,21 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def alert_on_skip(context: Any) -> None:
+    """Task callback: a task that skipped on purpose (no data, incomplete data) raises an alert.
+
+    The alert is an ERROR record of the ``nexus.alerts`` logger with the DAG, task, run and the
+    reason the task gave, in the task's log (and any log handler an operator attaches, e.g. mail).
+    """
+    import logging
+
+    ti = context.get("task_instance") or context.get("ti")
+    reason = context.get("exception") or "skipped"
+    logging.getLogger("nexus.alerts").error(
+        "ALERT %s.%s[%s] run %s: %s", getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?"),
+        getattr(ti, "map_index", -1), context.get("run_id"), reason)
+
+
 def lake_and_meta(source: str, step: str) -> tuple[Any, Any, Any]:
     """The lake, the commit metadata of this task and the Airflow context (call inside a task)."""
     from airflow.sdk import get_current_context

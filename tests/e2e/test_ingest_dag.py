@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 UTC = dt.UTC
 DAY1, DAY2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+EMPTY_DAY = dt.date(2026, 3, 3)  # no plant delivered anything
 
 
 def bad_input_file(day: dt.date) -> tuple[str, dict[int, str]]:
@@ -80,7 +81,7 @@ def pipeline(airflow_db, tmp_path_factory):
 
     dag = dag_factory()
     runs = {day: dag.test(logical_date=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=UTC))
-            for day in (DAY1, DAY2)}
+            for day in (DAY1, DAY2, EMPTY_DAY)}
     yield {"lake": lake, "dag": dag, "runs": runs, "rules": rules, "sim": sim, "root": root, "others": others}
     os.environ.pop("NEXUS_LAKE_ROOT", None)
     os.environ.pop("NEXUS_LANDING_DIR", None)
@@ -88,6 +89,8 @@ def pipeline(airflow_db, tmp_path_factory):
 
 def test_runs_succeed(pipeline):
     for day, run in pipeline["runs"].items():
+        if day == EMPTY_DAY:
+            continue
         assert run.state == "success", f"run for {day} ended {run.state}"
         assert run.data_interval_start == dt.datetime.combine(day, dt.time(), tzinfo=UTC)
 
@@ -99,7 +102,8 @@ def count(lake: Lake, spec, **where) -> int:
 def test_every_bronze_row_is_accounted_for(pipeline):
     lake = pipeline["lake"]
     batches = {r["period_date"]: r for r in lake.read(FCT_INGEST_BATCHES, where={"plant_id": "cstr"}).to_pylist()}
-    assert set(batches) == {DAY1, DAY2}
+    assert set(batches) == {DAY1, DAY2, EMPTY_DAY}
+    del batches[EMPTY_DAY]
     for day, b in batches.items():
         bronze = count(lake, BRONZE_TAG_READINGS, plant_id="cstr", period_date=day)
         silver = lake.read(SILVER_SENSOR_READINGS, where={"plant_id": "cstr"}, start=Batch("cstr", day).start,
@@ -116,6 +120,8 @@ def test_every_plant_is_ingested(pipeline):
     lake = pipeline["lake"]
     audit = lake.read(FCT_INGEST_BATCHES).to_pandas()
     assert set(audit["plant_id"]) == set(PLANTS)
+    audit = audit[audit["period_date"] != EMPTY_DAY]
+    assert set(audit["status"]) == {"complete"}
     assert (audit["bronze_rows"] == audit["silver_rows"] + audit["quarantined_rows"] + audit["duplicates_removed"]).all()
     for plant_id, sim in pipeline["others"].items():
         mine = audit[audit["plant_id"] == plant_id]
@@ -148,15 +154,38 @@ def test_files_are_kept_and_reported(pipeline):
     lake, root = pipeline["lake"], pipeline["root"]
     files = {r["file_name"]: r for r in lake.read(RAW_FILES).to_pylist()}
     assert files[f"cstr__{DAY2}__08.csv"]["status"] == "rejected"
-    assert "header must be" in files[f"cstr__{DAY2}__08.csv"]["reason"]
+    assert "header must name the columns" in files[f"cstr__{DAY2}__08.csv"]["reason"]
     assert files["export-final.csv"]["status"] == "rejected"
-    assert files[f"cstr__{DAY2}__07.csv"]["status"] == "loaded" and files[f"cstr__{DAY2}__07.csv"]["rows_loaded"] == 0
+    assert files["export-final.csv"]["period_date"] == DAY1  # booked on the day of the run that received it
+    assert files[f"cstr__{DAY2}__07.csv"]["status"] == "empty" and files[f"cstr__{DAY2}__07.csv"]["rows_loaded"] == 0
     for row in files.values():  # every received file is in raw, byte for byte
         assert (Path(lake.root) / row["raw_path"]).is_file()
     assert (Path(lake.root) / files[f"cstr__{DAY2}__08.csv"]["raw_path"]).read_text().startswith("time;tag;val")
     assert not any((root / "landing" / "sensor" / "cstr").iterdir()), "landing inbox not emptied"
     batch2 = lake.read(FCT_INGEST_BATCHES, where={"plant_id": "cstr", "period_date": DAY2}).to_pylist()[0]
-    assert batch2["files_rejected"] == 1
+    assert (batch2["files_received"], batch2["files_rejected"], batch2["files_empty"]) == (batch2["files_landed"] + 2, 1, 1)
+    batch1 = lake.read(FCT_INGEST_BATCHES, where={"plant_id": "cstr", "period_date": DAY1}).to_pylist()[0]
+    assert batch1["files_rejected"] == 1  # the misnamed file
+
+
+def test_an_empty_day_is_flagged_and_starts_nothing_downstream(pipeline):
+    """A catch-up day without files: every plant's day is 'empty' in gold, the completeness check is
+    skipped with an alert, and no asset event (which would start monitoring and calibration) is sent."""
+    from airflow.models.asset import AssetEvent
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    lake, run = pipeline["lake"], pipeline["runs"][EMPTY_DAY]
+    audit = lake.read(FCT_INGEST_BATCHES, where={"period_date": EMPTY_DAY}).to_pylist()
+    assert sorted(r["plant_id"] for r in audit) == sorted(PLANTS)
+    assert {(r["status"], r["files_received"], r["bronze_rows"]) for r in audit} == {("empty", 0, 0)}
+    with create_session() as session:
+        states = {ti.state for ti in session.query(TaskInstance).filter(
+            TaskInstance.run_id == run.run_id, TaskInstance.task_id == "validate_completeness")}
+        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id).count()
+        full_day = session.query(AssetEvent).filter(AssetEvent.source_run_id == pipeline["runs"][DAY1].run_id).count()
+    assert states == {"skipped"}
+    assert events == 0 and full_day == 2 * len(PLANTS)
 
 
 def test_gold_hourly_covers_every_tag_hour(pipeline):

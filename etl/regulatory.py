@@ -32,7 +32,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import json.decoder
+import json.scanner
 import logging
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +137,8 @@ KINDS: dict[str, KindSpec] = {
                 Field("free_allocation_share", "float", min=0.0, max=1.0, unit="1")),
         columns={"plant_id": "plant_id", "qualifier": "scheme"}),
 }
-HEADER_FIELDS = (Field("document_id", "str"), Field("version", "int", min=1), Field("kind", "str", choices=tuple(KINDS)),
+HEADER_FIELDS = (Field("document_id", "str"), Field("version", "int", min=1, max=2**31 - 1),
+                 Field("kind", "str", choices=tuple(KINDS)),
                  Field("title", "str"), Field("source", "str"))
 
 
@@ -165,17 +170,178 @@ class Document:
 
 
 # ------------------------------------------------------------------------------------ parsing
+MAX_DOCUMENT_BYTES = 1 << 20
+"""Largest document accepted (1 MiB; the shipped documents are 1–3 kB). Checked before reading."""
+MAX_NODES = 100_000
+"""Most values (mappings, lists and scalars) one document may hold."""
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and lists (a document needs 4)."""
+
+
+class _Refused(Exception):
+    """A construct the document loader does not accept (duplicate key, alias, limit)."""
+
+
+class _DocumentLoader(yaml.SafeLoader):
+    """PyYAML's safe loader made strict for documents from outside.
+
+    - No anchors or aliases: an alias is how a few hundred bytes expand to gigabytes
+      ("billion laughs"), and a data document has no need for them.
+    - At most :data:`MAX_NODES` values and :data:`MAX_DEPTH` levels, counted while composing.
+    - A key twice in one mapping is an error naming the key and both lines (PyYAML keeps the last).
+    - Keys are text.
+    - Dates stay text, so an impossible date (2026-02-30) is a field error of the validation, not a
+      ``ValueError`` inside the parser; YAML and JSON documents then read dates the same way.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(f"alias *{event.anchor} on line {line}: anchors and aliases are not allowed")
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused(f"anchor &{event.anchor} on line {line}: anchors and aliases are not allowed")
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _Refused(f"more than {MAX_NODES} values (line {line})")
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep (line {line})")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[str, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(None, None, f"expected a mapping, found {node.id}", node.start_mark)
+        mapping: dict[str, Any] = {}
+        lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _Refused(f"merge key << on line {line} is not allowed")
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise _Refused(f"key {key!r} on line {line} is {_type_name(key)}; keys must be text")
+            if key in mapping:
+                raise _Refused(f"duplicate key {key!r} on line {line} (first on line {lines[key]})")
+            lines[key] = line
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+_DocumentLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
+def _load_yaml(text: str) -> Any:
+    loader = _DocumentLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+class _JSONDecoder(json.JSONDecoder):
+    """``json`` with duplicate keys refused (the standard decoder keeps the last)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parse_object = self._parse_object
+        self.scan_once = json.scanner.py_make_scanner(self)  # the C scanner would not call parse_object
+
+    @staticmethod
+    def _parse_object(s_and_end: tuple[str, int], strict: bool, scan_once: Any, object_hook: Any,
+                      object_pairs_hook: Any, memo: Any = None) -> tuple[dict[str, Any], int]:
+        pairs, end = json.decoder.JSONObject(s_and_end, strict, scan_once, None, list, memo)
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                text, start = s_and_end
+                raise _Refused(f"duplicate key {key!r} in the object starting on line {text.count(chr(10), 0, start) + 1}")
+            out[key] = value
+        return out, end
+
+
+def _check_size(data: Any) -> None:
+    """Count values and nesting of parsed JSON (the YAML loader counts while composing)."""
+    stack, nodes = [(data, 1)], 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise _Refused(f"more than {MAX_NODES} values")
+        if depth > MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = ", ".join(p for p in (exc.context, exc.problem) if p)
+        return f"{what} (line {mark.line + 1}, column {mark.column + 1})" if mark else what
+    return str(exc).splitlines()[0]
+
+
 def parse_document(content: bytes, file_name: str) -> dict[str, Any]:
-    """YAML or JSON bytes → a mapping. Raises DocumentRejected if it is neither."""
+    """YAML or JSON bytes (by the file's suffix) → a mapping.
+
+    Refused, each with a reason: more than :data:`MAX_DOCUMENT_BYTES`, bytes that are not UTF-8,
+    an empty file, a syntax error (with its line), a duplicate key (with its line), YAML anchors
+    and aliases, more than :data:`MAX_NODES` values or :data:`MAX_DEPTH` levels, and a document
+    that is not a mapping.
+
+    Raises:
+        DocumentRejected: field ``(file)``; never any other exception for what the bytes hold.
+    """
+    fmt = "JSON" if file_name.lower().endswith(".json") else "YAML"
+
+    def rejected(reason: str) -> DocumentRejected:
+        return DocumentRejected(file_name, "(file)", reason)
+
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise rejected(f"{len(content)} bytes, more than the {MAX_DOCUMENT_BYTES} bytes a document may have")
     try:
         text = content.decode("utf-8-sig")
-        data = json.loads(text) if file_name.lower().endswith(".json") else yaml.safe_load(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise DocumentRejected(file_name, "(file)", f"not a valid {'JSON' if file_name.endswith('.json') else 'YAML'} "
-                               f"document: {str(exc).splitlines()[0]}") from None
+    except UnicodeDecodeError as exc:
+        raise rejected(f"not UTF-8 text: byte 0x{content[exc.start]:02x} at offset {exc.start}") from None
+    if not text.strip():
+        raise rejected("the file is empty")
+    try:
+        if fmt == "JSON":
+            data = _JSONDecoder().decode(text)
+            _check_size(data)
+        else:
+            data = _load_yaml(text)
+    except _Refused as exc:
+        raise rejected(f"not accepted as a {fmt} document: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise rejected(f"not a valid JSON document: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise rejected(f"not a valid YAML document: {_yaml_error(exc)}") from None
+    except RecursionError:
+        raise rejected(f"not accepted as a {fmt} document: nested more than {MAX_DEPTH} levels deep") from None
+    except Exception as exc:  # a corner of the parser we did not foresee must still reject only this file
+        log.warning("unexpected error parsing %s", file_name, exc_info=True)
+        raise rejected(f"not a valid {fmt} document: {type(exc).__name__}: {exc}") from None
+    if data is None:
+        raise rejected("the file holds no document (only comments or an empty document)")
     if not isinstance(data, dict):
-        raise DocumentRejected(file_name, "(file)", f"expected a mapping with document_id, version, kind ..., found {type(data).__name__}")
+        raise rejected(f"expected a mapping with document_id, version, kind ..., found {_type_name(data)}")
     return data
+
+
+def _type_name(value: Any) -> str:
+    names = {list: "a list", str: "text", int: "a number", float: "a number", bool: "a boolean", set: "a set",
+             bytes: "binary data"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def _coerce(doc: str, path: str, f: Field, value: Any) -> Any:
@@ -190,15 +356,16 @@ def _coerce(doc: str, path: str, f: Field, value: Any) -> Any:
     elif f.type in ("float", "int"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise DocumentRejected(doc, path, f"expected a number, found {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):  # before int(), which raises on these
+            raise DocumentRejected(doc, path, f"expected a finite number, found {value!r}")
         if f.type == "int" and value != int(value):
             raise DocumentRejected(doc, path, f"expected an integer, found {value!r}")
         value = int(value) if f.type == "int" else float(value)
-        if value != value or value in (float("inf"), float("-inf")):
-            raise DocumentRejected(doc, path, f"expected a finite number, found {value!r}")
+        shown = (lambda x: str(int(x))) if f.type == "int" else (lambda x: f"{x:g}")
         if f.min is not None and value < f.min:
-            raise DocumentRejected(doc, path, f"must be >= {f.min:g}, found {value:g}")
+            raise DocumentRejected(doc, path, f"must be >= {shown(f.min)}, found {shown(value)}")
         if f.max is not None and value > f.max:
-            raise DocumentRejected(doc, path, f"must be <= {f.max:g}, found {value:g}")
+            raise DocumentRejected(doc, path, f"must be <= {shown(f.max)}, found {shown(value)}")
     elif f.type == "bool":
         if not isinstance(value, bool):
             raise DocumentRejected(doc, path, f"expected true or false, found {value!r}")
@@ -216,10 +383,12 @@ def _date(doc: str, path: str, value: Any, required: bool) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise DocumentRejected(doc, path, f"expected a date YYYY-MM-DD, found {value!r}")
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise DocumentRejected(doc, path, f"expected a date YYYY-MM-DD, found {value!r}") from None
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:  # e.g. 2026-02-30: "day is out of range for month"
+        raise DocumentRejected(doc, path, f"expected a date YYYY-MM-DD, found {value!r} ({exc})") from None
 
 
 def validate_document(data: Mapping[str, Any], file_name: str = "<document>") -> Document:
@@ -228,11 +397,17 @@ def validate_document(data: Mapping[str, Any], file_name: str = "<document>") ->
     Raises:
         DocumentRejected: naming the document and the field.
     """
-    doc = str(data.get("document_id") or file_name)
-    if data.get("version") is not None:
-        doc = f"{doc} v{data.get('version')}"
+    doc_id, version = data.get("document_id"), data.get("version")
+    doc = doc_id.strip() if isinstance(doc_id, str) and doc_id.strip() else file_name
+    if isinstance(version, int) and not isinstance(version, bool):
+        doc = f"{doc} v{version}"
     header = {f.name: _coerce(doc, f.name, f, data.get(f.name)) for f in HEADER_FIELDS}
     kind = KINDS[header["kind"]]
+    known_top = [f.name for f in HEADER_FIELDS + kind.header] + ["valid_from", "valid_to", "entries"]
+    unknown_top = sorted(set(data) - set(known_top), key=str)
+    if unknown_top:
+        raise DocumentRejected(doc, str(unknown_top[0]), f"unknown field for kind {header['kind']}; expected "
+                               f"{', '.join(known_top)}")
     valid_from = _date(doc, "valid_from", data.get("valid_from"), True)
     valid_to = _date(doc, "valid_to", data.get("valid_to"), False)
     if valid_to is not None and valid_to <= valid_from:
@@ -359,56 +534,113 @@ def rule_rows(doc: Document, valid_to: dt.date | None) -> list[dict[str, Any]]:
     return rows
 
 
+def check_document(data: Mapping[str, Any], file_name: str) -> Document:
+    """:func:`validate_document`, with any unforeseen error turned into a rejection of this document.
+
+    One document must never stop the feed: an error in the checks themselves is logged with its
+    traceback and rejects only the document that caused it.
+    """
+    try:
+        return validate_document(data, file_name)
+    except DocumentRejected:
+        raise
+    except Exception as exc:
+        log.exception("unexpected error validating %s", file_name)
+        raise DocumentRejected(file_name, "(document)", f"could not be checked: {type(exc).__name__}: {exc}") from None
+
+
+def _reason(exc: DocumentRejected) -> str:
+    """The rejection as people read it: file-level problems as they are, else naming document and field."""
+    return exc.reason if exc.field == "(file)" else str(exc)
+
+
 # ---------------------------------------------------------------------------------- pipeline
 def land(lake: Lake, landing_dir: Path, meta: CommitMeta) -> dict[str, Any]:
     """Land every document waiting in ``landing/regulatory/`` into raw."""
     return land_documents(lake, landing_dir, source=SOURCE, meta=meta).as_dict()
 
 
+def _read_document(lake: Lake, f: Mapping[str, Any]) -> dict[str, Any]:
+    """The landed file of manifest row ``f`` parsed (its size checked before it is read)."""
+    if f["size_bytes"] > MAX_DOCUMENT_BYTES:
+        raise DocumentRejected(f["file_name"], "(file)", f"{f['size_bytes']} bytes, more than the "
+                               f"{MAX_DOCUMENT_BYTES} bytes a document may have")
+    return parse_document((Path(lake.root) / f["raw_path"]).read_bytes(), f["file_name"])
+
+
 def load_bronze(lake: Lake, meta: CommitMeta) -> dict[str, Any]:
-    """Parse every landed, not yet loaded document into ``bronze.regulatory__documents``."""
+    """Parse and check every landed document, then write them to ``bronze.regulatory__documents``.
+
+    Write-audit-publish: every waiting file is parsed and checked on its own
+    (:func:`parse_document`, :func:`validate_document`) before anything is written. Each file
+    gets one bronze row — its content as JSON, or the parse error — and its manifest row becomes
+    ``loaded``, or ``rejected`` with the reason. Nothing a file contains raises here, so a bad
+    file never blocks the ones after it or later runs. Checks against other versions happen in
+    :func:`publish_silver`.
+    """
     files = manifest(lake, source=SOURCE)
     todo = [r for r in files.to_pylist() if r["status"] == "landed"]
     now = dt.datetime.now(dt.timezone.utc)
-    rows, updates = [], []
+    rows, updates, rejected = [], [], []
     for r in sorted(todo, key=lambda r: (r["received_at"], r["file_name"])):
-        content = (Path(lake.root) / r["raw_path"]).read_bytes()
         row = {"sha256": r["sha256"], "file_name": r["file_name"], "document_id": None, "version": None, "kind": None,
                "content_json": None, "_parse_error": None, "_source_file": r["raw_path"],
                "_received_at": r["received_at"], "_ingested_at": now, "_run_id": meta.run_id}
+        update = {**r, "status": "loaded", "reason": None, "rows_loaded": 1, "_run_id": meta.run_id}
         try:
-            data = parse_document(content, r["file_name"])
+            data = _read_document(lake, r)
             row["content_json"] = json.dumps(data, default=str, sort_keys=True)
-            row["document_id"] = data.get("document_id") if isinstance(data.get("document_id"), str) else None
-            version = data.get("version")
-            row["version"] = version if isinstance(version, int) and not isinstance(version, bool) else None
-            row["kind"] = data.get("kind") if isinstance(data.get("kind"), str) else None
+            doc_id, version, kind = data.get("document_id"), data.get("version"), data.get("kind")
+            row["document_id"] = doc_id if isinstance(doc_id, str) else None
+            row["version"] = version if isinstance(version, int) and not isinstance(version, bool) \
+                and -2**63 <= version < 2**63 else None
+            row["kind"] = kind if isinstance(kind, str) else None
+            check_document(data, r["file_name"])
         except DocumentRejected as exc:
-            row["_parse_error"] = exc.reason
+            if row["content_json"] is None:
+                row["_parse_error"] = exc.reason
+            update.update(status="rejected", reason=_reason(exc))
+            rejected.append(f"{r['file_name']}: {_reason(exc)}")
+            log.warning("rejected %s: %s", r["file_name"], _reason(exc))
         rows.append(row)
-        updates.append({**r, "status": "loaded", "rows_loaded": 1, "_run_id": meta.run_id})
-    if rows:
+        updates.append(update)
+    if rows:  # bronze first: if the manifest write fails, the next run loads the same files again (upsert)
         lake.upsert(BRONZE_REGULATORY_DOCUMENTS, pa.Table.from_pylist(rows, schema=BRONZE_REGULATORY_DOCUMENTS.schema), meta=meta)
         lake.upsert(RAW_FILES, pa.Table.from_pylist(updates, schema=RAW_FILES.schema), meta=meta)
-    return {"documents": len(rows), "parse_errors": sum(r["_parse_error"] is not None for r in rows)}
+    return {"documents": len(rows), "parse_errors": sum(r["_parse_error"] is not None for r in rows),
+            "rejected": rejected}
 
 
 def publish_silver(lake: Lake, meta: CommitMeta) -> dict[str, Any]:
-    """Validate every loaded document and rebuild the silver document, rule and rejection tables."""
+    """Validate every loaded document and rebuild the silver document, rule and rejection tables.
+
+    ``silver.regulatory__rejections`` accounts for every file that arrived and is not in force:
+    refused at landing (unexpected suffix), a copy of a file already landed, unparseable,
+    invalid on its own, or in conflict with another version.
+    """
+    files = manifest(lake, source=SOURCE).to_pylist()
     bronze = lake.read(BRONZE_REGULATORY_DOCUMENTS).to_pylist() if lake.exists(BRONZE_REGULATORY_DOCUMENTS) else []
     bronze.sort(key=lambda r: (r["_received_at"], r["file_name"]))
+    in_bronze = {(r["sha256"], r["file_name"]) for r in bronze}
     valid: list[tuple[Document, dict]] = []
-    rejections = []
+    rejections = []  # (received_at, row)
+    for f in files:
+        if (f["sha256"], f["file_name"]) in in_bronze or f["status"] in ("landed", "loaded"):
+            continue  # in bronze (checked below), or waiting for load_bronze
+        reason = f["reason"] or f"file {f['status']}"
+        if f["status"] == "duplicate":
+            reason = f"not loaded again: {reason}"
+        rejections.append((f["received_at"], {"sha256": f["sha256"], "file_name": f["file_name"], "document_id": None,
+                                              "version": None, "field": "(file)", "reason": reason,
+                                              "_source_file": f["raw_path"]}))
     for r in bronze:
-        name = r["document_id"] or r["file_name"]
         if r["_parse_error"] is not None:
-            rejections.append({**_rej_base(r), "field": "(file)", "reason": r["_parse_error"]})
+            rejections.append((r["_received_at"], {**_rej_base(r), "field": "(file)", "reason": r["_parse_error"]}))
             continue
         try:
-            doc = validate_document(json.loads(r["content_json"]), r["file_name"])
+            doc = check_document(json.loads(r["content_json"]), r["file_name"])
         except DocumentRejected as exc:
-            rejections.append({**_rej_base(r), "field": exc.field, "reason": f"{exc.document}: {exc.reason}"})
-            log.warning("rejected %s (%s): %s", r["file_name"], name, exc)
+            rejections.append((r["_received_at"], {**_rej_base(r), "field": exc.field, "reason": _reason(exc)}))
             continue
         valid.append((doc, r))
     # Versions in version order per document; arrival order only breaks ties of equal versions.
@@ -416,7 +648,9 @@ def publish_silver(lake: Lake, meta: CommitMeta) -> dict[str, Any]:
     accepted, conflicts = resolve_versions([d for d, _ in ordered])
     src = {id(d): r for d, r in valid}
     for doc, fld, reason in conflicts:
-        rejections.append({**_rej_base(src[id(doc)]), "field": fld, "reason": f"{doc.name}: {reason}"})
+        r = src[id(doc)]
+        rejections.append((r["_received_at"], {**_rej_base(r), "field": fld, "reason": f"{doc.name}: {fld}: {reason}"}))
+    rejections.sort(key=lambda x: (x[0], x[1]["file_name"]))
     documents, rules = [], []
     for doc, valid_to in accepted:
         r = src[id(doc)]
@@ -428,8 +662,9 @@ def publish_silver(lake: Lake, meta: CommitMeta) -> dict[str, Any]:
     lake.overwrite(SILVER_REGULATORY_DOCUMENTS, pa.Table.from_pylist(documents, schema=SILVER_REGULATORY_DOCUMENTS.schema), meta=meta)
     lake.overwrite(SILVER_REGULATORY_RULES, pa.Table.from_pylist(rules, schema=SILVER_REGULATORY_RULES.schema), meta=meta)
     lake.overwrite(SILVER_REGULATORY_REJECTIONS, pa.Table.from_pylist(
-        [{**x, "_run_id": meta.run_id} for x in rejections], schema=SILVER_REGULATORY_REJECTIONS.schema), meta=meta)
-    return {"documents": len(documents), "rules": len(rules), "rejected": [f"{x['file_name']}: {x['reason']}" for x in rejections]}
+        [{**x, "_run_id": meta.run_id} for _, x in rejections], schema=SILVER_REGULATORY_REJECTIONS.schema), meta=meta)
+    return {"documents": len(documents), "rules": len(rules),
+            "rejected": [f"{x['file_name']}: {x['reason']}" for _, x in rejections]}
 
 
 def _rule_value(row: Mapping[str, Any]) -> Any:

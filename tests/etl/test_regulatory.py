@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
+import tracemalloc
 
 import pandas as pd
 import pytest
@@ -11,7 +13,13 @@ import yaml
 
 from etl import regulatory as er
 from warehouse.lake import CommitMeta
-from warehouse.tables import DIM_CARBON_PRICING, DIM_EMISSION_FACTORS, SILVER_REGULATORY_DOCUMENTS
+from etl.landing import manifest
+from warehouse.tables import (
+    DIM_CARBON_PRICING,
+    DIM_EMISSION_FACTORS,
+    SILVER_REGULATORY_DOCUMENTS,
+    SILVER_REGULATORY_REJECTIONS,
+)
 
 D = dt.date
 
@@ -33,6 +41,11 @@ def grid_doc(version=1, valid_from="2024-01-01", valid_to=None, de=0.38, **extra
     ({"valid_from": "01.01.2024"}, "valid_from", "expected a date YYYY-MM-DD"),
     ({"valid_to": "2023-06-01"}, "valid_to", "must be after valid_from 2024-01-01"),
     ({"entries": []}, "entries", "non-empty list"),
+    ({"valid_from": "2026-02-30"}, "valid_from", "found '2026-02-30' (day is out of range for month)"),
+    ({"valid_from": "2024-1-1"}, "valid_from", "expected a date YYYY-MM-DD"),
+    ({"version": float("inf")}, "version", "expected a finite number, found inf"),
+    ({"version": 2**40}, "version", "must be <= 2147483647"),
+    ({"valid_too": "2025-01-01"}, "valid_too", "unknown field for kind grid_emission_factors"),
 ])
 def test_header_errors_name_document_and_field(change, field, message):
     with pytest.raises(er.DocumentRejected) as err:
@@ -74,7 +87,7 @@ def test_a_document_that_contradicts_itself_is_rejected():
 
 
 def test_every_shipped_document_is_valid():
-    docs = [er.validate_document(yaml.safe_load(p.read_text()), p.name) for p in er.seed_documents_dir().glob("*.yaml")]
+    docs = [er.validate_document(er.parse_document(p.read_bytes(), p.name), p.name) for p in er.seed_documents_dir().glob("*.yaml")]
     accepted, rejected = er.resolve_versions(sorted(docs, key=lambda d: (d.document_id, d.version)))
     assert rejected == [] and len(accepted) == len(docs) >= 7
 
@@ -185,3 +198,143 @@ def test_limits_in_force_tighten_with_the_new_permit(rules):
     assert old[("cf4", "day")]["limit"] == 12.0 and new[("cf4", "day")]["limit"] == 10.0
     assert new[("cf4", "day")]["unit"] == "kg" and new[("cf4", "day")]["version"] == 2
     assert er.rules_from_frame(rules, "cstr", D(2026, 1, 1)).limits == {}
+
+
+# ----------------------------------------------------------------------------- hostile files
+LAUGHS = b"""a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("latin1.yaml", "document_id: Gr\xfcn\n".encode("latin-1"), "not UTF-8 text: byte 0xfc at offset 15"),
+    ("empty.yaml", b"", "the file is empty"),
+    ("empty.json", b" \n", "the file is empty"),
+    ("comments.yaml", b"# nothing yet\n", "holds no document"),
+    ("list.yaml", b"- document_id: grid\n", "expected a mapping with document_id, version, kind ..., found a list"),
+    ("scalar.json", b'"grid"', "expected a mapping with document_id, version, kind ..., found text"),
+    ("set.yaml", b"!!set {document_id, version}\n", "found a set"),
+    ("dup.yaml", b"document_id: grid\nversion: 1\nvalid_from: 2024-01-01\nversion: 2\n",
+     "duplicate key 'version' on line 4 (first on line 2)"),
+    ("dup-entry.yaml", b"entries:\n  - region: DE\n    region: NO\n", "duplicate key 'region' on line 3 (first on line 2)"),
+    ("dup.json", b'{"document_id": "grid",\n "entries": [\n  {"region": "DE", "region": "NO"}]}',
+     "duplicate key 'region' in the object starting on line 3"),
+    ("alias.yaml", b"base: &b {region: DE}\nentries: [*b]\n", "anchor &b on line 1: anchors and aliases are not allowed"),
+    ("merge.yaml", b"entries:\n  - <<: {region: DE}\n", "merge key << on line 2 is not allowed"),
+    ("intkey.yaml", b"1: grid\n", "key 1 on line 1 is a number; keys must be text"),
+    ("deep.yaml", b"a: " + b"[" * 40 + b"]" * 40, "nested more than 32 levels deep"),
+    ("deep.json", b"[" * 5000 + b"]" * 5000, "nested more than 32 levels deep"),
+    ("broken.yaml", b"document_id: grid\nentries: [unclosed\n", "expected ',' or ']', but got '<stream end>' (line 3"),
+    ("python.yaml", b"a: !!python/object/apply:os.system [ls]\n", "could not determine a constructor"),
+])
+def test_files_that_are_not_documents_are_rejected_with_the_reason(name, content, message):
+    with pytest.raises(er.DocumentRejected) as err:
+        er.parse_document(content, name)
+    assert err.value.field == "(file)" and message in err.value.reason
+
+
+def test_billion_laughs_is_refused_before_it_expands():
+    tracemalloc.start()
+    try:
+        with pytest.raises(er.DocumentRejected, match="anchors and aliases are not allowed"):
+            er.parse_document(LAUGHS, "laughs.yaml")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # expanded, the document is 9**9 strings (about 4 GB)
+
+
+def test_size_and_value_limits(monkeypatch):
+    monkeypatch.setattr(er, "MAX_DOCUMENT_BYTES", 100)
+    with pytest.raises(er.DocumentRejected, match="101 bytes, more than the 100 bytes a document may have"):
+        er.parse_document(b"#" * 101, "big.yaml")
+    monkeypatch.setattr(er, "MAX_NODES", 10)
+    flat = b"entries: [" + b",".join([b"1"] * 10) + b"]\n"
+    with pytest.raises(er.DocumentRejected, match="more than 10 values"):
+        er.parse_document(flat, "many.yaml")
+    with pytest.raises(er.DocumentRejected, match="more than 10 values"):
+        er.parse_document(json.dumps({"entries": [1] * 10}).encode(), "many.json")
+
+
+def test_dates_are_read_as_text_so_an_impossible_date_is_a_field_error():
+    data = er.parse_document(yaml.safe_dump(grid_doc()).encode().replace(b"'2024-01-01'", b"2026-02-30"), "g.yaml")
+    assert data["valid_from"] == "2026-02-30"
+    with pytest.raises(er.DocumentRejected) as err:
+        er.validate_document(data)
+    assert err.value.field == "valid_from"
+
+
+def test_an_unforeseen_error_in_the_checks_rejects_only_that_document(monkeypatch):
+    def boom(data, file_name):
+        raise KeyError("surprise")
+    monkeypatch.setattr(er, "validate_document", boom)
+    with pytest.raises(er.DocumentRejected) as err:
+        er.check_document(grid_doc(), "g.yaml")
+    assert err.value.field == "(document)" and "KeyError" in err.value.reason
+
+
+def _rejections(lake):
+    return lake.read(SILVER_REGULATORY_REJECTIONS).to_pandas().drop(columns="_run_id").sort_values(
+        ["file_name"]).reset_index(drop=True)
+
+
+def test_bad_files_are_each_rejected_and_never_block_the_feed(lake, tmp_path, monkeypatch):
+    monkeypatch.setattr(er, "MAX_DOCUMENT_BYTES", 4096)
+    inbox = tmp_path / "landing" / "regulatory"
+    inbox.mkdir(parents=True)
+    good = yaml.safe_dump(grid_doc())
+    (inbox / "grid-v1.yaml").write_text(good)
+    (inbox / "zz-grid-v1-copy.yaml").write_text(good)  # same bytes, other name
+    impossible = yaml.safe_dump(grid_doc(2)).replace("'2024-01-01'", "2026-02-30")
+    assert "valid_from: 2026-02-30" in impossible
+    (inbox / "impossible-date.yaml").write_text(impossible)
+    (inbox / "dup-key.yaml").write_text(good + "version: 7\n")
+    (inbox / "laughs.yaml").write_bytes(LAUGHS)
+    (inbox / "latin1.json").write_bytes(json.dumps(grid_doc(3)).encode().replace(b'"t"', b'"\xe9"'))
+    (inbox / "empty.yaml").write_bytes(b"")
+    (inbox / "list.json").write_text("[1, 2]")
+    (inbox / "big.yaml").write_text("# padding\n" * 500)
+    (inbox / "readme.txt").write_text("not a document")
+    out = er.run_all(lake, tmp_path / "landing", CommitMeta("pytest", "r1", "regulatory"))
+
+    docs = lake.read(SILVER_REGULATORY_DOCUMENTS).to_pandas()
+    assert docs[["document_id", "version"]].values.tolist() == [["grid", 1]]
+    rej = _rejections(lake)
+    reasons = dict(zip(rej["file_name"], rej["field"] + " | " + rej["reason"]))
+    assert sorted(reasons) == ["big.yaml", "dup-key.yaml", "empty.yaml", "impossible-date.yaml", "latin1.json",
+                               "laughs.yaml", "list.json", "readme.txt", "zz-grid-v1-copy.yaml"]
+    assert reasons["impossible-date.yaml"].startswith("valid_from | grid v2: valid_from: expected a date YYYY-MM-DD")
+    assert "duplicate key 'version'" in reasons["dup-key.yaml"]
+    assert "anchors and aliases are not allowed" in reasons["laughs.yaml"]
+    assert "not UTF-8 text" in reasons["latin1.json"]
+    assert "the file is empty" in reasons["empty.yaml"]
+    assert "found a list" in reasons["list.json"]
+    assert "more than the 4096 bytes" in reasons["big.yaml"]
+    assert "expected a document ending in .yaml, .yml, .json" in reasons["readme.txt"]
+    assert "not loaded again: same content as" in reasons["zz-grid-v1-copy.yaml"]
+    # Every file that arrived is loaded or has its rejection; a file rejected on its own is marked in the manifest.
+    files = manifest(lake, source="regulatory").to_pandas()
+    assert set(files["file_name"]) == set(reasons) | {"grid-v1.yaml"}
+    not_loaded = files[files["status"] != "loaded"]
+    assert set(not_loaded["file_name"]) == set(reasons)
+    status = dict(zip(files["file_name"], files["status"]))
+    assert status["impossible-date.yaml"] == status["laughs.yaml"] == status["readme.txt"] == "rejected"
+    manifest_reason = dict(zip(files["file_name"], files["reason"]))
+    assert "valid_from" in manifest_reason["impossible-date.yaml"] and "2026-02-30" in manifest_reason["impossible-date.yaml"]
+    assert len(out["silver"]["rejected"]) == 9
+
+    # A later run is not blocked, and the rejections stay as they were (no duplicates).
+    (inbox / "grid-v2.yaml").write_text(yaml.safe_dump(grid_doc(2, "2025-01-01", de=0.36)))
+    er.run_all(lake, tmp_path / "landing", CommitMeta("pytest", "r2", "regulatory"))
+    docs = lake.read(SILVER_REGULATORY_DOCUMENTS).to_pandas()
+    assert sorted(docs["version"]) == [1, 2]
+    pd.testing.assert_frame_equal(_rejections(lake), rej)
+    er.run_all(lake, tmp_path / "landing", CommitMeta("pytest", "r3", "regulatory"))
+    pd.testing.assert_frame_equal(_rejections(lake), rej)

@@ -18,8 +18,15 @@ message naming the document and the field — when a required field is missing o
 type or range, when it contradicts itself (an entry key twice with different values,
 ``valid_to`` before ``valid_from``, a scheme without its price), when its dates overlap another
 version's explicit validity, or when it re-issues an existing version with different content.
-Rejected documents are kept in raw and listed in ``silver.regulatory__rejections``; the versions
-in force before them stay in force.
+A **file** is rejected when it is not a document at all (see :func:`parse_document`: not UTF-8,
+empty, a syntax error, a duplicate key, YAML anchors/aliases, over the size or value limits, not
+a mapping), when its name has an unexpected suffix (at landing) or when it repeats the bytes of a
+file already landed. Nothing a file contains raises: it is rejected alone, the other files of the
+run load and later runs are not blocked. Rejected files are kept in raw, marked ``rejected`` with
+the reason in the manifest (if they fail on their own) and listed in
+``silver.regulatory__rejections`` — every file that arrived and is not loaded is there, with the
+field at fault (``(file)`` for the file as a whole) and the reason; the versions in force before
+them stay in force.
 
 Silver is recomputed from every loaded document on each run (documents are few), in version
 order, so the result does not depend on the order files arrived in and reruns are idempotent.

@@ -461,13 +461,15 @@ def _integrate(model: ODEModel, exp: Experiment, theta: Theta) -> dict[str, np.n
                 f"ODE integration of experiment {exp.name!r} failed ({model.method}): {exc}; "
                 f"parameters: {_fmt_theta(theta)}"
             ) from exc
-        if not sol.success or sol.y.shape[1] != times.size or not np.all(np.isfinite(sol.y)):
-            reached = sol.t[-1] if sol.t.size else exp.t0
+        # scipy returns plain empty lists (not arrays) when it stops before the first output time
+        sol_t, sol_y = np.asarray(sol.t, dtype=float), np.asarray(sol.y, dtype=float)
+        if not sol.success or sol_y.ndim != 2 or sol_y.shape[1] != times.size or not np.all(np.isfinite(sol_y)):
+            reached = sol_t[-1] if sol_t.size else exp.t0
             raise CalibrationFailed(
                 f"ODE integration of experiment {exp.name!r} failed at t={reached:.6g} of {t_end:.6g} "
                 f"({model.method}, rtol={model.rtol:g}): {sol.message}; parameters: {_fmt_theta(theta)}"
             )
-        y_sorted = sol.y
+        y_sorted = sol_y
     y = np.empty_like(y_sorted)
     y[:, order] = y_sorted
     if model.observe is None:

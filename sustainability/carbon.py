@@ -150,6 +150,16 @@ def account_day(activity: pd.DataFrame, rules: RulesInForce, site: Site, *,
     return rows
 
 
+def _methane(gas: str, biogenic: bool, rules: RulesInForce) -> str:
+    """The GWP key of a fuel's CH4: non-fossil for biomass fuels (AR6 Table 7.15: 27.0, without the
+    CO2 of its oxidation, which is biogenic), fossil otherwise (29.8); plain ``ch4`` when the GWP
+    set in force does not tell them apart."""
+    if gas != "ch4":
+        return gas
+    key = "ch4_biogenic" if biogenic else "ch4_fossil"
+    return key if key in rules.gwp100 else "ch4"
+
+
 def _account(a: Mapping[str, Any], rules: RulesInForce, site: Site, add: Any) -> None:
     """Emission rows of one activity amount (through ``add``)."""
     kind, item = a["kind"], a["item"]
@@ -162,8 +172,8 @@ def _account(a: Mapping[str, Any], rules: RulesInForce, site: Site, add: Any) ->
         for gas in ("co2", "ch4", "n2o"):
             ef = float(f.get(f"{gas}_kg_per_gj", 0.0))
             scope = "biogenic" if gas == "co2" and f.get("biogenic") else "1"
-            add(scope, "biogenic_combustion" if scope == "biogenic" else "stationary_combustion", gas, a,
-                _Factor(ef, "kg/GJ", src), gj * ef)
+            add(scope, "biogenic_combustion" if scope == "biogenic" else "stationary_combustion",
+                _methane(gas, bool(f.get("biogenic")), rules), a, _Factor(ef, "kg/GJ", src), gj * ef)
     elif kind == "process_emission":
         add("1", _PROCESS_CATEGORY.get(item, "process"), item, a, _Factor(1.0, "kg/kg", "measured"),
             _kg(a["amount"], a["unit"]))
@@ -267,14 +277,19 @@ def summarize_day(emissions: pd.DataFrame, activity: pd.DataFrame, rules: RulesI
 
 
 def pollutant_value(emissions: pd.DataFrame, pollutant: str) -> float:
-    """A day's value of a permit pollutant, in kg: a gas's Scope 1 mass, or ``co2e_scope1`` in kg CO2e."""
+    """A day's value of a permit pollutant, in kg: a gas's Scope 1 mass, or ``co2e_scope1`` in kg CO2e.
+
+    A limit on a gas covers it whatever its origin: ``ch4`` sums fossil and biogenic methane
+    (``ch4_fossil``, ``ch4_biogenic``: the digester's fugitive methane and the boilers' alike).
+    """
     s1 = emissions[emissions["scope"] == "1"]
     if pollutant == "co2e_scope1":
         return float(s1["co2e_t"].sum()) * 1000.0
     if pollutant == "co2e_total":
         return float(emissions[emissions["scope"].isin(FOSSIL_SCOPES) & emissions["scope2_basis"].isin(["", "market"])]
                      ["co2e_t"].sum()) * 1000.0
-    return float(s1.loc[s1["gas"] == pollutant, "gas_kg"].sum())
+    gases = {pollutant, f"{pollutant}_fossil", f"{pollutant}_biogenic"}
+    return float(s1.loc[s1["gas"].isin(gases), "gas_kg"].sum())
 
 
 def compliance(daily: pd.DataFrame, limits: Iterable[Mapping[str, Any]], on: dt.date) -> list[dict[str, Any]]:

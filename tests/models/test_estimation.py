@@ -348,3 +348,13 @@ def test_monte_carlo_from_an_estimate_uses_lognormal_for_log_parameters():
     assert res.parameter_samples["k1"].std() == pytest.approx(est.standard_errors["k1"], rel=0.06)
     t_hat = b_max(est.theta)["t_bmax_h"]
     assert res.summary.loc["t_bmax_h", "p2.5"] < t_hat < res.summary.loc["t_bmax_h", "p97.5"]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_ode_failure_before_the_first_sample_is_a_calibration_failure():
+    """scipy returns empty *lists* when it stops before the first output time (blow-up at t = 1,
+    samples from t = 2): a CalibrationFailed naming the experiment, not an AttributeError."""
+    model = ODEModel(lambda t, y, th, c: [th["k"] * y[0] ** 2], states=("y",), method="RK45")
+    exp = Experiment("early", {"y": [1.1, 1.3]}, times=[2.0, 3.0], y0=[1.0])
+    with pytest.raises(CalibrationFailed, match=r"ODE integration of experiment 'early' failed at t=0 of 3 \(RK45"):
+        estimate(model, [exp], [Parameter("k", 1.0, lower=0.0)])

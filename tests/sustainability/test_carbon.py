@@ -54,7 +54,7 @@ def test_stationary_combustion_of_natural_gas_by_hand(rules):
     rows = pd.DataFrame(account_day(_activity(("fuel", "natural_gas", 100.0, "GJ")), rules, SITE))
     by_gas = rows.set_index("gas")
     assert by_gas.loc["co2", "gas_kg"] == pytest.approx(5610.0)
-    assert by_gas.loc["ch4", "co2e_t"] * 1000 == pytest.approx(0.1 * 29.8)
+    assert by_gas.loc["ch4_fossil", "co2e_t"] * 1000 == pytest.approx(0.1 * 29.8)
     assert by_gas.loc["n2o", "co2e_t"] * 1000 == pytest.approx(0.01 * 273)
     assert rows["co2e_t"].sum() * 1000 == pytest.approx(5610.0 + 2.98 + 2.73)
     assert set(rows["scope"]) == {"1"} and set(rows["category"]) == {"stationary_combustion"}
@@ -68,13 +68,15 @@ def test_biogenic_co2_is_kept_out_of_the_scope_totals(rules):
     rows = pd.DataFrame(account_day(act, rules, SITE))
     bio = rows[rows["scope"] == "biogenic"]
     assert bio["gas_kg"].sum() == pytest.approx(1000.0 + 2000.0) and bio["biogenic"].all()
-    # CH4 and N2O of biomass combustion stay in Scope 1 (GHG Protocol).
+    # CH4 and N2O of biomass combustion stay in Scope 1 (GHG Protocol); the CH4 is non-fossil, so it
+    # takes AR6's non-fossil GWP100 (27.0, Table 7.15), not the fossil value that adds its oxidation CO2.
     s1 = rows[rows["scope"] == "1"]
-    assert s1["co2e_t"].sum() * 1000 == pytest.approx(0.3 * 29.8 + 0.04 * 273)
+    assert s1.set_index("gas").loc["ch4_biogenic", "gwp100"] == 27.0
+    assert s1["co2e_t"].sum() * 1000 == pytest.approx(0.3 * 27.0 + 0.04 * 273)
     summary = summarize_day(rows, act, rules)
     assert summary["biogenic_co2_t"] == pytest.approx(3.0)
-    assert summary["total_market_tco2e"] == pytest.approx(summary["scope1_tco2e"]) == pytest.approx(0.01986)
-    assert summary["intensity_s12_market_kg_per_kg"] == pytest.approx(0.01986)
+    assert summary["total_market_tco2e"] == pytest.approx(summary["scope1_tco2e"]) == pytest.approx(0.01902)
+    assert summary["intensity_s12_market_kg_per_kg"] == pytest.approx(0.01902)
 
 
 def test_scope2_location_and_market_based(rules):
@@ -168,3 +170,8 @@ def test_pollutant_values():
     assert pollutant_value(rows, "co2") == 1000.0  # the biogenic CO2 is not the permit's CO2
     assert pollutant_value(rows, "co2e_scope1") == pytest.approx(8380.0)
     assert pollutant_value(rows, "co2e_total") == pytest.approx(8880.0)
+    # a methane limit counts fugitive (biogenic) and combustion (fossil) methane alike
+    methane = pd.DataFrame({"scope": ["1", "1", "1"], "scope2_basis": ["", "", ""],
+                            "gas": ["ch4_biogenic", "ch4_fossil", "n2o"], "gas_kg": [40.0, 2.0, 1.0],
+                            "co2e_t": [1.08, 0.0596, 0.273]})
+    assert pollutant_value(methane, "ch4") == 42.0

@@ -270,6 +270,10 @@ class Lake:
         inputs = {k: v for k, v in self._reads.items() if k != spec.name}  # a table re-read to merge is no input
         if inputs:
             meta = dataclasses.replace(meta, inputs={**inputs, **meta.inputs})
+        # Column descriptions live in the registry (and in the table's metadata from its creation); a
+        # write carries none, so editing a description never breaks writes to an existing table
+        # (delta-rs refuses to merge differing field metadata).
+        table = table.cast(pa.schema([f.remove_metadata() for f in table.schema]))
         try:
             write_deltalake(
                 target if target is not None else self.path(spec), table, mode=mode, predicate=predicate,

@@ -116,6 +116,20 @@ def test_existing_table_with_other_columns_is_drift(lake, meta):
         lake.ensure(other, meta)
 
 
+def test_editing_a_column_description_does_not_break_writes(lake, meta):
+    """Descriptions are documentation: a new wording in the registry must not make delta-rs refuse
+    writes to a table created with the old one (SchemaMismatchError on merging field metadata)."""
+    lake.append(SPEC, rows(("a", t(1), 1.0)), meta=meta)
+    reworded = TableSpec(name=SPEC.name, description="reworded", partition_by=SPEC.partition_by,
+                         primary_key=SPEC.primary_key, constraints=SPEC.constraints, interval_column="ts",
+                         columns=tuple(Column(c.name, c.type, c.description + " (reworded)", unit=c.unit,
+                                              nullable=c.nullable) for c in SPEC.columns))
+    lake.append(reworded, rows(("a", t(1, 1), 2.0)), meta=meta)
+    lake.upsert(reworded, rows(("a", t(1), 3.0)), meta=meta)
+    lake.replace_interval(reworded, rows(("a", t(2), 4.0)), start=t(2), end=t(3), meta=meta)
+    assert content(lake) == [("a", t(1), 3.0), ("a", t(1, 1), 2.0), ("a", t(2), 4.0)]
+
+
 def test_every_commit_carries_run_metadata(lake):
     m1 = CommitMeta(dag_id="ingest", run_id="r1", source="sensor:a", extra={"data_interval": "2026-01-01"})
     m2 = CommitMeta(dag_id="ingest", run_id="r2", source="sensor:a")

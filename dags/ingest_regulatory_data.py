@@ -7,7 +7,9 @@ market-based), fuel and material emission factors, emission limits per plant and
 carbon pricing rules (EU ETS, carbon tax, price floor, free allocation).
 
 1. **land_files** — every waiting document into raw (sha256 manifest).
-2. **load_bronze** — parsed into `bronze.regulatory__documents`.
+2. **load_bronze** — parsed into `bronze.regulatory__documents`; a file that cannot be parsed
+   (syntax, duplicate keys, anchors/aliases, over 256 KiB, not UTF-8) is rejected on its own with
+   the reason in `silver.regulatory__rejections`, and the other documents load.
 3. **publish_silver** — every document validated (required fields, types, ranges, internal
    contradictions, overlapping versions, re-issued versions). Accepted versions go to
    `silver.regulatory__documents` / `silver.regulatory__rules` with `valid_from` / `valid_to`

@@ -71,8 +71,10 @@ airflow: $(STAMP) $(PYNUMERO)
 	@echo "Airflow UI: http://localhost:8080 — user admin, password: make airflow-password"
 	$(BIN)/nexus airflow standalone
 
+# The file is owner-only (0600): `nexus airflow standalone` creates it so before Airflow writes to it.
 airflow-password:
-	@cat .airflow/simple_auth_manager_passwords.json.generated 2>/dev/null && echo || echo "start the UI once with 'make airflow' first"
+	@f=.airflow/simple_auth_manager_passwords.json.generated; \
+	if test -s $$f; then chmod 600 $$f && cat $$f && echo; else echo "start the UI once with 'make airflow' first"; fi
 
 clean-lake:
 	rm -rf lake landing .airflow

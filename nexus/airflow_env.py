@@ -28,6 +28,8 @@ def airflow_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__API__EXPOSE_CONFIG": "False",
+        # The UI of a local Airflow is for this machine only; production (docker/compose) sets its host.
+        "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
     }
     for key, value in defaults.items():

@@ -1,6 +1,6 @@
 """The ``nexus`` command.
 
-    nexus sql "SELECT * FROM gold.fct_tag_hourly LIMIT 5"   # SQL on silver and gold
+    nexus sql "SELECT * FROM gold.fct_tag_hourly LIMIT 5"   # read-only SQL on raw, bronze, silver and gold
     nexus tables [NAME]                                     # the table registry, with units
     nexus history NAME                                      # a table's commits and their runs
     nexus lineage NAME [--version N]                        # the table versions and runs that fed a table, recursively
@@ -27,6 +27,96 @@ import os
 import sys
 from collections.abc import Sequence
 
+EXAMPLES: dict[str, str] = {
+    "": """\
+  nexus demo                                     # build the demo lake through Airflow (about ten minutes)
+  nexus tables                                   # every table, its layer and version
+  nexus sql "SELECT * FROM gold.fct_tag_hourly LIMIT 5"
+  nexus rules smelter 2026-03-01
+  nexus report 2026-03-02
+  nexus COMMAND --help                           # options and examples of one command""",
+    "sql": """\
+  nexus sql "SELECT tag, unit, round(avg(twa_value), 2) AS mean FROM gold.fct_tag_hourly GROUP BY ALL"
+  nexus sql "SELECT source, status, count(*) FROM raw.landing__files GROUP BY ALL"
+  nexus sql "SELECT * FROM bronze.market__price_quotes LIMIT 10" --format csv
+  nexus sql "DESCRIBE silver.process__sensor_readings"
+
+Queries only (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, PRAGMA table_info);
+no file access. Memory limit: --memory-limit or $NEXUS_SQL_MEMORY_LIMIT (default 4GB).""",
+    "tables": """\
+  nexus tables
+  nexus tables gold.fct_tag_hourly               # columns, units, keys and constraints""",
+    "history": """\
+  nexus history silver.process__sensor_readings --limit 5""",
+    "simulate": """\
+  nexus simulate --plant cstr --start 2026-04-01 --days 2
+  nexus simulate --plant smelter --start 2026-04-01 --seed 7 --landing /tmp/landing""",
+    "monitor": """\
+  nexus monitor --start 2026-03-01 --end 2026-03-04 --plants cstr smelter""",
+    "backfill-history": """\
+  nexus backfill-history --years 5
+  nexus backfill-history --start 2025-01-01 --days 31 --plants cstr""",
+    "rules": """\
+  nexus rules smelter 2026-03-01
+  nexus rules biorefinery 2026-03-01 --gwp-set AR5""",
+    "report": """\
+  nexus report                                   # the latest day gold has complete
+  nexus report 2026-03-02 --window-days 7
+  nexus report 2026-03-02 --scenario lowgrid --overrides '{"grid_location_kg_per_kwh": 0.1}'""",
+    "demo": """\
+  nexus demo
+  nexus demo --days 1 --start 2026-03-01""",
+    "services": """\
+  nexus services up --workers 2
+  nexus services status
+  nexus services down""",
+    "airflow": """\
+  nexus airflow dags list
+  nexus airflow standalone                       # the UI on http://127.0.0.1:8080""",
+}
+
+
+def _date(text: str) -> dt.date:
+    """argparse type of a YYYY-MM-DD argument."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}: {exc} (expected YYYY-MM-DD)") from None
+
+
+def _plant(text: str) -> str:
+    """argparse type of a plant id."""
+    from models.base import PLANTS
+
+    if text not in PLANTS:
+        raise argparse.ArgumentTypeError(f"unknown plant {text!r} (known: {', '.join(sorted(PLANTS))})")
+    return text
+
+
+def _json_object(text: str) -> dict:
+    """argparse type of a JSON object argument."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object like '{{\"name\": 1.0}}', found {text!r}")
+    return value
+
+
+def _lake_is_empty(root: str) -> bool:
+    from warehouse.lake import Lake
+    from warehouse.tables import REGISTRY
+
+    lake = Lake(root)
+    return not os.path.isdir(root) or not any(lake.exists(spec) for spec in REGISTRY)
+
+
+def _no_tables_hint(root: str) -> str:
+    return (f"no lake tables under {root}"
+            f"{'' if os.path.isdir(root) else ' (the folder does not exist)'}; run `make demo` (or `nexus demo`) "
+            "to build one, or point --lake / $NEXUS_LAKE_ROOT at an existing lake")
+
 
 def _cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
@@ -34,9 +124,18 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     from warehouse.lake import Lake
     from warehouse.sql import connect
 
-    con = connect(Lake(args.lake) if args.lake else None)
+    from warehouse.sql import list_views
+
+    lake = Lake(args.lake) if args.lake else Lake()
+    con = connect(lake, memory_limit=args.memory_limit)
     try:
         rel = con.sql(args.query)
+    except duckdb.CatalogException as exc:
+        if not list_views(con):
+            print(f"error: {_no_tables_hint(lake.root)}", file=sys.stderr)
+            return 1
+        print(f"error: {exc}\n(`nexus tables` lists the tables of the lake at {lake.root})", file=sys.stderr)
+        return 2
     except duckdb.Error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -114,7 +213,7 @@ def _cmd_lineage(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from nexus.demo import simulate
 
-    start = dt.date.fromisoformat(args.start)
+    start = args.start
     summary = simulate(args.plant, start, args.days, seed=args.seed, landing_dir=args.landing)
     print(json.dumps(summary, indent=2, default=str))
     return 0
@@ -123,7 +222,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_simulate_market(args: argparse.Namespace) -> int:
     from nexus.demo import simulate_market
 
-    summary = simulate_market(dt.date.fromisoformat(args.start), args.days, seed=args.seed, landing_dir=args.landing)
+    summary = simulate_market(args.start, args.days, seed=args.seed, landing_dir=args.landing)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
@@ -134,7 +233,7 @@ def _cmd_load_market(args: argparse.Namespace) -> int:
     from warehouse.lake import CommitMeta, Lake
 
     settings = get_settings()
-    start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    start, end = args.start, args.end
     out = load_history(Lake(settings.lake_root), settings.landing_dir, start, end,
                        CommitMeta("nexus-cli", f"load_market__{start}__{end}", "market"),
                        chunk_days=args.chunk_days, reporting_currency=settings.reporting_currency)
@@ -148,7 +247,7 @@ def _cmd_backfill_history(args: argparse.Namespace) -> int:
     from nexus.settings import get_settings
     from warehouse.lake import Lake
 
-    start = dt.date.fromisoformat(args.start)
+    start = args.start
     end = start.replace(year=start.year + args.years) if args.years else start + dt.timedelta(days=args.days)
     results = backfill_history(args.plants or sorted(PLANTS), start, end, lake=Lake(get_settings().lake_root),
                                seed=args.seed, progress=print)
@@ -166,7 +265,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     from warehouse.lake import CommitMeta, Lake
 
     lake = Lake(get_settings().lake_root)
-    start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    start, end = args.start, args.end
     for plant_id in args.plants or sorted(PLANTS):
         meta = CommitMeta("nexus-monitor", f"monitor__{plant_id}__{start}__{end}", f"monitoring:{plant_id}")
         monitor_range(lake, plant_id, start, end, meta, progress=print if args.verbose else None)
@@ -202,7 +301,7 @@ def _cmd_rules(args: argparse.Namespace) -> int:
     from etl.regulatory import rules_in_force
     from warehouse.lake import Lake
 
-    rules = rules_in_force(args.plant, dt.date.fromisoformat(args.date), lake=Lake(args.lake) if args.lake else None,
+    rules = rules_in_force(args.plant, args.date, lake=Lake(args.lake) if args.lake else None,
                            gwp_set=args.gwp_set)
     out = {k: (v if not isinstance(v, dict) else {str(kk): vv for kk, vv in v.items()})
            for k, v in rules.__dict__.items()}
@@ -222,10 +321,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from warehouse.lake import CommitMeta, Lake
 
     lake = Lake(get_settings().lake_root)
-    day = dt.date.fromisoformat(args.date) if args.date else latest_complete_day(lake)
+    day = args.date or latest_complete_day(lake)
     meta = CommitMeta("nexus-cli", f"report__{args.scenario}__{day}", "sustainability")
     end = day + dt.timedelta(days=1)
-    overrides = json.loads(args.overrides) if args.overrides else None
+    overrides = args.overrides
     emissions = compute_emissions(lake, end - dt.timedelta(days=args.window_days), end, meta=meta,
                                   scenario_id=args.scenario, overrides=overrides)
     compute_lca(lake, day, meta=meta, scenario_id=args.scenario, overrides=overrides, n_samples=args.lca_samples)
@@ -250,7 +349,8 @@ def _cmd_reports(args: argparse.Namespace) -> int:
         con.sql("SELECT report_date, scenario_id, plants, round(total_market_tco2e, 1) AS total_tco2e, exceedances, "
                 "path FROM gold.fct_reports ORDER BY report_date DESC, scenario_id").show(max_width=200)
     except duckdb.CatalogException:  # the table does not exist yet
-        print("no reports yet: run the sustainability_report DAG or `nexus report`", file=sys.stderr)
+        print(f"no reports yet in the lake at {get_settings().lake_root}: run the sustainability_report DAG "
+              "or `nexus report`", file=sys.stderr)
         return 1
     print(f"paths are relative to the lake: {get_settings().lake_root}")
     return 0
@@ -259,7 +359,7 @@ def _cmd_reports(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from nexus.demo import run_demo
 
-    return run_demo(days=args.days, start=dt.date.fromisoformat(args.start), seed=args.seed)
+    return run_demo(days=args.days, start=args.start, seed=args.seed)
 
 
 def _cmd_maintain(args: argparse.Namespace) -> int:
@@ -291,19 +391,26 @@ def _cmd_services(args: argparse.Namespace) -> int:
 
 def _cmd_airflow(args: argparse.Namespace) -> int:
     from nexus.airflow_env import airflow_environ
+    from nexus.services import protect_password_file
 
+    env = airflow_environ()
+    if args.rest[:1] in (["standalone"], ["api-server"]):
+        protect_password_file(env)
     airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
-    os.execve(airflow, [airflow, *args.rest], airflow_environ())
+    os.execve(airflow, [airflow, *args.rest], env)
     return 0  # not reached
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nexus", description="Nexus lakehouse and digital twins for process plants.")
+    parser = argparse.ArgumentParser(prog="nexus", description="Nexus lakehouse and digital twins for process plants.",
+                                     epilog="examples:\n" + EXAMPLES[""],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lake", help="lake root (default: $NEXUS_LAKE_ROOT or ./lake)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("sql", help="run SQL on the silver and gold tables (DuckDB, read-only)")
+    p = sub.add_parser("sql", help="run a query on the raw, bronze, silver and gold tables (DuckDB, read-only)")
     p.add_argument("query")
+    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 2GB (default: $NEXUS_SQL_MEMORY_LIMIT or 4GB)")
     p.add_argument("--format", choices=["table", "csv", "jsonl"], default="table")
     p.add_argument("--max-rows", type=int, default=40)
     p.add_argument("--max-width", type=int, default=200)
@@ -326,45 +433,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_lineage)
 
     p = sub.add_parser("simulate", help="write simulated historian exports into the landing folder")
-    p.add_argument("--plant", default="cstr")
-    p.add_argument("--start", required=True, help="first UTC day, YYYY-MM-DD")
+    p.add_argument("--plant", default="cstr", type=_plant)
+    p.add_argument("--start", required=True, type=_date, help="first UTC day, YYYY-MM-DD")
     p.add_argument("--days", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--landing", help="landing folder (default: $NEXUS_LANDING_DIR or ./landing)")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("simulate-market", help="write simulated vendor price files into the landing folder")
-    p.add_argument("--start", required=True, help="first publication day, YYYY-MM-DD")
+    p.add_argument("--start", required=True, type=_date, help="first publication day, YYYY-MM-DD")
     p.add_argument("--days", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--landing", help="landing folder (default: $NEXUS_LANDING_DIR or ./landing)")
     p.set_defaults(func=_cmd_simulate_market)
 
     p = sub.add_parser("load-market", help="bulk-load the vendor files published in [start, end) (initial history)")
-    p.add_argument("--start", required=True, help="first publication day, YYYY-MM-DD")
-    p.add_argument("--end", required=True, help="day after the last publication day, YYYY-MM-DD")
+    p.add_argument("--start", required=True, type=_date, help="first publication day, YYYY-MM-DD")
+    p.add_argument("--end", required=True, type=_date, help="day after the last publication day, YYYY-MM-DD")
     p.add_argument("--chunk-days", type=int, default=31)
     p.set_defaults(func=_cmd_load_market)
 
     p = sub.add_parser("backfill-history", help="simulate years of plant history and bulk-load it (month by month)")
-    p.add_argument("--start", default="2021-01-01")
+    p.add_argument("--start", default="2021-01-01", type=_date)
     span = p.add_mutually_exclusive_group(required=True)
     span.add_argument("--years", type=int)
     span.add_argument("--days", type=int)
-    p.add_argument("--plants", nargs="+", help="default: every plant")
+    p.add_argument("--plants", nargs="+", type=_plant, help="default: every plant")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_backfill_history)
 
     p = sub.add_parser("monitor", help="sensor health, process monitoring and event frames of the days [start, end)")
-    p.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
-    p.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD")
-    p.add_argument("--plants", nargs="+", help="default: every plant")
+    p.add_argument("--start", required=True, type=_date, help="first day, YYYY-MM-DD")
+    p.add_argument("--end", required=True, type=_date, help="day after the last, YYYY-MM-DD")
+    p.add_argument("--plants", nargs="+", type=_plant, help="default: every plant")
     p.add_argument("--verbose", action="store_true", help="one line per plant-day")
     p.set_defaults(func=_cmd_monitor)
 
     p = sub.add_parser("evaluate-detectors",
                        help="compare the detectors with the simulator's truth (gold.fct_detector_evaluation)")
-    p.add_argument("--plants", nargs="+", help="default: every plant")
+    p.add_argument("--plants", nargs="+", type=_plant, help="default: every plant")
     p.set_defaults(func=_cmd_evaluate_detectors)
 
     p = sub.add_parser("seed-regulatory", help="copy the shipped regulatory documents into the landing folder")
@@ -372,15 +479,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_seed_regulatory)
 
     p = sub.add_parser("rules", help="the rules and factors in force at a plant on a date")
-    p.add_argument("plant")
-    p.add_argument("date", help="YYYY-MM-DD")
+    p.add_argument("plant", type=_plant)
+    p.add_argument("date", type=_date, help="YYYY-MM-DD")
     p.add_argument("--gwp-set", default="AR6", choices=["AR4", "AR5", "AR6"])
     p.set_defaults(func=_cmd_rules)
 
     p = sub.add_parser("report", help="carbon accounting, LCA, heat integration and the HTML report of a day")
-    p.add_argument("date", nargs="?", help="YYYY-MM-DD (default: the latest day gold has complete)")
+    p.add_argument("date", nargs="?", type=_date, help="YYYY-MM-DD (default: the latest day gold has complete)")
     p.add_argument("--scenario", default="base", help="scenario id (rows keyed by it; needs --overrides to differ)")
-    p.add_argument("--overrides", help="JSON overrides of the rules, e.g. '{\"grid_location_kg_per_kwh\": 0.1}'")
+    p.add_argument("--overrides", type=_json_object, help="JSON overrides of the rules, e.g. '{\"grid_location_kg_per_kwh\": 0.1}'")
     p.add_argument("--window-days", type=int, default=30)
     p.add_argument("--lca-samples", type=int, default=500)
     p.set_defaults(func=_cmd_report)
@@ -390,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="simulate a few days, ingest them through Airflow, query gold")
     p.add_argument("--days", type=int, default=3)
-    p.add_argument("--start", default="2026-03-01")
+    p.add_argument("--start", default="2026-03-01", type=_date)
     p.add_argument("--seed", type=int, default=57, help="57 gives a rich mix: start-up, shut-down, a cooling failure, spikes, late and overlapping files")
     p.set_defaults(func=_cmd_demo)
 
@@ -409,20 +516,46 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("airflow", help="the airflow command with the project's settings (AIRFLOW_HOME=.airflow)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_airflow)
+    for name, examples in EXAMPLES.items():
+        if name in sub.choices:
+            sub.choices[name].epilog = "examples:\n" + examples
+            sub.choices[name].formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; errors are one line on stderr (exit 2: wrong usage, 1: failed), never a traceback."""
     args = build_parser().parse_args(argv)
     if args.lake:
         os.environ["NEXUS_LAKE_ROOT"] = args.lake
     from nexus.errors import NexusError
 
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a reader that went away (`| head`) shows up here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as a shell reports a command killed by a closed pipe
+    except KeyboardInterrupt:
+        return 130
     except NexusError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from nexus.settings import get_settings
+
+        root = str(get_settings().lake_root)
+        print(f"error: {exc}" + (f" — {_no_tables_hint(root)}" if _lake_is_empty(root) else ""), file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again (Python's SIGPIPE recipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (replaced in process)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until the process ends
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

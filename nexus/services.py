@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,30 @@ def plan(env: dict[str, str], workers: int) -> list[Component]:
         comps += [Component(f"worker-{i}", ("celery", "worker", "--celery-hostname", f"nexus-worker-{i}@%h"))
                   for i in range(1, workers + 1)]
     return comps
+
+
+def password_file(env: Mapping[str, str]) -> Path:
+    """Where Airflow's simple auth manager keeps the generated passwords (in plain text)."""
+    configured = env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
+    return Path(configured) if configured else Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+
+
+def protect_password_file(env: Mapping[str, str]) -> Path:
+    """Make the generated-password file readable by its owner only (0600), creating it empty if missing.
+
+    Airflow writes the file with ``open(path, "a+")``: a new file gets the umask's mode (usually
+    world-readable 0644), an existing one keeps its mode. So the file is created 0600 here before
+    the api-server starts (and an older world-readable one is tightened); Airflow reads an empty
+    file as no passwords yet and fills it in place.
+    """
+    path = password_file(env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # never truncates existing passwords
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path
 
 
 def _dirs(env: dict[str, str]) -> tuple[Path, Path]:
@@ -93,6 +118,7 @@ def up(*, workers: int = 2, env: dict[str, str] | None = None, wait: float = 180
     port = env.setdefault("AIRFLOW__API__PORT", "8080")
     env.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://localhost:{port}/execution/")
     logs, run = _dirs(env)
+    protect_password_file(env)
     running = [n for n, s in status(env).items() if s == "running"]
     if running:
         raise RuntimeError(f"already running: {running}; `nexus services down` first")

@@ -487,7 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="carbon accounting, LCA, heat integration and the HTML report of a day")
     p.add_argument("date", nargs="?", type=_date, help="YYYY-MM-DD (default: the latest day gold has complete)")
     p.add_argument("--scenario", default="base", help="scenario id (rows keyed by it; needs --overrides to differ)")
-    p.add_argument("--overrides", type=_json_object, help="JSON overrides of the rules, e.g. '{\"grid_location_kg_per_kwh\": 0.1}'")
+    p.add_argument("--overrides", type=_json_object,
+                   help="JSON overrides of the rules, e.g. '{\"grid_location_kg_per_kwh\": 0.1}'")
     p.add_argument("--window-days", type=int, default=30)
     p.add_argument("--lca-samples", type=int, default=500)
     p.set_defaults(func=_cmd_report)

@@ -50,7 +50,8 @@ def plan(env: dict[str, str], workers: int) -> list[Component]:
 def password_file(env: Mapping[str, str]) -> Path:
     """Where Airflow's simple auth manager keeps the generated passwords (in plain text)."""
     configured = env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
-    return Path(configured) if configured else Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    default = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    return Path(configured) if configured else default
 
 
 def protect_password_file(env: Mapping[str, str]) -> Path:

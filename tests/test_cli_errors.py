@@ -95,10 +95,12 @@ def test_sql_serves_the_raw_manifest(capsys, raw_lake):
 
 def test_sql_unknown_table_points_to_nexus_tables(capsys, raw_lake):
     status, _, err = run(["--lake", str(raw_lake), "sql", "SELECT * FROM gold.nosuch"], capsys)
-    assert status == 2 and "Table with name nosuch does not exist" in err and f"`nexus tables` lists the tables of the lake at {raw_lake}" in err
+    assert status == 2 and "Table with name nosuch does not exist" in err
+    assert f"`nexus tables` lists the tables of the lake at {raw_lake}" in err
 
 
-@pytest.mark.parametrize("query", ["CREATE TABLE t AS SELECT 1", "COPY (SELECT 1) TO 'x.csv'", "SELECT 1; DROP VIEW raw.landing__files"])
+@pytest.mark.parametrize("query", ["CREATE TABLE t AS SELECT 1", "COPY (SELECT 1) TO 'x.csv'",
+                                   "SELECT 1; DROP VIEW raw.landing__files"])
 def test_sql_refuses_writes_with_status_2(capsys, raw_lake, query):
     status, out, err = run(["--lake", str(raw_lake), "sql", query], capsys)
     assert status == 2 and out == ""

@@ -41,11 +41,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.historian import _split_lines
-from etl.landing import land_files, manifest
+from etl.historian import parse_file_name
+from etl.landing import _copy_atomic, land_files, manifest, sha256_of
 from etl.units import registry
 from models.market import SERIES, PriceSeries
-from nexus.errors import UnparseableFile
+from nexus.errors import ContractViolation, UnparseableFile
 from warehouse.lake import CommitMeta, Lake
 from warehouse.quality import ROW_ID, expectations, validate_rows
 from warehouse.tables import (
@@ -150,9 +150,11 @@ def quantity_factor(unit: str, canonical: str, density_kg_m3: float | None = Non
 def fx_rates(prices: pd.DataFrame, currency: str, reporting: str) -> pd.DataFrame:
     """Daily exchange rates (``reporting`` per ``currency``) from FX price rows.
 
-    ``prices`` has columns ``series_id, period_start, value_original`` for FX series of the
-    catalog (currency per unit-currency, e.g. ``ecb.usd_per_eur`` = USD per EUR). Returns
-    ``fx_date, rate`` sorted by date.
+    ``prices`` has columns ``series_id, period_start, value_original`` (and optionally
+    ``problem``) for FX series of the catalog (currency per unit-currency, e.g.
+    ``ecb.usd_per_eur`` = USD per EUR). Returns ``fx_date, rate, problem`` sorted by date, the
+    last row of a date winning. A quote that is not a positive finite number gives a NaN rate
+    with the problem said: a price of that date must not silently take another day's rate.
     """
     cat = catalog()
     for sid, s in cat.items():
@@ -160,12 +162,19 @@ def fx_rates(prices: pd.DataFrame, currency: str, reporting: str) -> pd.DataFram
             continue
         if (s.currency, s.unit) in ((reporting, currency), (currency, reporting)):
             rows = prices[prices["series_id"] == sid]
-            rate = rows["value_original"].astype(float)
+            quoted = pd.to_numeric(rows["value_original"], errors="coerce").astype(float)
+            usable = np.isfinite(quoted) & (quoted > 0)
+            rate = quoted.where(usable)
             if s.currency == currency:  # quoted the other way round
                 rate = 1.0 / rate
-            return (pd.DataFrame({"fx_date": pd.to_datetime(rows["period_start"], utc=True).dt.date, "rate": rate})
-                    .dropna().sort_values("fx_date").drop_duplicates("fx_date", keep="last").reset_index(drop=True))
-    return pd.DataFrame({"fx_date": pd.Series([], dtype=object), "rate": pd.Series([], dtype=float)})
+            given = rows["problem"] if "problem" in rows else pd.Series(None, index=rows.index, dtype=object)
+            problem = given.where(given.notna() | usable, "rate " + quoted.astype(str) + " is not a positive finite number")
+            out = pd.DataFrame({"fx_date": pd.to_datetime(rows["period_start"], utc=True).dt.date, "rate": rate,
+                                "problem": problem.where(~usable | given.notna(), None)})
+            return (out.dropna(subset=["fx_date"]).sort_values("fx_date", kind="stable")
+                    .drop_duplicates("fx_date", keep="last").reset_index(drop=True))
+    return pd.DataFrame({"fx_date": pd.Series([], dtype=object), "rate": pd.Series([], dtype=float),
+                         "problem": pd.Series([], dtype=object)})
 
 
 # ----------------------------------------------------------------------------------------- raw
@@ -175,98 +184,200 @@ def inbox_vendors(landing_dir: Path) -> list[str]:
 
 
 def land(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
-    """Land every vendor's files of the publication date into raw."""
+    """Land every vendor's files of the publication date into raw.
+
+    A file that cannot belong to its folder's vendor-day — a name that does not follow
+    ``<vendor>__<YYYY-MM-DD>__<NN>.csv``, or one naming another vendor — is kept in raw as
+    ``rejected`` with the reason and counted on the vendor-day it arrived for (the batch's
+    first day for a name without a date), so every file that arrives is accounted for.
+    """
     reports: dict[str, dict[str, list[str]]] = {}
     for vendor in inbox_vendors(landing_dir):
+        stray = _reject_stray_files(lake, landing_dir, vendor, batch, meta)
         report = land_files(lake, landing_dir, source=SOURCE, plant_id=vendor, day=batch.day, last_day=batch.end_day,
                             meta=meta)
         reports[vendor] = {k: v for k, v in report.as_dict().items() if v}
+        if stray:
+            reports[vendor]["rejected"] = reports[vendor].get("rejected", []) + stray
     return reports
 
 
+def _reject_stray_files(lake: Lake, landing_dir: Path, vendor: str, batch: Batch, meta: CommitMeta) -> list[str]:
+    """Land the misnamed and other-vendor files of ``landing/market/<vendor>/`` as rejected.
+
+    :func:`etl.landing.land_files` leaves a file named for another vendor in the inbox for
+    ever (it waits for "its own run") and books a misnamed file on no day; here both become
+    manifest rows of this vendor and a day of the batch.
+    """
+    inbox = landing_dir / SOURCE / vendor
+    known = manifest(lake, source=SOURCE, plant_id=vendor)
+    known_keys = set(zip(known["sha256"].to_pylist(), known["file_name"].to_pylist()))
+    now = dt.datetime.now(dt.timezone.utc)
+    rows, done = [], []
+    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+        parsed = parse_file_name(path.name)
+        if parsed is None:
+            day = batch.day
+            reason = f"file name {path.name!r} does not follow <vendor>__<YYYY-MM-DD>__<NN>.csv"
+        elif parsed[0] != vendor and batch.day <= parsed[1] <= batch.end_day:
+            day = parsed[1]
+            reason = (f"{path.name!r} names vendor {parsed[0]!r} but arrived in landing/{SOURCE}/{vendor}/ "
+                      f"(a vendor's files go in its own folder)")
+        else:
+            continue  # this vendor's file (land_files lands it) or another day's (its own run rejects it)
+        sha = sha256_of(path)
+        done.append(path)
+        if (sha, path.name) in known_keys:
+            continue
+        raw_rel = f"raw/{SOURCE}/{vendor}/_rejected/{sha[:12]}__{path.name}"
+        _copy_atomic(path, Path(lake.root) / raw_rel)
+        rows.append({"sha256": sha, "file_name": path.name, "source": SOURCE, "plant_id": vendor, "period_date": day,
+                     "raw_path": raw_rel, "size_bytes": path.stat().st_size, "received_at": now, "status": "rejected",
+                     "reason": reason, "rows_loaded": 0, "_run_id": meta.run_id})
+        known_keys.add((sha, path.name))
+        log.warning("rejected %s: %s", path.name, reason)
+    if rows:
+        lake.upsert(RAW_FILES, pa.Table.from_pylist(rows, schema=RAW_FILES.schema), meta=meta)
+    for path in done:  # only now is the file safe in raw and in the manifest
+        path.unlink()
+    return [r["file_name"] for r in rows]
+
+
 # -------------------------------------------------------------------------------------- bronze
+_BOM = b"\xef\xbb\xbf"
+
+
+def _split_raw_lines(content: bytes) -> list[bytes]:
+    """Data lines as bytes (``\\n``, ``\\r\\n`` or ``\\r`` ends a line), without a BOM or trailing blank lines.
+
+    Lines are decoded one by one, so one undecodable byte costs its line, not the file.
+    """
+    lines = content.removeprefix(_BOM).splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()  # trailing blank lines are formatting, not data
+    return lines
+
+
+def _csv_fields(text: str) -> list[str]:
+    """The fields of one CSV line; raises :class:`csv.Error` for a malformed line (e.g. a field over 128 KiB)."""
+    return next(csv.reader([text], strict=True), [])
+
+
 def parse_price_csv(content: bytes, *, vendor: str, publication_date: dt.date, source_file: str, sha256: str,
                     ingested_at: dt.datetime, run_id: str) -> pa.Table:
     """Type every data line of one vendor file as a bronze row.
 
     A date (``2026-03-02``) in ``period_start`` means that UTC day; timestamps must carry an
-    offset. ``issued_at`` must carry an offset.
+    offset. ``issued_at`` must carry an offset. Each line is decoded and split on its own: a line
+    that is not UTF-8, is not valid CSV (unbalanced quotes, a field over :func:`csv.field_size_limit`)
+    or does not type keeps its text in ``_raw_line`` and says why, with its line number, in
+    ``_parse_error``; the other lines load. Fields that did type are kept on such a row (the
+    quarantine shows which series and period a bad value belonged to). A file with no data line
+    (0 bytes or a header only) gives an empty table.
 
     Raises:
-        UnparseableFile: not UTF-8 text, or the header is not ``series_id,period_start,...``.
+        UnparseableFile: the header line is not UTF-8 or not ``series_id,period_start,...``.
     """
-    lines = _split_lines(content, source_file)
+    lines = _split_raw_lines(content)
     if lines:
-        header = tuple(h.strip().lower() for h in next(csv.reader([lines[0]])))
+        try:
+            header_text = lines[0].decode("utf-8")
+            header = tuple(h.strip().lower() for h in _csv_fields(header_text))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise UnparseableFile(f"{source_file} line 1: the header is not a UTF-8 CSV line ({exc})") from None
         if header != HEADER:
-            raise UnparseableFile(f"{source_file}: header must be {','.join(HEADER)!r}, found {lines[0][:80]!r}")
-    raw = lines[1:]
+            raise UnparseableFile(f"{source_file} line 1: header must be {','.join(HEADER)!r}, found {header_text[:80]!r}")
     rows: list[dict[str, Any]] = []
-    for i, fields in enumerate(csv.reader(raw)):
+    for number, raw_bytes in enumerate(lines[1:], start=2):
         row: dict[str, Any] = dict.fromkeys(HEADER)
         error = None
-        if len(fields) != len(HEADER):
-            error = f"malformed line: expected {len(HEADER)} fields ({','.join(HEADER)}), found {len(fields)}"
-        else:
-            sid, start, period, value, currency, unit, issued = (f.strip() for f in fields)
-            row.update(series_id=sid or None, period=period or None, currency=currency or None, unit=unit or None)
-            if _DATE.match(start):
-                try:
-                    row["period_start"] = dt.datetime.combine(dt.date.fromisoformat(start), dt.time(), dt.timezone.utc)
-                except ValueError:
-                    error = f"period_start {start!r} is not a valid date"
-            elif _ISO_WITH_ZONE.match(start):
-                try:
-                    row["period_start"] = dt.datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
-                except ValueError:
-                    error = f"period_start {start!r} is not a valid date and time"
-            else:
-                error = f"period_start {start!r} must be a date (YYYY-MM-DD) or an ISO 8601 time with a UTC offset"
-            if error is None and value:
-                try:
-                    number = float(value)
-                except ValueError:
-                    number = float("nan")
-                if not np.isfinite(number):
-                    error = f"value {value!r} is not a finite number"
-                else:
-                    row["value"] = number
-            if error is None:
-                if _ISO_WITH_ZONE.match(issued):
-                    try:
-                        row["issued_at"] = dt.datetime.fromisoformat(issued.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
-                    except ValueError:
-                        error = f"issued_at {issued!r} is not a valid date and time"
-                else:
-                    error = f"issued_at {issued!r} must be an ISO 8601 time with a UTC offset"
-        if error is not None:
-            row = dict.fromkeys(HEADER)
-        rows.append({**row, "vendor": vendor, "publication_date": publication_date, "_raw_line": raw[i],
+        text = raw_bytes.decode("utf-8", errors="backslashreplace")
+        try:
+            raw_bytes.decode("utf-8")
+            fields = _csv_fields(text)
+        except UnicodeDecodeError as exc:
+            error = f"line {number}: not UTF-8 text (byte 0x{raw_bytes[exc.start]:02x} at column {exc.start + 1})"
+        except csv.Error as exc:
+            error = f"line {number}: malformed CSV ({exc}; {len(raw_bytes)} bytes)"
+        if error is None and "\x00" in text:
+            error = f"line {number}: binary content (NUL byte), not a CSV line"
+        if error is None and len(fields) != len(HEADER):
+            error = (f"malformed line: expected {len(HEADER)} fields ({','.join(HEADER)}), found {len(fields)}"
+                     if text.strip() else "malformed line: empty line inside the file")
+        if error is None:
+            error = _type_fields(row, [f.strip() for f in fields])
+        rows.append({**row, "vendor": vendor, "publication_date": publication_date, "_raw_line": text,
                      "_parse_error": error, "_source_file": source_file, "_source_sha256": sha256,
-                     "_line_number": i + 2, "_ingested_at": ingested_at, "_run_id": run_id})
+                     "_line_number": number, "_ingested_at": ingested_at, "_run_id": run_id})
     return pa.Table.from_pylist(rows, schema=BRONZE_PRICE_QUOTES.schema)
 
 
+def _type_fields(row: dict[str, Any], fields: list[str]) -> str | None:
+    """Fill ``row`` with the typed fields of one line; return the first typing error, else None."""
+    sid, start, period, value, currency, unit, issued = fields
+    row.update(series_id=sid or None, period=period or None, currency=currency or None, unit=unit or None)
+    error = None
+    if _DATE.match(start):
+        try:
+            row["period_start"] = dt.datetime.combine(dt.date.fromisoformat(start), dt.time(), dt.timezone.utc)
+        except ValueError:
+            error = f"period_start {start!r} is not a valid date"
+    elif _ISO_WITH_ZONE.match(start):
+        try:
+            row["period_start"] = dt.datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+        except ValueError:
+            error = f"period_start {start!r} is not a valid date and time"
+    else:
+        error = f"period_start {start!r} must be a date (YYYY-MM-DD) or an ISO 8601 time with a UTC offset"
+    if value:
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if np.isfinite(number):
+            row["value"] = number
+        else:
+            error = error or f"value {value!r} is not a finite number"
+    if _ISO_WITH_ZONE.match(issued):
+        try:
+            row["issued_at"] = dt.datetime.fromisoformat(issued.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+        except ValueError:
+            error = error or f"issued_at {issued!r} is not a valid date and time"
+    else:
+        error = error or f"issued_at {issued!r} must be an ISO 8601 time with a UTC offset"
+    return error
+
+
 def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
-    """Parse every landed vendor file of the batch and replace the batch's bronze rows (per vendor)."""
+    """Parse every landed vendor file of the batch and replace the batch's bronze rows (per vendor).
+
+    A file is marked ``loaded`` (at least one data line), ``empty`` (0 bytes or a header only) or
+    ``rejected`` with the reason. Whatever goes wrong reading one file rejects that file with a
+    reason naming it; the files after it still load.
+    """
     now = dt.datetime.now(dt.timezone.utc)
     out: dict[str, Any] = {}
-    files_all = manifest(lake, source=SOURCE)
-    in_batch = files_all.filter(pc.and_(pc.greater_equal(files_all["period_date"], pa.scalar(batch.day, pa.date32())),
-                                        pc.less(files_all["period_date"], pa.scalar(batch.stop, pa.date32()))))
+    in_batch = _batch_manifest(lake, batch)
     vendors = sorted(set(in_batch["plant_id"].to_pylist()) - {None})
     for vendor in vendors:
         files = _files_to_load(in_batch, vendor)
-        parts, updates, rejected = [], [], []
+        parts, updates, rejected, empty = [], [], [], []
         for row in files.to_pylist():
-            content = (Path(lake.root) / row["raw_path"]).read_bytes()
             try:
+                content = (Path(lake.root) / row["raw_path"]).read_bytes()
                 table = parse_price_csv(content, vendor=vendor, publication_date=row["period_date"], source_file=row["raw_path"],
                                         sha256=row["sha256"], ingested_at=now, run_id=meta.run_id)
-            except UnparseableFile as exc:
-                log.warning("rejected %s: %s", row["file_name"], exc)
+            except Exception as exc:  # noqa: BLE001 - one bad file must not block the files after it
+                reason = str(exc) if isinstance(exc, UnparseableFile) else \
+                    f"{row['raw_path']}: could not be read ({type(exc).__name__}: {exc})"
+                log.warning("rejected %s: %s", row["file_name"], reason)
                 rejected.append(row["file_name"])
-                updates.append({**row, "status": "rejected", "reason": str(exc), "rows_loaded": 0, "_run_id": meta.run_id})
+                updates.append({**row, "status": "rejected", "reason": reason, "rows_loaded": 0, "_run_id": meta.run_id})
+                continue
+            if table.num_rows == 0:
+                empty.append(row["file_name"])
+                updates.append({**row, "status": "empty", "rows_loaded": 0, "_run_id": meta.run_id,
+                                "reason": "0 bytes" if not content.strip() else "no data line (header only)"})
                 continue
             parts.append(table)
             updates.append({**row, "status": "loaded", "reason": None, "rows_loaded": table.num_rows, "_run_id": meta.run_id})
@@ -276,12 +387,22 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
         if updates:
             lake.upsert(RAW_FILES, pa.Table.from_pylist(updates, schema=RAW_FILES.schema), meta=meta)
         errors = int(pc.sum(pc.is_valid(bronze["_parse_error"])).as_py() or 0) if bronze.num_rows else 0
-        out[vendor] = {"files": len(parts), "rejected_files": rejected, "rows": bronze.num_rows, "parse_errors": errors}
+        out[vendor] = {"files": len(parts), "rejected_files": rejected, "empty_files": empty, "rows": bronze.num_rows,
+                       "parse_errors": errors}
     return out
 
 
+def _batch_manifest(lake: Lake, batch: Batch) -> pa.Table:
+    """Manifest rows of every market file that arrived for the batch's publication dates."""
+    files = manifest(lake, source=SOURCE)
+    return files.filter(pc.and_(pc.greater_equal(files["period_date"], pa.scalar(batch.day, pa.date32())),
+                                pc.less(files["period_date"], pa.scalar(batch.stop, pa.date32()))))
+
+
 def _files_to_load(rows: pa.Table, vendor: str) -> pa.Table:
-    keep = pc.and_(pc.equal(rows["plant_id"], vendor), pc.is_in(rows["status"], pa.array(["landed", "loaded"])))
+    # "empty" files are parsed again on a rerun, like "loaded" ones: reparsing gives the same outcome.
+    keep = pc.and_(pc.equal(rows["plant_id"], vendor),
+                   pc.is_in(rows["status"], pa.array(["landed", "loaded", "empty"])))
     return rows.filter(keep).sort_by([("period_date", "ascending"), ("received_at", "ascending"), ("file_name", "ascending")])
 
 
@@ -295,6 +416,10 @@ def price_suite() -> list[Any]:
         meta={"rule": "known_series", "reason": "series_id must be in the market series catalog"})]
     for col, what in (("value", "a price"), ("period_start", "a period start"), ("issued_at", "an issue time")):
         suite.append(gxe.ExpectColumnValuesToNotBeNull(column=col, meta={"rule": f"{col}_present", "reason": f"a quote must have {what}"}))
+    suite.append(gxe.ExpectColumnPairValuesToBeEqual(
+        column_A="vendor", column_B="expected_vendor", ignore_row_if="either_value_is_missing",
+        meta={"rule": "vendor_matches_series", "reason": "a series must come from its own vendor's files",
+              "row_reason": "{series_id} is delivered by vendor {expected_vendor}; found in a file of vendor {vendor}"}))
     for col, expected in (("currency", "expected_currency"), ("unit", "expected_unit"), ("period", "expected_period")):
         suite.append(gxe.ExpectColumnPairValuesToBeEqual(
             column_A=col, column_B=expected, ignore_row_if="either_value_is_missing",
@@ -305,6 +430,10 @@ def price_suite() -> list[Any]:
         column_A="value", column_B="floor", or_equal=True, ignore_row_if="either_value_is_missing",
         meta={"rule": "price_floor", "reason": "a price must not be below the market's floor",
               "row_reason": "{series_id} must not be below {floor:g} {currency}/{unit}; found {value!r}"}))
+    suite.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A="value", column_B="fx_floor", or_equal=False, ignore_row_if="either_value_is_missing",
+        meta={"rule": "fx_rate_positive", "reason": "an exchange rate must be above 0",
+              "row_reason": "{series_id} is an exchange rate and must be above 0; found {value!r}"}))
     suite.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
         column_A="ceiling", column_B="value", or_equal=True, ignore_row_if="either_value_is_missing",
         meta={"rule": "plausible_level", "reason": f"a price must be within {PLAUSIBILITY_FACTOR:g}x of the series' reference level",
@@ -319,13 +448,15 @@ def _candidates(bronze: pd.DataFrame) -> pd.DataFrame:
     def attr(name, fn):
         return bronze["series_id"].map(lambda s: fn(cat[s]) if s in cat else None)
 
-    cand = bronze[["series_id", "period_start", "period", "value", "currency", "unit", "issued_at"]].copy()
+    cand = bronze[["series_id", "period_start", "period", "value", "currency", "unit", "issued_at", "vendor"]].copy()
     cand[ROW_ID] = bronze[ROW_ID]
+    cand["expected_vendor"] = attr("vendor", lambda s: s.vendor)
     cand["expected_currency"] = attr("currency", lambda s: s.currency)
     cand["expected_unit"] = attr("unit", lambda s: s.unit)
     cand["expected_period"] = attr("period", lambda s: PERIODS[s.frequency])
     cand["reference"] = attr("reference", lambda s: s.reference).astype(float)
     cand["floor"] = attr("floor", lambda s: NEGATIVE_FLOOR if s.allow_negative else 0.0).astype(float)
+    cand["fx_floor"] = attr("fx_floor", lambda s: 0.0 if s.item.startswith("fx_") else None).astype(float)
     cand["ceiling"] = cand["reference"] * PLAUSIBILITY_FACTOR
     return cand
 
@@ -360,6 +491,10 @@ def _convert(good: pd.DataFrame, fx_source: pd.DataFrame, reporting: str) -> tup
             if p < 0:
                 failed[int(out.at[i, ROW_ID])] = (f"no {currency}->{reporting} exchange rate on or before "
                                                    f"{wanted[j]} (load the rates first)")
+            elif not np.isfinite(rates["rate"].iat[p]):
+                failed[int(out.at[i, ROW_ID])] = (f"the {currency}->{reporting} exchange rate of {rates['fx_date'].iat[p]} "
+                                                   f"is not usable ({rates['problem'].iat[p]}); the price waits for a "
+                                                   f"corrected rate")
             else:
                 out.at[i, "fx_rate"] = float(rates["rate"].iat[p])
                 out.at[i, "fx_date"] = rates["fx_date"].iat[p]
@@ -370,8 +505,101 @@ def _convert(good: pd.DataFrame, fx_source: pd.DataFrame, reporting: str) -> tup
     return out[~out[ROW_ID].isin(failed)], failed
 
 
+_ISSUE_KEY = ["series_id", "period_start", "issued_at"]
+
+
+def _split_repeats(valid: pd.DataFrame, published: pd.DataFrame) -> tuple[pd.DataFrame, set[int], dict[int, str]]:
+    """Sort out repeats of one issue (series, period, issued_at) among the valid rows of a batch.
+
+    Identical repeats (same value) are duplicates: the first (by publication date, file, line)
+    stays, the others are returned by row id and counted. Rows of an issue that carries different
+    values are all conflicts, quarantined with a reason naming the other values and where they
+    are; the vendor has to say which holds. ``published`` is the history of other publication
+    dates: a row repeating one of its issues is a duplicate (same value) or a conflict (the
+    published row stays published; only this batch's side is quarantined).
+
+    Returns:
+        the rows to publish, the duplicate row ids, and row id -> conflict reason.
+    """
+    valid = valid.sort_values(["publication_date", "_source_file", "_line_number"], kind="stable")
+    mine = valid[_ISSUE_KEY + ["value", "_source_file", "_line_number", ROW_ID]]
+    theirs = published[_ISSUE_KEY + ["value_original", "_source_file", "_line_number"]].rename(
+        columns={"value_original": "value"}).assign(**{ROW_ID: -1})
+    both = pd.concat([theirs, mine], ignore_index=True) if len(theirs) else mine.reset_index(drop=True)
+    n_values = both.groupby(_ISSUE_KEY, dropna=False)["value"].transform("nunique")
+    conflicts: dict[int, str] = {}
+    for _, group in both[n_values > 1].groupby(_ISSUE_KEY, dropna=False, sort=True):
+        for row in group[group[ROW_ID] >= 0].to_dict(orient="records"):
+            others = group[group["value"] != row["value"]]
+            where = "; ".join(f"{v!r} at {f} line {n}" + (" (already published)" if r < 0 else "")
+                              for v, f, n, r in zip(others["value"], others["_source_file"], others["_line_number"],
+                                                    others[ROW_ID]))
+            conflicts[int(row[ROW_ID])] = (
+                f"{row['series_id']} for {row['period_start'].isoformat()} issued {row['issued_at'].isoformat()} is "
+                f"{row['value']!r} here but {where}: one issue with different values")
+    repeat = both.duplicated(_ISSUE_KEY, keep="first") & (n_values == 1) & (both[ROW_ID] >= 0)
+    duplicates = {int(r) for r in both.loc[repeat, ROW_ID]}
+    keep = ~valid[ROW_ID].isin(duplicates) & ~valid[ROW_ID].isin(conflicts)
+    return valid[keep], duplicates, conflicts
+
+
+def _published_history(lake: Lake, batch: Batch, keys: pd.DataFrame) -> pa.Table:
+    """History rows of other publication dates for the (series, period) pairs in ``keys``."""
+    empty = SILVER_PRICE_HISTORY.schema.empty_table()
+    if keys.empty or not lake.exists(SILVER_PRICE_HISTORY):
+        return empty
+    lo = keys["period_start"].min().to_pydatetime()
+    # Every issue of a period is published at most a day before it (day-ahead auctions), so the
+    # publication-date partitions before that cannot hold one: prune them.
+    day = pc.field("publication_date")
+    found = lake.dataset(SILVER_PRICE_HISTORY).to_table(
+        filter=(day >= pa.scalar(lo.date() - dt.timedelta(days=1), pa.date32()))
+        & ~((day >= pa.scalar(batch.day, pa.date32())) & (day < pa.scalar(batch.stop, pa.date32())))
+        & (pc.field("period_start") >= pa.scalar(lo, SILVER_PRICE_HISTORY.schema.field("period_start").type)))
+    if not found.num_rows:
+        return empty
+    pairs = pa.Table.from_pandas(keys[["series_id", "period_start"]].drop_duplicates(), preserve_index=False).cast(
+        pa.schema([SILVER_PRICE_HISTORY.schema.field("series_id"), SILVER_PRICE_HISTORY.schema.field("period_start")]))
+    return found.join(pairs, keys=["series_id", "period_start"], join_type="inner").select(
+        SILVER_PRICE_HISTORY.column_names).cast(SILVER_PRICE_HISTORY.schema)
+
+
+def _fx_source(lake: Lake, valid: pd.DataFrame, bronze: pd.DataFrame, reasons: dict[int, list[tuple[str, str]]]) -> pd.DataFrame:
+    """Exchange rates to convert with: silver's, this batch's, and this batch's unusable ones as NaN.
+
+    A rate the batch delivered but quarantined (zero, negative, not a number, conflicting ...)
+    for a date with no valid rate in the batch blocks the prices that would use it instead of
+    letting them fall back to an older day's rate.
+    """
+    fx_ids = sorted(s.series_id for s in SERIES if s.item.startswith("fx_"))
+    cols = ["series_id", "period_start", "value_original"]
+    known = lake.dataset(SILVER_PRICES).to_table(filter=pc.field("series_id").isin(fx_ids), columns=cols).to_pandas() \
+        if lake.exists(SILVER_PRICES) else pd.DataFrame(columns=cols)
+    mine = valid[valid["series_id"].isin(fx_ids)].sort_values("issued_at")[["series_id", "period_start", "value"]] \
+        .rename(columns={"value": "value_original"})
+    bad = bronze[bronze[ROW_ID].isin(reasons) & bronze["series_id"].isin(fx_ids) & bronze["period_start"].notna()]
+    ok = set(zip(mine["series_id"], mine["period_start"]))
+    bad = bad[pd.Series([k not in ok for k in zip(bad["series_id"], bad["period_start"])], index=bad.index, dtype=bool)]
+    unusable = pd.DataFrame({
+        "series_id": bad["series_id"], "period_start": bad["period_start"], "value_original": np.nan,
+        "problem": [f"{reasons[r][0][1]} at {f} line {n}"
+                    for r, f, n in zip(bad[ROW_ID], bad["_source_file"], bad["_line_number"])]})
+    frames = [f for f in (known, mine, unusable) if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
 def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, reporting_currency: str = "USD") -> dict[str, Any]:
-    """Validate the batch's bronze quotes; publish history and latest prices, quarantine the rest."""
+    """Validate the batch's bronze quotes; publish history and latest prices, quarantine the rest.
+
+    Write-audit-publish: every decision is made in memory first — parse errors, the suite,
+    repeated issues (duplicates counted, conflicts quarantined), exchange rates, the contracts
+    of every table to be written and the row accounting of every vendor-day — and only then is
+    anything written, so a batch that fails a check leaves silver and gold as they were.
+
+    Raises:
+        ContractViolation: the rows do not add up for a vendor-day (bronze = silver + quarantine
+            + duplicates), or rows to publish break a table constraint.
+    """
     bronze = (lake.dataset(BRONZE_PRICE_QUOTES).to_table(filter=(pc.field("publication_date") >= pa.scalar(batch.day, pa.date32()))
                                                          & (pc.field("publication_date") < pa.scalar(batch.stop, pa.date32())))
               if lake.exists(BRONZE_PRICE_QUOTES) else BRONZE_PRICE_QUOTES.schema.empty_table()).to_pandas()
@@ -383,16 +611,13 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, reporting_curr
     result = validate_rows(cand, price_suite(), name=f"{SILVER_PRICES.name}:{batch.day}")
     reasons.update(result.failed)
 
-    valid = cand[~cand[ROW_ID].isin(reasons)].merge(
+    valid = cand[~cand[ROW_ID].isin(reasons)].drop(columns=["vendor"]).merge(
         bronze[[ROW_ID, "vendor", "publication_date", "_source_file", "_line_number"]], on=ROW_ID)
-    # Exchange rates: what silver already has plus this batch's own rates.
-    fx_ids = [s.series_id for s in SERIES if s.item.startswith("fx_")]
-    known_fx = lake.read(SILVER_PRICES, columns=["series_id", "period_start", "value_original"]).to_pandas() \
-        if lake.exists(SILVER_PRICES) else pd.DataFrame(columns=["series_id", "period_start", "value_original"])
-    batch_fx = valid[valid["series_id"].isin(fx_ids)].sort_values("issued_at")[["series_id", "period_start", "value"]]
-    fx_source = pd.concat([known_fx[known_fx["series_id"].isin(fx_ids)],
-                           batch_fx.rename(columns={"value": "value_original"})], ignore_index=True)
-    converted, fx_failed = _convert(valid, fx_source, reporting_currency)
+    published = _published_history(lake, batch, valid[["series_id", "period_start"]])
+    valid, duplicate_ids, conflicts = _split_repeats(valid, published.to_pandas())
+    for rid, why in conflicts.items():
+        reasons[rid] = [("conflicting_issue", why)]
+    converted, fx_failed = _convert(valid, _fx_source(lake, valid, bronze, reasons), reporting_currency)
     for rid, why in fx_failed.items():
         reasons[rid] = [("fx_rate", why)]
 
@@ -407,12 +632,6 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, reporting_curr
         "_raw_line": bad["_raw_line"], "_source_file": bad["_source_file"], "_line_number": bad["_line_number"],
         "_quarantined_at": now, "_run_id": meta.run_id,
     })
-
-    # History: every issue once (a repeated line of the same issue is a duplicate).
-    converted = converted.sort_values(["issued_at", "_source_file", "_line_number"], kind="stable")
-    before = len(converted)
-    converted = converted.drop_duplicates(["series_id", "period_start", "issued_at"], keep="last")
-    duplicates = before - len(converted)
     history = pd.DataFrame({
         "series_id": converted["series_id"], "item": converted["item"], "region": converted["region"],
         "period_start": converted["period_start"], "period": converted["period"], "price": converted["price"],
@@ -421,50 +640,84 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, reporting_curr
         "issued_at": converted["issued_at"], "publication_date": converted["publication_date"],
         "_source_file": converted["_source_file"], "_line_number": converted["_line_number"], "_run_id": meta.run_id,
     })
-    for spec, rows in ((SILVER_PRICE_HISTORY, history), (SILVER_PRICE_QUARANTINE, quarantine)):
+
+    # Audit before publishing: contracts of what will be written, and every row accounted for.
+    history_t = lake.conform(SILVER_PRICE_HISTORY, history)
+    quarantine_t = lake.conform(SILVER_PRICE_QUARANTINE, quarantine)
+    latest = _latest(published, history_t)
+    _check_prices(history_t, batch)
+    audits = _accounting(lake, batch, meta, bronze, silver_ids=set(converted[ROW_ID].astype(int)),
+                         quarantined=quarantine, duplicate_ids=duplicate_ids, conflict_ids=set(conflicts),
+                         completed_at=now.to_pydatetime())
+    audits_t = lake.conform(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema))
+    latest_t = lake.conform(SILVER_PRICES, latest) if len(latest) else None
+
+    # Publish.
+    for spec, rows in ((SILVER_PRICE_HISTORY, history_t), (SILVER_PRICE_QUARANTINE, quarantine_t)):
         lake.replace_interval(spec, rows, start=batch.day, end=batch.stop, column="publication_date", meta=meta)
-
-    latest = _latest(lake, history)
-    if not latest.empty:
-        lake.upsert(SILVER_PRICES, latest, meta=meta)
-
-    # Row accounting per vendor and publication day.
-    files = manifest(lake, source=SOURCE).to_pandas()
-    audits = []
-    for (vendor, day), rows in bronze.groupby(["vendor", "publication_date"], sort=True):
-        status = files.loc[(files["plant_id"] == vendor) & (files["period_date"] == day), "status"].tolist()
-        n_bad = int(((quarantine["vendor"] == vendor) & (quarantine["publication_date"] == day)).sum())
-        n_hist = int(history["_source_file"].isin(rows["_source_file"]).sum())
-        audits.append({"source": SOURCE, "plant_id": vendor, "period_date": day,
-                       "files_landed": status.count("loaded"), "files_duplicate": status.count("duplicate"),
-                       "files_rejected": status.count("rejected"), "bronze_rows": len(rows), "silver_rows": n_hist,
-                       "quarantined_rows": n_bad, "duplicates_removed": len(rows) - n_hist - n_bad,
-                       "dag_id": meta.dag_id, "run_id": meta.run_id, "completed_at": now.to_pydatetime()})
-    if audits:
-        lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
+    if latest_t is not None:
+        lake.upsert(SILVER_PRICES, latest_t, meta=meta)
+    if audits_t.num_rows:
+        lake.upsert(FCT_INGEST_BATCHES, audits_t, meta=meta)
     rules = quarantine["rule"].value_counts().to_dict()
-    reissued = int((latest["revision_count"] > 1).sum()) if not latest.empty else 0
+    reissued = int((latest["revision_count"] > 1).sum()) if len(latest) else 0
     figures = {"bronze_rows": len(bronze), "silver_rows": len(history), "quarantined_rows": len(quarantine),
-               "duplicates_removed": duplicates, "reissued_periods": reissued, "quarantine_rules": rules,
+               "duplicates_removed": len(duplicate_ids), "conflicting_rows": len(conflicts),
+               "reissued_periods": reissued, "quarantine_rules": rules,
+               "files": {k: sum(a[k] for a in audits) for k in ("files_received", "files_landed", "files_duplicate",
+                                                                 "files_rejected", "files_empty")},
                "first_period": str(history["period_start"].min().date()) if len(history) else None}
     log.info("market silver %s: %s", batch.day, figures)
     return figures
 
 
-def _latest(lake: Lake, history: pd.DataFrame) -> pd.DataFrame:
-    """Latest issue (and issue count) of every (series, period) the batch touched."""
-    if history.empty:
+def _check_prices(history: pa.Table, batch: Batch) -> None:
+    """The rows to publish have a positive exchange rate and a finite price (silver's contracts)."""
+    bad_rate = pc.sum(pc.invert(pc.greater(history["fx_rate"], 0.0))).as_py() or 0
+    bad_price = pc.sum(pc.invert(pc.is_finite(history["price"]))).as_py() or 0
+    if bad_rate or bad_price:
+        raise ContractViolation(f"market batch {batch.day}..{batch.end_day}: {bad_rate} row(s) to publish with an "
+                                f"exchange rate not above 0 and {bad_price} with a price that is not finite; "
+                                f"nothing was written")
+
+
+def _accounting(lake: Lake, batch: Batch, meta: CommitMeta, bronze: pd.DataFrame, *, silver_ids: set[int],
+                quarantined: pd.DataFrame, duplicate_ids: set[int], conflict_ids: set[int],
+                completed_at: dt.datetime) -> list[dict[str, Any]]:
+    """One row per vendor and publication day that received any file, each outcome counted where it happened.
+
+    Raises:
+        ContractViolation: a vendor-day's bronze rows are not exactly silver + quarantine + duplicates.
+    """
+    files = _batch_manifest(lake, batch).to_pandas()
+    quarantined_by_day = quarantined.groupby(["vendor", "publication_date"]).size().to_dict()
+    keys = set(zip(files["plant_id"], files["period_date"])) | set(zip(bronze["vendor"], bronze["publication_date"]))
+    audits = []
+    for vendor, day in sorted(k for k in keys if k[0] is not None and k[1] is not None):
+        status = files.loc[(files["plant_id"] == vendor) & (files["period_date"] == day), "status"].tolist()
+        ids = set(bronze.loc[(bronze["vendor"] == vendor) & (bronze["publication_date"] == day), ROW_ID].astype(int))
+        counts = {"bronze_rows": len(ids), "silver_rows": len(ids & silver_ids),
+                  "quarantined_rows": int(quarantined_by_day.get((vendor, day), 0)),
+                  "duplicates_removed": len(ids & duplicate_ids), "conflicting_rows": len(ids & conflict_ids)}
+        if counts["bronze_rows"] != counts["silver_rows"] + counts["quarantined_rows"] + counts["duplicates_removed"]:
+            raise ContractViolation(
+                f"market batch {vendor} {day}: {counts['bronze_rows']} bronze rows but {counts['silver_rows']} silver + "
+                f"{counts['quarantined_rows']} quarantined + {counts['duplicates_removed']} duplicates; nothing was written")
+        audits.append({"source": SOURCE, "plant_id": vendor, "period_date": day, "files_received": len(status),
+                       "files_landed": status.count("loaded"), "files_duplicate": status.count("duplicate"),
+                       "files_rejected": status.count("rejected"), "files_empty": status.count("empty"), **counts,
+                       "expected_rows": None, "completeness": None,
+                       "status": "empty" if not ids else "complete",
+                       "dag_id": meta.dag_id, "run_id": meta.run_id, "completed_at": completed_at})
+    return audits
+
+
+def _latest(published: pa.Table, history: pa.Table) -> pd.DataFrame:
+    """Latest issue (and issue count) of every (series, period) the batch touched, as silver will hold them."""
+    if not history.num_rows:
         return pd.DataFrame()
-    keys = history[["series_id", "period_start"]].drop_duplicates()
-    lo = history["period_start"].min().to_pydatetime()
-    # Every issue of a period is published at most a day before it (day-ahead auctions), so the
-    # publication-date partitions before that cannot hold one: prune them.
-    first_pub = lo.date() - dt.timedelta(days=1)
-    full = lake.dataset(SILVER_PRICE_HISTORY).to_table(
-        filter=(pc.field("publication_date") >= pa.scalar(first_pub, pa.date32()))
-        & (pc.field("period_start") >= pa.scalar(lo, SILVER_PRICE_HISTORY.schema.field("period_start").type))
-        ).to_pandas()
-    full = full.merge(keys, on=["series_id", "period_start"])
+    keys = history.select(["series_id", "period_start"]).to_pandas().drop_duplicates()
+    full = pa.concat_tables([published, history]).to_pandas().merge(keys, on=["series_id", "period_start"])
     full = full.sort_values(["issued_at", "publication_date", "_source_file", "_line_number"], kind="stable")
     counts = full.groupby(["series_id", "period_start"]).size().rename("revision_count").reset_index()
     latest = full.drop_duplicates(["series_id", "period_start"], keep="last").merge(counts, on=["series_id", "period_start"])

@@ -206,3 +206,169 @@ def test_a_multi_day_batch_equals_day_by_day(tmp_path):
         a, b = (lake.read(spec).to_pandas() for lake in (daily, bulk))
         a, b = (x.sort_values([k for k in keys if k in x]).drop(columns=drop, errors="ignore").reset_index(drop=True) for x in (a, b))
         pd.testing.assert_frame_equal(a, b, obj=spec.name)
+
+
+# ------------------------------------------------------------------------ hostile files (issue 13)
+THU = dt.date(2026, 3, 5)
+RATE = "ecb.usd_per_eur,{day},P1D,{rate},USD,EUR,{day}T16:00:00Z"
+EUA = "eex.eua,{day},P1D,{value},EUR,t,{day}T17:30:00Z"
+
+
+def write_bytes(landing: Path, vendor: str, name: str, content: bytes) -> None:
+    folder = landing / "market" / vendor
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(content)
+
+
+def audit_of(lake, vendor: str, day: dt.date = FRI) -> dict:
+    rows = [r for r in lake.read(FCT_INGEST_BATCHES).to_pylist() if r["plant_id"] == vendor and r["period_date"] == day]
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def quarantine_of(lake, vendor: str) -> dict[int, dict]:
+    return {r["_line_number"]: r for r in lake.read(SILVER_PRICE_QUARANTINE, where={"vendor": vendor}).to_pylist()}
+
+
+def test_a_field_over_128_kib_quarantines_its_line_and_later_files_load(lake, tmp_path):
+    landing = tmp_path / "landing"
+    write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=1.10)])
+    huge = f'eex.eua,2026-03-06,P1D,"{"9" * 200_000}",EUR,t,2026-03-06T17:30:00Z'
+    write(landing, "eex", FRI, 1, [huge, EUA.format(day=FRI, value=80.0)])
+    write(landing, "eex", FRI, 2, ["eex.gas_ttf,2026-03-06,P1D,30.0,EUR,MWh,2026-03-06T17:30:00Z"])
+    run(lake, landing, FRI)
+    q = quarantine_of(lake, "eex")
+    assert list(q) == [2] and q[2]["rule"] == "parse"
+    assert "line 2: malformed CSV (field larger than field limit" in q[2]["reason"]
+    assert q[2]["_source_file"].endswith("eex__2026-03-06__01.csv")
+    assert {r["series_id"] for r in lake.read(SILVER_PRICES).to_pylist()} == {"ecb.usd_per_eur", "eex.eua", "eex.gas_ttf"}
+    run(lake, landing, FRI, run_id="again")  # a rerun goes through as well
+    assert audit_of(lake, "eex")["quarantined_rows"] == 1
+
+
+def test_an_undecodable_byte_quarantines_only_its_line(lake, tmp_path):
+    landing = tmp_path / "landing"
+    write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=1.10)])
+    write_bytes(landing, "eex", f"eex__{FRI}__01.csv", HEADER.encode() + b"eex.eua,2026-03-06,P1D,8\xff0.0,EUR,t,"
+                b"2026-03-06T17:30:00Z\n" b"eex.gas_ttf,2026-03-06,P1D,30.0,EUR,MWh,2026-03-06T17:30:00Z\n")
+    run(lake, landing, FRI)
+    q = quarantine_of(lake, "eex")
+    assert list(q) == [2] and "line 2: not UTF-8 text (byte 0xff at column 25)" in q[2]["reason"]
+    assert q[2]["_raw_line"] == "eex.eua,2026-03-06,P1D,8\\xff0.0,EUR,t,2026-03-06T17:30:00Z"
+    assert [r["series_id"] for r in lake.read(SILVER_PRICE_HISTORY, where={"publication_date": FRI}).to_pylist()
+            if r["series_id"].startswith("eex")] == ["eex.gas_ttf"]
+
+
+def test_fx_rates_flag_rates_that_are_not_positive():
+    fx = pd.DataFrame({"series_id": ["ecb.usd_per_eur"] * 3,
+                       "period_start": pd.to_datetime(["2026-03-04", "2026-03-05", "2026-03-06"], utc=True),
+                       "value_original": [1.10, 0.0, -1.0]})
+    for currency in ("EUR", "USD"):  # 1/0 must not become an infinite rate either
+        rates = em.fx_rates(fx, currency, "USD" if currency == "EUR" else "EUR")
+        assert rates["rate"].notna().tolist() == [True, False, False]
+        assert rates["problem"].tolist()[1:] == ["rate 0.0 is not a positive finite number",
+                                                  "rate -1.0 is not a positive finite number"]
+
+
+def test_a_zero_exchange_rate_quarantines_the_rate_and_the_prices_that_need_it(lake, tmp_path):
+    landing = tmp_path / "landing"
+    write(landing, "ecb", THU, 1, [RATE.format(day=THU, rate=1.10)])
+    write(landing, "eex", THU, 1, [EUA.format(day=THU, value=79.0)])
+    write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=0)])
+    write(landing, "eex", FRI, 1, [EUA.format(day=FRI, value=80.0)])
+    write(landing, "usmkt", FRI, 1, ["usmkt.ethanol_chicago,2026-03-06,P1D,2.00,USD,gal,2026-03-06T18:00:00Z"])
+    run(lake, landing, THU)
+    out = run(lake, landing, FRI)  # does not fail the day: the rate and the EUR prices wait, USD prices publish
+    assert out["silver"]["quarantine_rules"] == {"fx_rate_positive": 1, "fx_rate": 1}
+    assert "must be above 0; found 0.0" in quarantine_of(lake, "ecb")[2]["reason"]
+    reason = quarantine_of(lake, "eex")[2]["reason"]  # not converted at Thursday's rate either
+    assert "EUR->USD exchange rate of 2026-03-06 is not usable" in reason and "ecb__2026-03-06__01.csv line 2" in reason
+    history = lake.read(SILVER_PRICE_HISTORY).to_pandas()
+    assert (history["price"] > 0).all() and (history["fx_rate"] > 0).all()
+    assert set(history.loc[history["publication_date"] == FRI, "series_id"]) == {"usmkt.ethanol_chicago"}
+
+
+def test_identical_repeats_are_counted_and_conflicting_values_quarantined(lake, tmp_path):
+    landing = tmp_path / "landing"
+    write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=1.10)])
+    gas = "eex.gas_ttf,2026-03-06,P1D,{},EUR,MWh,2026-03-06T17:30:00Z"
+    write(landing, "eex", FRI, 1, [EUA.format(day=FRI, value=80.0), gas.format(30.0)])
+    write(landing, "eex", FRI, 2, [EUA.format(day=FRI, value="80.00"), gas.format(31.0)])
+    out = run(lake, landing, FRI)
+    assert out["silver"]["duplicates_removed"] == 1 and out["silver"]["conflicting_rows"] == 2
+    a = audit_of(lake, "eex")
+    assert (a["bronze_rows"], a["silver_rows"], a["quarantined_rows"], a["duplicates_removed"], a["conflicting_rows"]) \
+        == (4, 1, 2, 1, 2)
+    assert lake.read(SILVER_PRICE_HISTORY, where={"series_id": "eex.eua"}).num_rows == 1
+    assert not lake.read(SILVER_PRICE_HISTORY, where={"series_id": "eex.gas_ttf"}).num_rows
+    q = {(r["_source_file"][-6:-4], r["_line_number"]): r for r in lake.read(SILVER_PRICE_QUARANTINE).to_pylist()}
+    assert {k: r["rule"] for k, r in q.items()} == {("01", 3): "conflicting_issue", ("02", 3): "conflicting_issue"}
+    assert "is 30.0 here but 31.0 at raw/market/eex/2026-03-06/" in q["01", 3]["reason"]
+    assert "eex__2026-03-06__02.csv line 3" in q["01", 3]["reason"]
+
+
+def test_a_later_file_repeating_a_published_issue(lake, tmp_path):
+    landing = tmp_path / "landing"
+    gas = "eex.gas_ttf,2026-03-06,P1D,{},EUR,MWh,2026-03-06T17:30:00Z "
+    write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=1.10)])
+    write(landing, "eex", FRI, 1, [EUA.format(day=FRI, value=80.0), gas.format(30.0)])
+    write(landing, "eex", SAT, 1, [EUA.format(day=FRI, value=80.0), gas.format(31.0)])
+    run(lake, landing, FRI)
+    out = run(lake, landing, SAT)
+    assert out["silver"]["duplicates_removed"] == 1 and out["silver"]["conflicting_rows"] == 1
+    assert "is 31.0 here but 30.0 at raw/market/eex/2026-03-06/" in quarantine_of(lake, "eex")[3]["reason"]
+    assert "(already published)" in quarantine_of(lake, "eex")[3]["reason"]
+    history = lake.read(SILVER_PRICE_HISTORY).to_pandas()
+    assert sorted(history.loc[history["series_id"] != "ecb.usd_per_eur", "value_original"]) == [30.0, 80.0]
+
+
+def test_rows_and_files_of_another_vendor_are_refused(lake, tmp_path):
+    landing = tmp_path / "landing"
+    write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=1.10)])
+    write(landing, "eex", FRI, 1, [EUA.format(day=FRI, value=80.0), RATE.format(day=FRI, rate=1.2)])
+    write_bytes(landing, "eex", f"ecb__{FRI}__02.csv", (HEADER + RATE.format(day=FRI, rate=1.3) + "\n").encode())
+    run(lake, landing, FRI)
+    q = quarantine_of(lake, "eex")
+    assert q[3]["rule"] == "vendor_matches_series"
+    assert "ecb.usd_per_eur is delivered by vendor ecb; found in a file of vendor eex" in q[3]["reason"]
+    assert [r["value_original"] for r in lake.read(SILVER_PRICES, where={"series_id": "ecb.usd_per_eur"}).to_pylist()] == [1.10]
+    files = {r["file_name"]: r for r in lake.read(em.RAW_FILES).to_pylist()}
+    assert files[f"ecb__{FRI}__02.csv"]["status"] == "rejected" and files[f"ecb__{FRI}__02.csv"]["plant_id"] == "eex"
+    assert "names vendor 'ecb' but arrived in landing/market/eex/" in files[f"ecb__{FRI}__02.csv"]["reason"]
+    assert not any((landing / "market" / "eex").iterdir())  # nothing waits in the inbox for ever
+    a = audit_of(lake, "eex")
+    assert (a["files_received"], a["files_landed"], a["files_rejected"]) == (2, 1, 1)
+
+
+def test_every_file_that_arrives_is_counted_even_without_rows(lake, tmp_path):
+    landing = tmp_path / "landing"
+    write_bytes(landing, "eex", f"eex__{FRI}__01.csv", b"")
+    write_bytes(landing, "eex", f"eex__{FRI}__02.csv", HEADER.encode() + b"\n\n")
+    write_bytes(landing, "eex", f"eex__{FRI}__03.csv", b"price;date\n1;2\n")
+    write_bytes(landing, "eex", "prices-friday.csv", b"misnamed\n")
+    write(landing, "eex", FRI, 4, [])  # a header only, without the blank lines of __02
+    run(lake, landing, FRI)
+    a = audit_of(lake, "eex")
+    assert a["status"] == "empty" and a["bronze_rows"] == a["silver_rows"] == 0
+    assert (a["files_received"], a["files_landed"], a["files_empty"], a["files_rejected"]) == (5, 0, 3, 2)
+    status = {r["file_name"]: (r["status"], r["reason"]) for r in lake.read(em.RAW_FILES).to_pylist()}
+    assert status[f"eex__{FRI}__01.csv"] == ("empty", "0 bytes")
+    assert status[f"eex__{FRI}__02.csv"] == ("empty", "no data line (header only)")
+    assert status[f"eex__{FRI}__03.csv"][0] == "rejected" and "line 1: header must be" in status[f"eex__{FRI}__03.csv"][1]
+    assert status["prices-friday.csv"][0] == "rejected"
+
+
+def test_rows_that_do_not_add_up_stop_the_batch_before_anything_is_written(lake, tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=1.10)])
+    write(landing, "eex", FRI, 1, [EUA.format(day=FRI, value=80.0), EUA.format(day=FRI, value=80.0)])
+    real = em._split_repeats
+
+    def lose_the_duplicates(valid, published):  # a bug that drops rows without counting them
+        rows, _, conflicts = real(valid, published)
+        return rows, set(), conflicts
+
+    monkeypatch.setattr(em, "_split_repeats", lose_the_duplicates)
+    with pytest.raises(em.ContractViolation, match=r"market batch eex 2026-03-06: 2 bronze rows but 1 silver \+ 0 quarantined \+ 0 duplicates"):
+        run(lake, landing, FRI)
+    assert not lake.exists(SILVER_PRICE_HISTORY) and not lake.exists(SILVER_PRICES) and not lake.exists(FCT_INGEST_BATCHES)

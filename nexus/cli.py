@@ -379,7 +379,11 @@ def _cmd_services(args: argparse.Namespace) -> int:
     from nexus import services
 
     if args.action == "up":
-        state = services.up(workers=args.workers)
+        try:
+            state = services.up(workers=args.workers)
+        except RuntimeError as exc:  # already running, or a component did not start (its log says why)
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         print(json.dumps(state, indent=2))
         print("logs: $AIRFLOW_HOME/logs/services/ — stop with `nexus services down`")
     elif args.action == "down":

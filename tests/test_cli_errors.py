@@ -107,6 +107,18 @@ def test_sql_refuses_writes_with_status_2(capsys, raw_lake, query):
     assert err.startswith("error: read-only connection: ") and "allowed are queries only" in err
 
 
+def test_services_up_failure_is_one_line(capsys, monkeypatch):
+    from nexus import services
+
+    def up(**kwargs):
+        raise RuntimeError("already running: ['scheduler']; `nexus services down` first")
+
+    monkeypatch.setattr(services, "up", up)
+    status, out, err = run(["services", "up"], capsys)
+    assert status == 1 and out == ""
+    assert err == "error: already running: ['scheduler']; `nexus services down` first\n"
+
+
 class ClosedPipe:
     """stdout whose reader has gone away (`nexus sql ... | head -1` after head exits)."""
 

@@ -10,13 +10,13 @@ PYNUMERO := $(VENV)/.pynumero-stamp
 # executable, so Pyomo's IPOPT route here is cyipopt + PyNumero (shared STACK.md).
 SOLVER_DEBS := coinor-libipopt-dev liblapack-dev libblas-dev pkg-config libamplsolver-dev cmake g++
 
-.PHONY: install demo test test-fast bench browser solver-debs airflow airflow-password clean-lake help
+.PHONY: install demo test test-fast bench browser solver-debs airflow airflow-url airflow-password clean-lake help
 
 help:
 	@echo "make demo             simulate four plants, ingest, monitor, calibrate, optimize and report through Airflow"
 	@echo "make test             run the test suite"
 	@echo "make bench            time raw -> gold per day and a month of every plant's history (points/s, memory)"
-	@echo "make airflow          start the Airflow UI on http://localhost:8080 (Ctrl-C stops everything)"
+	@echo "make airflow          start the Airflow UI on http://127.0.0.1:8080, or the port AIRFLOW__API__PORT (Ctrl-C stops everything)"
 	@echo "make airflow-password print the UI's generated admin password"
 	@echo "make clean-lake       delete the local lake, landing folder and Airflow state"
 
@@ -66,10 +66,15 @@ bench: $(STAMP) $(PYNUMERO)
 	$(BIN)/python benchmarks/bench_decisions.py --days 7
 	$(BIN)/python benchmarks/bench_monitoring.py --days 21 --plants cstr co2_electrolyzer
 
+# AIRFLOW__API__PORT moves the UI; the execution API URL and log-server ports follow (nexus.settings).
 airflow: $(STAMP) $(PYNUMERO)
 	$(BIN)/nexus airflow db migrate >/dev/null
-	@echo "Airflow UI: http://localhost:8080 — user admin, password: make airflow-password"
+	@echo "Airflow UI: $$($(MAKE) -s --no-print-directory airflow-url) — user admin, password: make airflow-password"
 	$(BIN)/nexus airflow standalone
+
+# The UI's address, from the same environment `nexus airflow` gives Airflow.
+airflow-url:
+	@$(BIN)/python -c 'from nexus.airflow_env import airflow_environ; print(airflow_environ()["AIRFLOW__API__BASE_URL"])'
 
 # The file is owner-only (0600): `nexus airflow standalone` creates it so before Airflow writes to it.
 airflow-password:

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from nexus.settings import project_root
+from nexus.settings import airflow_port_environ, project_root
 
 
 def airflow_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -34,6 +34,8 @@ def airflow_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
+    # One port (AIRFLOW__API__PORT) moves the UI, the execution API tasks report to and the log servers.
+    env.update(airflow_port_environ(env))
     # `airflow standalone` starts its components as `airflow ...` subprocesses found on PATH.
     bin_dir = os.path.dirname(sys.executable)
     if bin_dir not in env.get("PATH", "").split(os.pathsep):

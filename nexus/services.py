@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nexus.airflow_env import airflow_environ
+from nexus.settings import airflow_port_environ
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
@@ -38,7 +39,7 @@ class Component:
 
 def plan(env: dict[str, str], workers: int) -> list[Component]:
     """The components to run for this environment (workers only with the CeleryExecutor)."""
-    port = env.get("AIRFLOW__API__PORT", "8080")
+    port = airflow_port_environ(env)["AIRFLOW__API__PORT"]
     comps = [Component("api-server", ("api-server", "--port", port)), Component("scheduler", ("scheduler",)),
              Component("dag-processor", ("dag-processor",)), Component("triggerer", ("triggerer",))]
     if env.get("AIRFLOW__CORE__EXECUTOR", "") == "CeleryExecutor":
@@ -104,7 +105,7 @@ def status(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def healthy(env: dict[str, str]) -> bool:
-    url = f"http://localhost:{env.get('AIRFLOW__API__PORT', '8080')}/api/v2/monitor/health"
+    url = f"{airflow_port_environ(env)['AIRFLOW__API__BASE_URL'].rstrip('/')}/api/v2/monitor/health"
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
             body = json.load(r)
@@ -116,8 +117,7 @@ def healthy(env: dict[str, str]) -> bool:
 def up(*, workers: int = 2, env: dict[str, str] | None = None, wait: float = 180.0) -> dict[str, str]:
     """Migrate the metadata database, start the components, wait until the api-server reports healthy."""
     env = env or airflow_environ()
-    port = env.setdefault("AIRFLOW__API__PORT", "8080")
-    env.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://localhost:{port}/execution/")
+    env.update(airflow_port_environ(env))  # the URLs and log-server ports follow AIRFLOW__API__PORT
     logs, run = _dirs(env)
     protect_password_file(env)
     running = [n for n, s in status(env).items() if s == "running"]

@@ -9,6 +9,9 @@ whose lake root is shared storage:
   (default ``<project>/landing``).
 - ``NEXUS_REPORTING_CURRENCY``: ISO 4217 currency prices are converted to in silver
   (default ``USD``; ``EUR`` also works with the ECB reference rates).
+- ``AIRFLOW__API__PORT``: the port of Airflow's api-server (UI and REST API, default 8080). The
+  execution API URL tasks report to, the API's base URL and the worker and triggerer log-server
+  ports follow it (:func:`airflow_port_environ`), so one variable moves a local Airflow.
 
 No setting is read at import time; call :func:`get_settings` where a value is needed.
 """
@@ -16,9 +19,11 @@ No setting is read at import time; call :func:`get_settings` where a value is ne
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from nexus.errors import ConfigError
 
@@ -58,3 +63,60 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         landing_dir=Path(env.get("NEXUS_LANDING_DIR") or root / "landing").expanduser().resolve(),
         reporting_currency=env.get("NEXUS_REPORTING_CURRENCY", "USD"),
     )
+
+
+DEFAULT_AIRFLOW_PORT = 8080
+# Airflow's log servers default to 8793 (workers) and 8794 (triggerer): the api-server's port plus
+# these offsets, so the default port keeps Airflow's defaults and another port moves them along.
+WORKER_LOG_SERVER_OFFSET, TRIGGER_LOG_SERVER_OFFSET = 713, 714
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "::", "")
+
+
+def airflow_port_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The Airflow settings that must follow the api-server's port, resolved from ``environ``.
+
+    ``AIRFLOW__API__PORT`` (default 8080) is the one setting; from it come the API's base URL
+    (``AIRFLOW__API__BASE_URL``), the execution API URL tasks report to
+    (``AIRFLOW__CORE__EXECUTION_API_SERVER_URL``; Airflow itself falls back to
+    ``http://localhost:8080`` whatever the port) and the log-server ports of workers and the
+    triggerer (port + 713 and + 714: 8793 and 8794 for 8080, Airflow's defaults). A value set
+    explicitly is kept (a container's execution API lives on another host), but one that points
+    at this machine on another port than the api-server's is refused: every task would fail with
+    "connection refused".
+
+    >>> airflow_port_environ({"AIRFLOW__API__PORT": "18080"})["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+    'http://localhost:18080/execution/'
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get("AIRFLOW__API__PORT") or str(DEFAULT_AIRFLOW_PORT)
+    try:
+        port = int(raw)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536 - TRIGGER_LOG_SERVER_OFFSET:
+        raise ConfigError(f"AIRFLOW__API__PORT must be a TCP port below {65536 - TRIGGER_LOG_SERVER_OFFSET}, found {raw!r}")
+    host = env.get("AIRFLOW__API__HOST", "")
+    url_host = "localhost" if host in ("", "0.0.0.0", "::") else host
+    url_host = f"[{url_host}]" if ":" in url_host else url_host
+    base_url = env.get("AIRFLOW__API__BASE_URL") or f"http://{url_host}:{port}"
+    resolved = {
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": base_url,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL":
+            env.get("AIRFLOW__CORE__EXECUTION_API_SERVER_URL") or f"{base_url.rstrip('/')}/execution/",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT":
+            env.get("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT") or str(port + WORKER_LOG_SERVER_OFFSET),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT":
+            env.get("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT") or str(port + TRIGGER_LOG_SERVER_OFFSET),
+    }
+    for key in ("AIRFLOW__API__BASE_URL", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL"):
+        url = urlsplit(resolved[key])
+        try:
+            url_port = url.port or (443 if url.scheme == "https" else 80)
+        except ValueError:
+            raise ConfigError(f"{key} is not a URL: {resolved[key]!r}") from None
+        if (url.hostname or "") in _LOCAL_HOSTS and url_port != port:
+            raise ConfigError(f"{key}={resolved[key]!r} points at port {url_port} of this machine, but the "
+                              f"api-server listens on AIRFLOW__API__PORT={port}: set only AIRFLOW__API__PORT "
+                              "and the URLs follow it")
+    return resolved

@@ -54,12 +54,16 @@ def _lake_and_meta(step: str):
         "electrode_age_h": Param(250.0, type="number", minimum=0, maximum=20000,
                                  description="Age of the gas-diffusion electrodes at the start, h (decay state)"),
         "step_minutes": Param(5.0, type="number", minimum=1, maximum=60, description="Time step of the results, min"),
-        "surrogate_outputs": Param([], type="array", items={"type": "string", "enum": SURROGATE_VARIABLES},
-                                   uniqueItems=True,
+        # `examples` makes the trigger form a multi-select of the valid outputs (Airflow shows an array
+        # without them as free text); clearing the selection sends null, hence the nullable type.
+        "surrogate_outputs": Param([], type=["null", "array"], items={"type": "string", "enum": SURROGATE_VARIABLES},
+                                   uniqueItems=True, examples=SURROGATE_VARIABLES,
                                    description="Outputs answered by the data-driven surrogate instead of the physics"),
         "training_days": Param(60, type="integer", minimum=7, maximum=3650,
                                description="Days of hourly history the surrogate learns from"),
-        "experiment_id": Param("", type="string", description="Name of the experiment (default: the run id)"),
+        # Nullable: the form treats a non-nullable text field left empty as missing and refuses to trigger.
+        "experiment_id": Param(None, type=["null", "string"], maxLength=200,
+                               description="Name of the experiment; empty = the run id"),
     },
     doc_md=__doc__,
 )
@@ -69,7 +73,7 @@ def simulate_electrolyzer_what_if():
         from etl.what_if import train_surrogate_from_lake
 
         ctx, lake, meta = _lake_and_meta("train_surrogate")
-        outputs = ctx["params"]["surrogate_outputs"]
+        outputs = ctx["params"]["surrogate_outputs"] or []
         if not outputs:
             return {"path": None, "metrics": None}
         return train_surrogate_from_lake(lake, outputs=outputs, days=ctx["params"]["training_days"],
@@ -84,7 +88,7 @@ def simulate_electrolyzer_what_if():
         inputs = {k: float(p[k]) for k in ("current_a", "co2_concentration_pct", "co2_flow_nm3_h", "duration_h")}
         traj = run_experiment(**inputs, step_minutes=float(p["step_minutes"]),
                               electrode_age_h=float(p["electrode_age_h"]), surrogate_path=surrogate["path"],
-                              sources={v: "surrogate" for v in p["surrogate_outputs"]})
+                              sources={v: "surrogate" for v in p["surrogate_outputs"] or []})
         return publish_experiment(lake, traj, experiment_id=p["experiment_id"] or meta.run_id, inputs=inputs,
                                   meta=meta, surrogate=surrogate if surrogate["path"] else None)
 

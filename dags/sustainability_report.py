@@ -1,8 +1,10 @@
 """
 ### Daily sustainability report
 
-Runs when the day's sensor data and the regulatory factors are fresh in gold (Assets
-`gold.fct_tag_hourly` and `gold.dim_emission_factors`), or on demand with a report date.
+Runs when the day's sensor data, the regulatory factors and the optimizer's setpoint
+recommendations are all fresh in gold (Assets `gold.fct_tag_hourly`, `gold.dim_emission_factors`
+and `gold.fct_setpoint_recommendations`, which `optimize_setpoints` writes after calibration), so
+the report never shows the previous day's recommendations; or on demand with a report date.
 
 1. **select_report_date** — the `report_date` param, else the latest day gold has complete for
    every plant.
@@ -36,13 +38,14 @@ from nexus.assets import (
     GOLD_HEAT_INTEGRATION,
     GOLD_LCA_RESULTS,
     GOLD_REPORTS,
+    GOLD_SETPOINT_RECOMMENDATIONS,
     GOLD_TAG_HOURLY,
 )
 from nexus.dag_support import lake_and_meta
 
 
 @dag(
-    schedule=(GOLD_TAG_HOURLY & GOLD_EMISSION_FACTORS),
+    schedule=(GOLD_TAG_HOURLY & GOLD_EMISSION_FACTORS & GOLD_SETPOINT_RECOMMENDATIONS),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

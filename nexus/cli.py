@@ -264,13 +264,25 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     from nexus.settings import get_settings
     from warehouse.lake import CommitMeta, Lake
 
+    from warehouse.tables import SILVER_SENSOR_READINGS
+
     lake = Lake(get_settings().lake_root)
     start, end = args.start, args.end
+    first = dt.datetime.combine(start, dt.time(), tzinfo=dt.timezone.utc)
+    last = dt.datetime.combine(end, dt.time(), tzinfo=dt.timezone.utc)
+    missing = []
     for plant_id in args.plants or sorted(PLANTS):
+        readings = (lake.read(SILVER_SENSOR_READINGS, where={"plant_id": plant_id}, start=first, end=last,
+                              columns=["ts"]).num_rows if lake.exists(SILVER_SENSOR_READINGS) else 0)
+        if not readings:  # nothing to monitor: say so rather than write empty results
+            print(f"{plant_id}: no silver readings from {start} to {end - dt.timedelta(days=1)} under "
+                  f"{lake.root}; ingest them first (make demo, or the ingest_sensor_data DAG)", file=sys.stderr)
+            missing.append(plant_id)
+            continue
         meta = CommitMeta("nexus-monitor", f"monitor__{plant_id}__{start}__{end}", f"monitoring:{plant_id}")
         monitor_range(lake, plant_id, start, end, meta, progress=print if args.verbose else None)
         print(f"{plant_id}: monitored {start} .. {end - dt.timedelta(days=1)}")
-    return 0
+    return 1 if missing else 0
 
 
 def _cmd_evaluate_detectors(args: argparse.Namespace) -> int:

@@ -73,6 +73,14 @@ def test_other_commands_on_an_empty_lake_say_where_it_looked(capsys, lake_root):
         assert len(err.strip().splitlines()) == 1 and f"no lake tables under {lake_root}" in err, argv
 
 
+def test_monitor_without_readings_says_so_and_writes_nothing(capsys, lake_root):
+    status, out, err = run(["--lake", str(lake_root), "monitor", "--start", "2026-03-01", "--end", "2026-03-02",
+                            "--plants", "cstr"], capsys)
+    assert status == 1 and "monitored" not in out
+    assert f"cstr: no silver readings from 2026-03-01 to 2026-03-01 under {lake_root}" in err
+    assert not (lake_root / "gold").exists()
+
+
 @pytest.fixture
 def raw_lake(lake_root, meta):
     from warehouse.lake import Lake

@@ -61,18 +61,22 @@ def calibrate_models():
     @task(outlets=[GOLD_MODEL_PARAMETERS], map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def calibrate_plant(job: dict) -> dict:
         from optimization.calibrate import calibrate_day
+        from nexus.lineage import announce
 
         lake, meta, ctx = lake_and_meta("calibration", "calibrate_plant")
-        return calibrate_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=[job["plant_id"]],
-                             window_days=ctx["params"]["window_days"])
+        out = calibrate_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=[job["plant_id"]],
+                            window_days=ctx["params"]["window_days"])
+        return announce(GOLD_MODEL_PARAMETERS, lake, meta, out)
 
     @task(outlets=[GOLD_ASSET_HEALTH], trigger_rule="all_done")
     def assess_assets(jobs: list[dict]) -> dict:
         from optimization.calibrate import assess_asset_health
+        from nexus.lineage import announce
 
         lake, meta, _ = lake_and_meta("calibration", "assess_assets")
-        return {j["plant_id"]: assess_asset_health(lake, j["plant_id"], dt.date.fromisoformat(j["day"]), meta)
-                for j in jobs}
+        out = {j["plant_id"]: assess_asset_health(lake, j["plant_id"], dt.date.fromisoformat(j["day"]), meta)
+               for j in jobs}
+        return announce(GOLD_ASSET_HEALTH, lake, meta, out)
 
     jobs = select_plants()
     calibrate_plant.expand(job=jobs) >> assess_assets(jobs)

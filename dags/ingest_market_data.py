@@ -76,17 +76,20 @@ def ingest_market_data():
     @task(outlets=[SILVER_PRICES])
     def publish_silver(bronze: dict) -> dict:
         from etl.market import publish_silver as publish
+        from nexus.lineage import announce
 
         batch, lake, meta, settings = _batch_and_meta("publish_silver")
-        return publish(lake, batch, meta, reporting_currency=settings.reporting_currency)
+        return announce(SILVER_PRICES, lake, meta,
+                        publish(lake, batch, meta, reporting_currency=settings.reporting_currency))
 
     @task(outlets=[GOLD_PRICES_DAILY])
     def build_gold(silver: dict) -> dict:
         from etl.market import build_gold as build
+        from nexus.lineage import announce
 
         batch, lake, meta, _ = _batch_and_meta("build_gold")
         first = dt.date.fromisoformat(silver["first_period"]) if silver.get("first_period") else batch.day
-        return build(lake, batch, meta, since=min(first, batch.day))
+        return announce(GOLD_PRICES_DAILY, lake, meta, build(lake, batch, meta, since=min(first, batch.day)))
 
     build_gold(publish_silver(load_bronze(land_files())))
 

@@ -71,16 +71,18 @@ def ingest_regulatory_data():
     @task(outlets=[SILVER_REGULATORY_RULES])
     def publish_silver(bronze: dict) -> dict:
         from etl.regulatory import publish_silver as publish
+        from nexus.lineage import announce
 
         lake, meta, _ = _lake_and_meta("publish_silver")
-        return publish(lake, meta)
+        return announce(SILVER_REGULATORY_RULES, lake, meta, publish(lake, meta))
 
     @task(outlets=[GOLD_EMISSION_FACTORS])
     def build_gold(silver: dict) -> dict:
         from etl.regulatory import build_gold as build
+        from nexus.lineage import announce
 
         lake, meta, _ = _lake_and_meta("build_gold")
-        return build(lake, meta)
+        return announce(GOLD_EMISSION_FACTORS, lake, meta, build(lake, meta))
 
     build_gold(publish_silver(load_bronze(land_files())))
 

@@ -95,9 +95,12 @@ def ingest_sensor_data():
     @task(map_index_template="{{ plant_id }}")
     def publish_silver(bronze: dict) -> dict:
         from etl.sensor import publish_silver as publish
+        from warehouse.validation_docs import record_validations
 
         batch, lake, meta, _ = _batch_and_meta(bronze["plant_id"], "publish_silver")
-        return {"plant_id": batch.plant_id, **publish(lake, batch, meta)}
+        out = {"plant_id": batch.plant_id, **publish(lake, batch, meta)}
+        record_validations(lake, meta)  # gold.fct_validation_results and Data Docs, once per batch
+        return out
 
     @task(map_index_template="{{ plant_id }}")
     def build_gold(silver: dict) -> dict:
@@ -122,7 +125,11 @@ def ingest_sensor_data():
                 f"{built['plant_id']}: {status} day, {built['silver_rows']} of {built['expected_rows']} expected "
                 f"readings ({100 * built['completeness']:.1f} % < {100 * minimum:.0f} %); no fresh-data event sent "
                 "downstream (see gold.fct_ingest_batches)")
-        return {"plant_id": built["plant_id"], "status": status, "completeness": built["completeness"]}
+        from nexus.lineage import announce
+
+        _, lake, meta, _ = _batch_and_meta(built["plant_id"], "validate_completeness")
+        return announce([SILVER_SENSOR_READINGS, GOLD_TAG_HOURLY], lake, meta, any_task=True, result={
+            "plant_id": built["plant_id"], "status": status, "completeness": built["completeness"]})
 
     validate_completeness.expand(built=build_gold.expand(silver=publish_silver.expand(bronze=load_bronze.expand(
         landed=land_files.expand(plant_id=select_plants())))))

@@ -70,24 +70,30 @@ def monitor_plants():
     @task(outlets=[GOLD_TAG_HEALTH], map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def assess_sensors(job: dict) -> dict:
         from etl.monitoring import assess_sensors as assess
+        from nexus.lineage import announce
 
         lake, meta, _ = lake_and_meta(f"monitoring:{job['plant_id']}", "assess_sensors")
-        return {**job, "sensors": {d.isoformat(): assess(lake, job["plant_id"], d, meta) for d in _days(job)}}
+        out = {**job, "sensors": {d.isoformat(): assess(lake, job["plant_id"], d, meta) for d in _days(job)}}
+        return announce(GOLD_TAG_HEALTH, lake, meta, out)
 
     @task(outlets=[GOLD_MONITOR_SCORES], map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def score_process(job: dict) -> dict:
         from etl.monitoring import score_process as score
+        from nexus.lineage import announce
 
         lake, meta, _ = lake_and_meta(f"monitoring:{job['plant_id']}", "score_process")
-        return {**job, "process": {d.isoformat(): score(lake, job["plant_id"], d, meta) for d in _days(job)}}
+        out = {**job, "process": {d.isoformat(): score(lake, job["plant_id"], d, meta) for d in _days(job)}}
+        return announce(GOLD_MONITOR_SCORES, lake, meta, out)
 
     @task(outlets=[GOLD_EVENTS], map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def build_events(job: dict) -> dict:
         from etl.monitoring import build_events as build
+        from nexus.lineage import announce
 
         lake, meta, _ = lake_and_meta(f"monitoring:{job['plant_id']}", "build_events")
-        return {"plant_id": job["plant_id"], "day": job["day"],
-                "events": build(lake, job["plant_id"], dt.date.fromisoformat(job["day"]) - dt.timedelta(days=int(job["days"]) - 1), meta)}
+        out = {"plant_id": job["plant_id"], "day": job["day"],
+               "events": build(lake, job["plant_id"], dt.date.fromisoformat(job["day"]) - dt.timedelta(days=int(job["days"]) - 1), meta)}
+        return announce(GOLD_EVENTS, lake, meta, out)
 
     build_events.expand(job=score_process.expand(job=assess_sensors.expand(job=select_plants())))
 

@@ -63,10 +63,12 @@ def optimize_setpoints():
           map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def optimize_plant(job: dict) -> dict:
         from optimization.pipeline import optimize_day
+        from nexus.lineage import announce
 
         lake, meta, ctx = lake_and_meta("optimization", "optimize_plant")
-        return optimize_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=[job["plant_id"]],
-                            pareto_points=ctx["params"]["pareto_points"])
+        out = optimize_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=[job["plant_id"]],
+                           pareto_points=ctx["params"]["pareto_points"])
+        return announce([GOLD_SETPOINT_RECOMMENDATIONS, GOLD_PARETO_FRONT], lake, meta, out)
 
     optimize_plant.expand(job=select_plants())
 

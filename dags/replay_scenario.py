@@ -87,31 +87,37 @@ def replay_scenario():
     @task(outlets=[GOLD_MODEL_PARAMETERS])
     def calibrate_models(job: dict) -> dict:
         from optimization.calibrate import calibrate_day
+        from nexus.lineage import announce
 
         lake, meta, ctx = lake_and_meta("scenario", "calibrate_models")
         p = ctx["params"]
-        return calibrate_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=p["plants"],
-                             window_days=p["window_days"], scenario_id=job["scenario_id"], raise_on_failure=False)
+        out = calibrate_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=p["plants"],
+                            window_days=p["window_days"], scenario_id=job["scenario_id"], raise_on_failure=False)
+        return announce(GOLD_MODEL_PARAMETERS, lake, meta, out)
 
     @task(outlets=[GOLD_SETPOINT_RECOMMENDATIONS])
     def optimize_setpoints(job: dict, calibration: dict) -> dict:
         from optimization.pipeline import Scenario, optimize_day
+        from nexus.lineage import announce
 
         lake, meta, ctx = lake_and_meta("scenario", "optimize_setpoints")
         p = ctx["params"]
-        return optimize_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=p["plants"],
-                            scenario=Scenario.from_params(p), pareto_points=p["pareto_points"])
+        out = optimize_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=p["plants"],
+                           scenario=Scenario.from_params(p), pareto_points=p["pareto_points"])
+        return announce(GOLD_SETPOINT_RECOMMENDATIONS, lake, meta, out)
 
     @task(outlets=[GOLD_EMISSIONS_DAILY])
     def compute_emissions(job: dict) -> dict:
         from optimization.pipeline import Scenario
         from sustainability.pipeline import accounted_plants, replay_emissions
+        from nexus.lineage import announce
 
         lake, meta, ctx = lake_and_meta("scenario", "compute_emissions")
         p = ctx["params"]
         day = dt.date.fromisoformat(job["day"])
         plants = [x for x in p["plants"] if x in accounted_plants()]
-        return replay_emissions(lake, day, meta=meta, plants=plants, scenario=Scenario.from_params(p))
+        out = replay_emissions(lake, day, meta=meta, plants=plants, scenario=Scenario.from_params(p))
+        return announce(GOLD_EMISSIONS_DAILY, lake, meta, out)
 
     job = select_day()
     optimize_setpoints(job, calibrate_models(job))

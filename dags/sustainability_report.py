@@ -80,38 +80,46 @@ def sustainability_report():
     @task(outlets=[GOLD_EMISSIONS_DAILY])
     def compute_emissions(report_date: str) -> dict:
         from sustainability.pipeline import compute_emissions as compute
+        from nexus.lineage import announce
 
         lake, meta, ctx = lake_and_meta("sustainability", "compute_emissions")
         params = ctx["params"]
         end = dt.date.fromisoformat(report_date) + dt.timedelta(days=1)
-        return compute(lake, end - dt.timedelta(days=params["window_days"]), end, meta=meta,
-                       scenario_id=params["scenario_id"], overrides=params["overrides"] or None,
-                       gwp_set=params["gwp_set"])
+        out = compute(lake, end - dt.timedelta(days=params["window_days"]), end, meta=meta,
+                      scenario_id=params["scenario_id"], overrides=params["overrides"] or None,
+                      gwp_set=params["gwp_set"])
+        return announce(GOLD_EMISSIONS_DAILY, lake, meta, out)
 
     @task(outlets=[GOLD_LCA_RESULTS])
     def compute_lca(report_date: str) -> dict:
         from sustainability.pipeline import compute_lca as compute
+        from nexus.lineage import announce
 
         lake, meta, ctx = lake_and_meta("sustainability", "compute_lca")
         params = ctx["params"]
-        return compute(lake, dt.date.fromisoformat(report_date), meta=meta, scenario_id=params["scenario_id"],
-                       overrides=params["overrides"] or None, n_samples=params["lca_samples"])
+        out = compute(lake, dt.date.fromisoformat(report_date), meta=meta, scenario_id=params["scenario_id"],
+                      overrides=params["overrides"] or None, n_samples=params["lca_samples"])
+        return announce(GOLD_LCA_RESULTS, lake, meta, out)
 
     @task(outlets=[GOLD_HEAT_INTEGRATION])
     def compute_heat_integration(report_date: str) -> dict:
         from sustainability.pipeline import compute_heat_integration as compute
+        from nexus.lineage import announce
 
         lake, meta, _ = lake_and_meta("sustainability", "compute_heat_integration")
-        return compute(lake, dt.date.fromisoformat(report_date), meta=meta)
+        out = compute(lake, dt.date.fromisoformat(report_date), meta=meta)
+        return announce(GOLD_HEAT_INTEGRATION, lake, meta, out)
 
     @task(outlets=[GOLD_REPORTS])
     def write_report(report_date: str, emissions: dict, lca: dict, heat: dict) -> dict:
         from sustainability.pipeline import write_report as write
+        from nexus.lineage import announce
 
         lake, meta, ctx = lake_and_meta("sustainability", "write_report")
         params = ctx["params"]
-        return write(lake, dt.date.fromisoformat(report_date), meta=meta, scenario_id=params["scenario_id"],
-                     window_days=params["window_days"])
+        out = write(lake, dt.date.fromisoformat(report_date), meta=meta, scenario_id=params["scenario_id"],
+                    window_days=params["window_days"])
+        return announce(GOLD_REPORTS, lake, meta, out)
 
     day = select_report_date()
     write_report(day, compute_emissions(day), compute_lca(day), compute_heat_integration(day))

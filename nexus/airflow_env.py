@@ -6,6 +6,7 @@ usual Airflow way, with ``AIRFLOW__SECTION__KEY`` variables.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -34,6 +35,10 @@ def airflow_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
+    # OpenLineage events of every task run, to a local file (no network); lake tables are the datasets.
+    env.setdefault("AIRFLOW__OPENLINEAGE__NAMESPACE", "nexus")
+    env.setdefault("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(
+        {"type": "file", "log_file_path": os.path.join(env["AIRFLOW_HOME"], "openlineage-events.jsonl"), "append": True}))
     # One port (AIRFLOW__API__PORT) moves the UI, the execution API tasks report to and the log servers.
     env.update(airflow_port_environ(env))
     # `airflow standalone` starts its components as `airflow ...` subprocesses found on PATH.

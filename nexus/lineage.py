@@ -11,12 +11,13 @@ Every commit a :class:`warehouse.lake.Lake` makes records the versions of the ta
 (``inputs`` in the commit's metadata). :func:`trail` follows them recursively from a table's
 latest (or a given) version; ``nexus lineage TABLE`` prints the result.
 
-The same facts reach Airflow: :func:`publish` (called by each producing task) puts the written
+The same facts reach Airflow: :func:`announce` (called by each producing task) puts the written
 table's version, rows and intervals into the asset event's ``extra``, and hands the task's lake
 reads and writes to Airflow's hook-lineage collector, so the OpenLineage provider emits them as
-the task's input and output datasets (``file`` namespace, the table's folder as the name).
+the task's input and output datasets (``file`` namespace, the table's folder as the name). It
+also records the task's validation results (``gold.fct_validation_results``, Data Docs).
 
-Airflow is imported only inside :func:`publish` and :func:`report_openlineage`.
+Airflow is imported only inside :func:`announce` and :func:`report_openlineage`.
 """
 
 from __future__ import annotations
@@ -189,11 +190,13 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EQ = re.compile(r"(\w+) = '([^']*)'")
 
 
-def asset_extra(lake: Lake, spec: TableSpec, meta: CommitMeta | None = None, **more: Any) -> dict[str, Any]:
+def asset_extra(lake: Lake, spec: TableSpec, meta: CommitMeta | None = None, *, any_task: bool = False,
+                **more: Any) -> dict[str, Any]:
     """What an asset event should say about a write: table, version, rows, partitions and days.
 
-    Looks up the commits of ``meta``'s run (and task, when ``meta.extra`` names one) among the
-    table's latest commits: ``version`` is the newest of them, ``rows`` the rows they added,
+    Looks up the commits of ``meta``'s run and source (and task, when ``meta.extra`` names one
+    and not ``any_task``) among the table's latest commits: ``version`` is the newest of them,
+    ``rows`` the rows they added,
     ``partitions`` the ``column=value`` slices they replaced and ``days`` the dates their
     predicates name. Without ``meta`` (or when the run wrote nothing) it describes the latest
     version. ``more`` is added as given (JSON-serialisable values).
@@ -204,9 +207,10 @@ def asset_extra(lake: Lake, spec: TableSpec, meta: CommitMeta | None = None, **m
     history = lake.history(spec, limit=HISTORY_LIMIT)
     mine = history[:1]
     if meta is not None:
-        task = meta.extra.get("task_id")
+        task = None if any_task else meta.extra.get("task_id")
         mine = [c for c in history if c.get("run_id") == meta.run_id and c.get("dag_id") == meta.dag_id
-                and (task is None or c.get("task_id") == task) and c.get("nexus_operation") != "create"]
+                and c.get("source") == meta.source and (task is None or c.get("task_id") == task)
+                and c.get("nexus_operation") != "create"]
     rows, partitions, days, inputs = 0, set(), set(), {}
     for c in mine:
         rows += int((c.get("operationMetrics") or {}).get("num_added_rows") or 0)
@@ -248,30 +252,42 @@ def report_openlineage(lake: Lake, outputs: Sequence[TableSpec]) -> None:
         collector.add_output_asset(context=lake, uri=_table_uri(lake, spec), asset_extra={"table": spec.name})
 
 
-def publish(assets: Any, lake: Lake, meta: CommitMeta | None = None, **more: Any) -> dict[str, dict[str, Any]]:
-    """Call at the end of a producing task: asset events' ``extra`` and OpenLineage datasets.
+def announce(assets: Any, lake: Lake, meta: CommitMeta, result: Any = None, *, any_task: bool = False,
+            **more: Any) -> Any:
+    """Call at the end of a producing task: validation results, asset events' ``extra``, OpenLineage datasets.
 
-    ``assets`` is one Airflow Asset of a lake table (``nexus.assets``) or a list of them. Sets
-    ``outlet_events[asset].extra`` to :func:`asset_extra` of each, and reports the task's reads
-    and these writes to the hook-lineage collector (:func:`report_openlineage`). Returns the
-    extras by table name (also printed to the task log).
+    ``assets`` is one Airflow Asset of a lake table (``nexus.assets``) or a list of them.
+
+    1. Records the Great Expectations validations the task ran (if any) in
+       ``gold.fct_validation_results`` and the Data Docs site, in one step
+       (:func:`warehouse.validation_docs.record_validations`).
+    2. Sets ``outlet_events[asset].extra`` to :func:`asset_extra` of each asset's table (the
+       commits of this task; of any task of the run and source with ``any_task``, for a task
+       that announces what earlier tasks wrote).
+    3. Reports the task's lake reads and these writes to the hook-lineage collector
+       (:func:`report_openlineage`).
+
+    Returns ``result`` unchanged, so a task can end with
+    ``return announce(ASSET, lake, meta, build(lake, meta))``; the extras go to the task log.
     """
     from airflow.sdk import get_current_context
 
     from warehouse.tables import REGISTRY
+    from warehouse.validation_docs import record_validations
 
     assets = list(assets) if isinstance(assets, (list, tuple)) else [assets]
     events = get_current_context()["outlet_events"]
-    out = {}
+    for row in record_validations(lake, meta):
+        print(f"validation {row['suite']} {row['batch_id']}: {'passed' if row['success'] else 'failed'} "
+              f"({row['failures'] or 'no failures'}); Data Docs: {row['data_docs_path']}")
     specs = [REGISTRY.get(a.name) for a in assets]
     for asset, spec in zip(assets, specs):
-        extra = asset_extra(lake, spec, meta, **more)
+        extra = asset_extra(lake, spec, meta, any_task=any_task, **more)
         events[asset].extra.update(extra)
-        out[spec.name] = extra
         print(f"asset event {spec.name}: version {extra.get('version')}, {extra.get('rows')} rows, "
               f"partitions {extra.get('partitions')}, days {extra.get('days')}")
     try:
         report_openlineage(lake, specs)
     except ImportError:  # no hook-lineage support in this Airflow
         pass
-    return out
+    return result

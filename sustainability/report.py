@@ -256,7 +256,8 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
                  '<p class="note">Activity data are integrals of metered hourly means in gold.fct_tag_hourly; '
                  "coverage_fraction is the share of measured hours (the rest gap-filled with the day's mean). "
                  "Query the same numbers with SQL: <code>nexus sql \"SELECT * FROM gold.fct_emissions_summary_daily "
-                 f"WHERE emission_date = DATE '{report_date}'\"</code>.</p>")
+                 f"WHERE emission_date = DATE '{report_date}'\"</code>.</p>" +
+                 _validation_html(lake, report_date, out or report_path(lake, report_date, scenario_id)))
 
     nav = "".join(f'<a href="#{k}">{k.replace("-", " ")}</a>' for k in page.sections)
     title = f"Nexus sustainability report, {report_date}" + ("" if scenario_id == "base" else f" (scenario {scenario_id})")
@@ -279,6 +280,40 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
 
 
 # ----------------------------------------------------------------------------- optional sections
+def _validation_html(lake: Lake, on: dt.date, page_path: Path) -> str:
+    """The day's validation results (gold.fct_validation_results) with links into the Data Docs site."""
+    import os
+
+    from warehouse.validation_docs import docs_index
+
+    def link(target: Path, text: str) -> str:
+        rel = os.path.relpath(target, page_path.parent)
+        return f'<a href="{html.escape(Path(rel).as_posix())}">{html.escape(text)}</a>'
+
+    index = docs_index(lake)
+    out = (f"<p>Validation results, every batch and expectation: {link(index, 'Great Expectations Data Docs')}.</p>"
+           if index is not None and index.exists() else
+           '<p class="note">No Great Expectations Data Docs yet (they are built when a pipeline validates a batch).</p>')
+    res = _read(lake, "gold.fct_validation_results")
+    if len(res):
+        first = pd.to_datetime(res["first_day"]).dt.date
+        last = pd.to_datetime(res["last_day"]).dt.date
+        res = res[(first <= on) & (last >= on)].sort_values("validated_at").drop_duplicates(["suite", "batch_id"], keep="last")
+    if len(res):
+        rows = []
+        for _, r in res.sort_values(["suite", "batch_id"]).iterrows():
+            page = (link(Path(lake.root) / r["data_docs_path"], "result") if isinstance(r["data_docs_path"], str) else "")
+            rows.append(f"<tr><td>{html.escape(r['suite'])}</td><td>{html.escape(r['batch_id'])}</td>"
+                        f'<td class="{"ok" if r["success"] else "exceeded"}">{"passed" if r["success"] else "failed"}</td>'
+                        f"<td>{int(r['rows_failed']):,} / {int(r['rows_validated']):,}</td>"
+                        f"<td>{html.escape(r['failures'] or '')}</td><td>{page}</td></tr>")
+        out += ('<h3>Validations of the day</h3><div class="scroll"><table><thead><tr><th>suite</th><th>batch</th>'
+                "<th>outcome</th><th>rows failed / validated</th><th>failures</th><th>Data Docs</th></tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table></div>")
+    return out + ('<p class="note">Trace any gold table to the Delta versions and runs it was computed from: '
+                  "<code>nexus lineage gold.fct_reports</code>.</p>")
+
+
 def _latest(df: pd.DataFrame, date_col: str, on: dt.date) -> pd.DataFrame:
     if df.empty:
         return df

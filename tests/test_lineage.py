@@ -145,3 +145,11 @@ def test_a_compaction_is_traced_to_the_commit_that_wrote_the_data(chain):
     node = trail(chain, "gold.fct_t_hourly")
     assert node.version == 3 and node.data_version == 2 and node.commit["run_id"] == "r2"
     assert "compact of v2" in format_trail(node)
+
+
+def test_asset_extra_of_any_task_of_the_run_and_source(chain):
+    announcing = CommitMeta("ingest", "r1", "test", extra={"task_id": "validate_completeness"})
+    assert asset_extra(chain, READINGS, announcing)["commits"] == 0  # the announcing task wrote nothing
+    extra = asset_extra(chain, READINGS, announcing, any_task=True)
+    assert extra["commits"] == 2 and extra["rows"] == 3 and extra["version"] == 2
+    assert asset_extra(chain, READINGS, CommitMeta("ingest", "r1", "sensor:other"), any_task=True)["commits"] == 0

@@ -11,10 +11,18 @@ must be in the catalog, a value within its instrument range, ...). Give every ex
 ``meta={"reason": ...}`` saying, for people, what was expected; ``meta={"row_reason": ...}`` is a
 ``str.format`` template filled from each failing row's columns, and ``meta={"rule": ...}`` a short
 rule name for the quarantine (default: the expectation type).
+
+Every validation also leaves its outcome (with Great Expectations' result, failing-row lists cut
+to :data:`KEPT_UNEXPECTED` entries) in a small per-process outbox; the pipeline step that ran it
+takes them with :func:`take_results` and records them once per batch
+(:func:`warehouse.validation_docs.record_validations`: ``gold.fct_validation_results`` and the
+Data Docs site), so validating costs nothing more here.
 """
 
 from __future__ import annotations
 
+import collections
+import datetime as dt
 import functools
 import logging
 from collections.abc import Sequence
@@ -26,6 +34,9 @@ import pandas as pd
 from warehouse.registry import TableSpec
 
 ROW_ID = "_row_id"
+KEPT_UNEXPECTED = 20  # failing-row ids kept per expectation in a stored result (the quarantine has them all)
+BATCH_DATE_COLUMNS = ("period_date", "publication_date", "day_start")  # where a batch's days are read from
+_OUTBOX: collections.deque = collections.deque(maxlen=256)  # bounded: a run that never takes them loses the oldest
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +80,49 @@ class RowValidation:
         failed: row id -> list of (rule, reason) in suite order.
         statistics: Great Expectations' suite statistics (evaluated / successful expectations).
         unexpected: expectation label -> number of rows it rejected.
+        name: the suite name given to :func:`validate_rows`.
+        rows: rows validated.
+        days: the batch's first and last day (from :data:`BATCH_DATE_COLUMNS`), if it has one.
+        result: Great Expectations' ``ExpectationSuiteValidationResult`` (failing-row lists cut).
     """
 
     failed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     statistics: dict[str, Any] = field(default_factory=dict)
     unexpected: dict[str, int] = field(default_factory=dict)
+    name: str = ""
+    rows: int = 0
+    days: tuple[dt.date, dt.date] | None = None
+    result: Any = None
 
     @property
     def success(self) -> bool:
         return not self.failed
+
+
+def take_results() -> list[RowValidation]:
+    """The validations run in this process since the last call (oldest first), removed from the outbox."""
+    out = list(_OUTBOX)
+    _OUTBOX.clear()
+    return out
+
+
+def _batch_days(df: pd.DataFrame) -> tuple[dt.date, dt.date] | None:
+    for col in BATCH_DATE_COLUMNS:
+        if col in df.columns and df[col].notna().any():
+            values = pd.to_datetime(df[col].dropna())
+            return values.min().date(), values.max().date()
+    return None
+
+
+def _cut(result: Any) -> Any:
+    """Keep the first :data:`KEPT_UNEXPECTED` failing rows of each expectation (counts stay whole)."""
+    for res in result.results:
+        for key in ("unexpected_index_list", "unexpected_list", "partial_unexpected_list",
+                    "partial_unexpected_index_list"):
+            values = res.result.get(key) if res.result else None
+            if isinstance(values, list) and len(values) > KEPT_UNEXPECTED:
+                res.result[key] = values[:KEPT_UNEXPECTED]
+    return result
 
 
 def _label(config: Any) -> str:
@@ -137,6 +182,8 @@ def validate_rows(df: pd.DataFrame, suite: Sequence[Any], *, name: str) -> RowVa
             details = [f"{label}; found {_fmt(item.get(column))}" if column else label for item in rows]
         for row_id, detail in zip(ids, details):
             outcome.failed.setdefault(row_id, []).append(((config.meta or {}).get("rule", config.type), detail))
+    outcome.name, outcome.rows, outcome.days, outcome.result = name, len(df), _batch_days(df), _cut(result)
+    _OUTBOX.append(outcome)
     log.info("suite %s: %s expectations, %s rows failed %s", name,
              outcome.statistics.get("evaluated_expectations"), len(outcome.failed), outcome.unexpected)
     return outcome

@@ -1062,3 +1062,36 @@ FCT_PARETO_FRONT = _add(TableSpec(
     primary_key=("scenario_id", "plant_id", "recommendation_date", "point"),
     interval_column="recommendation_date",
 ))
+
+# ------------------------------------------------------------------------------ data quality
+FCT_VALIDATION_RESULTS = _add(TableSpec(
+    name="gold.fct_validation_results",
+    description="One row per Great Expectations validation of a batch (write-audit-publish): the suite, the batch, "
+    "how many expectations were evaluated and failed, the failures summarized, and the Data Docs page that shows "
+    "the full result. Written by warehouse.validation_docs.record_validations.",
+    columns=(
+        Column("suite", pa.string(), "suite name, e.g. silver.process__sensor_readings:cstr", nullable=False),
+        Column("table_name", pa.string(), "table the validated rows were bound for", nullable=False),
+        Column("batch_id", pa.string(), "batch within the suite: plant or vendor and days", nullable=False),
+        Column("plant_id", pa.string(), "plant (or vendor) of the batch, when the suite is per plant"),
+        Column("first_day", pa.date32(), "first UTC day of the batch"),
+        Column("last_day", pa.date32(), "last UTC day of the batch"),
+        Column("dag_id", pa.string(), "pipeline that validated", nullable=False),
+        Column("run_id", pa.string(), "run that validated", nullable=False),
+        Column("task_id", pa.string(), "task that validated"),
+        Column("validated_at", UTC_TS, "when the result was recorded", nullable=False),
+        Column("rows_validated", pa.int64(), "rows in the batch", nullable=False),
+        Column("rows_failed", pa.int64(), "rows failing at least one expectation (quarantined)", nullable=False),
+        Column("evaluated_expectations", pa.int32(), "expectations evaluated", nullable=False),
+        Column("successful_expectations", pa.int32(), "expectations every row met", nullable=False),
+        Column("unsuccessful_expectations", pa.int32(), "expectations some row failed", nullable=False),
+        Column("success", pa.bool_(), "every expectation met by every row", nullable=False),
+        Column("failures", pa.string(), "failed expectations, '<reason>: <rows> rows' joined by '; ' (null if none)"),
+        Column("data_docs_path", pa.string(), "the result's Data Docs page, relative to the lake root (null for a "
+               "lake on object storage)"),
+    ),
+    primary_key=("suite", "batch_id", "run_id"),
+    constraints={"expectations_add_up": "evaluated_expectations = successful_expectations + unsuccessful_expectations",
+                 "rows_failed_le_rows": "rows_failed <= rows_validated"},
+    interval_column="validated_at",
+))

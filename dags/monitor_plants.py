@@ -16,9 +16,14 @@ plant in the UI) and per day:
    trained without labels on the trailing `training_days` of operation the robust fit itself
    judges normal; the operating mode (steady, transient, shutdown) from the load tags.
    `gold.fct_monitor_scores`.
-3. **build_events** — event frames in `gold.fct_events` (sensor fault, process anomaly,
-   transient, shutdown) with start, end (empty while still open), severity, peak score and the
-   contributing tags. Events are rebuilt from the hourly results over the days a run can affect:
+3. **check_balances** — physics-aware quality gates (`etl.balances`): the mass, energy, carbon
+   and charge balances the plant's tags allow, per hour, with the residual, its uncertainty from
+   the instruments' stated noise plus a model-form allowance, and ok / violation (beyond 3 sigma) /
+   insufficient_data. `gold.fct_balance_checks`. Runs before build_events, which alone writes
+   `gold.fct_events`.
+4. **build_events** — event frames in `gold.fct_events` (sensor fault, process anomaly,
+   transient, shutdown, balance violation) with start, end (empty while still open), severity,
+   peak score and the contributing tags. Events are rebuilt from the hourly results over the days a run can affect:
    reruns replace, never duplicate, and later data extend an open event.
 
 The day is `day` if given, else each plant's latest complete day in gold; `days` > 1 monitors the
@@ -34,7 +39,14 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from models import PLANTS  # cheap: plant modules load lazily
-from nexus.assets import GOLD_EVENTS, GOLD_MONITOR_SCORES, GOLD_TAG_HEALTH, GOLD_TAG_HOURLY, SILVER_SENSOR_READINGS
+from nexus.assets import (
+    GOLD_BALANCE_CHECKS,
+    GOLD_EVENTS,
+    GOLD_MONITOR_SCORES,
+    GOLD_TAG_HEALTH,
+    GOLD_TAG_HOURLY,
+    SILVER_SENSOR_READINGS,
+)
 from nexus.dag_support import lake_and_meta, plant_days
 
 
@@ -85,6 +97,13 @@ def monitor_plants():
         out = {**job, "process": {d.isoformat(): score(lake, job["plant_id"], d, meta) for d in _days(job)}}
         return announce(GOLD_MONITOR_SCORES, lake, meta, out)
 
+    @task(outlets=[GOLD_BALANCE_CHECKS], map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
+    def check_balances(job: dict) -> dict:
+        from etl.balances import check_balances as check
+
+        lake, meta, _ = lake_and_meta(f"monitoring:{job['plant_id']}", "check_balances")
+        return {**job, "balances": {d.isoformat(): check(lake, job["plant_id"], d, meta) for d in _days(job)}}
+
     @task(outlets=[GOLD_EVENTS], map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def build_events(job: dict) -> dict:
         from etl.monitoring import build_events as build
@@ -95,7 +114,8 @@ def monitor_plants():
                "events": build(lake, job["plant_id"], dt.date.fromisoformat(job["day"]) - dt.timedelta(days=int(job["days"]) - 1), meta)}
         return announce(GOLD_EVENTS, lake, meta, out)
 
-    build_events.expand(job=score_process.expand(job=assess_sensors.expand(job=select_plants())))
+    scored = score_process.expand(job=assess_sensors.expand(job=select_plants()))
+    build_events.expand(job=check_balances.expand(job=scored))
 
 
 monitor_plants()

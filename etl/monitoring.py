@@ -14,7 +14,8 @@ and using only what a real plant gives — historian data in silver/gold and the
    the trailing ``training_days`` hours that the robust fit itself keeps as normal; the operating
    mode (steady, transient, shutdown) detected from the load tags. ``gold.fct_monitor_scores``.
 3. :func:`build_events` — event frames from the hourly results: sensor faults per tag, process
-   anomalies, transients and shutdowns, in ``gold.fct_events``. Events are rebuilt from the
+   anomalies, transients, shutdowns and violated balances (``gold.fct_balance_checks``, written
+   by :func:`etl.balances.check_balances` before this step), in ``gold.fct_events``. Events are rebuilt from the
    hourly tables over the period the day can affect (back to the start of an event still open
    before it), so a rerun replaces and never duplicates, and an open event is extended by later days.
 
@@ -40,6 +41,7 @@ import pyarrow as pa
 from warehouse.lake import CommitMeta, Lake
 from warehouse.tables import (
     DIM_TAGS,
+    FCT_BALANCE_CHECKS,
     FCT_EVENTS,
     FCT_MONITOR_SCORES,
     FCT_TAG_HEALTH,
@@ -461,6 +463,13 @@ def build_events(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta, *,
         health = health[health["hour_start"] < data_end]
     units_of = {t.tag: t.unit_operation for t in get_plant(plant_id).TAGS}
     events = detect_events(scores, health, plant_id, cfg, data_end, units_of)
+    if lake.exists(FCT_BALANCE_CHECKS):  # physics-aware quality gates (etl.balances): violated balances
+        from etl.balances import balance_events
+
+        checks = lake.read(FCT_BALANCE_CHECKS, where={"plant_id": plant_id}, start=since.to_pydatetime(),
+                           end=data_end.to_pydatetime()).to_pandas()
+        events += balance_events(checks, plant_id, data_end, persistence_h=cfg.persistence_h,
+                                 strong_ratio=cfg.strong_ratio)
     now = pd.Timestamp.now(tz="UTC")
     frame = pd.DataFrame(events, columns=[c for c in FCT_EVENTS.column_names if c not in ("run_id", "computed_at")])
     frame = frame.assign(run_id=meta.run_id, computed_at=now)
@@ -474,9 +483,13 @@ def build_events(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta, *,
 
 def monitor_day(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta, *,
                 config: MonitorConfig | None = None) -> dict[str, Any]:
-    """All three steps for one plant-day (what the DAG does, for scripts and the demo)."""
+    """All steps for one plant-day (what the DAG does, for scripts and the demo): sensors, process,
+    balances (:func:`etl.balances.check_balances`), then the events of all three."""
+    from etl.balances import check_balances
+
     return {"sensors": assess_sensors(lake, plant_id, day, meta),
             "process": score_process(lake, plant_id, day, meta, config=config),
+            "balances": check_balances(lake, plant_id, day, meta),
             "events": build_events(lake, plant_id, day, meta, config=config)}
 
 

@@ -303,13 +303,15 @@ FCT_MONITOR_SCORES = _add(TableSpec(
 FCT_EVENTS = _add(TableSpec(
     name="gold.fct_events",
     description="Event frames detected from the data: one row per event (sensor fault on a tag, process anomaly "
-    "of a unit or the plant, transient, shutdown) with its window, severity, peak score and the tags behind it. "
+    "of a unit or the plant, transient, shutdown, violated mass/energy/carbon/charge balance) with its window, "
+    "severity, peak score and the tags behind it. "
     "An event still going on at the end of the data has no end; later data extend it. Reruns replace, never duplicate.",
     columns=(
         Column("event_id", pa.string(), "stable id: plant, unit, kind, tag and start", nullable=False),
         Column("plant_id", pa.string(), "plant", nullable=False),
         Column("unit", pa.string(), "unit operation, or 'plant'", nullable=False),
-        Column("kind", pa.string(), "sensor_fault | process_anomaly | transient | shutdown", nullable=False),
+        Column("kind", pa.string(), "sensor_fault | process_anomaly | transient | shutdown | balance_violation",
+               nullable=False),
         Column("start_at", UTC_TS, "first hour of the event", nullable=False),
         Column("end_at", UTC_TS, "end of the last hour of the event; null while it is still open"),
         Column("duration_h", pa.float64(), "hours from start to end (to the end of the data while open)", unit="h", nullable=False),
@@ -324,10 +326,53 @@ FCT_EVENTS = _add(TableSpec(
     ),
     primary_key=("event_id",),
     partition_by=("plant_id",),
-    constraints={"kind_known": "kind IN ('sensor_fault', 'process_anomaly', 'transient', 'shutdown')",
+    constraints={"kind_known": "kind IN ('sensor_fault', 'process_anomaly', 'transient', 'shutdown', "
+                               "'balance_violation')",
                  "severity_known": "severity IN ('low', 'medium', 'high')",
                  "window_ordered": "end_at IS NULL OR start_at < end_at"},
     interval_column="start_at",
+))
+
+FCT_BALANCE_CHECKS = _add(TableSpec(
+    name="gold.fct_balance_checks",
+    description="Physics-aware quality gates: per plant, hour and balance (models.balances) the in and out terms "
+    "of a mass, energy, carbon or charge balance computed from the hourly tag means, the residual, its standard "
+    "uncertainty (instrument noise from the tag catalog propagated, plus a stated model-form allowance) and the "
+    "verdict: violation when |residual| > k sigma. Runs of violating hours become balance_violation events.",
+    columns=(
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("hour_start", UTC_TS, "start of the hour (UTC)", nullable=False),
+        Column("balance", pa.string(), "balance name, unique per plant (energy, carbon, charge, beer_column_mass ...)",
+               nullable=False),
+        Column("quantity", pa.string(), "what is conserved: mass | energy | carbon | charge | component", nullable=False),
+        Column("section", pa.string(), "unit operation the balance closes over", nullable=False),
+        Column("unit", pa.string(), "unit of the terms, residual and sigma (kW, t/h, kg/h, A)", nullable=False),
+        Column("in_total", pa.float64(), "sum of the in terms, in `unit`"),
+        Column("out_total", pa.float64(), "sum of the out terms, in `unit`"),
+        Column("terms_json", pa.string(), "every term by name with its side and value, JSON", nullable=False),
+        Column("residual", pa.float64(), "in_total - out_total, in `unit`"),
+        Column("residual_pct", pa.float64(), "residual as percent of throughput = max(|in|, |out|)", unit="percent"),
+        Column("sigma", pa.float64(), "standard uncertainty of the residual (instruments and model form), in `unit`"),
+        Column("sigma_instruments", pa.float64(), "part of sigma from the tags' stated noise, in `unit`"),
+        Column("sigma_model", pa.float64(), "model-form allowance, in `unit`"),
+        Column("z_score", pa.float64(), "residual / sigma", unit="1"),
+        Column("k_sigma", pa.float64(), "coverage factor: violation when |z_score| > k_sigma", unit="1", nullable=False),
+        Column("status", pa.string(), "ok | violation | insufficient_data (a tag missing or flagged, or the plant "
+               "below the balance's minimum throughput)", nullable=False),
+        Column("tags_used", pa.string(), "tags the balance reads, comma-separated", nullable=False),
+        Column("tag_shares", pa.string(), "measured tags' shares of the instrument variance, 'tag:share' joined by "
+               "', ', largest first"),
+        Column("missing_tags", pa.string(), "tags missing or flagged in the hour, comma-separated"),
+        Column("model_version", pa.string(), "balance definitions version", nullable=False),
+        Column("run_id", pa.string(), "run that wrote the row", nullable=False),
+        Column("computed_at", UTC_TS, "when the row was computed", nullable=False),
+    ),
+    primary_key=("plant_id", "balance", "hour_start"),
+    partition_by=("plant_id",),
+    constraints={"status_known": "status IN ('ok', 'violation', 'insufficient_data')",
+                 "sigma_nonnegative": "sigma IS NULL OR sigma >= 0",
+                 "violation_has_z": "status <> 'violation' OR z_score IS NOT NULL"},
+    interval_column="hour_start",
 ))
 
 FCT_DETECTOR_EVALUATION = _add(TableSpec(

@@ -104,7 +104,7 @@ def test_events_are_replaced_not_duplicated_on_rerun(monitored):
     lake, _, _ = monitored
     before = lake.read(FCT_EVENTS).to_pandas().sort_values("event_id").reset_index(drop=True)
     assert len(before) and before["event_id"].is_unique
-    assert set(before["kind"]) <= {"sensor_fault", "process_anomaly", "transient", "shutdown"}
+    assert set(before["kind"]) <= {"sensor_fault", "process_anomaly", "transient", "shutdown", "balance_violation"}
     build_events(lake, "cstr", START + dt.timedelta(days=2), META, config=SHORT)
     build_events(lake, "cstr", START + dt.timedelta(days=2), META, config=SHORT)
     after = lake.read(FCT_EVENTS).to_pandas().sort_values("event_id").reset_index(drop=True)

@@ -65,6 +65,11 @@ class LineageNode:
         for node in self.inputs:
             yield from node.walk()
 
+    def find(self, table: str, version: int | None = None) -> LineageNode | None:
+        """The expanded node of ``table`` (at ``version``, else the first met depth first), or ``None``."""
+        return next((n for n in self.walk() if n.table == table and not n.repeated
+                     and (version is None or n.version == version)), None)
+
     def to_dict(self) -> dict[str, Any]:
         c = self.commit
         return {"table": self.table, "version": self.version, "dag_id": c.get("dag_id"), "run_id": c.get("run_id"),
@@ -156,26 +161,32 @@ def _describe(node: LineageNode) -> str:
     c = node.commit
     step = "/".join(x for x in (c.get("dag_id"), c.get("task_id")) if x) or "-"
     parts = [f"{node.table} v{node.version}"]
+    if node.repeated:
+        return f"{node.table} v{node.version}  (shown above)"
     if c:
         parts += [_when(c) or "", c.get("nexus_operation") or c.get("operation", ""), step,
                   f"run={c.get('run_id', '-')}"]
         rows = (c.get("operationMetrics") or {}).get("num_added_rows")
         if rows is not None:
             parts.append(f"+{rows} rows")
-    if node.repeated:
-        parts.append("(shown above)")
     if node.missing:
         parts.append(f"({node.missing})")
     return "  ".join(p for p in parts if p)
 
 
-def format_trail(root: LineageNode) -> str:
-    """The trail as an indented tree for the terminal, the table asked for at the top."""
+def format_trail(root: LineageNode, layers: Sequence[str] | None = None) -> str:
+    """The trail as an indented tree for the terminal, the table asked for at the top.
+
+    Args:
+        layers: show only tables of these layers (e.g. ``("gold", "silver")``); the inputs of a
+            table left out are left out too.
+    """
     lines = [_describe(root)]
 
     def add(node: LineageNode, prefix: str) -> None:
-        for i, child in enumerate(node.inputs):
-            last = i == len(node.inputs) - 1
+        shown = [n for n in node.inputs if layers is None or n.table.partition(".")[0] in layers]
+        for i, child in enumerate(shown):
+            last = i == len(shown) - 1
             lines.append(prefix + ("└── " if last else "├── ") + _describe(child))
             add(child, prefix + ("    " if last else "│   "))
 

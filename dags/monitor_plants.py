@@ -100,9 +100,11 @@ def monitor_plants():
     @task(outlets=[GOLD_BALANCE_CHECKS], map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def check_balances(job: dict) -> dict:
         from etl.balances import check_balances as check
+        from nexus.lineage import announce
 
         lake, meta, _ = lake_and_meta(f"monitoring:{job['plant_id']}", "check_balances")
-        return {**job, "balances": {d.isoformat(): check(lake, job["plant_id"], d, meta) for d in _days(job)}}
+        out = {**job, "balances": {d.isoformat(): check(lake, job["plant_id"], d, meta) for d in _days(job)}}
+        return announce(GOLD_BALANCE_CHECKS, lake, meta, out)
 
     @task(outlets=[GOLD_EVENTS], map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def build_events(job: dict) -> dict:

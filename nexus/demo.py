@@ -165,20 +165,84 @@ def product_query() -> tuple[str, str]:
             " UNION ALL ".join(parts) + " ORDER BY plant, product, day")
 
 
-def _dags_test(dag_id: str, logical: dt.date | None, what: str, env: dict[str, str], logs: Path,
-               conf: dict | None = None) -> bool:
+def run_dag_as_scheduled(dag_id: str, day: dt.date | None = None, conf: dict | None = None) -> str:
+    """Run one DAG run in this process with Airflow's ``dag.test()``; returns the run's state.
+
+    With ``day``, the run is the one the scheduler (or ``airflow backfill create``) makes for that
+    data day: the same logical date (the start of its data interval), data interval and
+    ``run_after`` (when the day has ended), and a start date of when it really started.
+    ``airflow dags test DAG DATE`` cannot make that run: it takes DATE as the logical date of a
+    manual run whose interval *ends* at DATE, so its logical dates sit one day off the
+    scheduler's (a later backfill over the same dates takes the wrong days for done), and it
+    stamps the run as started at its logical date (the UI then shows a duration of days).
+    Without ``day``, the run is a manual run now, as ``airflow dags test DAG``.
+    """
+    import json
+    from unittest import mock
+
+    import airflow.models.dagrun as dagrun_module
+    from airflow.configuration import conf as airflow_conf
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import timezone
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    bag = DagBag(dag_folder=str(Path(airflow_conf.get("core", "dags_folder")) / f"{dag_id}.py"))
+    dag = bag.get_dag(dag_id)
+    if dag is None:
+        raise RuntimeError(f"DAG {dag_id!r} not found or failed to parse: {json.dumps(bag.import_errors, default=str)}")
+    if day is None:
+        return str(dag.test(run_conf=conf).state)
+    midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    served = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    info = next((i for i in served.iter_dagrun_infos_between(midnight, midnight + dt.timedelta(days=2))
+                 if i.logical_date is not None and i.logical_date.date() == day), None)
+    if info is None:
+        raise RuntimeError(f"{dag_id} has no scheduled run for the data day {day}")
+    original, made = dagrun_module.get_or_create_dagrun, []
+
+    def as_scheduled(**kwargs):  # dag.test() makes its run through this helper (Airflow 3.x)
+        kwargs.update(run_id=f"demo__{info.logical_date.isoformat()}", data_interval=info.data_interval,
+                      run_after=info.run_after, start_date=timezone.utcnow())
+        made.append(kwargs["run_id"])
+        return original(**kwargs)
+
+    with mock.patch.object(dagrun_module, "get_or_create_dagrun", as_scheduled):
+        run = dag.test(logical_date=info.logical_date, run_conf=conf)
+    if not made:
+        raise RuntimeError("Airflow's dag.test() no longer creates its run through get_or_create_dagrun: "
+                           "the demo cannot shape its runs like the scheduler's")
+    return str(run.state)
+
+
+def _run_dag(dag_id: str, day: dt.date | None, what: str, env: dict[str, str], logs: Path,
+             conf: dict | None = None) -> bool:
+    """:func:`run_dag_as_scheduled` in a fresh interpreter with Airflow's environment; its output goes to a log."""
     import json
 
-    log = logs / f"{dag_id}__{logical or 'now'}.log"
+    log = logs / f"{dag_id}__{day or 'now'}.log"
     t0 = time.perf_counter()
-    rc = _airflow(["dags", "test", dag_id, *([logical.isoformat()] if logical else []),
-                   *(["--conf", json.dumps(conf)] if conf else [])], env, log)
-    ok = rc == 0  # `airflow dags test` exits non-zero when the run fails
-    print(f"- airflow dags test {dag_id} {logical or ''} ({what}): {'success' if ok else 'FAILED'} "
+    with log.open("w") as fh:
+        rc = subprocess.run([sys.executable, "-m", "nexus.demo", "run-dag", dag_id, day.isoformat() if day else "-",
+                             json.dumps(conf or {})], env=env, stdout=fh, stderr=subprocess.STDOUT,
+                            check=False).returncode
+    ok = rc == 0  # non-zero when the run failed
+    print(f"- {dag_id} {f'for {day}' if day else 'now'} ({what}): {'success' if ok else 'FAILED'} "
           f"[{time.perf_counter() - t0:.1f} s, log {log}]")
     if not ok:
         print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
     return ok
+
+
+def ingest_days(start: dt.date, days: int, env: dict[str, str], logs: Path, *,
+                dag_ids: tuple[str, ...] = ("ingest_market_data", DAG_ID), conf: dict | None = None) -> bool:
+    """Run the daily ingest DAGs for the data days ``[start, start + days)``, day by day, as the scheduler would."""
+    for i in range(days):
+        day = start + dt.timedelta(days=i)
+        for dag_id in dag_ids:
+            what = f"prices published on {day}" if dag_id == "ingest_market_data" else f"historian exports of {day}"
+            if not _run_dag(dag_id, day, what, env, logs, conf):
+                return False
+    return True
 
 
 def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57) -> int:
@@ -247,28 +311,23 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
         return 1
     print(f"- Airflow metadata database ready at {env['AIRFLOW_HOME']} [{time.perf_counter() - t0:.1f} s]")
 
-    if not _dags_test("ingest_regulatory_data", start, "the documents waiting in landing/regulatory", env, logs):
+    if not _run_dag("ingest_regulatory_data", start, "the documents waiting in landing/regulatory", env, logs):
         return 1
-    for i in range(days):
-        day = start + dt.timedelta(days=i)
-        logical = day + dt.timedelta(days=1)  # a run's data interval is the day before its logical date
-        if not _dags_test("ingest_market_data", logical, f"prices published on {day}", env, logs):
-            return 1
-        if not _dags_test(DAG_ID, logical, f"historian exports of {day}", env, logs):
-            return 1
+    if not ingest_days(start, days, env, logs):
+        return 1
 
     last = start + dt.timedelta(days=days - 1)
-    if not _dags_test("monitor_plants", None, "sensor health, process monitoring and event frames", env, logs,
-                      conf={"day": last.isoformat(), "days": days}):
+    if not _run_dag("monitor_plants", None, "sensor health, process monitoring and event frames", env, logs,
+                    conf={"day": last.isoformat(), "days": days}):
         return 1
-    if not _dags_test("calibrate_models", None, "parameters fitted on the hours monitoring found steady and normal",
-                      env, logs, conf={"fit_date": last.isoformat()}):
+    if not _run_dag("calibrate_models", None, "parameters fitted on the hours monitoring found steady and normal",
+                    env, logs, conf={"fit_date": last.isoformat()}):
         return 1
-    if not _dags_test("optimize_setpoints", None, f"setpoints under the prices and rules of {last}", env, logs,
-                      conf={"recommendation_date": last.isoformat(), "pareto_points": 5}):
+    if not _run_dag("optimize_setpoints", None, f"setpoints under the prices and rules of {last}", env, logs,
+                    conf={"recommendation_date": last.isoformat(), "pareto_points": 5}):
         return 1
-    if not _dags_test("sustainability_report", None, f"carbon accounting, LCA and the report of {last}", env, logs,
-                      conf={"report_date": last.isoformat(), "window_days": days, "lca_samples": 300}):
+    if not _run_dag("sustainability_report", None, f"carbon accounting, LCA and the report of {last}", env, logs,
+                    conf={"report_date": last.isoformat(), "window_days": days, "lca_samples": 300}):
         return 1
 
     from nexus.evaluation import evaluate_detectors, summary
@@ -289,5 +348,22 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
           f"  .venv/bin/nexus rules smelter {start}\n"
           f"  .venv/bin/nexus sql \"SELECT * FROM gold.fct_prices_daily LIMIT 10\"\n"
           f"  .venv/bin/nexus reports   # the daily sustainability reports (open the HTML in a browser)\n"
-          f"  make airflow   # the Airflow UI on http://localhost:8080")
+          f"  make airflow   # the Airflow UI on {env['AIRFLOW__API__BASE_URL']}")
     return 0
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m nexus.demo run-dag DAG_ID DAY|- CONF_JSON`` (what :func:`_run_dag` runs)."""
+    import json
+
+    if len(argv) != 4 or argv[0] != "run-dag":
+        print("usage: python -m nexus.demo run-dag DAG_ID DAY|- CONF_JSON", file=sys.stderr)
+        return 2
+    day = None if argv[2] == "-" else dt.date.fromisoformat(argv[2])
+    state = run_dag_as_scheduled(argv[1], day, json.loads(argv[3]) or None)
+    print(f"{argv[1]} {argv[2]}: {state}")
+    return 0 if state == "success" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -94,7 +94,8 @@ def airflow_port_environ(environ: Mapping[str, str] | None = None) -> dict[str, 
     except ValueError:
         port = -1
     if not 0 < port < 65536 - TRIGGER_LOG_SERVER_OFFSET:
-        raise ConfigError(f"AIRFLOW__API__PORT must be a TCP port below {65536 - TRIGGER_LOG_SERVER_OFFSET}, found {raw!r}")
+        raise ConfigError(f"AIRFLOW__API__PORT must be a TCP port below {65536 - TRIGGER_LOG_SERVER_OFFSET}, "
+                          f"found {raw!r}")
     host = env.get("AIRFLOW__API__HOST", "")
     url_host = "localhost" if host in ("", "0.0.0.0", "::") else host
     url_host = f"[{url_host}]" if ":" in url_host else url_host

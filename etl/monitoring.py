@@ -1,7 +1,8 @@
 """Seeing the plant from its own data: sensor health, process monitoring and event frames.
 
-For one plant and one UTC day, :func:`monitor_day` runs three steps, each idempotent for its day
-and using only what a real plant gives — historian data in silver/gold and the tag catalog:
+For one plant and one UTC day, :func:`monitor_day` runs three steps (and, before the third, the
+balance checks of :mod:`etl.balances`), each idempotent for its day and using only what a real
+plant gives — historian data in silver/gold and the tag catalog:
 
 1. :func:`assess_sensors` — per-tag sensor health (:mod:`models.sensor_health`: stuck, spike,
    drift, noise) over the day with the ``context_days`` before it as reference. Flags are written
@@ -503,7 +504,8 @@ def monitor_range(lake: Lake, plant_id: str, start: dt.date, end: dt.date, meta:
         out.append(res)
         if progress:
             progress(f"{plant_id} {day}: {res['sensors'].get('flagged', 0)} readings flagged, "
-                     f"{res['process'].get('status')}, {res['events'].get('events', 0)} events")
+                     f"{res['process'].get('status')}, {res['balances'].get('violations', 0)} balance-hours "
+                     f"violated, {res['events'].get('events', 0)} events")
         day += dt.timedelta(days=1)
     return out
 

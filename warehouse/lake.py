@@ -127,6 +127,11 @@ def sql_literal(value: Scalar) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _constraint_names(table: DeltaTable) -> set[str]:
+    prefix = "delta.constraints."
+    return {k[len(prefix):] for k in table.metadata().configuration if k.startswith(prefix)}
+
+
 def _where_sql(where: Mapping[str, Scalar]) -> list[str]:
     return [f"{col} = {sql_literal(val)}" for col, val in where.items()]
 
@@ -180,7 +185,8 @@ class Lake:
         return DeltaTable.is_deltatable(self.path(spec), storage_options=self.storage_options)
 
     def ensure(self, spec: TableSpec, meta: CommitMeta) -> DeltaTable:
-        """Create the table from its spec if it is missing; check its columns if it exists.
+        """Create the table from its spec if it is missing; check its columns if it exists, and bring
+        its constraints to the spec's (:meth:`_migrate_constraints`) when their names differ.
 
         Raises:
             SchemaDrift: the existing table's columns differ from the spec.
@@ -192,6 +198,9 @@ class Lake:
                 raise SchemaDrift(
                     f"{spec.name} at {self.path(spec)} has columns {found}, the spec expects {spec.column_names}"
                 )
+            if _constraint_names(table) != set(spec.constraints):
+                self._migrate_constraints(spec, table, meta)
+                table = self._open(spec)
             return table
         if not self.root.startswith(("s3://", "gs://", "az://", "abfss://")):
             Path(self.path(spec)).parent.mkdir(parents=True, exist_ok=True)
@@ -211,6 +220,19 @@ class Lake:
             table = self._open(spec)  # another writer created it first
         self._ensure_constraints(spec, table, meta)
         return self._open(spec)
+
+    def _migrate_constraints(self, spec: TableSpec, table: DeltaTable, meta: CommitMeta) -> None:
+        """Make an existing table's CHECK constraints those of its spec, by name.
+
+        A constraint the spec no longer names is dropped, one it names that the table lacks is
+        added (failing if existing rows break it). Delta stores expressions normalised (``IN``
+        becomes ``OR``), so a spec that changes an expression gives it a new name.
+        """
+        for name in sorted(_constraint_names(table) - set(spec.constraints)):
+            table.alter.drop_constraint(name, raise_if_not_exists=False,
+                                        commit_properties=meta.properties("drop_constraints"))
+            log.info("%s: dropped constraint %s (no longer in the spec)", spec.name, name)
+        self._ensure_constraints(spec, self._open(spec), meta)
 
     @staticmethod
     def _ensure_constraints(spec: TableSpec, table: DeltaTable, meta: CommitMeta) -> None:

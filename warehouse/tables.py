@@ -326,8 +326,10 @@ FCT_EVENTS = _add(TableSpec(
     ),
     primary_key=("event_id",),
     partition_by=("plant_id",),
-    constraints={"kind_known": "kind IN ('sensor_fault', 'process_anomaly', 'transient', 'shutdown', "
-                               "'balance_violation')",
+    # event_kind_known replaced kind_known when balance_violation joined the vocabulary: Delta keeps
+    # constraints by name, so Lake.ensure swaps them on existing tables by the new name.
+    constraints={"event_kind_known": "kind IN ('sensor_fault', 'process_anomaly', 'transient', 'shutdown', "
+                                     "'balance_violation')",
                  "severity_known": "severity IN ('low', 'medium', 'high')",
                  "window_ordered": "end_at IS NULL OR start_at < end_at"},
     interval_column="start_at",

@@ -175,3 +175,35 @@ def test_monitor_dag_checks_balances_before_building_events():
     assert tasks["build_events"].upstream_task_ids == {"check_balances"}
     assert [a.name for a in tasks["check_balances"].outlets] == ["gold.fct_balance_checks"]
     assert [a.name for a in tasks["build_events"].outlets] == ["gold.fct_events"]
+
+
+def test_an_events_table_from_before_balances_accepts_balance_violations(lake, meta):
+    """A lake whose gold.fct_events was created with the old kind vocabulary (constraint kind_known)
+    takes balance_violation events: Lake.ensure swaps the constraint, which still rejects unknown kinds."""
+    import dataclasses
+
+    from nexus.errors import ContractViolation
+
+    old = dataclasses.replace(FCT_EVENTS, constraints={
+        "kind_known": "kind IN ('sensor_fault', 'process_anomaly', 'transient', 'shutdown')",
+        "severity_known": "severity IN ('low', 'medium', 'high')",
+        "window_ordered": "end_at IS NULL OR start_at < end_at"})
+    start = pd.Timestamp("2026-03-02 09:00", tz="UTC")
+
+    def event(kind: str, n: int) -> pd.DataFrame:
+        return pd.DataFrame([{
+            "event_id": f"e{n}", "plant_id": "cstr", "unit": "reactor", "kind": kind, "start_at": start,
+            "end_at": start + pd.Timedelta(hours=2), "duration_h": 2.0, "severity": "high", "peak_score": 3.0,
+            "top_tags": "CSTR.QI101:1.00", "detail": "test", "detector": "balance", "model_version": "v",
+            "run_id": "r", "computed_at": start}])
+
+    lake.append(old, event("sensor_fault", 1), meta=meta)
+    with pytest.raises(ContractViolation):
+        lake.append(old, event("balance_violation", 2), meta=meta)   # the old table's rule
+    lake.append(FCT_EVENTS, event("balance_violation", 2), meta=meta)
+    conf = lake.ensure(FCT_EVENTS, meta).metadata().configuration
+    assert {k for k in conf if k.startswith("delta.constraints.")} == {
+        f"delta.constraints.{k}" for k in FCT_EVENTS.constraints}
+    assert sorted(lake.read(FCT_EVENTS).column("kind").to_pylist()) == ["balance_violation", "sensor_fault"]
+    with pytest.raises(ContractViolation):
+        lake.append(FCT_EVENTS, event("made_up", 3), meta=meta)

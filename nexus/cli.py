@@ -3,7 +3,7 @@
     nexus sql "SELECT * FROM gold.fct_tag_hourly LIMIT 5"   # read-only SQL on raw, bronze, silver and gold
     nexus tables [NAME]                                     # the table registry, with units
     nexus history NAME                                      # a table's commits and their runs
-    nexus lineage NAME [--version N] [--layers gold,silver] # the table versions and runs that fed a table, recursively
+    nexus lineage NAME [--version N] [--where COL=VAL]      # the table versions and runs that fed a table (or rows)
     nexus simulate --plant cstr --start 2026-01-01 --days 2 # historian exports into the landing folder
     nexus simulate-market --start 2026-01-01 --days 5       # vendor price files into the landing folder
     nexus load-market --start 2021-01-01 --end 2026-01-01  # bulk-load price history (same rows as daily runs)
@@ -205,9 +205,25 @@ def _cmd_lineage(args: argparse.Namespace) -> int:
     from nexus.lineage import format_trail, trail
     from warehouse.lake import Lake
 
-    root = trail(Lake(args.lake) if args.lake else Lake(), args.name, args.version, max_depth=args.depth)
+    lake = Lake(args.lake) if args.lake else Lake()
     layers = tuple(args.layers.split(",")) if args.layers else None
-    print(json.dumps(root.to_dict(), indent=2) if args.json else format_trail(root, layers))
+    versions: list[int | None] = [args.version]
+    if args.where:
+        from nexus.lineage import rows_by_version
+
+        bad = [w for w in args.where if "=" not in w]
+        if bad:
+            print(f"error: --where takes COLUMN=VALUE, found {bad}", file=sys.stderr)
+            return 2
+        where = dict(w.split("=", 1) for w in args.where)
+        counts = rows_by_version(lake, args.name, where)
+        print(f"{sum(counts.values())} row(s) of {args.name} where {where}: "
+              + ", ".join(f"{n} written by v{v}" if v is not None else f"{n} by a commit no longer in the log"
+                          for v, n in counts.items()))
+        versions = [v for v in counts if v is not None]
+    for version in versions:
+        root = trail(lake, args.name, version, max_depth=args.depth)
+        print(json.dumps(root.to_dict(), indent=2) if args.json else format_trail(root, layers))
     return 0
 
 
@@ -446,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--version", type=int, help="the table version to trace (default: the latest)")
     p.add_argument("--depth", type=int, default=12, help="levels of inputs to follow")
+    p.add_argument("--where", action="append", metavar="COLUMN=VALUE",
+                   help="trace the versions that wrote the current rows matching this (repeatable)")
     p.add_argument("--layers", help="show only these layers, e.g. gold,silver (default: all)")
     p.add_argument("--json", action="store_true", help="the trail as JSON")
     p.set_defaults(func=_cmd_lineage)

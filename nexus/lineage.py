@@ -9,7 +9,9 @@
 
 Every commit a :class:`warehouse.lake.Lake` makes records the versions of the tables the step read
 (``inputs`` in the commit's metadata). :func:`trail` follows them recursively from a table's
-latest (or a given) version; ``nexus lineage TABLE`` prints the result.
+latest (or a given) version; ``nexus lineage TABLE`` prints the result. :func:`rows_by_version`
+finds the versions whose commits wrote given rows (``nexus lineage TABLE --where plant_id=cstr``),
+so each gold row is traceable to the runs and input versions behind it.
 
 The same facts reach Airflow: :func:`announce` (called by each producing task) puts the written
 table's version, rows and intervals into the asset event's ``extra``, and hands the task's lake
@@ -32,7 +34,7 @@ from nexus.errors import TableNotFound
 from warehouse.lake import CommitMeta, Lake, commit_inputs
 from warehouse.registry import LAYERS, TableSpec
 
-SAME_DATA = ("compact", "add_constraints")  # commits that change no row: lineage is the commit before
+SAME_DATA = ("compact", "add_constraints", "drop_constraints")  # commits that change no row: lineage is the commit before
 HISTORY_LIMIT = 200  # commits searched for a run's writes (asset_extra)
 
 
@@ -194,6 +196,38 @@ def format_trail(root: LineageNode, layers: Sequence[str] | None = None) -> str:
     if not root.inputs and not root.missing and root.commit:
         lines.append("  (this commit recorded no inputs: written from files or parameters, or before lineage was kept)")
     return "\n".join(lines)
+
+
+def rows_by_version(lake: Lake, table: str, where: Mapping[str, Any]) -> dict[int | None, int]:
+    """Which versions wrote the current rows matching ``where`` (column = value, ANDed): version -> rows.
+
+    Values may be strings (as typed on the command line); they are cast to the column's type.
+    ``None`` counts rows in files whose adding commit is no longer in the Delta log. Follow each
+    version with :func:`trail` to see what it was computed from.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    from urllib.parse import unquote
+
+    spec = _Histories(lake).spec(table)
+    dataset = lake.dataset(spec)
+    expr = None
+    for col, value in where.items():
+        if col not in dataset.schema.names:
+            raise TableNotFound(f"{table} has no column {col!r}; columns are {dataset.schema.names}")
+        typed = pc.cast(pa.array([value]), dataset.schema.field(col).type)[0] if isinstance(value, str) else value
+        term = pc.field(col) == typed
+        expr = term if expr is None else expr & term
+    added = {unquote(path): v for path, v in lake.file_versions(spec).items()}
+    out: dict[int | None, int] = {}
+    for fragment in dataset.get_fragments(filter=expr):
+        n = ds.Scanner.from_fragment(fragment, schema=dataset.schema, filter=expr).count_rows()
+        if n:
+            rel = unquote(fragment.path.replace("\\", "/"))
+            version = next((v for path, v in added.items() if rel.endswith(path)), None)
+            out[version] = out.get(version, 0) + n
+    return dict(sorted(out.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))
 
 
 # ---------------------------------------------------------------------------- asset events

@@ -190,3 +190,19 @@ def test_tag_to_parameter_to_setpoint_to_co2e(copy_lake, capsys):
     out = capsys.readouterr().out
     assert "optimize_setpoints/optimize_plant  run=opt-1" in out and "calibrate_models/calibrate_plant" in out
     assert "bronze." not in out and "raw." not in out
+
+
+def test_rows_are_traced_to_the_version_that_wrote_them(chain, capsys):
+    from nexus.cli import main
+    from nexus.lineage import rows_by_version
+
+    assert rows_by_version(chain, "silver.t__readings", {"plant_id": "cstr"}) == {1: 2}
+    assert rows_by_version(chain, "silver.t__readings", {"plant_id": "smelter", "day": "2026-03-01"}) == {2: 1}
+    assert rows_by_version(chain, "silver.t__readings", {"plant_id": "nowhere"}) == {}
+    chain.upsert(READINGS, _rows("cstr", [D2], 9.0), meta=_meta("ingest", "publish_silver", run="r3"))  # v3
+    assert rows_by_version(chain, "silver.t__readings", {"plant_id": "cstr"}) == {3: 2}  # the partition rewritten
+
+    assert main(["--lake", chain.root, "lineage", "gold.fct_t_params", "--where", "plant_id=cstr"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "1 row(s) of gold.fct_t_params where {'plant_id': 'cstr'}: 1 written by v1"
+    assert out[1].startswith("gold.fct_t_params v1") and "silver.t__readings v2" in out[3]

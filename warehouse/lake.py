@@ -469,6 +469,25 @@ class Lake:
         """Commits newest first, each with its operation and run metadata."""
         return self._open(spec).history(limit)
 
+    def file_versions(self, spec: TableSpec) -> dict[str, int]:
+        """Data file (path relative to the table) -> the version whose commit added it (lineage of rows).
+
+        Read from the JSON commit files of the Delta log, so only for a lake on local disk, and
+        only for commits whose log file is still kept (Delta cleans up logs older than
+        ``delta.logRetentionDuration``, 30 days by default, once a checkpoint covers them).
+        """
+        if "://" in self.root:
+            raise ContractViolation(f"file_versions reads the Delta log from local disk; {self.root} is not local")
+        out: dict[str, int] = {}
+        for log_file in sorted(Path(self.path(spec), "_delta_log").glob("*.json")):
+            version = int(log_file.stem)
+            for line in log_file.read_text().splitlines():
+                if '"add"' in line:
+                    add = json.loads(line).get("add")
+                    if add:
+                        out[add["path"]] = version
+        return out
+
     # ------------------------------------------------------------------ maintenance
     @_retry_on_conflict
     def compact(self, spec: TableSpec, *, meta: CommitMeta, target_size: int | None = None) -> dict[str, int]:

@@ -44,7 +44,7 @@ PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
     tags=["nexus", "calibration", "models"],
     default_args={"owner": "nexus", "retries": 1, "retry_delay": dt.timedelta(minutes=1)},
     params={
-        "plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS},
+        "plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS}, examples=PLANTS,
                         description="plants to calibrate"),
         "fit_date": Param(None, type=["null", "string"], format="date",
                           description="last day of the window; empty = each plant's latest complete day in gold"),

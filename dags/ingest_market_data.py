@@ -16,7 +16,8 @@ rates) published on one day, from `landing/market/<vendor>/<vendor>__<YYYY-MM-DD
 4. **build_gold** — `gold.fct_prices_daily` (a price for every calendar day, carried forward
    where no quote exists) and `gold.fct_prices_hourly` (day-ahead power).
 
-The run for logical date *D* handles the files published on *D−1*. Runs go one at a time
+Each run handles the files published on one day *D*, its data interval: the scheduled run is due
+at 00:30 UTC on *D+1* and shows *D* as its logical date (backfill dates are due dates). Runs go one at a time
 (a re-issue changes gold for the days after it); a backfill replays publication days in order.
 """
 

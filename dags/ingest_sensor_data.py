@@ -21,10 +21,11 @@ plant in the UI), so plants proceed in parallel and one plant's bad day does not
    monitoring, calibration and optimization downstream). A day with no files, or far fewer readings,
    is **skipped** here with an alert in the task log: downstream pipelines do not run on it.
 
-A run processes exactly its **data interval**: the run for logical date *D* ingests the UTC day
-before *D* (`[D-1d, D)`); a run triggered by hand without a logical date ingests the last complete
-UTC day. Every step replaces its plant-day, so clearing a run or backfilling a period gives the
-same rows, never duplicates. Query the results with `nexus sql`.
+A run processes exactly its **data interval**, one UTC day *D* (`[D, D+1)`): the scheduled run is
+due at 00:00 UTC on *D+1*, when the day has ended, and shows *D* as its logical date. Backfill
+dates are due dates (`--from-date 2026-03-02` starts with the run of 2026-03-01). A run triggered
+by hand without a logical date ingests the last complete UTC day. Every step replaces its
+plant-day, so clearing a run or backfilling a period gives the same rows, never duplicates. Query the results with `nexus sql`.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def _batch_and_meta(plant_id: str, step: str):
     tags=["nexus", "sensor", "ingest"],
     default_args={"owner": "nexus", "retries": 2, "retry_delay": dt.timedelta(minutes=1)},
     params={"plants": Param(sorted(PLANTS), type="array", items={"type": "string", "enum": sorted(PLANTS)},
+                            examples=sorted(PLANTS),
                             minItems=1, uniqueItems=True, description="Plants whose historian exports to ingest"),
             "min_completeness": Param(0.5, type="number", minimum=0, maximum=1,
                                       description="Share of the catalog's expected readings a plant-day needs to "

@@ -64,6 +64,7 @@ def _days(job: dict) -> list[dt.date]:
     default_args={"owner": "nexus", "retries": 1, "retry_delay": dt.timedelta(minutes=1)},
     params={
         "plants": Param(sorted(PLANTS), type="array", items={"type": "string", "enum": sorted(PLANTS)},
+                        examples=sorted(PLANTS),
                         minItems=1, uniqueItems=True, description="plants to monitor"),
         "day": Param(None, type=["null", "string"], format="date",
                      description="UTC day to monitor; empty = each plant's latest complete day in gold"),

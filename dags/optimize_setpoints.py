@@ -43,7 +43,7 @@ PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
     tags=["nexus", "optimization"],
     default_args={"owner": "nexus", "retries": 1, "retry_delay": dt.timedelta(minutes=1)},
     params={
-        "plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS},
+        "plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS}, examples=PLANTS,
                         description="plants to optimize"),
         "recommendation_date": Param(None, type=["null", "string"], format="date",
                                      description="day whose prices and rules apply; empty = each plant's latest "

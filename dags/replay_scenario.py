@@ -3,8 +3,9 @@
 
 Replays calibration, setpoint optimization and carbon accounting over past days under another
 carbon price, grid factor, market prices or emission limits, and writes every result keyed by
-`scenario_id` — the base case is never touched. One run replays one day (the run's data interval:
-a run for logical date D replays D − 1), so a period is replayed with a backfill:
+`scenario_id` — the base case is never touched. One run replays one day, its data interval D (the
+run due at D + 1, whose logical date is D; backfill dates are due dates), so a period is replayed
+with a backfill:
 
 ```
 airflow backfill create --dag-id replay_scenario --from-date 2026-03-02 --to-date 2026-03-04 \
@@ -62,7 +63,7 @@ PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
                                    description="item -> factor on its market price, e.g. {\"electricity\": 1.5}"),
         "limit_overrides": Param({}, type="object",
                                  description="'<plant>:<pollutant>:<averaging>' -> limit, e.g. {\"smelter:cf4:day\": 5}"),
-        "plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS}),
+        "plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS}, examples=PLANTS),
         "window_days": Param(7, type="integer", minimum=1, maximum=90, description="calibration window"),
         "pareto_points": Param(5, type="integer", minimum=0, maximum=25),
     },

@@ -63,3 +63,22 @@ def test_the_report_waits_for_the_days_recommendations():
     condition = sustainability_report().timetable.asset_condition
     assert type(condition).__name__ == "AssetAll"  # every asset, not any one of them
     assert set(condition.objects) == {GOLD_TAG_HOURLY, GOLD_EMISSION_FACTORS, GOLD_SETPOINT_RECOMMENDATIONS}
+
+
+def test_every_choice_list_param_is_a_multi_select():
+    """An array param whose items are a fixed set (plants, outputs) must show as a pick-list."""
+    from pathlib import Path
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).parents[2] / "dags"))
+    assert not bag.import_errors
+    checked = []
+    for dag_id, dag in bag.dags.items():
+        for name, param in dag.params.items():
+            schema = dag.params.get_param(name).schema
+            if "enum" in schema.get("items", {}):
+                assert schema.get("examples") == schema["items"]["enum"], f"{dag_id}.{name}"
+                checked.append(f"{dag_id}.{name}")
+    assert {"ingest_sensor_data.plants", "monitor_plants.plants", "calibrate_models.plants",
+            "optimize_setpoints.plants", "replay_scenario.plants"} <= set(checked)

@@ -28,7 +28,9 @@ from nexus.dag_support import lake_and_meta
     params={
         "retention_hours": Param(168, type="integer", minimum=0, description="keep what time travel may need"),
         "dry_run": Param(False, type="boolean", description="list what vacuum would remove, remove nothing"),
-        "tables": Param([], type="array", items={"type": "string"}, description="tables (empty = all)"),
+        # Nullable: the trigger form sends an empty list as null, which a plain array would refuse.
+        "tables": Param(None, type=["null", "array"], items={"type": "string"},
+                        description="tables, e.g. gold.fct_tag_hourly (empty = all)"),
     },
     doc_md=__doc__,
 )
@@ -39,7 +41,7 @@ def maintain_lake():
 
         lake, meta, ctx = lake_and_meta("maintenance", "compact_and_vacuum")
         p = ctx["params"]
-        return maintain(lake, meta=meta, tables=p["tables"], retention_hours=p["retention_hours"],
+        return maintain(lake, meta=meta, tables=p["tables"] or (), retention_hours=p["retention_hours"],
                         dry_run=p["dry_run"])
 
     compact_and_vacuum()

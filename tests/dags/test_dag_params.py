@@ -82,3 +82,10 @@ def test_every_choice_list_param_is_a_multi_select():
                 checked.append(f"{dag_id}.{name}")
     assert {"ingest_sensor_data.plants", "monitor_plants.plants", "calibrate_models.plants",
             "optimize_setpoints.plants", "replay_scenario.plants"} <= set(checked)
+
+
+def test_maintenance_form_submits_with_its_defaults():
+    from maintain_lake import maintain_lake
+
+    dag = _served(maintain_lake())
+    assert dag.params.deep_merge(_form_conf(dag.params)).validate()["tables"] is None  # = every table

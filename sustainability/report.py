@@ -306,7 +306,8 @@ def _validation_html(lake: Lake, on: dt.date, page_path: Path) -> str:
             rows.append(f"<tr><td>{html.escape(r['suite'])}</td><td>{html.escape(r['batch_id'])}</td>"
                         f'<td class="{"ok" if r["success"] else "exceeded"}">{"passed" if r["success"] else "failed"}</td>'
                         f"<td>{int(r['rows_failed']):,} / {int(r['rows_validated']):,}</td>"
-                        f"<td>{html.escape(r['failures'] or '')}</td><td>{page}</td></tr>")
+                        f"<td>{html.escape(r['failures'] if isinstance(r['failures'], str) else '')}</td>"
+                        f"<td>{page}</td></tr>")
         out += ('<h3>Validations of the day</h3><div class="scroll"><table><thead><tr><th>suite</th><th>batch</th>'
                 "<th>outcome</th><th>rows failed / validated</th><th>failures</th><th>Data Docs</th></tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table></div>")

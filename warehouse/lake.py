@@ -151,6 +151,7 @@ class Lake:
         self.root = str(root if root is not None else get_settings().lake_root)
         self.storage_options = dict(storage_options) if storage_options else None
         self._reads: dict[str, int] = {}
+        self.opened_at = time.monotonic()  # validations after this belong to this lake's steps
 
     @property
     def reads(self) -> dict[str, int]:

@@ -25,6 +25,7 @@ import collections
 import datetime as dt
 import functools
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,7 @@ class RowValidation:
         rows: rows validated.
         days: the batch's first and last day (from :data:`BATCH_DATE_COLUMNS`), if it has one.
         result: Great Expectations' ``ExpectationSuiteValidationResult`` (failing-row lists cut).
+        at: when it ran (``time.monotonic()``), so a step takes only its own validations.
     """
 
     failed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
@@ -93,15 +95,21 @@ class RowValidation:
     rows: int = 0
     days: tuple[dt.date, dt.date] | None = None
     result: Any = None
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def success(self) -> bool:
         return not self.failed
 
 
-def take_results() -> list[RowValidation]:
-    """The validations run in this process since the last call (oldest first), removed from the outbox."""
-    out = list(_OUTBOX)
+def take_results(since: float | None = None) -> list[RowValidation]:
+    """The validations run in this process since the last call (oldest first), removed from the outbox.
+
+    Args:
+        since: a ``time.monotonic()`` value; older validations (left by earlier work in the
+            process that nobody recorded) are dropped, not returned.
+    """
+    out = [r for r in _OUTBOX if since is None or r.at >= since]
     _OUTBOX.clear()
     return out
 

@@ -90,11 +90,11 @@ def record_validations(lake: Lake, meta: CommitMeta, results: Sequence[RowValida
     Args:
         lake: the lake the validated batch belongs to.
         meta: the step's run metadata (dag, run, task).
-        results: outcomes to record; default: every validation this process ran since the last
-            call (:func:`warehouse.quality.take_results`).
+        results: outcomes to record; default: every validation this process ran since ``lake``
+            was opened (and since the last call): :func:`warehouse.quality.take_results`.
         build_docs: also store the results and render their Data Docs pages (local lakes).
     """
-    results = take_results() if results is None else list(results)
+    results = take_results(since=lake.opened_at) if results is None else list(results)
     results = [r for r in results if r.result is not None]
     if not results:
         return []

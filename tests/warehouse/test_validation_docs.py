@@ -105,3 +105,21 @@ def test_the_daily_report_links_the_data_docs_and_the_days_validations(lake):
     assert all((page.parent / link).resolve().exists() for link in links)
     assert "silver.process__sensor_readings:cstr" in body and "failed" in body and "1 rows" in body
     assert "Validations of the day" not in _validation_html(lake, dt.date(2026, 3, 5), page)
+
+
+def test_a_step_records_only_the_validations_run_since_its_lake_was_opened(tmp_path):
+    from warehouse.lake import Lake
+
+    validate_rows(_batch([1.0]), _suite(), name="silver.process__sensor_readings:left_over")  # nobody recorded it
+    lake = Lake(tmp_path / "lake")  # a new step (a DAG task opens its own lake)
+    validate_rows(_batch([2.0]), _suite(), name="silver.process__sensor_readings:cstr")
+    assert [r["suite"] for r in record_validations(lake, META)] == ["silver.process__sensor_readings:cstr"]
+
+
+def test_the_report_lists_passing_validations_too(lake):
+    from sustainability.report import _validation_html, report_path
+
+    validate_rows(_batch([1.0, 2.0]).assign(tag="TI101"), _suite(), name="silver.process__sensor_readings:cstr")
+    record_validations(lake, META)
+    body = _validation_html(lake, dt.date(2026, 3, 1), report_path(lake, dt.date(2026, 3, 1)))
+    assert "passed" in body and "0 / 2" in body

@@ -231,8 +231,30 @@ def rows_by_version(lake: Lake, table: str, where: Mapping[str, Any]) -> dict[in
 
 
 # ---------------------------------------------------------------------------- asset events
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EQ = re.compile(r"(\w+) = '([^']*)'")
+_GE = re.compile(r"(\w+) >= '([^']*)'")
+_LT = re.compile(r"(\w+) < '([^']*)'")
+
+
+def _predicate_days(predicate: str) -> set[str]:
+    """The UTC days a write predicate replaces: ``col = 'date'`` and ``col >= start AND col < end``."""
+    days = {v for _, v in _EQ.findall(predicate) if _DATE.match(v)}
+    ends = dict(_LT.findall(predicate))
+    for col, start in _GE.findall(predicate):
+        if col not in ends:
+            continue
+        try:
+            lo, hi = (dt.datetime.fromisoformat(x.replace("Z", "+00:00")) for x in (start, ends[col]))
+        except ValueError:
+            continue
+        last = (hi - dt.timedelta(microseconds=1)).date()
+        n = (last - lo.date()).days + 1
+        if 0 < n <= 366:
+            days.update((lo.date() + dt.timedelta(days=i)).isoformat() for i in range(n))
+        else:
+            days.update({lo.date().isoformat(), last.isoformat()})
+    return days
 
 
 def asset_extra(lake: Lake, spec: TableSpec, meta: CommitMeta | None = None, *, any_task: bool = False,
@@ -242,8 +264,8 @@ def asset_extra(lake: Lake, spec: TableSpec, meta: CommitMeta | None = None, *, 
     Looks up the commits of ``meta``'s run and source (and task, when ``meta.extra`` names one
     and not ``any_task``) among the table's latest commits: ``version`` is the newest of them,
     ``rows`` the rows they added,
-    ``partitions`` the ``column=value`` slices they replaced and ``days`` the dates their
-    predicates name. Without ``meta`` (or when the run wrote nothing) it describes the latest
+    ``partitions`` the ``column=value`` slices they replaced and ``days`` the UTC days their
+    predicates replaced (an interval ``[start, end)`` gives each day in it). Without ``meta`` (or when the run wrote nothing) it describes the latest
     version. ``more`` is added as given (JSON-serialisable values).
     """
     out: dict[str, Any] = {"table": spec.name}
@@ -261,7 +283,7 @@ def asset_extra(lake: Lake, spec: TableSpec, meta: CommitMeta | None = None, *, 
         rows += int((c.get("operationMetrics") or {}).get("num_added_rows") or 0)
         predicate = (c.get("operationParameters") or {}).get("predicate") or ""
         partitions.update(f"{k}={v}" for k, v in _EQ.findall(predicate) if k in spec.partition_by)
-        days.update(_DATE.findall(predicate))
+        days.update(_predicate_days(predicate))
         inputs.update(commit_inputs(c))
     out.update({"version": max((int(c["version"]) for c in mine), default=lake.version(spec)),
                 "commits": len(mine), "rows": rows, "partitions": sorted(partitions), "days": sorted(days),

@@ -118,7 +118,7 @@ def test_asset_extra_says_version_rows_partitions_and_days(chain):
     assert extra["table"] == "gold.fct_t_hourly" and extra["version"] == chain.version(HOURLY) == 1
     assert extra["rows"] == 2 and extra["commits"] == 1
     assert extra["partitions"] == ["plant_id=cstr"]
-    assert extra["days"] == ["2026-03-01", "2026-03-03"]  # the replaced interval [start, end)
+    assert extra["days"] == ["2026-03-01", "2026-03-02"]  # the replaced interval [2026-03-01, 2026-03-03)
     assert extra["inputs"] == {"silver.t__readings": 2} and extra["plant_id"] == "cstr"
     json.dumps(extra)  # an asset event's extra must be JSON
     other = asset_extra(chain, HOURLY, _meta("ingest", "build_gold", run="never"))
@@ -206,3 +206,14 @@ def test_rows_are_traced_to_the_version_that_wrote_them(chain, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "1 row(s) of gold.fct_t_params where {'plant_id': 'cstr'}: 1 written by v1"
     assert out[1].startswith("gold.fct_t_params v1") and "silver.t__readings v2" in out[3]
+
+
+def test_days_of_write_predicates():
+    from nexus.lineage import _predicate_days
+
+    assert _predicate_days("plant_id = 'x' AND hour_start >= '2026-03-01T00:00:00.000000Z' AND "
+                           "hour_start < '2026-03-02T00:00:00.000000Z'") == {"2026-03-01"}
+    assert _predicate_days("reading_date = '2026-03-04'") == {"2026-03-04"}
+    assert _predicate_days("day >= '2026-03-01'::date AND day < '2026-03-04'::date") == {
+        "2026-03-01", "2026-03-02", "2026-03-03"}
+    assert _predicate_days("scenario_id = 'base'") == set()

@@ -19,6 +19,7 @@ from models.historian import HistorianConfig, write_exports
 from warehouse.lake import CommitMeta, Lake
 from warehouse.tables import (
     BRONZE_TAG_READINGS,
+    FCT_VALIDATION_RESULTS,
     FCT_INGEST_BATCHES,
     FCT_TAG_HOURLY,
     RAW_FILES,
@@ -166,3 +167,7 @@ def test_a_multi_day_batch_equals_day_by_day(tmp_path):
         assert len(a) > 0
         pd.testing.assert_frame_equal(a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True),
                                       obj=spec.name)
+    # every chunk's validations are recorded: one per day loaded day by day, one for the 3-day chunk
+    results = {name: lake.read(FCT_VALIDATION_RESULTS).to_pylist() for name, lake in (("daily", daily), ("bulk", bulk))}
+    assert (len(results["daily"]), len(results["bulk"])) == (3, 1)
+    assert {r["plant_id"] for r in results["bulk"]} == {"cstr"} and results["bulk"][0]["evaluated_expectations"] > 0

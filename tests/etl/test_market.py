@@ -372,3 +372,63 @@ def test_rows_that_do_not_add_up_stop_the_batch_before_anything_is_written(lake,
     with pytest.raises(em.ContractViolation, match=r"market batch eex 2026-03-06: 2 bronze rows but 1 silver \+ 0 quarantined \+ 0 duplicates"):
         run(lake, landing, FRI)
     assert not lake.exists(SILVER_PRICE_HISTORY) and not lake.exists(SILVER_PRICES) and not lake.exists(FCT_INGEST_BATCHES)
+
+
+# ------------------------------------------------------------------------------ clean exit
+# Issue 13: a run that had done its work aborted on exit ("terminate called without an active
+# exception", rc -6), segfaulted or hung. Cause: Lake.dataset serves Delta tables through deltalake's
+# default PyFileSystem, so Arrow's I/O threads call into Python for every read; a scan left unfinished
+# (DuckDB stopping at a LIMIT on a connection nobody closed) still has them reading when the
+# interpreter finalizes. Reproduced in 3 of 6 and 4 of 6 runs of the case below; 0 of 8 with the
+# tables read through Arrow's own local file system.
+_CASE = """
+import datetime as dt, sys
+from pathlib import Path
+from etl import market as em
+from warehouse.lake import CommitMeta, Lake
+from warehouse.sql import connect
+
+root = Path(sys.argv[1])
+head = "series_id,period_start,period,value,currency,unit,issued_at\\n"
+lines = {"ecb": ["ecb.usd_per_eur,{d},P1D,1.1,USD,EUR,{d}T16:00:00Z", "ecb.usd_per_eur,{d},P1D,0,USD,EUR,{d}T16:05:00Z"],
+         "eex": ["eex.eua,{d},P1D,80,EUR,t,{d}T17:30:00Z", "eex.eua,{d},P1D,81,EUR,t,{d}T17:30:00Z",
+                 'eex.eua,{d},P1D,"' + "9" * 140_000 + '",EUR,t,{d}T17:30:00Z']}
+days = [dt.date(2026, 3, 2) + dt.timedelta(days=i) for i in range(4)]
+for vendor, rows in lines.items():
+    (root / "landing" / "market" / vendor).mkdir(parents=True)
+    for d in days:
+        (root / "landing" / "market" / vendor / f"{vendor}__{d}__01.csv").write_text(
+            head + "".join(r.format(d=d) + "\\n" for r in rows))
+lake = Lake(root / "lake")
+for d in days:
+    em.run_batch(lake, root / "landing", em.Batch(d), CommitMeta("pytest", f"exit-{d}", "market"))
+con = connect(lake)  # left open, as a script or notebook does
+print(con.sql("SELECT series_id FROM silver.market__price_history LIMIT 1").fetchall())  # stops at the LIMIT
+"""
+
+
+@pytest.mark.xfail(strict=False, reason="fails in about half of the runs until Lake.dataset reads local lakes "
+                   "through Arrow's own file system (see the comment above)")
+def test_a_finished_run_exits_cleanly(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    runs = []
+    for i in range(2):
+        (tmp_path / str(i)).mkdir()
+        done = subprocess.run([sys.executable, "-c", _CASE, str(tmp_path / str(i))], cwd=root, capture_output=True,
+                              text=True, timeout=120)
+        runs.append((done.returncode, done.stdout.strip(), done.stderr[-300:]))
+    assert [(rc, out) for rc, out, _ in runs] == [(0, "[('ecb.usd_per_eur',)]")] * 2, runs
+
+
+@pytest.mark.xfail(strict=True, reason="Lake.dataset still uses deltalake's default PyFileSystem (see the comment "
+                   "above); remove this marker with the fix")
+def test_tables_are_read_without_calling_python_from_arrow_threads(lake, tmp_path):
+    import pyarrow.fs
+
+    landing = tmp_path / "landing"
+    write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=1.10)])
+    run(lake, landing, FRI)
+    assert not isinstance(lake.dataset(SILVER_PRICE_HISTORY).filesystem, pyarrow.fs.PyFileSystem)

@@ -4,19 +4,28 @@ One batch is one **publication date**: the files every vendor published that day
 logical date *D* handles the files published on *D−1*, like the sensor feed). Steps:
 
 1. :func:`land` — each vendor's files of the day go from ``landing/market/<vendor>/`` into raw
-   (sha256 manifest; a file already landed is not loaded twice).
+   (sha256 manifest; a file already landed is not loaded twice). A misnamed file, or one named
+   for another vendor, is kept in raw as ``rejected`` on the vendor-day it arrived for.
 2. :func:`load_bronze` — every data line typed into ``bronze.market__price_quotes``, in the
-   vendor's own currency and unit.
-3. :func:`publish_silver` — Great Expectations validates the rows against the series catalog
-   (:data:`models.market.SERIES`: known series, its currency, unit and period, no negative price
-   unless the market allows it, within 20× of the series' reference level); failing rows go to
-   ``silver.market__price_quarantine`` with the reason. Passing rows are converted to canonical
-   units (materials per metric tonne, energy per MWh) and the reporting currency (exchange rate
-   of the period's date, or the latest before it, but never one published after the quote), the
-   original quote kept, and written to
-   ``silver.market__price_history`` (every issue). ``silver.market__prices`` keeps the latest
-   issue per (series, period): a vendor's re-issue of a past day replaces the value there and
-   stays in the history.
+   vendor's own currency and unit. Lines are decoded and split one by one: a line that is not
+   UTF-8 or not valid CSV (a field over 128 KiB) becomes a row with a parse error; a file that
+   cannot be read is ``rejected`` with the reason and the files after it still load; a file
+   without a data line is ``empty``.
+3. :func:`publish_silver` — write-audit-publish. Great Expectations validates the rows against
+   the series catalog (:data:`models.market.SERIES`: known series, from its own vendor, its
+   currency, unit and period, no negative price unless the market allows it, an exchange rate
+   above 0, within 20× of the series' reference level). Identical repeats of one issue (series,
+   period, ``issued_at``) are counted as duplicates; different values for one issue are all
+   quarantined as a conflict. Passing rows are converted to canonical units (materials per
+   metric tonne, energy per MWh) and the reporting currency (exchange rate of the period's date,
+   or the latest before it, but never one published after the quote; a price whose rate was
+   delivered but quarantined waits instead of taking an older one), the original quote kept.
+   Only when every row of every vendor-day is accounted for (bronze = silver + quarantine +
+   duplicates, checked, not derived) is anything written: ``silver.market__price_history``
+   (every issue), ``silver.market__price_quarantine`` (rule and reason), ``silver.market__prices``
+   (the latest issue per (series, period): a vendor's re-issue of a past day replaces the value
+   there and stays in the history) and ``gold.fct_ingest_batches`` (every file that arrived and
+   where every row went, per vendor and publication day).
 4. :func:`build_gold` — ``gold.fct_prices_daily`` (a price for every calendar day, carried
    forward over days without a quote and flagged) and ``gold.fct_prices_hourly`` (power),
    recomputed from the earliest period the batch touched.

@@ -521,33 +521,39 @@ def _split_repeats(valid: pd.DataFrame, published: pd.DataFrame) -> tuple[pd.Dat
     """Sort out repeats of one issue (series, period, issued_at) among the valid rows of a batch.
 
     Identical repeats (same value) are duplicates: the first (by publication date, file, line)
-    stays, the others are returned by row id and counted. Rows of an issue that carries different
-    values are all conflicts, quarantined with a reason naming the other values and where they
-    are; the vendor has to say which holds. ``published`` is the history of other publication
-    dates: a row repeating one of its issues is a duplicate (same value) or a conflict (the
-    published row stays published; only this batch's side is quarantined).
+    stays, the others are returned by row id and counted. Rows of one publication date that give
+    an issue different values are all conflicts, quarantined with a reason naming the other
+    values and where they are; the vendor has to say which holds. ``published`` is the history of
+    other publication dates: a row repeating one of its issues is a duplicate (same value) or a
+    conflict (the published row stays; only the new side is quarantined). Publication dates are
+    taken in order, each against what the earlier ones kept, so a multi-day batch decides as the
+    same days run one by one.
 
     Returns:
         the rows to publish, the duplicate row ids, and row id -> conflict reason.
     """
     valid = valid.sort_values(["publication_date", "_source_file", "_line_number"], kind="stable")
-    mine = valid[_ISSUE_KEY + ["value", "_source_file", "_line_number", ROW_ID]]
     theirs = published[_ISSUE_KEY + ["value_original", "_source_file", "_line_number"]].rename(
         columns={"value_original": "value"}).assign(**{ROW_ID: -1})
-    both = pd.concat([theirs, mine], ignore_index=True) if len(theirs) else mine.reset_index(drop=True)
-    n_values = both.groupby(_ISSUE_KEY, dropna=False)["value"].transform("nunique")
+    duplicates: set[int] = set()
     conflicts: dict[int, str] = {}
-    for _, group in both[n_values > 1].groupby(_ISSUE_KEY, dropna=False, sort=True):
-        for row in group[group[ROW_ID] >= 0].to_dict(orient="records"):
-            others = group[group["value"] != row["value"]]
-            where = "; ".join(f"{v!r} at {f} line {n}" + (" (already published)" if r < 0 else "")
-                              for v, f, n, r in zip(others["value"], others["_source_file"], others["_line_number"],
-                                                    others[ROW_ID]))
-            conflicts[int(row[ROW_ID])] = (
-                f"{row['series_id']} for {row['period_start'].isoformat()} issued {row['issued_at'].isoformat()} is "
-                f"{row['value']!r} here but {where}: one issue with different values")
-    repeat = both.duplicated(_ISSUE_KEY, keep="first") & (n_values == 1) & (both[ROW_ID] >= 0)
-    duplicates = {int(r) for r in both.loc[repeat, ROW_ID]}
+    for _, day in valid.groupby("publication_date", sort=True):
+        mine = day[_ISSUE_KEY + ["value", "_source_file", "_line_number", ROW_ID]]
+        both = pd.concat([theirs, mine], ignore_index=True) if len(theirs) else mine.reset_index(drop=True)
+        n_values = both.groupby(_ISSUE_KEY, dropna=False)["value"].transform("nunique")
+        for _, group in both[n_values > 1].groupby(_ISSUE_KEY, dropna=False, sort=True):
+            for row in group[group[ROW_ID] >= 0].to_dict(orient="records"):
+                others = group[group["value"] != row["value"]]
+                where = "; ".join(f"{v!r} at {f} line {n}" + (" (already published)" if r < 0 else "")
+                                  for v, f, n, r in zip(others["value"], others["_source_file"],
+                                                        others["_line_number"], others[ROW_ID]))
+                conflicts[int(row[ROW_ID])] = (
+                    f"{row['series_id']} for {row['period_start'].isoformat()} issued {row['issued_at'].isoformat()} "
+                    f"is {row['value']!r} here but {where}: one issue with different values")
+        repeat = both.duplicated(_ISSUE_KEY, keep="first") & (n_values == 1) & (both[ROW_ID] >= 0)
+        duplicates |= {int(r) for r in both.loc[repeat, ROW_ID]}
+        kept = mine[~mine[ROW_ID].isin(duplicates) & ~mine[ROW_ID].isin(conflicts)]
+        theirs = pd.concat([theirs, kept.assign(**{ROW_ID: -1})], ignore_index=True) if len(kept) else theirs
     keep = ~valid[ROW_ID].isin(duplicates) & ~valid[ROW_ID].isin(conflicts)
     return valid[keep], duplicates, conflicts
 

@@ -322,6 +322,29 @@ def test_a_later_file_repeating_a_published_issue(lake, tmp_path):
     assert sorted(history.loc[history["series_id"] != "ecb.usd_per_eur", "value_original"]) == [30.0, 80.0]
 
 
+def test_repeats_across_days_decide_the_same_in_one_multi_day_batch(tmp_path):
+    from warehouse.lake import Lake
+
+    def load(root, batches):
+        landing = root / "landing"
+        gas = "eex.gas_ttf,2026-03-06,P1D,{},EUR,MWh,2026-03-06T17:30:00Z"
+        write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=1.10)])
+        write(landing, "eex", FRI, 1, [EUA.format(day=FRI, value=80.0), gas.format(30.0)])
+        write(landing, "eex", SAT, 1, [EUA.format(day=FRI, value=80.0), gas.format(31.0)])
+        lake = Lake(root / "lake")
+        for b in batches:
+            em.run_batch(lake, landing, b, CommitMeta("pytest", "r", "market"))
+        quarantine = sorted((r["_source_file"][-18:], r["_line_number"], r["rule"]) for r in lake.read(SILVER_PRICE_QUARANTINE).to_pylist())
+        history = sorted((r["series_id"], r["value_original"], r["publication_date"]) for r in lake.read(SILVER_PRICE_HISTORY).to_pylist())
+        audit = sorted((r["plant_id"], r["period_date"], r["silver_rows"], r["quarantined_rows"], r["duplicates_removed"],
+                        r["conflicting_rows"]) for r in lake.read(FCT_INGEST_BATCHES).to_pylist())
+        return quarantine, history, audit
+
+    daily = load(tmp_path / "a", [em.Batch(FRI), em.Batch(SAT)])
+    assert daily[0] == [("2026-03-07__01.csv", 3, "conflicting_issue")]
+    assert load(tmp_path / "b", [em.Batch(FRI, SAT)]) == daily
+
+
 def test_rows_and_files_of_another_vendor_are_refused(lake, tmp_path):
     landing = tmp_path / "landing"
     write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=1.10)])

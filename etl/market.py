@@ -5,7 +5,7 @@ logical date *D* handles the files published on *D−1*, like the sensor feed). 
 
 1. :func:`land` — each vendor's files of the day go from ``landing/market/<vendor>/`` into raw
    (sha256 manifest; a file already landed is not loaded twice). A misnamed file, or one named
-   for another vendor, is kept in raw as ``rejected`` on the vendor-day it arrived for.
+   for another vendor, is kept in raw as ``rejected`` on the day of the run that received it.
 2. :func:`load_bronze` — every data line typed into ``bronze.market__price_quotes``, in the
    vendor's own currency and unit. Lines are decoded and split one by one: a line that is not
    UTF-8 or not valid CSV (a field over 128 KiB) becomes a row with a parse error; a file that
@@ -50,8 +50,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.historian import parse_file_name
-from etl.landing import _copy_atomic, land_files, manifest, sha256_of
+from etl.landing import land_files, manifest
 from etl.units import registry
 from models.market import SERIES, PriceSeries
 from nexus.errors import ContractViolation, UnparseableFile
@@ -195,61 +194,16 @@ def inbox_vendors(landing_dir: Path) -> list[str]:
 def land(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     """Land every vendor's files of the publication date into raw.
 
-    A file that cannot belong to its folder's vendor-day — a name that does not follow
-    ``<vendor>__<YYYY-MM-DD>__<NN>.csv``, or one naming another vendor — is kept in raw as
-    ``rejected`` with the reason and counted on the vendor-day it arrived for (the batch's
-    first day for a name without a date), so every file that arrives is accounted for.
+    A misnamed file, or one named for another vendor, is kept in raw as ``rejected`` with the
+    reason and booked on the batch's first day (:func:`etl.landing.land_files`), so every file
+    that arrives is counted.
     """
     reports: dict[str, dict[str, list[str]]] = {}
     for vendor in inbox_vendors(landing_dir):
-        stray = _reject_stray_files(lake, landing_dir, vendor, batch, meta)
         report = land_files(lake, landing_dir, source=SOURCE, plant_id=vendor, day=batch.day, last_day=batch.end_day,
                             meta=meta)
         reports[vendor] = {k: v for k, v in report.as_dict().items() if v}
-        if stray:
-            reports[vendor]["rejected"] = reports[vendor].get("rejected", []) + stray
     return reports
-
-
-def _reject_stray_files(lake: Lake, landing_dir: Path, vendor: str, batch: Batch, meta: CommitMeta) -> list[str]:
-    """Land the misnamed and other-vendor files of ``landing/market/<vendor>/`` as rejected.
-
-    :func:`etl.landing.land_files` leaves a file named for another vendor in the inbox for
-    ever (it waits for "its own run") and books a misnamed file on no day; here both become
-    manifest rows of this vendor and a day of the batch.
-    """
-    inbox = landing_dir / SOURCE / vendor
-    known = manifest(lake, source=SOURCE, plant_id=vendor)
-    known_keys = set(zip(known["sha256"].to_pylist(), known["file_name"].to_pylist()))
-    now = dt.datetime.now(dt.timezone.utc)
-    rows, done = [], []
-    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
-        parsed = parse_file_name(path.name)
-        if parsed is None:
-            day = batch.day
-            reason = f"file name {path.name!r} does not follow <vendor>__<YYYY-MM-DD>__<NN>.csv"
-        elif parsed[0] != vendor and batch.day <= parsed[1] <= batch.end_day:
-            day = parsed[1]
-            reason = (f"{path.name!r} names vendor {parsed[0]!r} but arrived in landing/{SOURCE}/{vendor}/ "
-                      f"(a vendor's files go in its own folder)")
-        else:
-            continue  # this vendor's file (land_files lands it) or another day's (its own run rejects it)
-        sha = sha256_of(path)
-        done.append(path)
-        if (sha, path.name) in known_keys:
-            continue
-        raw_rel = f"raw/{SOURCE}/{vendor}/_rejected/{sha[:12]}__{path.name}"
-        _copy_atomic(path, Path(lake.root) / raw_rel)
-        rows.append({"sha256": sha, "file_name": path.name, "source": SOURCE, "plant_id": vendor, "period_date": day,
-                     "raw_path": raw_rel, "size_bytes": path.stat().st_size, "received_at": now, "status": "rejected",
-                     "reason": reason, "rows_loaded": 0, "_run_id": meta.run_id})
-        known_keys.add((sha, path.name))
-        log.warning("rejected %s: %s", path.name, reason)
-    if rows:
-        lake.upsert(RAW_FILES, pa.Table.from_pylist(rows, schema=RAW_FILES.schema), meta=meta)
-    for path in done:  # only now is the file safe in raw and in the manifest
-        path.unlink()
-    return [r["file_name"] for r in rows]
 
 
 # -------------------------------------------------------------------------------------- bronze

@@ -357,7 +357,7 @@ def test_rows_and_files_of_another_vendor_are_refused(lake, tmp_path):
     assert [r["value_original"] for r in lake.read(SILVER_PRICES, where={"series_id": "ecb.usd_per_eur"}).to_pylist()] == [1.10]
     files = {r["file_name"]: r for r in lake.read(em.RAW_FILES).to_pylist()}
     assert files[f"ecb__{FRI}__02.csv"]["status"] == "rejected" and files[f"ecb__{FRI}__02.csv"]["plant_id"] == "eex"
-    assert "names vendor 'ecb' but arrived in landing/market/eex/" in files[f"ecb__{FRI}__02.csv"]["reason"]
+    assert "names plant 'ecb' but arrived in the inbox of 'eex'" in files[f"ecb__{FRI}__02.csv"]["reason"]
     assert not any((landing / "market" / "eex").iterdir())  # nothing waits in the inbox for ever
     a = audit_of(lake, "eex")
     assert (a["files_received"], a["files_landed"], a["files_rejected"]) == (2, 1, 1)

@@ -7,7 +7,7 @@ logical date *D* handles the files published on *D−1*, like the sensor feed). 
    (sha256 manifest; a file already landed is not loaded twice). A misnamed file, or one named
    for another vendor, is kept in raw as ``rejected`` on the day of the run that received it.
 2. :func:`load_bronze` — every data line typed into ``bronze.market__price_quotes``, in the
-   vendor's own currency and unit. Lines are decoded and split one by one: a line that is not
+   vendor's own currency and unit (a ``.csv.gz`` file is decompressed). Lines are decoded and split one by one: a line that is not
    UTF-8 or not valid CSV (a field over 128 KiB) becomes a row with a parse error; a file that
    cannot be read is ``rejected`` with the reason and the files after it still load; a file
    without a data line is ``empty``.
@@ -50,6 +50,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl.historian import decompress
 from etl.landing import land_files, manifest
 from etl.units import registry
 from models.market import SERIES, PriceSeries
@@ -327,7 +328,7 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
         parts, updates, rejected, empty = [], [], [], []
         for row in files.to_pylist():
             try:
-                content = (Path(lake.root) / row["raw_path"]).read_bytes()
+                content = decompress((Path(lake.root) / row["raw_path"]).read_bytes(), row["raw_path"])
                 table = parse_price_csv(content, vendor=vendor, publication_date=row["period_date"], source_file=row["raw_path"],
                                         sha256=row["sha256"], ingested_at=now, run_id=meta.run_id)
             except Exception as exc:  # noqa: BLE001 - one bad file must not block the files after it

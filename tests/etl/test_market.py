@@ -363,6 +363,18 @@ def test_rows_and_files_of_another_vendor_are_refused(lake, tmp_path):
     assert (a["files_received"], a["files_landed"], a["files_rejected"]) == (2, 1, 1)
 
 
+def test_a_gzip_vendor_file_loads_and_a_corrupt_one_is_rejected(lake, tmp_path):
+    import gzip
+
+    landing = tmp_path / "landing"
+    write_bytes(landing, "ecb", f"ecb__{FRI}__01.csv.gz", gzip.compress((HEADER + RATE.format(day=FRI, rate=1.1) + "\n").encode()))
+    write_bytes(landing, "ecb", f"ecb__{FRI}__02.csv.gz", gzip.compress(b"series_id")[:12])
+    run(lake, landing, FRI)
+    assert [r["value_original"] for r in lake.read(SILVER_PRICES).to_pylist()] == [1.1]
+    a = audit_of(lake, "ecb")
+    assert (a["files_received"], a["files_landed"], a["files_rejected"]) == (2, 1, 1)
+
+
 def test_every_file_that_arrives_is_counted_even_without_rows(lake, tmp_path):
     landing = tmp_path / "landing"
     write_bytes(landing, "eex", f"eex__{FRI}__01.csv", b"")

@@ -35,6 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pa_fs
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
@@ -353,7 +354,7 @@ class Lake:
             expr = term if expr is None else expr | term
         # Read and write on the same snapshot, so a concurrent upsert makes this commit fail
         # (and retry) instead of both keeping the rows each read.
-        current = target.to_pyarrow_dataset().to_table(filter=expr).cast(spec.schema)
+        current = self._arrow_dataset(spec, target).to_table(filter=expr).cast(spec.schema)
         marker = table.select(keys).append_column("_nexus_new", pa.array([True] * table.num_rows))
         kept = current.join(marker, keys=keys, join_type="left anti") if current.num_rows else current
         updated = current.num_rows - kept.num_rows
@@ -440,7 +441,21 @@ class Lake:
         """
         table = self._open(spec, version)
         self._remember_read(spec, table.version())
-        return table.to_pyarrow_dataset()
+        return self._arrow_dataset(spec, table)
+
+    def _arrow_dataset(self, spec: TableSpec, table: DeltaTable) -> ds.Dataset:
+        """``table`` as a pyarrow dataset; on a local lake, read with Arrow's own file system.
+
+        deltalake's default file system is a ``PyFileSystem`` that calls back into Python from
+        Arrow's I/O threads. A scan left unfinished at interpreter exit (DuckDB stopping at a
+        LIMIT on a connection nobody closed, an abandoned batch iterator) then has those threads
+        take the GIL during finalization: the process aborts (``terminate called without an
+        active exception``, rc -6), segfaults or hangs after its work is done. Arrow's native
+        local file system never enters Python.
+        """
+        if self.storage_options or "://" in self.root:
+            return table.to_pyarrow_dataset()
+        return table.to_pyarrow_dataset(filesystem=pa_fs.SubTreeFileSystem(self.path(spec), pa_fs.LocalFileSystem()))
 
     def read(self, spec: TableSpec, *, where: Mapping[str, Scalar] | None = None,
              start: dt.datetime | None = None, end: dt.datetime | None = None,

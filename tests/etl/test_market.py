@@ -411,8 +411,8 @@ def test_rows_that_do_not_add_up_stop_the_batch_before_anything_is_written(lake,
 
 # ------------------------------------------------------------------------------ clean exit
 # Issue 13: a run that had done its work aborted on exit ("terminate called without an active
-# exception", rc -6), segfaulted or hung. Cause: Lake.dataset serves Delta tables through deltalake's
-# default PyFileSystem, so Arrow's I/O threads call into Python for every read; a scan left unfinished
+# exception", rc -6), segfaulted or hung. Cause (fixed in Lake._arrow_dataset): Lake.dataset served
+# Delta tables through deltalake's default PyFileSystem, so Arrow's I/O threads call into Python for every read; a scan left unfinished
 # (DuckDB stopping at a LIMIT on a connection nobody closed) still has them reading when the
 # interpreter finalizes. Reproduced in 3 of 6 and 4 of 6 runs of the case below; 0 of 8 with the
 # tables read through Arrow's own local file system.
@@ -442,8 +442,6 @@ print(con.sql("SELECT series_id FROM silver.market__price_history LIMIT 1").fetc
 """
 
 
-@pytest.mark.xfail(strict=False, reason="fails in about half of the runs until Lake.dataset reads local lakes "
-                   "through Arrow's own file system (see the comment above)")
 def test_a_finished_run_exits_cleanly(tmp_path):
     import subprocess
     import sys
@@ -458,8 +456,6 @@ def test_a_finished_run_exits_cleanly(tmp_path):
     assert [(rc, out) for rc, out, _ in runs] == [(0, "[('ecb.usd_per_eur',)]")] * 2, runs
 
 
-@pytest.mark.xfail(strict=True, reason="Lake.dataset still uses deltalake's default PyFileSystem (see the comment "
-                   "above); remove this marker with the fix")
 def test_tables_are_read_without_calling_python_from_arrow_threads(lake, tmp_path):
     import pyarrow.fs
 

@@ -412,10 +412,10 @@ def test_rows_that_do_not_add_up_stop_the_batch_before_anything_is_written(lake,
 # ------------------------------------------------------------------------------ clean exit
 # Issue 13: a run that had done its work aborted on exit ("terminate called without an active
 # exception", rc -6), segfaulted or hung. Cause (fixed in Lake._arrow_dataset): Lake.dataset served
-# Delta tables through deltalake's default PyFileSystem, so Arrow's I/O threads call into Python for every read; a scan left unfinished
-# (DuckDB stopping at a LIMIT on a connection nobody closed) still has them reading when the
-# interpreter finalizes. Reproduced in 3 of 6 and 4 of 6 runs of the case below; 0 of 8 with the
-# tables read through Arrow's own local file system.
+# Delta tables through deltalake's default PyFileSystem, so Arrow's I/O threads called into Python
+# for every read; a scan left unfinished (DuckDB stopping at a LIMIT on a connection nobody closed)
+# still had them reading when the interpreter finalized. Reproduced in 3 of 6 and 4 of 6 runs of
+# the case below; 0 of 8 with the tables read through Arrow's own local file system.
 _CASE = """
 import datetime as dt, sys
 from pathlib import Path

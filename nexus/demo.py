@@ -83,9 +83,11 @@ def _airflow(args: list[str], env: dict[str, str], log: Path) -> int:
 
 
 DEMO_QUERIES = [
-    ("Row accounting per feed and day (bronze = silver + quarantine + duplicates)",
-     "SELECT source, plant_id AS plant_or_vendor, period_date, files_landed, bronze_rows, silver_rows, "
-     "quarantined_rows, duplicates_removed FROM gold.fct_ingest_batches ORDER BY source DESC, period_date, plant_id"),
+    ("Row accounting per feed and day (bronze = silver + quarantine + duplicates) and completeness",
+     "SELECT source, plant_id AS plant_or_vendor, period_date, files_received, files_landed, bronze_rows, silver_rows, "
+     "quarantined_rows, duplicates_removed, conflicting_rows, round(completeness, 4) AS completeness, status "
+     "FROM gold.fct_ingest_batches WHERE period_date >= DATE '{start}' "
+     "ORDER BY source DESC, period_date, plant_id"),
     ("Daily reactor conditions from the hourly gold table",
      "SELECT CAST(hour_start AS DATE) AS day, tag, unit, round(avg(twa_value), 3) AS mean, "
      "round(min(min_value), 3) AS min, round(max(max_value), 3) AS max, round(avg(good_fraction), 4) AS good_fraction "

@@ -196,3 +196,15 @@ def test_compact_then_vacuum_keeps_the_data_and_frees_the_files(lake, meta):
     assert on_disk() == 7  # the superseded files stay for time travel ...
     assert len(lake.vacuum(SPEC, retention_hours=0, dry_run=False)) == 6
     assert on_disk() == 1 and content(lake) == before  # ... until vacuum removes them
+
+
+def test_reads_select_files_by_partition_and_statistics_before_scanning(lake, meta):
+    """A read of one plant-day opens only that day's files, however long the table's history."""
+    for day in range(1, 11):
+        lake.append(SPEC, rows(("a", t(day), float(day)), ("a", t(day, 12), float(day)), ("b", t(day), 1.0)), meta=meta)
+    assert len(lake.dataset(SPEC).files) == 20  # one file per plant and append
+    one_day = [("plant_id", "=", "a"), ("ts", ">=", t(4)), ("ts", "<", t(5))]
+    assert len(lake.dataset(SPEC, files=one_day).files) == 1  # partition exact, ts by min/max statistics
+    assert content(lake, where={"plant_id": "a"}, start=t(4), end=t(5)) == [("a", t(4), 4.0), ("a", t(4, 12), 4.0)]
+    assert content(lake, start=t(10, 6)) == [("a", t(10, 12), 10.0)]
+    assert len(content(lake, where={"plant_id": "b"})) == 10

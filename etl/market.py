@@ -570,9 +570,11 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, reporting_curr
         ContractViolation: the rows do not add up for a vendor-day (bronze = silver + quarantine
             + duplicates), or rows to publish break a table constraint.
     """
-    bronze = (lake.dataset(BRONZE_PRICE_QUOTES).to_table(filter=(pc.field("publication_date") >= pa.scalar(batch.day, pa.date32()))
-                                                         & (pc.field("publication_date") < pa.scalar(batch.stop, pa.date32())))
-              if lake.exists(BRONZE_PRICE_QUOTES) else BRONZE_PRICE_QUOTES.schema.empty_table()).to_pandas()
+    days = [("publication_date", ">=", batch.day), ("publication_date", "<", batch.stop)]
+    bronze = (lake.dataset(BRONZE_PRICE_QUOTES, files=days).to_table(
+        filter=(pc.field("publication_date") >= pa.scalar(batch.day, pa.date32()))
+        & (pc.field("publication_date") < pa.scalar(batch.stop, pa.date32())))
+        if lake.exists(BRONZE_PRICE_QUOTES) else BRONZE_PRICE_QUOTES.schema.empty_table()).to_pandas()
     bronze[ROW_ID] = np.arange(len(bronze))
     parse_failed = bronze["_parse_error"].notna()
     reasons: dict[int, list[tuple[str, str]]] = {

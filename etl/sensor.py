@@ -170,7 +170,8 @@ def _bronze(lake: Lake, batch: Batch) -> pd.DataFrame:
         return lake.read(BRONZE_TAG_READINGS, where={"plant_id": batch.plant_id, "period_date": batch.day}).to_pandas()
     expr = ((pc.field("plant_id") == batch.plant_id) & (pc.field("period_date") >= pa.scalar(batch.day, pa.date32()))
             & (pc.field("period_date") < pa.scalar(batch.stop, pa.date32())))
-    return lake.dataset(BRONZE_TAG_READINGS).to_table(filter=expr).to_pandas()
+    files = [("plant_id", "=", batch.plant_id), ("period_date", ">=", batch.day), ("period_date", "<", batch.stop)]
+    return lake.dataset(BRONZE_TAG_READINGS, files=files).to_table(filter=expr).to_pandas()
 
 
 # --------------------------------------------------------------------------------------- silver

@@ -284,15 +284,17 @@ def _validation_html(lake: Lake, on: dt.date, page_path: Path) -> str:
     """The day's validation results (gold.fct_validation_results) with links into the Data Docs site."""
     import os
 
-    from warehouse.validation_docs import docs_index
+    from warehouse.validation_docs import docs_index, results_page
 
     def link(target: Path, text: str) -> str:
         rel = os.path.relpath(target, page_path.parent)
         return f'<a href="{html.escape(Path(rel).as_posix())}">{html.escape(text)}</a>'
 
-    index = docs_index(lake)
-    out = (f"<p>Validation results, every batch and expectation: {link(index, 'Great Expectations Data Docs')}.</p>"
-           if index is not None and index.exists() else
+    index, listing = docs_index(lake), results_page(lake)
+    out = (f"<p>Validation results, every batch and expectation: {link(listing, 'all validation results')} "
+           f"(a plain list that works offline) and the {link(index, 'Great Expectations Data Docs')} site "
+           "(its index lists results with scripts from public CDNs).</p>"
+           if index is not None and index.exists() and listing is not None and listing.exists() else
            '<p class="note">No Great Expectations Data Docs yet (they are built when a pipeline validates a batch).</p>')
     res = _read(lake, "gold.fct_validation_results")
     if len(res):

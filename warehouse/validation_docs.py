@@ -128,6 +128,8 @@ def record_validations(lake: Lake, meta: CommitMeta, results: Sequence[RowValida
     if context is not None:
         context.build_data_docs(site_names=[SITE], resource_identifiers=keys)  # these pages and the index
     lake.upsert(FCT_VALIDATION_RESULTS, pa.Table.from_pylist(rows, schema=FCT_VALIDATION_RESULTS.schema), meta=meta)
+    if context is not None:
+        write_results_page(lake)
     log.info("recorded %d validation result(s) in %s%s", len(rows), FCT_VALIDATION_RESULTS.name,
              f"; Data Docs: {docs_index(lake)}" if context is not None else "")
     return rows
@@ -160,6 +162,44 @@ def _page(context: Any, key: Any, root: Path) -> str | None:
             except ValueError:
                 return url
     return None
+
+
+def results_page(lake: Lake) -> Path | None:
+    """Path of the plain list of every recorded result (``None`` for a lake on object storage)."""
+    root = _local_root(lake)
+    return None if root is None else root / VALIDATION_DIR / "results.html"
+
+
+def write_results_page(lake: Lake, limit: int = 2000) -> Path | None:
+    """Write :func:`results_page`: the newest ``limit`` results from gold, linked to their pages.
+
+    Great Expectations' own index lists the results with JavaScript and styles from public CDNs,
+    so offline (as plants run) it shows an empty list; this page is self-contained HTML.
+    """
+    import html
+
+    path = results_page(lake)
+    if path is None:
+        return None
+    rows = latest_results(lake)[:limit]
+    cells = []
+    for r in rows:
+        page = r["data_docs_path"]
+        href = f'<a href="../{html.escape(page)}">result</a>' if page and "://" not in page else ""
+        cells.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+            r["validated_at"].strftime("%Y-%m-%d %H:%M:%SZ"), r["suite"], r["batch_id"], r["run_id"],
+            "passed" if r["success"] else "failed", f"{r['rows_failed']:,} / {r['rows_validated']:,}",
+            r["failures"] or "")) + f"<td>{href}</td></tr>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>Nexus validation results</title><style>"
+        "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}</style></head><body>"
+        f"<h1>Validation results</h1><p>{len(rows)} newest of gold.fct_validation_results (Great Expectations), "
+        "each linked to its Data Docs page.</p><table><thead><tr><th>Validated (UTC)</th><th>Suite</th>"
+        "<th>Batch</th><th>Run</th><th>Outcome</th><th>Rows failed / validated</th><th>Failures</th>"
+        "<th>Page</th></tr></thead><tbody>" + "".join(cells) + "</tbody></table></body></html>", encoding="utf-8")
+    return path
 
 
 def latest_results(lake: Lake, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import pytest
 from warehouse.lake import CommitMeta
 from warehouse.quality import expectations, take_results, validate_rows
 from warehouse.tables import FCT_VALIDATION_RESULTS
-from warehouse.validation_docs import docs_index, latest_results, record_validations
+from warehouse.validation_docs import docs_index, latest_results, record_validations, results_page
 
 META = CommitMeta(dag_id="ingest_sensor_data", run_id="manual__2026-03-02T00:00:00+00:00", source="sensor:cstr",
                   extra={"task_id": "publish_silver", "data_interval": "2026-03-01T00:00:00+00:00/2026-03-02T00:00:00+00:00"})
@@ -57,6 +57,12 @@ def test_a_validation_writes_a_results_row_and_a_data_docs_page(lake):
     assert "silver.process__sensor_readings:cstr" in html and "value" in html
     index = docs_index(lake)
     assert index.exists() and page.name in index.read_text()
+    # a self-contained list (GX's index fills its list with scripts from public CDNs: empty offline)
+    listing = results_page(lake)
+    text = listing.read_text()
+    assert "http" not in text and "<script" not in text
+    assert f'href="../{gold["data_docs_path"]}"' in text and "2 / 3" in text
+    assert (listing.parent / ".." / gold["data_docs_path"]).resolve() == page.resolve()
     assert take_results() == []  # recorded once
 
 
@@ -101,7 +107,7 @@ def test_the_daily_report_links_the_data_docs_and_the_days_validations(lake):
     page = report_path(lake, dt.date(2026, 3, 1))
     body = _validation_html(lake, dt.date(2026, 3, 1), page)
     links = re.findall(r'href="([^"]+)"', body)
-    assert len(links) == 2 and links[0].endswith("index.html")
+    assert len(links) == 3 and links[0].endswith("results.html") and links[1].endswith("index.html")
     assert all((page.parent / link).resolve().exists() for link in links)
     assert "silver.process__sensor_readings:cstr" in body and "failed" in body and "1 rows" in body
     assert "Validations of the day" not in _validation_html(lake, dt.date(2026, 3, 5), page)

@@ -13,8 +13,8 @@ is configured to look like)::
 - a file may be gzip-compressed (``<plant>__<day>__<NN>.csv.gz``).
 
 Every data record becomes exactly one bronze row, numbered by the physical line it starts on
-(RFC 4180: a quoted field may span lines; only ``\n`` ends a line, so U+2028 and other Unicode
-separators inside a field do not split it). A record that cannot be typed keeps its text in
+(RFC 4180: a quoted field may span lines; only ``\n``, ``\r\n`` or ``\r`` end a line, so U+2028
+and other Unicode separators inside a field do not split it). A record that cannot be typed keeps its text in
 ``_raw_line`` and says why in ``_parse_error`` — a line that is not UTF-8, longer than
 :data:`MAX_LINE_BYTES`, with an unterminated quote or the wrong number of fields — and silver
 quarantines it. Only a file that cannot be read at all (not gzip when it says so, binary, a header
@@ -42,8 +42,9 @@ HEADER = ("tag", "timestamp", "value", "quality")
 FILE_NAME = re.compile(r"^(?P<plant>[a-z0-9_]+)__(?P<day>\d{4}-\d{2}-\d{2})__(?P<seq>\d{2})\.csv(?P<gz>\.gz)?$")
 #: A historian line is under 100 bytes; a longer one is a broken export, not data (quarantined).
 MAX_LINE_BYTES = 64 * 1024
-#: A quoted field may span at most this many physical lines before the quote counts as unterminated.
-MAX_RECORD_LINES = 20
+#: A quoted field may span at most this many physical lines before the quote counts as unterminated
+#: (small: a stray quote must not swallow the good readings after it).
+MAX_RECORD_LINES = 3
 #: Decompressed size limit of a gzip export (a compression bomb is rejected, not expanded).
 MAX_DECOMPRESSED_BYTES = 2 * 1024**3
 
@@ -95,13 +96,15 @@ def _decode(line: bytes) -> tuple[str, str | None]:
 def iter_records(content: bytes, source_file: str) -> Iterator[tuple[int, str, list[str] | None, str | None]]:
     """``(line_number, raw_text, fields, error)`` for every CSV record of ``content``, header first.
 
-    Lines end at ``\n`` only (``\r\n`` accepted); a quoted field may continue on the next lines
+    Lines end at ``\n``, ``\r\n`` or ``\r``; a quoted field may continue on the next lines
     (up to :data:`MAX_RECORD_LINES`). Each line is decoded on its own, so one bad byte costs one
     record. Trailing blank lines are formatting and yield nothing. ``fields`` is None when
     ``error`` says why the record could not be split.
     """
     if content.startswith(b"\xef\xbb\xbf"):
         content = content[3:]
+    if b"\r" in content:  # CRLF and classic-Mac CR line ends
+        content = content.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     lines = content.split(b"\n")
     while lines and not lines[-1].strip():
         lines.pop()

@@ -98,11 +98,14 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
         log.info("no inbox %s", inbox)
         return report
     now = now or dt.datetime.now(dt.timezone.utc)
-    known = manifest(lake, source=source)
+    # What this plant's inbox already delivered: a re-delivery of the same (content, name) is done;
+    # new content equal to a file landed before is a duplicate. A rejected file counts for neither,
+    # so a misrouted or misnamed file put right (other inbox, new name) lands.
+    known = manifest(lake, source=source, plant_id=plant_id)
     known_keys = set(zip(known["sha256"].to_pylist(), known["file_name"].to_pylist()))
     first_path = {}
     for sha, path, status in zip(known["sha256"].to_pylist(), known["raw_path"].to_pylist(), known["status"].to_pylist()):
-        if status != "duplicate":
+        if status not in ("duplicate", "rejected"):
             first_path.setdefault(sha, path)
 
     rows, landed_files = [], []

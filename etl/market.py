@@ -538,8 +538,8 @@ def _fx_source(lake: Lake, valid: pd.DataFrame, bronze: pd.DataFrame, reasons: d
     """Exchange rates to convert with: silver's, this batch's, and this batch's unusable ones as NaN.
 
     A rate the batch delivered but quarantined (zero, negative, not a number, conflicting ...)
-    for a date with no valid rate in the batch blocks the prices that would use it instead of
-    letting them fall back to an older day's rate.
+    for a date with no valid rate, in the batch or in silver, blocks the prices that would use it
+    instead of letting them fall back to an older day's rate.
     """
     fx_ids = sorted(s.series_id for s in SERIES if s.item.startswith("fx_"))
     cols = ["series_id", "period_start", "value_original"]
@@ -548,7 +548,8 @@ def _fx_source(lake: Lake, valid: pd.DataFrame, bronze: pd.DataFrame, reasons: d
     mine = valid[valid["series_id"].isin(fx_ids)].sort_values("issued_at")[["series_id", "period_start", "value"]] \
         .rename(columns={"value": "value_original"})
     bad = bronze[bronze[ROW_ID].isin(reasons) & bronze["series_id"].isin(fx_ids) & bronze["period_start"].notna()]
-    ok = set(zip(mine["series_id"], mine["period_start"]))
+    # a date that already has a good rate (in this batch or published before) keeps it
+    ok = set(zip(mine["series_id"], mine["period_start"])) | set(zip(known["series_id"], known["period_start"]))
     bad = bad[pd.Series([k not in ok for k in zip(bad["series_id"], bad["period_start"])], index=bad.index, dtype=bool)]
     unusable = pd.DataFrame({
         "series_id": bad["series_id"], "period_start": bad["period_start"], "value_original": np.nan,

@@ -363,9 +363,12 @@ def _conflicts(rows: pd.DataFrame) -> dict[int, list[tuple[str, str]]]:
     shared = rows[rows.duplicated(subset=["tag", "ts"], keep=False)]
     if shared.empty:
         return {}
-    value_text = shared["value"].map(lambda v: "empty" if pd.isna(v) else f"{v:g}")
-    shared = shared.assign(_sig=value_text + " (quality " + shared["quality_code"].astype("Int64").astype(str) + ")")
-    varied = shared.groupby(["tag", "ts"])["_sig"].transform("nunique") > 1
+    # compared on the values themselves (repr keeps every digit; NaN equals NaN), printed shorter
+    exact = shared["value"].map(lambda v: "empty" if pd.isna(v) else repr(float(v)))
+    quality = shared["quality_code"].astype("Int64").astype(str)
+    varied = (exact + "/" + quality).groupby([shared["tag"], shared["ts"]]).transform("nunique") > 1
+    value_text = shared["value"].map(lambda v: "empty" if pd.isna(v) else f"{v:.10g}")
+    shared = shared.assign(_sig=value_text + " (quality " + quality + ")")
     out: dict[int, list[tuple[str, str]]] = {}
     for (tag, ts), group in shared[varied].groupby(["tag", "ts"], sort=False):
         sides = [f"{sig} in {src} line {line}" for sig, src, line

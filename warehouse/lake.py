@@ -145,6 +145,16 @@ def _where_expr(where: Mapping[str, Scalar]) -> ds.Expression | None:
     return expr
 
 
+def _prune_term(spec: TableSpec, column: str, op: str, value: Any) -> list[tuple[str, str, Any]]:
+    """A deltalake file-pruning filter with ``value`` in the column's own Python type (deltalake is
+    strict: a numpy integer or a datetime for a date column would fail), or none when it does not
+    convert (the row filter still applies)."""
+    try:
+        return [(column, op, pa.scalar(value, spec.column(column).type).as_py())]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError, TypeError, ValueError):
+        return []
+
+
 class Lake:
     """A Delta lake rooted at one folder (or object-store URI)."""
 
@@ -480,7 +490,8 @@ class Lake:
         expr = _where_expr(where or {})
         # The same filters select the files first (partition values, then min/max statistics), so a
         # read of one plant-day does not list every file of a table that grows with the history.
-        files = [(col, "=", val) for col, val in (where or {}).items() if val is not None]
+        files = [f for col, val in (where or {}).items() if val is not None
+                 for f in _prune_term(spec, col, "=", val)]
         if start is not None or end is not None:
             if spec.interval_column is None:
                 raise ContractViolation(f"{spec.name} declares no interval_column to filter on")
@@ -488,8 +499,8 @@ class Lake:
             for term in ([col >= pa.scalar(start, spec.column(spec.interval_column).type)] if start else []) + \
                         ([col < pa.scalar(end, spec.column(spec.interval_column).type)] if end else []):
                 expr = term if expr is None else expr & term
-            files += [(spec.interval_column, ">=", start)] if start is not None else []
-            files += [(spec.interval_column, "<", end)] if end is not None else []
+            files += _prune_term(spec, spec.interval_column, ">=", start) if start is not None else []
+            files += _prune_term(spec, spec.interval_column, "<", end) if end is not None else []
         return self.dataset(spec, version=version, files=files).to_table(
             filter=expr, columns=list(columns) if columns else None)
 

@@ -37,7 +37,7 @@ RAW_FILES = _add(TableSpec(
         Column("_run_id", pa.string(), "run that last changed the row", nullable=False),
     ),
     primary_key=("sha256", "file_name"),
-    constraints={"status_known": "status IN ('landed', 'loaded', 'empty', 'duplicate', 'rejected')"},
+    constraints={"file_status_known": "status IN ('landed', 'loaded', 'empty', 'duplicate', 'rejected')"},
 ))
 
 # -------------------------------------------------------------------------------------- bronze

@@ -39,6 +39,10 @@ SITE = "local_site"
 log = logging.getLogger(__name__)
 
 
+#: Newest results the Data Docs index lists.
+INDEX_LIMIT = 500
+
+
 def _local_root(lake: Lake) -> Path | None:
     return None if "://" in lake.root else Path(lake.root)
 
@@ -58,6 +62,16 @@ def _context(folder: str) -> Any:
     Path(folder).mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=folder)
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # The index loads every result it lists: cap it, so recording a batch does not slow down as the
+    # history grows (results.html and gold.fct_validation_results list everything).
+    sites = context.variables.data_docs_sites or {}
+    index = sites.get(SITE, {}).get("site_index_builder")
+    if index is not None and index.get("validation_results_limit") != INDEX_LIMIT:
+        index["validation_results_limit"] = INDEX_LIMIT
+        context.variables.data_docs_sites = sites
+        context.variables.save()
+        context = gx.get_context(mode="file", project_root_dir=folder)
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
 
 

@@ -140,3 +140,17 @@ def test_columns_are_mapped_by_header_name_and_gzip_is_read():
         assert [(r["tag"], r["value"], r["quality"], r["_parse_error"]) for r in rows] == [
             ("CSTR.TI102", 51.5, 192, None)]
         assert rows[0]["_raw_line"] == "192,51.5,from shift B,2026-01-01T00:01:00Z,CSTR.TI102"
+
+
+def test_cr_only_and_crlf_line_ends_are_lines():
+    rows = parse(f"tag,timestamp,value,quality\r{GOOD}\r{GOOD.replace('00:00:00', '00:01:00')}\r\n")
+    assert [(r["_line_number"], r["_parse_error"]) for r in rows] == [(2, None), (3, None)]
+
+
+def test_a_stray_quote_does_not_swallow_the_readings_after_it():
+    lines = [GOOD.replace("00:00:00", f"00:{m:02d}:00") for m in range(1, 6)]
+    lines[0] = lines[0].replace(",1,", ',"1,')  # opens a quote ...
+    lines[4] = lines[4].replace(",1,", ',1",')  # ... that only this line closes
+    rows = parse("tag,timestamp,value,quality\n" + "\n".join(lines) + "\n")
+    assert rows[0]["_parse_error"].startswith("unterminated quoted field")
+    assert [r["_parse_error"] for r in rows[1:4]] == [None, None, None]  # the good readings stay rows

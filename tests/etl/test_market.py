@@ -288,6 +288,20 @@ def test_a_zero_exchange_rate_quarantines_the_rate_and_the_prices_that_need_it(l
     assert set(history.loc[history["publication_date"] == FRI, "series_id"]) == {"usmkt.ethanol_chicago"}
 
 
+def test_a_bad_repeat_of_a_published_rate_does_not_hide_the_good_one(lake, tmp_path):
+    """Friday's ECB file repeats Thursday's rate with a typo: the repeat is quarantined, and Friday's
+    EUR prices still convert at Thursday's published rate (the latest as of Friday)."""
+    landing = tmp_path / "landing"
+    write(landing, "ecb", THU, 1, [RATE.format(day=THU, rate=1.10)])
+    run(lake, landing, THU)
+    write(landing, "ecb", FRI, 1, [RATE.format(day=THU, rate=1.01)])
+    write(landing, "eex", FRI, 1, [EUA.format(day=FRI, value=80.0)])
+    out = run(lake, landing, FRI)
+    assert out["silver"]["quarantine_rules"] == {"conflicting_issue": 1}
+    (eua,) = lake.read(SILVER_PRICE_HISTORY, where={"series_id": "eex.eua"}).to_pylist()
+    assert eua["fx_rate"] == pytest.approx(1.10) and eua["price"] == pytest.approx(80.0 * 1.10)
+
+
 def test_identical_repeats_are_counted_and_conflicting_values_quarantined(lake, tmp_path):
     landing = tmp_path / "landing"
     write(landing, "ecb", FRI, 1, [RATE.format(day=FRI, rate=1.10)])

@@ -13,6 +13,7 @@ import pytest
 from etl.landing import land_files
 from etl.sensor import Batch, completeness_status, run_batch
 from warehouse.lake import CommitMeta, Lake
+from warehouse.quality import ROW_ID
 from warehouse.tables import FCT_INGEST_BATCHES, RAW_FILES, SILVER_SENSOR_QUARANTINE, SILVER_SENSOR_READINGS
 
 DAY = dt.date(2026, 3, 3)
@@ -161,3 +162,33 @@ def test_two_runs_landing_the_same_day_at_once_do_not_collide(tmp_path):
     assert not list(inbox.iterdir())
     raw_dir = tmp_path / "lake" / "raw" / "sensor" / "cstr" / DAY.isoformat()
     assert len(list(raw_dir.iterdir())) == 60  # no temporary file left behind
+
+
+def test_conflicts_are_found_on_every_digit():
+    """123456.7 and 123456.9 print alike with 6 significant digits; they still conflict."""
+    import pandas as pd
+
+    from etl.sensor import _conflicts
+
+    ts = pd.Timestamp("2026-03-03T00:00:00Z")
+    rows = pd.DataFrame({"_row_id": [0, 1, 2, 3], "tag": ["A", "A", "B", "B"], "ts": [ts] * 4,
+                         "value": [123456.7, 123456.9, 5.0, 5.0], "quality_code": [192] * 4,
+                         "_source_file": ["f1", "f2", "f1", "f2"], "_line_number": [2, 2, 3, 3]})
+    found = _conflicts(rows.rename(columns={"_row_id": ROW_ID}))
+    assert sorted(found) == [0, 1]  # B is an identical repeat, not a conflict
+    assert "123456.9 (quality 192) in f2 line 2" in found[0][0][1]
+
+
+def test_a_misrouted_or_misnamed_file_put_right_is_loaded(tmp_path):
+    landing = tmp_path / "landing"
+    content = HEADER + line(0)
+    deliver(landing / "sensor" / "biorefinery", f"cstr__{DAY}__01.csv", content)  # wrong inbox
+    deliver(landing / "sensor" / "cstr", "export.csv", HEADER + line(1))  # misnamed
+    lake = Lake(tmp_path / "lake")
+    for plant in ("biorefinery", "cstr"):
+        land_files(lake, landing, source="sensor", plant_id=plant, day=DAY, meta=META)
+    deliver(landing / "sensor" / "cstr", f"cstr__{DAY}__01.csv", content)  # put right
+    deliver(landing / "sensor" / "cstr", f"cstr__{DAY}__02.csv", HEADER + line(1))  # renamed
+    report = land_files(lake, landing, source="sensor", plant_id="cstr", day=DAY, meta=META)
+    assert sorted(report.landed) == [f"cstr__{DAY}__01.csv", f"cstr__{DAY}__02.csv"]
+    assert report.duplicates == [] and report.already_landed == []

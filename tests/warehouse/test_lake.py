@@ -208,3 +208,12 @@ def test_reads_select_files_by_partition_and_statistics_before_scanning(lake, me
     assert content(lake, where={"plant_id": "a"}, start=t(4), end=t(5)) == [("a", t(4), 4.0), ("a", t(4, 12), 4.0)]
     assert content(lake, start=t(10, 6)) == [("a", t(10, 12), 10.0)]
     assert len(content(lake, where={"plant_id": "b"})) == 10
+
+
+def test_read_filters_of_another_python_type_still_work(lake, meta):
+    import numpy as np
+
+    lake.append(SPEC, rows(("a", t(1), 1.0), ("a", t(2), 2.0)), meta=meta)
+    assert content(lake, where={"value": np.float64(2.0)}) == [("a", t(2), 2.0)]
+    naive = dt.datetime(2026, 1, 2)  # read as UTC, as the row filter does
+    assert content(lake, start=naive) == [("a", t(2), 2.0)]

@@ -64,6 +64,9 @@ def test_a_validation_writes_a_results_row_and_a_data_docs_page(lake):
     assert f'href="../{gold["data_docs_path"]}"' in text and "2 / 3" in text
     assert (listing.parent / ".." / gold["data_docs_path"]).resolve() == page.resolve()
     assert take_results() == []  # recorded once
+    # the index lists the newest results only, so recording does not slow down with the history
+    config = (Path(lake.root) / "_validation" / "gx" / "great_expectations.yml").read_text()
+    assert "validation_results_limit: 500" in config
 
 
 def test_a_passing_batch_and_a_rerun_keep_one_row_per_suite_batch_and_run(lake):

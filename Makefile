@@ -65,6 +65,7 @@ bench: $(STAMP) $(PYNUMERO)
 	$(BIN)/python benchmarks/bench_history.py --days 31 --quiet
 	$(BIN)/python benchmarks/bench_decisions.py --days 7
 	$(BIN)/python benchmarks/bench_monitoring.py --days 21 --plants cstr co2_electrolyzer
+	$(BIN)/python benchmarks/bench_lake_growth.py --days 30
 
 # AIRFLOW__API__PORT moves the UI; the execution API URL and log-server ports follow (nexus.settings).
 airflow: $(STAMP) $(PYNUMERO)

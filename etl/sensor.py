@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from etl.historian import parse_historian_csv
 from etl.landing import land_files, manifest
+from etl.rollups import build_daily
 from etl.units import convert
 from models import get_plant
 from nexus.errors import ContractViolation, UnparseableFile
@@ -447,6 +448,7 @@ def build_hourly(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     hourly = hourly_aggregates(readings, batch.plant_id)
     lake.replace_interval(FCT_TAG_HOURLY, hourly, start=batch.start, end=batch.end,
                           where={"plant_id": batch.plant_id}, meta=meta)
+    build_daily(lake, batch.plant_id, batch.days, meta)  # gold.fct_tag_daily of the same days
     return {"hourly_rows": hourly.num_rows, "tags": len(set(hourly["tag"].to_pylist()))}
 
 

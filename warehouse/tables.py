@@ -148,6 +148,32 @@ DIM_TAGS = _add(TableSpec(
     constraints={"range_ordered": "range_min < range_max"},
 ))
 
+DIM_ASSETS = _add(TableSpec(
+    name="gold.dim_assets",
+    description="The asset hierarchy enterprise → site → plant → unit → tag (ISA-95, as PI AF models it), from "
+    "the fleet file (models/fleet.toml or NEXUS_FLEET): one row per asset, each naming its parent. Plants are "
+    "plant instances (`plant_id` everywhere in gold) of a plant type (the twin).",
+    columns=(
+        Column("asset_id", pa.string(), "path of the asset: enterprise/site/plant/unit/tag", nullable=False),
+        Column("level", pa.string(), "enterprise, site, plant, unit or tag", nullable=False),
+        Column("name", pa.string(), "display name", nullable=False),
+        Column("parent_id", pa.string(), "asset_id of the parent; null for the enterprise"),
+        Column("enterprise_id", pa.string(), "enterprise", nullable=False),
+        Column("site_id", pa.string(), "site; null for the enterprise"),
+        Column("plant_id", pa.string(), "plant instance, for plants, units and tags"),
+        Column("plant_type", pa.string(), "plant type (the twin) of the instance"),
+        Column("unit_operation", pa.string(), "unit operation, for units and tags"),
+        Column("tag", pa.string(), "historian tag, for tags"),
+        Column("unit", pa.string(), "canonical unit of the tag's silver/gold values"),
+        Column("country", pa.string(), "ISO 3166 alpha-2 country of the site"),
+        Column("grid_region", pa.string(), "electricity grid region of the site (grid emission factors)"),
+        Column("capacity", pa.float64(), "nameplate capacity of the plant, in capacity_unit"),
+        Column("capacity_unit", pa.string(), "unit of capacity"),
+    ),
+    primary_key=("asset_id",),
+    constraints={"asset_level_known": "level IN ('enterprise', 'site', 'plant', 'unit', 'tag')"},
+))
+
 FCT_TAG_HOURLY = _add(TableSpec(
     name="gold.fct_tag_hourly",
     description="Hourly statistics per tag: time-weighted average (sample-and-hold within the hour over "
@@ -175,6 +201,37 @@ FCT_TAG_HOURLY = _add(TableSpec(
         "min_le_max": "min_value IS NULL OR min_value <= max_value",
     },
     interval_column="hour_start",
+))
+
+FCT_TAG_DAILY = _add(TableSpec(
+    name="gold.fct_tag_daily",
+    description="Daily statistics per tag and UTC day, rolled up from gold.fct_tag_hourly (etl.rollups): "
+    "time-weighted mean (each hour's average weighted by its good readings), min, max, counts and the "
+    "coverage of the day by hours with good data.",
+    columns=(
+        Column("plant_id", pa.string(), "plant", nullable=False),
+        Column("tag", pa.string(), "historian tag name", nullable=False),
+        Column("day", pa.date32(), "UTC day", nullable=False),
+        Column("unit", pa.string(), "unit of the value columns", nullable=False),
+        Column("twa_value", pa.float64(), "time-weighted mean of the day's good readings: hourly twa_value weighted "
+               "by good_count (time held at a fixed sampling period); null if none"),
+        Column("min_value", pa.float64(), "minimum good reading of the day"),
+        Column("max_value", pa.float64(), "maximum good reading of the day"),
+        Column("sample_count", pa.int64(), "readings in the day (any quality)", nullable=False),
+        Column("good_count", pa.int64(), "good-quality readings with a value", nullable=False),
+        Column("good_fraction", pa.float64(), "good_count / sample_count", unit="1", nullable=False),
+        Column("flagged_count", pa.int64(), "good readings flagged by sensor-health monitoring", nullable=False),
+        Column("hours_covered", pa.int32(), "hours of the day with at least one good reading", unit="h", nullable=False),
+        Column("coverage", pa.float64(), "hours_covered / 24", unit="1", nullable=False),
+    ),
+    primary_key=("plant_id", "tag", "day"),
+    partition_by=("plant_id",),
+    constraints={
+        "fraction_range": "good_fraction >= 0 AND good_fraction <= 1",
+        "coverage_range": "coverage >= 0 AND coverage <= 1",
+        "min_le_max": "min_value IS NULL OR min_value <= max_value",
+    },
+    interval_column="day",
 ))
 
 FCT_INGEST_BATCHES = _add(TableSpec(

@@ -86,8 +86,10 @@ CONFIGS: dict[str, MonitorConfig] = {
 
 
 def config_for(plant_id: str) -> MonitorConfig:
+    from models.fleet import plant_type
+
     try:
-        return CONFIGS[plant_id]
+        return CONFIGS[plant_type(plant_id)]
     except KeyError:
         raise KeyError(f"no monitoring configuration for plant {plant_id!r}; known: {sorted(CONFIGS)}") from None
 

@@ -375,6 +375,13 @@ class _Registry(Mapping[str, tuple[Balance, ...]]):
         self._built: dict[str, tuple[Balance, ...]] = {}
 
     def __getitem__(self, plant_id: str) -> tuple[Balance, ...]:
+        if plant_id not in _BUILDERS:  # an instance: the balances of its type
+            from models.fleet import plant_type
+
+            try:
+                plant_id = plant_type(plant_id)
+            except KeyError:
+                pass
         if plant_id not in _BUILDERS:
             raise KeyError(f"no balances declared for plant {plant_id!r}; known: {sorted(_BUILDERS)}")
         if plant_id not in self._built:

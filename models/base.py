@@ -397,19 +397,24 @@ PLANTS: Mapping[str, str] = MappingProxyType({
 
 
 def get_plant(plant_id: str) -> Plant:
-    """Return the module implementing ``plant_id`` (imported on first use).
+    """Return the module implementing the plant type of ``plant_id`` (imported on first use).
+
+    ``plant_id`` is a plant type (a key of :data:`PLANTS`) or an instance of the fleet
+    (:mod:`models.fleet`), which resolves to its type: instances of a type share its tag
+    template, physics and scenarios.
 
     Raises
     ------
     KeyError
-        If ``plant_id`` is not registered in :data:`PLANTS`.
+        If ``plant_id`` is neither a registered type nor a fleet instance.
     TypeError
         If the module does not satisfy :class:`Plant`.
     """
-    try:
-        module_name = PLANTS[plant_id]
-    except KeyError:
-        raise KeyError(f"unknown plant {plant_id!r}; known: {sorted(PLANTS)}") from None
+    module_name = PLANTS.get(plant_id)
+    if module_name is None:
+        from models.fleet import plant_type
+
+        module_name = PLANTS[plant_type(plant_id)]
     module = importlib.import_module(module_name)
     if not isinstance(module, Plant):
         raise TypeError(f"{module_name} does not implement the Plant protocol")

@@ -591,8 +591,10 @@ CALIBRATED_PLANTS: tuple[str, ...] = tuple(_BUILDERS)
 
 @functools.cache
 def _binding(plant_id: str) -> _Binding:
+    from models.fleet import plant_type
+
     try:
-        return _BUILDERS[plant_id]()
+        return _BUILDERS[plant_type(plant_id)]()
     except KeyError:
         raise ValueError(f"no calibration for plant {plant_id!r}; expected one of {list(_BUILDERS)}") from None
 

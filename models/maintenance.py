@@ -313,9 +313,19 @@ DEGRADATIONS: Mapping[str, tuple[Degradation, ...]] = {
 }
 
 
+def _type_of(plant_id: str) -> str:
+    """The plant type of an instance (a type id is its own type; unknown ids are returned as they are)."""
+    from models.fleet import plant_type
+
+    try:
+        return plant_type(plant_id)
+    except KeyError:
+        return plant_id
+
+
 def degradation(plant_id: str, indicator: str) -> Degradation:
     """The declared :class:`Degradation` of a plant's indicator (ValueError lists the valid ones)."""
-    for d in DEGRADATIONS.get(plant_id, ()):
+    for d in DEGRADATIONS.get(_type_of(plant_id), ()):
         if d.indicator == indicator:
             return d
     valid = {p: [d.indicator for d in ds] for p, ds in DEGRADATIONS.items()}
@@ -421,7 +431,8 @@ def health_indicators(plant_id: str, parameters: pd.DataFrame | None, hourly: pd
         standard error of the median from the hourly scatter. Indicators whose inputs are missing
         are simply absent.
     """
-    if plant_id not in DEGRADATIONS:
+    kind = _type_of(plant_id)
+    if kind not in DEGRADATIONS:
         raise ValueError(f"no degradations declared for {plant_id!r}; expected one of {list(DEGRADATIONS)}")
     if parameters is not None and "plant_id" in parameters.columns:
         parameters = parameters[parameters["plant_id"] == plant_id]
@@ -430,12 +441,12 @@ def health_indicators(plant_id: str, parameters: pd.DataFrame | None, hourly: pd
     have_p = parameters is not None and not parameters.empty
     have_h = hourly is not None and not hourly.empty
     parts: list[pd.DataFrame] = []
-    if plant_id == "cstr" and have_p:
+    if kind == "cstr" and have_p:
         parts.append(_parameter_series(parameters, "UA").assign(indicator="UA"))
-    elif plant_id == "biorefinery" and have_h:
+    elif kind == "biorefinery" and have_h:
         wide = _wide_hourly(hourly, ("BIO.QI502", "BIO.TI504", "BIO.TI503"), min_good_fraction)
         parts.append(_daily_median(_reboiler_ua(wide), "reboiler_ua_kw_k"))
-    elif plant_id == "co2_electrolyzer" and have_p and have_h:
+    elif kind == "co2_electrolyzer" and have_p and have_h:
         age = _age_at_noon(_wide_hourly(hourly, ("ECR.KY101",), min_good_fraction))
         for name, indicator, factor in (
             ("fe_max", "fe_plateau_aged", lambda a: 1.0 - _ECR.fe_decay_per_kh * a / 1000.0),
@@ -445,7 +456,7 @@ def health_indicators(plant_id: str, parameters: pd.DataFrame | None, hourly: pd
             f = factor(s["age_h"].to_numpy())
             parts.append(pd.DataFrame({"day": s["day"], "indicator": indicator, "value": s["value"] * f,
                                        "std_error": s["std_error"] * f}))
-    elif plant_id == "smelter":
+    elif kind == "smelter":
         if have_h:
             wide = _wide_hourly(hourly, ("SMT.II101", "SMT.EI104"), min_good_fraction)
             parts.append(_daily_median(_cathode_drop(wide), "cathode_drop_nominal_v"))

@@ -1,14 +1,14 @@
-"""Where each plant stands: country, electricity grid region and the market series it trades on.
+"""Where each plant instance stands: country, electricity grid region and the market series it trades on.
 
 Carbon accounting needs the grid region (grid emission factors), optimization and reports need
-the electricity and gas price series of the site. One small table, declared once.
+the electricity and gas price series of the site. Declared once, in the fleet file (:mod:`models.fleet`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SITES", "InboundLeg", "Site", "get_site"]
+__all__ = ["InboundLeg", "Site", "get_site", "sites"]
 
 
 @dataclass(frozen=True)
@@ -51,28 +51,26 @@ class Site:
     inbound: tuple[InboundLeg, ...] = ()
 
 
-SITES: dict[str, Site] = {
-    "cstr": Site("cstr", "DE", "DE", "eex.power_de_da", "eex.gas_ttf", "eex.eua"),
-    "biorefinery": Site("biorefinery", "US", "US-MROW", "usmkt.power_miso_da", "usmkt.henry_hub", inbound=(
-        InboundLeg("corn_stover", "truck", 56.0, "NREL design (Humbird et al. 2011): bales from a ~35-mile radius"),
-        InboundLeg("cellulase", "truck", 500.0, "regional enzyme plant (assumed)"),
-        InboundLeg("sulfuric_acid", "rail", 400.0, "regional acid plant (assumed)"),
-        InboundLeg("ammonia", "rail", 300.0, "regional ammonia terminal (assumed)"),
-    )),
-    "co2_electrolyzer": Site("co2_electrolyzer", "DE", "DE", "eex.power_de_da", "eex.gas_ttf", "eex.eua", inbound=(
-        InboundLeg("co2_feed", "truck", 150.0, "liquid CO2 from a regional bioethanol/ammonia plant (assumed)"),
-        InboundLeg("potassium_bicarbonate", "truck", 300.0, "chemical distributor (assumed)"),
-    )),
-    "smelter": Site("smelter", "NO", "NO", "nordpool.power_no2_da", "eex.gas_ttf", "eex.eua", inbound=(
-        InboundLeg("alumina", "bulk_ship", 9500.0, "Atlantic alumina trade, e.g. Barcarena (BR) to western Norway"),
-        InboundLeg("anode_carbon", "bulk_ship", 1500.0, "North Sea anode plant (assumed)"),
-        InboundLeg("aluminium_fluoride", "truck", 400.0, "regional supplier (assumed)"),
-    )),
-}
+def sites() -> dict[str, Site]:
+    """The site of every plant instance of the fleet in use (:mod:`models.fleet`), by instance id."""
+    from models.fleet import load_fleet
+
+    return {i.plant_id: _site_of(i) for i in load_fleet()}
+
+
+def _site_of(instance) -> Site:
+    s = instance.site
+    return Site(instance.plant_id, s.country, s.grid_region, s.power_series, s.gas_series, s.carbon_series,
+                tuple(InboundLeg(leg.item, leg.mode, leg.km, leg.note) for leg in instance.inbound))
 
 
 def get_site(plant_id: str) -> Site:
+    """The site of a plant instance (declared in the fleet file, :mod:`models.fleet`)."""
+    from models.fleet import load_fleet
+
+    fleet = load_fleet()
     try:
-        return SITES[plant_id]
+        return _site_of(fleet.instances[plant_id])
     except KeyError:
-        raise KeyError(f"no site for plant {plant_id!r}; known: {sorted(SITES)}") from None
+        raise KeyError(f"no site for plant {plant_id!r}; instances of {fleet.path}: "
+                       f"{', '.join(sorted(fleet.instances)[:12])}") from None

@@ -117,7 +117,10 @@ class PlantOptimizer(Protocol):
 
 
 def plant_optimizer(plant_id: str) -> Any:
-    """The optimizer module of a plant (``optimization.<plant_id>``)."""
+    """The optimizer module of a plant instance's type (``optimization.<plant type>``)."""
+    from models.fleet import plant_type
+
+    plant_id = plant_type(plant_id)
     if plant_id not in OPTIMIZED_PLANTS:
         raise KeyError(f"no optimizer for plant {plant_id!r}; known: {list(OPTIMIZED_PLANTS)}")
     return importlib.import_module(f"optimization.{plant_id}")

@@ -21,7 +21,7 @@ scenario's overrides of them, and every row names the factor's document and vers
   against imports; its displaced grid emissions are a memo item in the summary.
 * **Scope 3** — category 1 (purchased goods: feedstock, enzymes, chemicals × cradle-to-gate
   factors) and category 4 (inbound transport: mass × distance of each leg in
-  :data:`models.sites.SITES` × the freight mode's factor per tonne-kilometre).
+  :func:`models.sites.get_site` (the fleet file) × the freight mode's factor per tonne-kilometre).
 
 Units: gas masses in kg, ``co2e_t`` in tonnes CO2e.
 """

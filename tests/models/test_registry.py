@@ -7,7 +7,7 @@ import pytest
 
 from models import PLANTS, Plant, get_plant
 from models.base import ACTIVITY_KINDS
-from models.sites import SITES
+from models.sites import sites
 
 UREG = pint.UnitRegistry()
 
@@ -25,13 +25,13 @@ def test_plant_conforms(plant_id):
         assert a.kind in ACTIVITY_KINDS and a.tag in tags, (a.kind, a.tag)
         per_hour = UREG.Quantity(1.0, tags[a.tag].canonical_unit) * UREG.hour
         assert per_hour.dimensionality == UREG.Unit(a.unit).dimensionality, f"{a.tag} is not a rate of {a.unit}"
-    assert plant_id in SITES
+    assert plant_id in sites()
 
 
 def test_sites_name_known_plants_and_series():
     from models.market import get_series
 
-    for site in SITES.values():
+    for site in sites().values():
         get_series(site.power_series)
         get_series(site.gas_series)
         if site.carbon_series:

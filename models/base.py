@@ -362,7 +362,10 @@ class Plant(Protocol):
     """Structural type of a plant module (see module docstring).
 
     ``params`` is the plant's own frozen parameter dataclass; ``None`` means
-    ``DEFAULT_PARAMS``. ``ACTIVITY`` lists the plant's activity-data flows
+    ``DEFAULT_PARAMS``. ``plant_id`` is the plant *instance* id (default: the type
+    id ``INFO.plant_id``); it names the export files, the episodes and the result,
+    while the data depend only on ``seed`` and ``params`` (an instance simulated
+    with the type's seed and params gives the type's rows). ``ACTIVITY`` lists the plant's activity-data flows
     (see :class:`ActivityStream`); every ``tag`` in it is one of ``TAGS``.
     """
 
@@ -372,7 +375,7 @@ class Plant(Protocol):
     ACTIVITY: tuple[ActivityStream, ...]
 
     def simulate_true(
-        self, start: dt.datetime, end: dt.datetime, seed: int = 0, params: Any = None
+        self, start: dt.datetime, end: dt.datetime, seed: int = 0, params: Any = None, plant_id: str | None = None
     ) -> tuple[Any, list[Episode]]: ...
 
     def simulate(
@@ -384,6 +387,7 @@ class Plant(Protocol):
         truth_dir: str | Path,
         seed: int = 0,
         params: Any = None,
+        plant_id: str | None = None,
     ) -> SimulationResult: ...
 
 

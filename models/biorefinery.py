@@ -1368,6 +1368,7 @@ def simulate_true(
     end: dt.datetime,
     seed: int = 0,
     params: BiorefineryParams | None = None,
+    plant_id: str | None = None,
 ) -> tuple[pd.DataFrame, list[Episode]]:
     """True process values on the hourly grid and the ground-truth episodes.
 
@@ -1389,7 +1390,8 @@ def simulate_true(
     """
     _check_window(start, end)
     params = DEFAULT if params is None else params
-    return historian.stitch_days(lambda d: _day_frame(seed, d, params), start, end)
+    data, episodes = historian.stitch_days(lambda d: _day_frame(seed, d, params), start, end)
+    return data, historian.as_instance(episodes, plant_id)
 
 
 def simulate(
@@ -1400,6 +1402,7 @@ def simulate(
     truth_dir: str | Path,
     seed: int = 0,
     params: BiorefineryParams | None = None,
+    plant_id: str | None = None,
 ) -> SimulationResult:
     """Simulate ``[start, end)`` and write historian exports plus ground truth.
 
@@ -1411,4 +1414,4 @@ def simulate(
     """
     _check_window(start, end)
     return historian.simulate_days(INFO, TAGS, simulate_true, start, end, landing_dir=landing_dir, truth_dir=truth_dir,
-                                   seed=seed, params=params)
+                                   seed=seed, params=params, plant_id=plant_id)

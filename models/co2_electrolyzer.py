@@ -1815,7 +1815,11 @@ def _simulate_day(seed: int, day_no: int, params: CO2ElectrolyzerParams) -> tupl
 
 
 def simulate_true(
-    start: dt.datetime, end: dt.datetime, seed: int = 0, params: CO2ElectrolyzerParams | None = None
+    start: dt.datetime,
+    end: dt.datetime,
+    seed: int = 0,
+    params: CO2ElectrolyzerParams | None = None,
+    plant_id: str | None = None,
 ) -> tuple[pd.DataFrame, list[Episode]]:
     """True process values at 15-min sampling and ground-truth episodes.
 
@@ -1838,7 +1842,8 @@ def simulate_true(
     """
     _check_window(start, end)
     params = DEFAULT if params is None else params
-    return historian.stitch_days(lambda d: _simulate_day(seed, d, params), start, end)
+    data, episodes = historian.stitch_days(lambda d: _simulate_day(seed, d, params), start, end)
+    return data, historian.as_instance(episodes, plant_id)
 
 
 def simulate(
@@ -1849,6 +1854,7 @@ def simulate(
     truth_dir: str | Path,
     seed: int = 0,
     params: CO2ElectrolyzerParams | None = None,
+    plant_id: str | None = None,
 ) -> SimulationResult:
     """Simulate ``[start, end)`` and write historian exports plus ground truth.
 
@@ -1859,7 +1865,7 @@ def simulate(
     """
     _check_window(start, end)
     return historian.simulate_days(INFO, TAGS, simulate_true, start, end, landing_dir=landing_dir, truth_dir=truth_dir,
-                                   seed=seed, params=params)
+                                   seed=seed, params=params, plant_id=plant_id)
 
 
 # --------------------------------------------------------------------------

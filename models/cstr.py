@@ -1091,6 +1091,7 @@ def simulate_true(
     end: dt.datetime,
     seed: int = 0,
     params: CSTRParams | None = None,
+    plant_id: str | None = None,
     *,
     tuning: PITuning = DEFAULT_TUNING,
 ) -> tuple[pd.DataFrame, list[Episode]]:
@@ -1116,7 +1117,8 @@ def simulate_true(
     """
     _check_window(start, end)
     params = DEFAULT if params is None else params
-    return historian.stitch_days(lambda d: _simulate_day(seed, d, params, tuning), start, end)
+    data, episodes = historian.stitch_days(lambda d: _simulate_day(seed, d, params, tuning), start, end)
+    return data, historian.as_instance(episodes, plant_id)
 
 
 def simulate(
@@ -1127,6 +1129,7 @@ def simulate(
     truth_dir: str | Path,
     seed: int = 0,
     params: CSTRParams | None = None,
+    plant_id: str | None = None,
 ) -> SimulationResult:
     """Simulate ``[start, end)`` and write historian exports plus ground truth.
 
@@ -1138,4 +1141,4 @@ def simulate(
     """
     _check_window(start, end)
     return historian.simulate_days(INFO, TAGS, simulate_true, start, end, landing_dir=landing_dir, truth_dir=truth_dir,
-                                   seed=seed, params=params)
+                                   seed=seed, params=params, plant_id=plant_id)

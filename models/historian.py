@@ -59,7 +59,7 @@ import math
 import os
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +87,7 @@ __all__ = [
     "ExportResult",
     "HistorianConfig",
     "SensorFault",
+    "as_instance",
     "derive_rng",
     "export_path",
     "read_episodes",
@@ -191,13 +192,16 @@ def sensor_fault(
     seed: int,
     sampling: dt.timedelta,
     config: HistorianConfig = DEFAULT_CONFIG,
+    rng_id: str | None = None,
 ) -> SensorFault:
     """Deterministic parameters of a sensor-fault ``episode`` on ``spec``.
 
-    Keyed by ``(seed, plant_id, episode_id)`` only, so plants can quote the
+    Keyed by ``(seed, rng_id, episode_id)`` only, so plants can quote the
     same numbers in the episode detail before the historian renders them.
+    ``rng_id`` defaults to ``episode.plant_id``; plant instances pass their
+    type id, so an instance's data depend on its seed, not on its name.
     """
-    rng = derive_rng(seed, episode.plant_id, _STREAM_FAULT, episode.episode_id)
+    rng = derive_rng(seed, rng_id or episode.plant_id, _STREAM_FAULT, episode.episode_id)
     n_samples = max(1, int(episode.duration / sampling))
     # Draw everything unconditionally: parameters stay stable if a label's use changes.
     sign = 1.0 if rng.random() < 0.5 else -1.0
@@ -245,6 +249,7 @@ def write_exports(
     landing_dir: str | Path,
     seed: int = 0,
     config: HistorianConfig = DEFAULT_CONFIG,
+    rng_id: str | None = None,
 ) -> ExportResult:
     """Write historian export files for the true ``values``.
 
@@ -265,6 +270,9 @@ def write_exports(
         Landing-zone root; files go to ``sensor/<plant_id>/``.
     seed : int
     config : HistorianConfig
+    rng_id : str, optional
+        Key of the random streams (default ``plant.plant_id``). A plant
+        instance writes under its own id but draws with its type id.
 
     Returns
     -------
@@ -296,6 +304,7 @@ def write_exports(
     sample = ns // samp_ns
     day_no = sample // n_day
 
+    rng_id = rng_id or plant.plant_id
     faults = [e for e in episodes if e.label in SENSOR_FAULT_LABELS and e.tag in col_of]
     stuck_values: dict[int, float] = {}
     paths: list[Path] = []
@@ -318,7 +327,7 @@ def write_exports(
         present[rows] = True
 
         # Whole-day draws in fixed shapes -> window-independent results.
-        rng = derive_rng(seed, plant.plant_id, _STREAM_NOISE, int(d))
+        rng = derive_rng(seed, rng_id, _STREAM_NOISE, int(d))
         noise = rng.standard_normal((n_day, len(specs)))
         u_missing = rng.random((n_day, len(specs)))
         u_uncertain = rng.random((n_day, len(specs)))
@@ -337,7 +346,7 @@ def write_exports(
             fault_rows.append((ep, col_of[ep.tag], ep_rows, first))  # type: ignore[index]
         for ep, j, ep_rows, _ in fault_rows:
             if ep.label == "sensor_drift":
-                f = sensor_fault(ep, specs[j], seed=seed, sampling=plant.sampling, config=config)
+                f = sensor_fault(ep, specs[j], seed=seed, sampling=plant.sampling, config=config, rng_id=rng_id)
                 since = grid_s[ep_rows] + (day_start - ep.start).total_seconds()
                 meas[ep_rows, j] += f.drift * since / ep.duration.total_seconds()
         meas[:, measured] = np.clip(meas[:, measured], lo[measured], hi[measured])
@@ -350,7 +359,7 @@ def write_exports(
                     meas[ep_rows, j] = stuck_values[ep.episode_id]
         for ep, j, ep_rows, first in fault_rows:
             if ep.label == "spiking_sensor":
-                f = sensor_fault(ep, specs[j], seed=seed, sampling=plant.sampling, config=config)
+                f = sensor_fault(ep, specs[j], seed=seed, sampling=plant.sampling, config=config, rng_id=rng_id)
                 for off, absolute, rel in f.spikes:
                     r = first + off
                     if ep_rows[0] <= r <= ep_rows[-1]:
@@ -363,7 +372,7 @@ def write_exports(
         quality[missing] = QUALITY_BAD
 
         # Delivery decisions: always draw the same sequence.
-        drng = derive_rng(seed, plant.plant_id, _STREAM_DELIVERY, int(d))
+        drng = derive_rng(seed, rng_id, _STREAM_DELIVERY, int(d))
         u = drng.random(8)
         late_h = int(drng.integers(config.late_partial_hours[0], config.late_partial_hours[1] + 1))
         comm_len = dt.timedelta(minutes=int(drng.integers(*config.comm_failure_minutes, endpoint=True)))
@@ -529,6 +538,11 @@ def stitch_days(simulate_day, start: dt.datetime, end: dt.datetime) -> tuple[pd.
     return data.loc[(data.index >= start) & (data.index < end)], clip_episodes(episodes, start, end)
 
 
+def as_instance(episodes: Iterable[Episode], plant_id: str | None) -> list[Episode]:
+    """``episodes`` relabelled to the plant instance ``plant_id`` (unchanged if None or equal)."""
+    return [e if plant_id is None or e.plant_id == plant_id else replace(e, plant_id=plant_id) for e in episodes]
+
+
 def simulate_days(
     plant: PlantInfo,
     tags: Sequence[TagSpec],
@@ -541,6 +555,7 @@ def simulate_days(
     seed: int = 0,
     params=None,
     config: HistorianConfig = DEFAULT_CONFIG,
+    plant_id: str | None = None,
 ) -> SimulationResult:
     """A plant's ``simulate``: day by day, its ``simulate_true`` then :func:`write_exports`.
 
@@ -548,7 +563,14 @@ def simulate_days(
     ``<truth_dir>/<plant_id>_episodes.csv``. Same seed -> byte-identical files, and a day's
     files do not depend on the window it was simulated in (given a window-independent
     ``simulate_true``).
+
+    ``plant_id`` names the plant *instance* (default: the type id ``plant.plant_id``): it goes
+    into the file names, the episodes and the result. Random streams stay keyed by the type id,
+    so an instance's data depend on its seed and params only, and the default instance
+    reproduces the type's data bit for bit.
     """
+    instance = plant_id or plant.plant_id
+    info = plant if instance == plant.plant_id else replace(plant, plant_id=instance)
     paths: list[Path] = []
     quirks: list[DeliveryQuirk] = []
     episodes: list[Episode] = []
@@ -556,12 +578,14 @@ def simulate_days(
     for d in day_range(start, end):
         d0 = _EPOCH + dt.timedelta(days=d)
         df, eps = simulate_true(max(start, d0), min(end, d0 + dt.timedelta(days=1)), seed, params)
-        res = write_exports(df, tags, eps, plant=plant, landing_dir=landing_dir, seed=seed, config=config)
+        eps = as_instance(eps, instance)
+        res = write_exports(df, tags, eps, plant=info, landing_dir=landing_dir, seed=seed, config=config,
+                            rng_id=plant.plant_id)
         paths.extend(res.paths)
         quirks.extend(res.quirks)
         n_readings += res.n_readings
         n_lines += res.n_lines
         episodes.extend(eps)
-    truth = write_episodes(episodes, truth_dir, plant.plant_id)
-    return SimulationResult(plant_id=plant.plant_id, start=start, end=end, paths=tuple(paths), n_readings=n_readings,
+    truth = write_episodes(episodes, truth_dir, instance)
+    return SimulationResult(plant_id=instance, start=start, end=end, paths=tuple(paths), n_readings=n_readings,
                             n_lines=n_lines, quirks=tuple(quirks), episodes=tuple(episodes), truth_path=truth)

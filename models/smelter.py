@@ -913,6 +913,7 @@ def simulate_true(
     end: dt.datetime,
     seed: int = 0,
     params: SmelterParams | None = None,
+    plant_id: str | None = None,
 ) -> tuple[pd.DataFrame, list[Episode]]:
     """True process values on the 15-min grid and ground-truth episodes.
 
@@ -936,7 +937,8 @@ def simulate_true(
     """
     _check_window(start, end)
     params = DEFAULT if params is None else params
-    return historian.stitch_days(lambda d: _simulate_day(seed, d, params), start, end)
+    data, episodes = historian.stitch_days(lambda d: _simulate_day(seed, d, params), start, end)
+    return data, historian.as_instance(episodes, plant_id)
 
 
 def simulate(
@@ -947,6 +949,7 @@ def simulate(
     truth_dir: str | Path,
     seed: int = 0,
     params: SmelterParams | None = None,
+    plant_id: str | None = None,
 ) -> SimulationResult:
     """Simulate ``[start, end)`` and write historian exports plus ground truth.
 
@@ -957,4 +960,4 @@ def simulate(
     """
     _check_window(start, end)
     return historian.simulate_days(INFO, TAGS, simulate_true, start, end, landing_dir=landing_dir, truth_dir=truth_dir,
-                                   seed=seed, params=params)
+                                   seed=seed, params=params, plant_id=plant_id)

@@ -32,7 +32,9 @@ from airflow.sdk import Param, dag, task
 from nexus.assets import GOLD_ASSET_HEALTH, GOLD_EVENTS, GOLD_MODEL_PARAMETERS
 from nexus.dag_support import lake_and_meta, plant_days
 
-PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
+from models.fleet import instance_ids  # the fleet file; plant modules load lazily
+
+PLANTS = instance_ids()  # plant instances of the fleet (models/fleet.toml or NEXUS_FLEET)
 
 
 

@@ -1,9 +1,11 @@
 """
 ### Ingest sensor data
 
-Daily ingestion of plant-historian exports for every plant (the `plants` param, default all of
-them). Each step runs once per plant (dynamic task mapping; the mapped instances are named by
-plant in the UI), so plants proceed in parallel and one plant's bad day does not hold up another:
+Daily ingestion of plant-historian exports for every plant instance of the fleet (the `plants`
+param, default all of them; the fleet is `models/fleet.toml` or the file `NEXUS_FLEET` names, and
+`gold.dim_assets` holds its hierarchy). Each step runs once per plant instance (dynamic task
+mapping; the mapped task instances are named by plant in the UI), so plants proceed in parallel and
+one plant's bad day does not hold up another:
 
 1. **land_files** — moves the day's export files from the landing folder into raw (kept byte for
    byte, with a sha256 manifest; a file already landed is not loaded twice).
@@ -36,9 +38,11 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from models import PLANTS  # cheap: plant modules load lazily
+from models.fleet import instance_ids  # the fleet file; plant modules load lazily
 from nexus.assets import GOLD_TAG_HOURLY, SILVER_SENSOR_READINGS
 from nexus.dag_support import alert_on_skip
+
+PLANTS = instance_ids()  # plant instances of the fleet (models/fleet.toml or NEXUS_FLEET)
 
 
 def _batch_and_meta(plant_id: str, step: str):
@@ -67,8 +71,8 @@ def _batch_and_meta(plant_id: str, step: str):
     max_active_runs=1,
     tags=["nexus", "sensor", "ingest"],
     default_args={"owner": "nexus", "retries": 2, "retry_delay": dt.timedelta(minutes=1)},
-    params={"plants": Param(sorted(PLANTS), type="array", items={"type": "string", "enum": sorted(PLANTS)},
-                            examples=sorted(PLANTS),
+    params={"plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS},
+                            examples=PLANTS,
                             minItems=1, uniqueItems=True, description="Plants whose historian exports to ingest"),
             "min_completeness": Param(0.5, type="number", minimum=0, maximum=1,
                                       description="Share of the catalog's expected readings a plant-day needs to "
@@ -78,7 +82,16 @@ def _batch_and_meta(plant_id: str, step: str):
 def ingest_sensor_data():
     @task
     def select_plants() -> list[str]:
-        return list(get_current_context()["params"]["plants"])
+        """The run's plant instances; brings `gold.dim_assets` in line with the fleet file first."""
+        from etl.assets import publish_assets
+        from nexus.settings import get_settings
+        from warehouse.lake import CommitMeta, Lake
+
+        ctx = get_current_context()
+        meta = CommitMeta(dag_id=ctx["dag"].dag_id, run_id=ctx["run_id"], source="fleet",
+                          extra={"task_id": "select_plants"})
+        publish_assets(Lake(get_settings().lake_root), meta)
+        return list(ctx["params"]["plants"])
 
     @task(map_index_template="{{ plant_id }}")
     def land_files(plant_id: str) -> dict:

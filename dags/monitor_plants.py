@@ -38,7 +38,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from models import PLANTS  # cheap: plant modules load lazily
+from models.fleet import instance_ids  # the fleet file; plant modules load lazily
 from nexus.assets import (
     GOLD_BALANCE_CHECKS,
     GOLD_EVENTS,
@@ -48,6 +48,8 @@ from nexus.assets import (
     SILVER_SENSOR_READINGS,
 )
 from nexus.dag_support import lake_and_meta, plant_days
+
+PLANTS = instance_ids()  # plant instances of the fleet (models/fleet.toml or NEXUS_FLEET)
 
 
 def _days(job: dict) -> list[dt.date]:
@@ -63,8 +65,8 @@ def _days(job: dict) -> list[dt.date]:
     tags=["nexus", "monitoring", "models"],
     default_args={"owner": "nexus", "retries": 1, "retry_delay": dt.timedelta(minutes=1)},
     params={
-        "plants": Param(sorted(PLANTS), type="array", items={"type": "string", "enum": sorted(PLANTS)},
-                        examples=sorted(PLANTS),
+        "plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS},
+                        examples=PLANTS,
                         minItems=1, uniqueItems=True, description="plants to monitor"),
         "day": Param(None, type=["null", "string"], format="date",
                      description="UTC day to monitor; empty = each plant's latest complete day in gold"),

@@ -41,7 +41,9 @@ from nexus.assets import (
 )
 from nexus.dag_support import lake_and_meta
 
-PLANTS = ["cstr", "biorefinery", "co2_electrolyzer", "smelter"]
+from models.fleet import instance_ids  # the fleet file; plant modules load lazily
+
+PLANTS = instance_ids()  # plant instances of the fleet (models/fleet.toml or NEXUS_FLEET)
 
 
 

@@ -85,11 +85,13 @@ def _date(text: str) -> dt.date:
 
 
 def _plant(text: str) -> str:
-    """argparse type of a plant id."""
-    from models.base import PLANTS
+    """argparse type of a plant instance id (of the fleet in use)."""
+    from models.fleet import instance_ids
 
-    if text not in PLANTS:
-        raise argparse.ArgumentTypeError(f"unknown plant {text!r} (known: {', '.join(sorted(PLANTS))})")
+    known = sorted(instance_ids())
+    if text not in known:
+        shown = ", ".join(known[:12]) + (f" … ({len(known)} in all)" if len(known) > 12 else "")
+        raise argparse.ArgumentTypeError(f"unknown plant {text!r} (known: {shown})")
     return text
 
 
@@ -259,14 +261,14 @@ def _cmd_load_market(args: argparse.Namespace) -> int:
 
 
 def _cmd_backfill_history(args: argparse.Namespace) -> int:
-    from models import PLANTS
+    from models.fleet import instance_ids
     from nexus.history import backfill_history
     from nexus.settings import get_settings
     from warehouse.lake import Lake
 
     start = args.start
     end = start.replace(year=start.year + args.years) if args.years else start + dt.timedelta(days=args.days)
-    results = backfill_history(args.plants or sorted(PLANTS), start, end, lake=Lake(get_settings().lake_root),
+    results = backfill_history(args.plants or sorted(instance_ids()), start, end, lake=Lake(get_settings().lake_root),
                                seed=args.seed, progress=print)
     for r in results:
         print(f"{r.plant_id}: {r.days} days, {r.readings:,} readings, {r.silver_rows:,} to silver, "
@@ -277,7 +279,7 @@ def _cmd_backfill_history(args: argparse.Namespace) -> int:
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
     from etl.monitoring import monitor_range
-    from models import PLANTS
+    from models.fleet import instance_ids
     from nexus.settings import get_settings
     from warehouse.lake import CommitMeta, Lake
 
@@ -288,7 +290,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     first = dt.datetime.combine(start, dt.time(), tzinfo=dt.timezone.utc)
     last = dt.datetime.combine(end, dt.time(), tzinfo=dt.timezone.utc)
     missing = []
-    for plant_id in args.plants or sorted(PLANTS):
+    for plant_id in args.plants or sorted(instance_ids()):
         readings = (lake.read(SILVER_SENSOR_READINGS, where={"plant_id": plant_id}, start=first, end=last,
                               columns=["ts"]).num_rows if lake.exists(SILVER_SENSOR_READINGS) else 0)
         if not readings:  # nothing to monitor: say so rather than write empty results
@@ -303,12 +305,12 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate_detectors(args: argparse.Namespace) -> int:
-    from models import PLANTS
+    from models.fleet import instance_ids
     from nexus.evaluation import evaluate_detectors, summary
     from nexus.settings import get_settings
     from warehouse.lake import CommitMeta, Lake
 
-    rows = evaluate_detectors(Lake(get_settings().lake_root), args.plants or sorted(PLANTS),
+    rows = evaluate_detectors(Lake(get_settings().lake_root), args.plants or sorted(instance_ids()),
                               CommitMeta("nexus-evaluate", "evaluate-detectors", "simulator-truth"))
     if rows.empty:
         print("nothing to evaluate: the lake has no simulator truth or no monitored hours")

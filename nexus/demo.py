@@ -30,12 +30,12 @@ def simulate(plant_id: str, start: dt.date, days: int, *, seed: int = 0, landing
     The simulator's ground truth (operating episodes) goes to ``sim.truth__operating_episodes``
     (evaluation data: no pipeline reads it).
     """
-    from models import get_plant
+    from models.fleet import get_instance
 
     settings = get_settings()
     landing = Path(landing_dir) if landing_dir else settings.landing_dir
     lake = lake or Lake(settings.lake_root)
-    plant = get_plant(plant_id)
+    plant = get_instance(plant_id)
     t0 = dt.datetime.combine(start, dt.time(), tzinfo=dt.timezone.utc)
     with tempfile.TemporaryDirectory() as truth:
         result = plant.simulate(t0, t0 + dt.timedelta(days=days), landing_dir=landing, truth_dir=Path(truth), seed=seed)
@@ -149,11 +149,12 @@ SUSTAINABILITY_QUERIES = [
 def product_query() -> tuple[str, str]:
     """Daily product output of every plant from gold hourly means of its product tags (activity data)."""
     from etl.units import registry
-    from models import PLANTS, get_plant
+    from models import get_plant
+    from models.fleet import instance_ids
 
     ureg = registry()
     parts = []
-    for plant_id in sorted(PLANTS):
+    for plant_id in sorted(instance_ids()):
         plant = get_plant(plant_id)
         units = {t.tag: t.canonical_unit for t in plant.TAGS}
         for a in plant.ACTIVITY:
@@ -257,8 +258,9 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
     logs.mkdir(parents=True, exist_ok=True)
     print(f"Nexus demo: {days} day(s) from {start}, lake at {settings.lake_root}")
 
-    from models import PLANTS
+    from models.fleet import instance_ids
 
+    PLANTS = instance_ids()  # the plant instances of the fleet file
     for plant_id in sorted(PLANTS):
         t0 = time.perf_counter()
         sim = simulate(plant_id, start, days, seed=seed)

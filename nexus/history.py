@@ -58,12 +58,12 @@ def backfill_history(plants: Sequence[str], start: dt.date, end: dt.date, *, lak
                      progress: Callable[[str], None] | None = None) -> list[PlantHistory]:
     """Simulate and load ``[start, end)`` for every plant in ``plants``; returns per-plant figures."""
     from etl.sensor import load_history
-    from models import get_plant
+    from models.fleet import get_instance
     from nexus.truth import record_episodes
 
     results = []
     for plant_id in plants:
-        plant = get_plant(plant_id)
+        plant = get_instance(plant_id)
         res = PlantHistory(plant_id)
         meta = CommitMeta(dag_id="nexus-backfill-history", run_id=f"history__{plant_id}__{start}__{end}__seed{seed}",
                           source=f"simulator:{plant_id}")

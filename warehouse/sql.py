@@ -2,9 +2,17 @@
 
 :func:`connect` returns an in-process DuckDB connection in which every existing table of the served
 layers is a view: ``raw.<table>`` (the file manifest), ``bronze.<table>``, ``silver.<table>``,
-``gold.<table>`` (and ``sim.<table>``). The views read a snapshot of the Delta tables (the versions
-current when the connection was made) through pyarrow datasets, so filters and projections push
-down and memory stays bounded.
+``gold.<table>`` (and ``sim.<table>``). The views read the Delta tables through pyarrow datasets, so
+filters and projections push down (partition values and per-file min/max statistics prune files
+before any is opened) and memory stays bounded.
+
+Lazy, so connecting costs the same on any lake (a few milliseconds): :func:`connect` only lists
+which tables exist (one directory listing per layer on a local lake) and creates each view with the
+table's declared columns; no Delta log is read. A table is opened (its Delta log read and its
+files listed) the first time a query names it (``<layer>.<table>`` in the SQL text), and that
+version stays the connection's snapshot of the table from then on. A table that a query reaches
+without naming it (``query_table('gold.x')``) is read in full on first use, then opened as above.
+A table created after the connection was made is served from the first query that names it.
 
 The connection only answers queries:
 
@@ -33,12 +41,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
 
 from warehouse.lake import Lake
+from warehouse.registry import TableSpec
 from warehouse.tables import REGISTRY
 
 SERVED_LAYERS: tuple[str, ...] = ("raw", "bronze", "silver", "gold", "sim")
@@ -154,17 +166,22 @@ class ReadOnlyConnection:
         "fetch_record_batch", "fetch_df_chunk", "arrow", "description", "rowcount", "table", "view", "interrupt",
     })
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, tables: LakeTables | None = None) -> None:
         self._con = con
+        self._tables = tables
 
     def sql(self, query: str, *, params: object = None) -> duckdb.DuckDBPyRelation | None:
         check_read_only(self._con, query)
+        if self._tables is not None:
+            self._tables.prepare(query)
         return self._con.sql(query, params=params)
 
     query = sql
 
     def execute(self, query: str, parameters: object = None) -> ReadOnlyConnection:
         check_read_only(self._con, query)
+        if self._tables is not None:
+            self._tables.prepare(query)
         self._con.execute(query, parameters)
         return self
 
@@ -190,6 +207,9 @@ def connect(lake: Lake | None = None, *, layers: Iterable[str] = SERVED_LAYERS,
             memory_limit: str | None = None) -> ReadOnlyConnection:
     """A read-only DuckDB connection with the lake's tables as views, in UTC.
 
+    Lazy (see the module docstring): connecting reads no Delta log, whatever the lake's size; each
+    table is opened on the first query that names it and keeps that version for the connection.
+
     Args:
         lake: the lake to serve (default: the settings' lake root).
         layers: schemas to serve; each existing table of the layer is a view ``<layer>.<table>``.
@@ -199,17 +219,125 @@ def connect(lake: Lake | None = None, *, layers: Iterable[str] = SERVED_LAYERS,
     lake = lake or Lake()
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
-    for layer in layers:
+    tables = LakeTables(lake, con, layers)
+    for layer in tables.layers:
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
-        for spec in REGISTRY.layer(layer):
-            if not lake.exists(spec):
-                continue
-            hidden = f"_lake__{spec.layer}__{spec.table}"
-            con.register(hidden, lake.dataset(spec))
-            con.execute(f'CREATE VIEW "{spec.layer}"."{spec.table}" AS SELECT * FROM "{hidden}"')
-    _create_views(con, lake)
+    for spec in existing_tables(lake, tables.layers):
+        tables.serve(spec)
+    _create_views(con, tables.served)
     _lock_down(con, memory_limit or os.environ.get("NEXUS_SQL_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT)
-    return ReadOnlyConnection(con)
+    return ReadOnlyConnection(con, tables)
+
+
+def existing_tables(lake: Lake, layers: Iterable[str] = SERVED_LAYERS) -> list[TableSpec]:
+    """The registry's tables of ``layers`` that exist in ``lake``.
+
+    On a local lake one directory listing per layer (a table exists when its ``_delta_log`` holds a
+    commit or checkpoint), so the cost does not grow with the tables' history; on an object store
+    each table is asked (``Lake.exists``).
+    """
+    specs = [s for layer in layers for s in REGISTRY.layer(layer)]
+    if lake.storage_options or "://" in lake.root:
+        return [s for s in specs if lake.exists(s)]
+    found: dict[str, set[str]] = {}
+    for layer in {s.layer for s in specs}:
+        try:
+            with os.scandir(Path(lake.root, layer)) as entries:
+                found[layer] = {e.name for e in entries if e.is_dir()}
+        except (FileNotFoundError, NotADirectoryError):
+            found[layer] = set()
+    return [s for s in specs if s.table in found[s.layer] and _has_commit(Path(lake.path(s), "_delta_log"))]
+
+
+def _has_commit(log: Path) -> bool:
+    try:
+        with os.scandir(log) as entries:
+            return any(e.name.endswith((".json", ".checkpoint.parquet")) or e.name == "_last_checkpoint"
+                       for e in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+#: ``<layer>.<table>`` (optionally quoted) or a hidden ``_lake__<layer>__<table>`` name in a SQL text.
+_NAMED = re.compile(r'(?<![\w"])"?(raw|bronze|silver|gold|sim)"?\s*\.\s*"?([A-Za-z_]\w*)"?|\b_lake__([a-z]+)__(\w+)',
+                    re.I)
+
+
+def named_tables(query: str) -> set[str]:
+    """``<layer>.<table>`` names a SQL text mentions (a superset: a name inside a string counts too)."""
+    out = set()
+    for m in _NAMED.finditer(query):
+        layer, table = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        out.add(f"{layer.lower()}.{table.lower()}")
+    return out
+
+
+class LakeTables:
+    """The lake tables of one connection, opened on first use.
+
+    A served table starts as a view over a one-shot reader that opens the table when scanned (so
+    nothing is read at connect, and a query never silently sees an unopened table); :meth:`prepare`
+    swaps in the table's pyarrow dataset before a query that names it runs, so DuckDB's filters and
+    projections push down into it (partitions and per-file min/max statistics prune files).
+    """
+
+    def __init__(self, lake: Lake, con: duckdb.DuckDBPyConnection, layers: Iterable[str]) -> None:
+        self.lake, self.con = lake, con
+        self.layers = tuple(dict.fromkeys(layers))
+        self.served: set[str] = set()           # tables with a view
+        self._datasets: dict[str, ds.Dataset] = {}  # opened tables (the connection's snapshot)
+        self._registered: set[str] = set()      # views reading their dataset (not the one-shot reader)
+        self._spent: set[str] = set()           # one-shot readers a query consumed: open before the next
+
+    @staticmethod
+    def hidden(spec: TableSpec) -> str:
+        return f"_lake__{spec.layer}__{spec.table}"
+
+    def serve(self, spec: TableSpec) -> None:
+        """Create the view ``<layer>.<table>`` over a reader that opens the table when first scanned."""
+        self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{spec.layer}"')
+        self.con.register(self.hidden(spec), self._reader(spec))
+        self.con.execute(f'CREATE VIEW "{spec.layer}"."{spec.table}" AS SELECT * FROM "{self.hidden(spec)}"')
+        self.served.add(spec.name)
+
+    def dataset(self, spec: TableSpec) -> ds.Dataset:
+        """The table's pyarrow dataset, opened once per connection (every file, with its statistics)."""
+        if spec.name not in self._datasets:
+            self._datasets[spec.name] = self.lake.dataset(spec)
+        return self._datasets[spec.name]
+
+    def _reader(self, spec: TableSpec) -> pa.RecordBatchReader:
+        schema = pa.schema([pa.field(f.name, f.type) for f in spec.schema])
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            self._spent.add(spec.name)
+            for batch in self.dataset(spec).to_batches():
+                yield batch.cast(schema)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def prepare(self, query: str) -> None:
+        """Open the tables ``query`` names (and those a previous query reached unnamed) before it runs."""
+        names = named_tables(query) | self._spent
+        for view, (_, needs, _) in VIEWS.items():
+            if view in names:
+                names |= set(needs) | {"gold.fct_emissions_summary_daily"}
+        for name in sorted(names - self._registered):
+            if name not in REGISTRY:
+                continue
+            spec = REGISTRY.get(name)
+            if spec.layer not in self.layers:
+                continue
+            if name not in self.served:
+                if not self.lake.exists(spec):
+                    continue
+                self.serve(spec)  # created after the connection was made
+            try:
+                self.con.register(self.hidden(spec), self.dataset(spec))
+            except duckdb.Error:  # a result still being read holds the connection: keep the reader
+                continue
+            self._registered.add(name)
+            self._spent.discard(name)
 
 
 def _lock_down(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
@@ -224,14 +352,14 @@ def _lock_down(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
     con.execute("SET lock_configuration = true")
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+def _create_views(con: duckdb.DuckDBPyConnection, served: set[str]) -> None:
     if "gold" not in [r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()]:
         return
     for name, (_, needs, sql) in VIEWS.items():
-        if not all(lake.exists(REGISTRY.get(t)) for t in needs):
+        if not all(t in served for t in needs):
             continue
-        emissions = ("gold.fct_emissions_summary_daily" if lake.exists(REGISTRY.get("gold.fct_emissions_summary_daily"))
-                     else _EMPTY_EMISSIONS)
+        emissions = "gold.fct_emissions_summary_daily" if "gold.fct_emissions_summary_daily" in served \
+            else _EMPTY_EMISSIONS
         schema, view = name.split(".")
         con.execute(f'CREATE VIEW "{schema}"."{view}" AS {sql.format(emissions=emissions)}')
 

@@ -1,0 +1,94 @@
+"""Lazy serving of the lake to DuckDB: connect reads no Delta log, tables open on first use, filters prune files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from warehouse.sql import connect, list_views, named_tables
+from warehouse.tables import DIM_PLANTS, FCT_TAG_DAILY, FCT_TAG_HOURLY
+
+UTC = dt.timezone.utc
+
+
+def _hours(day: dt.date, plant: str = "cstr", tags: tuple[str, ...] = ("T", "P")) -> pa.Table:
+    return pa.Table.from_pylist([
+        {"plant_id": plant, "tag": tag, "hour_start": dt.datetime.combine(day, dt.time(h), UTC), "unit": "K",
+         "twa_value": float(day.month * 100 + h), "min_value": 0.0, "max_value": 1000.0, "sample_count": 60,
+         "good_count": 60, "good_fraction": 1.0, "flagged_count": 0, "flagged_fraction": 0.0}
+        for tag in tags for h in range(24)], schema=FCT_TAG_HOURLY.schema)
+
+
+@pytest.fixture
+def hourly_lake(lake, meta):
+    for day in (dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)):  # one file per write
+        lake.append(FCT_TAG_HOURLY, _hours(day), meta=meta)
+    return lake
+
+
+def test_named_tables():
+    q = ('SELECT * FROM gold.fct_tag_hourly h JOIN "gold"."dim_plants" USING (plant_id), '
+         'Silver . process__sensor_readings, _lake__raw__landing__files WHERE x.gold_col = 1')
+    assert named_tables(q) == {"gold.fct_tag_hourly", "gold.dim_plants", "silver.process__sensor_readings",
+                               "raw.landing__files"}
+
+
+def test_connect_reads_no_delta_log(hourly_lake, meta):
+    hourly_lake.append(DIM_PLANTS, pa.Table.from_pylist([
+        {"plant_id": "cstr", "name": "CSTR", "description": "test", "sampling_s": 60.0, "tag_count": 2}],
+        schema=DIM_PLANTS.schema), meta=meta)
+    # A broken log of one table does not stop the connection, its catalog or the other tables;
+    # the broken table fails when a query names it.
+    log = Path(hourly_lake.path(DIM_PLANTS), "_delta_log")
+    for f in log.glob("*.json"):
+        f.write_text("not json\n")
+    con = connect(hourly_lake)
+    assert list_views(con) == [("gold", "dim_plants"), ("gold", "fct_tag_hourly")]
+    assert ("name", "VARCHAR") in con.sql("SELECT column_name, data_type FROM duckdb_columns() "
+                                          "WHERE table_name = 'dim_plants'").fetchall()
+    assert con.sql("SELECT count(*) FROM gold.fct_tag_hourly").fetchall() == [(144,)]
+    with pytest.raises(Exception):
+        con.sql("SELECT * FROM gold.dim_plants").fetchall()
+
+
+def test_a_table_is_pinned_at_first_use_and_new_tables_appear(hourly_lake, meta):
+    con = connect(hourly_lake)
+    assert con.sql("SELECT count(*) FROM gold.fct_tag_hourly").fetchall() == [(144,)]
+    hourly_lake.append(FCT_TAG_HOURLY, _hours(dt.date(2026, 4, 1)), meta=meta)
+    assert con.sql("SELECT count(*) FROM gold.fct_tag_hourly").fetchall() == [(144,)]  # the connection's snapshot
+    assert connect(hourly_lake).sql("SELECT count(*) FROM gold.fct_tag_hourly").fetchall() == [(192,)]
+
+    # gold.fct_tag_daily is created after the connection: the first query naming it serves it
+    hourly_lake.append(FCT_TAG_DAILY, pa.Table.from_pylist([
+        {"plant_id": "cstr", "tag": "T", "day": dt.date(2026, 1, 1), "unit": "K", "twa_value": 111.5,
+         "min_value": 100.0, "max_value": 123.0, "sample_count": 1440, "good_count": 1440, "good_fraction": 1.0,
+         "flagged_count": 0, "hours_covered": 24, "coverage": 1.0}], schema=FCT_TAG_DAILY.schema), meta=meta)
+    assert con.execute("SELECT twa_value FROM gold.fct_tag_daily").fetchall() == [(111.5,)]
+    assert ("gold", "fct_tag_daily") in list_views(con)
+
+
+def test_a_table_reached_without_its_name_is_read_in_full(hourly_lake):
+    con = connect(hourly_lake)
+    assert con.sql("SELECT count(*) FROM query_table('_lake__gold__' || 'fct_tag_hourly')").fetchall() == [(144,)]
+    # the next query reads the opened table (the one-shot reader was consumed)
+    assert con.sql("SELECT count(*) FROM query_table('_lake__gold__' || 'fct_tag_hourly')").fetchall() == [(144,)]
+    assert con.sql("SELECT sum(twa_value) FROM gold.fct_tag_hourly WHERE tag = 'T'").fetchall() == \
+        [(float(sum(m * 100 + h for m in (1, 2, 3) for h in range(24))),)]
+
+
+def test_filters_prune_files_before_they_are_opened(hourly_lake):
+    # Remove January's data file from disk: a query on March never opens it (per-file min/max
+    # statistics prune it), a query that needs January fails.
+    con = connect(hourly_lake)
+    files = sorted(Path(hourly_lake.path(FCT_TAG_HOURLY)).rglob("*.parquet"), key=lambda p: p.stat().st_mtime)
+    assert len(files) == 3
+    files[0].unlink()
+    march = con.sql("SELECT count(*), min(twa_value) FROM gold.fct_tag_hourly WHERE plant_id = 'cstr' AND tag = 'T' "
+                    "AND hour_start >= TIMESTAMPTZ '2026-03-01' AND hour_start < TIMESTAMPTZ '2026-04-01'").fetchall()
+    assert march == [(24, 300.0)]
+    with pytest.raises(duckdb.Error):
+        con.sql("SELECT count(*) FROM gold.fct_tag_hourly").fetchall()

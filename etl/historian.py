@@ -34,6 +34,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from nexus.errors import UnparseableFile
 from warehouse.tables import BRONZE_TAG_READINGS
@@ -180,6 +181,34 @@ def column_positions(header: list[str] | None, error: str | None, source_file: s
     return {c: names.index(c) for c in required}
 
 
+def _split_plain(content: bytes) -> tuple[list[str], list[str], np.ndarray, pa.ListArray, np.ndarray] | None:
+    """Split an export with no quote, NUL, CR or over-long line in Arrow (what nearly every file is).
+
+    Returns ``(header, raw lines, line numbers, fields per line, errors)`` exactly as
+    :func:`iter_records` would give them, or None when the file needs the line-by-line reader
+    (quotes, CR line ends, bytes that are not UTF-8, NUL bytes, a line over the limit, no header).
+    """
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    if not content or b'"' in content or b"\r" in content or b"\x00" in content:
+        return None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = text.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines or not lines[0].strip() or len(lines[0].encode()) > MAX_LINE_BYTES:
+        return None
+    body = pa.array(lines[1:], pa.string())
+    if len(body) and pc.max(pc.binary_length(body)).as_py() > MAX_LINE_BYTES:
+        return None
+    n = len(body)
+    return (lines[0].split(","), lines[1:], np.arange(2, n + 2, dtype=np.int64), pc.split_pattern(body, ","),
+            np.full(n, None, dtype=object))
+
+
 def parse_historian_csv(content: bytes, *, plant_id: str, period_date: dt.date, source_file: str,
                         sha256: str, ingested_at: dt.datetime, run_id: str) -> pa.Table:
     """Type every data line of one export file as a bronze row.
@@ -188,33 +217,52 @@ def parse_historian_csv(content: bytes, *, plant_id: str, period_date: dt.date, 
         UnparseableFile: the file is not UTF-8 text or its header is not ``tag,timestamp,value,quality``.
     """
     content = decompress(content, source_file)
-    records = iter_records(content, source_file)
-    head = next(records, None)
-    if head is not None and head[3] == "line contains NUL bytes (binary content)":
-        raise UnparseableFile(f"{source_file}: binary content (NUL bytes), not a CSV export")
-    if head is not None and head[3] and head[3].startswith("line is not UTF-8"):
-        raise UnparseableFile(f"{source_file}: not UTF-8 text ({head[3]})")
-    pos = column_positions(head[2], head[3], source_file) if head is not None else {}
-    width = len(head[2]) if head is not None else len(HEADER)
-    body = list(records)
-    n = len(body)
-    raw = [text for _, text, _, _ in body]
-    line_numbers = np.fromiter((number for number, _, _, _ in body), dtype=np.int64, count=n)
-    tags = np.full(n, None, dtype=object)
-    ts_text = np.full(n, None, dtype=object)
-    val_text = np.full(n, None, dtype=object)
-    q_text = np.full(n, None, dtype=object)
-    errors = np.full(n, None, dtype=object)
-    it, its, iv, iq = pos.get("tag"), pos.get("timestamp"), pos.get("value"), pos.get("quality")
-    for i, (_, text, fields, error) in enumerate(body):
-        if error is not None:
-            errors[i] = error
-        elif len(fields) != width:
-            errors[i] = (f"malformed line: expected {width} fields ({','.join(head[2])}), found {len(fields)}"
-                         if text.strip() else "malformed line: empty line inside the file")
-        else:
-            tags[i], ts_text[i], val_text[i], q_text[i] = (fields[it].strip(), fields[its].strip(),
-                                                             fields[iv].strip(), fields[iq].strip())
+    fast = _split_plain(content)
+    if fast is not None:  # the common case, split in Arrow: same fields, errors and line numbers
+        header, raw, line_numbers, fields, errors = fast
+        pos = column_positions(header, None, source_file)
+        width, n = len(header), len(raw)
+        tags, ts_text, val_text, q_text = (np.full(n, None, dtype=object) for _ in range(4))
+        good = np.array([e is None for e in errors], dtype=bool)
+        if width:
+            short = pc.list_value_length(fields).to_numpy(zero_copy_only=False) != width
+            for i in np.flatnonzero(short & good):
+                errors[i] = (f"malformed line: expected {width} fields ({','.join(header)}), "
+                             f"found {len(fields[i])}" if raw[i].strip() else "malformed line: empty line inside the file")
+            good &= ~short
+            if good.any():
+                flat = pc.list_flatten(fields.filter(pa.array(good))).to_numpy(zero_copy_only=False).reshape(-1, width)
+                idx = np.flatnonzero(good)
+                for out, col in ((tags, "tag"), (ts_text, "timestamp"), (val_text, "value"), (q_text, "quality")):
+                    out[idx] = np.char.strip(flat[:, pos[col]].astype(str)).astype(object)
+    else:
+        records = iter_records(content, source_file)
+        head = next(records, None)
+        if head is not None and head[3] == "line contains NUL bytes (binary content)":
+            raise UnparseableFile(f"{source_file}: binary content (NUL bytes), not a CSV export")
+        if head is not None and head[3] and head[3].startswith("line is not UTF-8"):
+            raise UnparseableFile(f"{source_file}: not UTF-8 text ({head[3]})")
+        pos = column_positions(head[2], head[3], source_file) if head is not None else {}
+        width = len(head[2]) if head is not None else len(HEADER)
+        body = list(records)
+        n = len(body)
+        raw = [text for _, text, _, _ in body]
+        line_numbers = np.fromiter((number for number, _, _, _ in body), dtype=np.int64, count=n)
+        tags = np.full(n, None, dtype=object)
+        ts_text = np.full(n, None, dtype=object)
+        val_text = np.full(n, None, dtype=object)
+        q_text = np.full(n, None, dtype=object)
+        errors = np.full(n, None, dtype=object)
+        it, its, iv, iq = pos.get("tag"), pos.get("timestamp"), pos.get("value"), pos.get("quality")
+        for i, (_, text, fields, error) in enumerate(body):
+            if error is not None:
+                errors[i] = error
+            elif len(fields) != width:
+                errors[i] = (f"malformed line: expected {width} fields ({','.join(head[2])}), found {len(fields)}"
+                             if text.strip() else "malformed line: empty line inside the file")
+            else:
+                tags[i], ts_text[i], val_text[i], q_text[i] = (fields[it].strip(), fields[its].strip(),
+                                                                 fields[iv].strip(), fields[iq].strip())
 
     frame = pd.DataFrame({"tag": tags, "ts": ts_text, "value": val_text, "quality": q_text, "error": errors})
     ok = frame["error"].isna()

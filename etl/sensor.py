@@ -452,20 +452,39 @@ def build_hourly(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     return {"hourly_rows": hourly.num_rows, "tags": len(set(hourly["tag"].to_pylist()))}
 
 
-def publish_dimensions(lake: Lake, plant_id: str, meta: CommitMeta) -> None:
-    """Upsert the plant and its tag catalog into ``gold.dim_plants`` / ``gold.dim_tags``."""
+def publish_dimensions(lake: Lake, plant_id: str, meta: CommitMeta) -> dict[str, bool]:
+    """Upsert the plant and its tag catalog into ``gold.dim_plants`` / ``gold.dim_tags`` when they changed.
+
+    The catalog rarely changes, so each table is read first (one plant's rows) and written only if
+    its rows differ: a daily run then adds no commit and no file to either dimension.
+    """
     plant = get_plant(plant_id)
     info = plant.INFO
-    lake.upsert(DIM_PLANTS, pa.Table.from_pylist([{
+    plants = pa.Table.from_pylist([{
         "plant_id": info.plant_id, "name": info.name, "description": info.description,
-        "sampling_s": info.sampling.total_seconds(), "tag_count": len(plant.TAGS)}], schema=DIM_PLANTS.schema), meta=meta)
+        "sampling_s": info.sampling.total_seconds(), "tag_count": len(plant.TAGS)}], schema=DIM_PLANTS.schema)
     rows = []
     for t in plant.TAGS:
         lo, hi = convert(np.array([t.range_min, t.range_max]), t.unit, t.canonical_unit)
         rows.append({"plant_id": info.plant_id, "tag": t.tag, "description": t.description,
                      "unit_operation": t.unit_operation, "unit": t.canonical_unit, "source_unit": t.unit,
                      "range_min": float(lo), "range_max": float(hi)})
-    lake.upsert(DIM_TAGS, pa.Table.from_pylist(rows, schema=DIM_TAGS.schema), meta=meta)
+    tags = pa.Table.from_pylist(rows, schema=DIM_TAGS.schema)
+    written = {}
+    for spec, new in ((DIM_PLANTS, plants), (DIM_TAGS, tags)):
+        written[spec.name] = not _same_rows(lake, spec, new, plant_id)
+        if written[spec.name]:
+            lake.upsert(spec, new, meta=meta)
+    return written
+
+
+def _same_rows(lake: Lake, spec: Any, new: pa.Table, plant_id: str) -> bool:
+    """Whether the plant's rows of ``spec`` are exactly ``new`` (any order)."""
+    if not lake.exists(spec):
+        return False
+    old = lake.read(spec, where={"plant_id": plant_id}).cast(spec.schema)
+    keys = [(k, "ascending") for k in spec.primary_key]
+    return old.num_rows == new.num_rows and old.sort_by(keys).equals(new.cast(spec.schema).sort_by(keys))
 
 
 def run_batch(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:

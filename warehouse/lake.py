@@ -46,6 +46,7 @@ from warehouse.registry import TableSpec
 Scalar = str | int | float | bool | dt.date | dt.datetime
 COMMIT_ATTEMPTS = 6
 INPUTS_KEY = "inputs"  # commit metadata key of the versions read (lineage)
+UPSERT_IN_LIST_MAX = 2000  # an upsert scopes its rewrite by key IN (...) lists up to this many values
 
 log = logging.getLogger(__name__)
 
@@ -334,15 +335,17 @@ class Lake:
     def upsert(self, spec: TableSpec, data: pa.Table | Any, *, meta: CommitMeta) -> dict[str, int]:
         """Insert rows, replacing the rows that have the same primary key, in one commit.
 
-        Merge semantics on the primary key, done as an atomic rewrite of the partitions the
-        batch touches (the whole table when it has no partitions): read them, drop the rows
-        whose key the batch carries, add the batch, overwrite those partitions.
+        Merge semantics on the primary key, done as an atomic rewrite of just the data files that
+        may hold the batch's keys: the predicate is ``key IN (the batch's values)`` for every key
+        column (and the partitions the batch touches), so deltalake selects the files by partition
+        values and min/max statistics, the rows of those files are read, the rows whose key the
+        batch carries dropped, the batch added, and only those files replaced. A table that grows
+        by one file a day (a manifest, an audit table) is then not rewritten whole every day.
 
         Why not Delta's MERGE: delta-rs 1.x MERGE writes string columns as Arrow ``string_view``
         into the Parquet files, and pyarrow cannot filter ``string_view`` (no ``array_filter``
         kernel), which breaks filtered reads and DuckDB's filter pushdown on the table
-        (delta-io/delta-rs#4302, apache/arrow#49368). Upserted tables are small (dimensions,
-        manifests, audit rows), so the rewrite is cheap.
+        (delta-io/delta-rs#4302, apache/arrow#49368).
 
         Returns:
             ``{"num_target_rows_inserted": n, "num_target_rows_updated": m}``.
@@ -357,14 +360,24 @@ class Lake:
         keys = list(spec.primary_key)
         slices = table.select(list(spec.partition_by)).group_by(list(spec.partition_by)).aggregate([]).to_pylist() \
             if spec.partition_by else []
-        predicate = " OR ".join("(" + " AND ".join(_where_sql(s)) + ")" for s in slices) or None
+        terms = ["(" + " OR ".join("(" + " AND ".join(_where_sql(s)) + ")" for s in slices) + ")"] if slices else []
         expr = None
         for s in slices:
             term = _where_expr(s)
             expr = term if expr is None else expr | term
+        files: list[tuple[str, str, Any]] = []
+        for key in keys:  # the batch's values of each key column: a superset of its keys, selecting few files
+            values = pc.unique(table.column(key)).to_pylist()
+            if len(values) > UPSERT_IN_LIST_MAX:
+                continue
+            terms.append(f"{key} IN ({', '.join(sql_literal(v) for v in values)})")
+            term = pc.field(key).isin(pa.array(values, spec.column(key).type))
+            expr = term if expr is None else expr & term
+            files.append((key, "in", values))
+        predicate = " AND ".join(terms) or None
         # Read and write on the same snapshot, so a concurrent upsert makes this commit fail
         # (and retry) instead of both keeping the rows each read.
-        current = self._arrow_dataset(spec, target).to_table(filter=expr).cast(spec.schema)
+        current = self._arrow_dataset(spec, target, files).to_table(filter=expr).cast(spec.schema)
         marker = table.select(keys).append_column("_nexus_new", pa.array([True] * table.num_rows))
         kept = current.join(marker, keys=keys, join_type="left anti") if current.num_rows else current
         updated = current.num_rows - kept.num_rows

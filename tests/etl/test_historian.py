@@ -154,3 +154,24 @@ def test_a_stray_quote_does_not_swallow_the_readings_after_it():
     rows = parse("tag,timestamp,value,quality\n" + "\n".join(lines) + "\n")
     assert rows[0]["_parse_error"].startswith("unterminated quoted field")
     assert [r["_parse_error"] for r in rows[1:4]] == [None, None, None]  # the good readings stay rows
+
+
+def test_the_arrow_split_gives_what_the_line_reader_gives(monkeypatch):
+    """Plain files (no quote, CR, NUL or bad byte) are split in Arrow; the outcome is the line reader's."""
+    import etl.historian as historian
+
+    text = ("value,tag, timestamp ,quality,extra\n"
+            "51.3,CSTR.TI102,2026-01-01T00:01:00Z,192,x\n"
+            "\n"
+            "7,CSTR.TI102,2026-01-01T00:02:00+01:00,192,x\n"
+            "1,2,3\n"
+            ", CSTR.FI101 ,2026-01-01T00:03:00Z,0,\n"
+            "nan,CSTR.FI101,2026-01-01T00:04:00,192,x\n"
+            "1e3,,2026-01-01T00:05:00Z,300,x\n\n\n")
+    assert historian._split_plain(text.encode()) is not None
+    fast = parse(text)
+    monkeypatch.setattr(historian, "_split_plain", lambda content: None)
+    slow = parse(text)
+    assert len(fast) == len(slow) == 7
+    assert fast == slow
+    assert [r["_parse_error"] is None for r in fast] == [True, False, True, False, True, False, False]

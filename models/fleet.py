@@ -26,6 +26,7 @@ import functools
 import os
 import re
 import tomllib
+import zlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -83,7 +84,7 @@ class PlantSpec(_Strict):
     name: str | None = None
     capacity: float | None = Field(None, gt=0)
     capacity_unit: str | None = None
-    seed: int = 0
+    seed: int | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     inbound: tuple[Leg, ...] = ()
 
@@ -122,7 +123,8 @@ class Instance:
         enterprise: enterprise id.
         site: the instance's site.
         capacity, capacity_unit: nameplate capacity, if declared.
-        seed: added to a run's seed when this instance is simulated.
+        seed: added to a run's seed when this instance is simulated (default: 0 for an instance named
+            like its type, else a stable number from the id, so instances differ unless told otherwise).
         params: overrides of the type's parameter dataclass (simulation only).
         inbound: transport legs of purchased items.
     """
@@ -272,9 +274,16 @@ def read_fleet(path: str | Path) -> Fleet:
             raise ConfigError(f"{where}: unknown site {p.site!r}; declared: {', '.join(sorted(sites))}")
         instances[plant_id] = Instance(
             plant_id=plant_id, plant_type=p.type, name=p.name or plant_id, enterprise=spec.enterprise.id,
-            site=sites[p.site], capacity=p.capacity, capacity_unit=p.capacity_unit, seed=p.seed,
+            site=sites[p.site], capacity=p.capacity, capacity_unit=p.capacity_unit, seed=_default_seed(plant_id, p),
             params=dict(p.params), inbound=tuple(p.inbound))
     return Fleet(path, spec.enterprise.id, spec.enterprise.name, sites, instances)
+
+
+def _default_seed(plant_id: str, spec: PlantSpec) -> int:
+    """The declared seed; else 0 for the type's own instance, a stable number from the id for others."""
+    if spec.seed is not None:
+        return spec.seed
+    return 0 if plant_id == spec.type else zlib.crc32(plant_id.encode()) % 1_000_003
 
 
 @functools.lru_cache(maxsize=8)

@@ -297,6 +297,13 @@ def pareto_front(plant_id: str, conditions: OperatingConditions, n_points: int =
     return points
 
 
+def _instances_of(types: Sequence[str]) -> list[str]:
+    """The fleet's plant instances of the given plant types."""
+    from models.fleet import load_fleet
+
+    return [i.plant_id for i in load_fleet() if i.plant_type in types]
+
+
 def optimize_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[str] | None = None,
                  scenario: Scenario | None = None, pareto_points: int = 7) -> dict[str, Any]:
     """Recommendations and Pareto fronts of ``day`` for each plant, into gold (keyed by scenario)."""
@@ -305,7 +312,7 @@ def optimize_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence
     now = pd.Timestamp.now(tz="UTC")
     stamp = {"scenario_id": scenario.scenario_id, "recommendation_date": day, "run_id": meta.run_id, "computed_at": now}
     out = {}
-    for plant_id in plants or OPTIMIZED_PLANTS:
+    for plant_id in plants or _instances_of(OPTIMIZED_PLANTS):
         recs, fronts = [], []
         module = plant_optimizer(plant_id)
         t0 = time.perf_counter()

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from etl.regulatory import DEFAULT_GWP_SET, rules_from_frame
-from models import PLANTS, get_plant
+from models import get_plant
 from models.sites import get_site
 from nexus.errors import ContractViolation
 from sustainability.carbon import (
@@ -41,8 +41,10 @@ BASE = "base"
 
 
 def accounted_plants() -> list[str]:
-    """Plants that declare activity data (the CSTR pilot has none)."""
-    return [p for p in PLANTS if getattr(get_plant(p), "ACTIVITY", ())]
+    """Plant instances of the fleet whose type declares activity data (the CSTR pilot has none)."""
+    from models.fleet import instance_ids
+
+    return [p for p in instance_ids() if getattr(get_plant(p), "ACTIVITY", ())]
 
 
 def _utc(d: dt.date) -> dt.datetime:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 
 from models import historian
+from models.engine import Item, integerize, split
 
 PLANT_ID = "smelter"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -50,39 +50,6 @@ _ABNORMAL_WEIGHTS = (0.22, 0.16, 0.18, 0.15, 0.15, 0.14)
 _STREAM_SCHEDULE, _STREAM_GRADE = 31, 32
 
 
-@dataclass(frozen=True)
-class Item:
-    """One planned episode of a day: slots from UTC midnight ``[start, end)``, label arguments as pairs."""
-
-    start: int
-    end: int
-    category: str
-    label: str
-    tag: str | None
-    args: tuple[tuple[str, float], ...] = ()
-
-    def arg(self, name: str) -> float:
-        return dict(self.args)[name]
-
-
-def _integerize(x: np.ndarray, total: int) -> np.ndarray:
-    fl = np.floor(x).astype(int)
-    order = np.argsort(-(x - fl), kind="stable")
-    fl[order[: total - int(fl.sum())]] += 1
-    return fl
-
-
-def _split(rng: np.random.Generator, total: int, n: int, lo: int, hi: int) -> list[int]:
-    """``n`` integers in [lo, hi] summing to ``total``."""
-    if not n * lo <= total <= n * hi:
-        raise ValueError("infeasible split")
-    for _ in range(1000):
-        x = _integerize(lo + rng.dirichlet(np.full(n, 4.0)) * (total - n * lo), total)
-        if x.min() >= lo and x.max() <= hi:
-            return [int(v) for v in x]
-    return [int(v) for v in _integerize(np.full(n, total / n), total)]
-
-
 def block_grade(seed: int, block: int) -> float:
     rng = historian.derive_rng(seed, PLANT_ID, _STREAM_GRADE, block)
     return float(GRADES_KA[int(rng.choice(len(GRADES_KA), p=_GRADE_WEIGHTS))])
@@ -103,7 +70,7 @@ def block_plan(seed: int, block: int, measured_tags: tuple[str, ...]) -> tuple[t
         transition = ("transition", d_tr, {"from_ka": g_now, "to_ka": g_next})
         change -= d_tr
     m = 5
-    pieces = _split(rng, change, 2 * m, 4, 12)
+    pieces = split(rng, change, 2 * m, 4, 12)
     for i in range(m):
         out, back = pieces[2 * i], pieces[2 * i + 1]
         hold = int(rng.integers(2, 17))
@@ -112,7 +79,7 @@ def block_plan(seed: int, block: int, measured_tags: tuple[str, ...]) -> tuple[t
         units.append(("excursion", out + hold + back, {"out": out, "hold": hold, "back": back, "to_ka": target}))
 
     n_ab = int(rng.integers(10, 15))
-    for d in _split(rng, ABNORMAL_SLOTS, n_ab, 4, 24):
+    for d in split(rng, ABNORMAL_SLOTS, n_ab, 4, 24):
         label = ABNORMAL_LABELS[int(rng.choice(len(ABNORMAL_LABELS), p=_ABNORMAL_WEIGHTS))]
         args = {
             "tag_index": float(rng.integers(len(measured_tags))),
@@ -124,7 +91,7 @@ def block_plan(seed: int, block: int, measured_tags: tuple[str, ...]) -> tuple[t
         }
         units.append((label, d, args))
     n_ex = int(rng.integers(2, 4))
-    for d in _split(rng, EXTREME_SLOTS, n_ex, 12, 24):
+    for d in split(rng, EXTREME_SLOTS, n_ex, 12, 24):
         label = "power_outage" if rng.random() < 0.35 else "metal_pad_instability"
         args = {
             "off": float(min(int(rng.integers(4, 9)), d - 6)),
@@ -169,7 +136,7 @@ def block_plan(seed: int, block: int, measured_tags: tuple[str, ...]) -> tuple[t
             seg_units = [placed[day][s][i] for i in rng.permutation(len(placed[day][s]))]
             k = len(seg_units)
             slack = (b - a) - sum(u[1] for u in seg_units) - (k + 1)
-            gaps = (_integerize(rng.dirichlet(np.ones(k + 1)) * slack, slack) + 1).tolist() if k else [b - a]
+            gaps = (integerize(rng.dirichlet(np.ones(k + 1)) * slack, slack) + 1).tolist() if k else [b - a]
             t = a
             for ui, (kind, length, args) in enumerate(seg_units):
                 steady(t, t + gaps[ui])

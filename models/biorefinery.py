@@ -94,8 +94,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -136,18 +134,8 @@ from models._biorefinery_physics import (
     thod,
     wastewater,
 )
-from models.base import (
-    SENSOR_FAULT_LABELS,
-    ActivityStream,
-    Episode,
-    PlantInfo,
-    SimulationResult,
-    TagSpec,
-    check_window,
-    clip_episodes,
-    day_range,
-    episode_id,
-)
+from models.base import SENSOR_FAULT_LABELS, ActivityStream, Episode, PlantInfo, TagSpec
+from models.engine import DayContext, Item, PlantType, integerize, split
 
 __all__ = [
     "ACTIVITY",
@@ -276,46 +264,12 @@ _SEVERITY_TARGETS = (152.0, 155.0, 161.0, 163.0)  # degC
 _ENZYME_TARGETS = (15.0, 17.5, 22.5, 25.0)  # mg/g
 
 
-@dataclass(frozen=True)
-class _Item:
-    """One planned episode of a day: hours from UTC midnight, label parameters as pairs."""
-
-    start: int
-    end: int
-    category: str
-    label: str
-    tag: str | None
-    args: tuple[tuple[str, float], ...] = ()
-
-
-def _integerize(x: np.ndarray, total: int) -> np.ndarray:
-    # Largest-remainder rounding keeps the exact total.
-    fl = np.floor(x).astype(int)
-    rem = total - int(fl.sum())
-    order = np.argsort(-(x - fl), kind="stable")
-    fl[order[:rem]] += 1
-    return fl
-
-
-def _split(rng: np.random.Generator, total: int, n: int, lo: int, hi: int) -> list[int]:
-    """``n`` integer durations in [lo, hi] summing exactly to ``total``."""
-    if not n * lo <= total <= n * hi:
-        raise ValueError("infeasible split")
-    for _ in range(200):
-        x = _integerize(lo + rng.dirichlet(np.full(n, 3.0)) * (total - n * lo), total)
-        if x.min() >= lo and x.max() <= hi:
-            return [int(v) for v in x]
-    # Deterministic fallback: as equal as possible.
-    base = [total // n + (1 if i < total % n else 0) for i in range(n)]
-    return base
-
-
 def _measured_tags() -> list[str]:
     return [t.tag for t in TAGS if t.measured]
 
 
 @functools.lru_cache(maxsize=16)
-def _block_plan(seed: int, block: int) -> tuple[tuple[_Item, ...], ...]:
+def _block_plan(seed: int, block: int) -> tuple[tuple[Item, ...], ...]:
     """Episode plan of a 25-day block: per day, the items tiling its 24 hours.
 
     Exact quotas per block: 120 h transient, 48 h abnormal, 12 h extreme.
@@ -337,7 +291,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Item, ...], ...]:
     if has_shutdown:
         units.append([("transient", "shutdown", sd_h, {}), ("transient", "startup", su_h, {})])
     m = max(1, round(transient / 9))
-    durs = _split(rng, transient, 2 * m, 2, 6)
+    durs = split(rng, transient, 2 * m, 2, 6, concentration=3.0, tries=200)
     for i in range(m):
         kind = _CHANGE_KINDS[int(rng.integers(len(_CHANGE_KINDS)))]
         targets = {"rate_change": _RATE_TARGETS, "severity_change": _SEVERITY_TARGETS}.get(kind, _ENZYME_TARGETS)
@@ -352,7 +306,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Item, ...], ...]:
         )
 
     n_ab = int(rng.integers(9, 14))
-    for d in _split(rng, _ABNORMAL_H, n_ab, 2, 6):
+    for d in split(rng, _ABNORMAL_H, n_ab, 2, 6, concentration=3.0, tries=200):
         label = _ABNORMAL_LABELS[int(rng.choice(len(_ABNORMAL_LABELS), p=_ABNORMAL_WEIGHTS))]
         args = {
             "tag": measured[int(rng.integers(len(measured)))],
@@ -363,7 +317,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Item, ...], ...]:
         }
         units.append([("abnormal", label, d, args)])
     n_ex = int(rng.integers(2, 4))
-    for d in _split(rng, _EXTREME_H, n_ex, 3, 6):
+    for d in split(rng, _EXTREME_H, n_ex, 3, 6, concentration=3.0, tries=200):
         units.append([("extreme", "boiler_trip", d, {})])
 
     # Assign units to days.
@@ -392,17 +346,17 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Item, ...], ...]:
         day_units = per_day[d]
         order = rng.permutation(len(day_units))
         k = len(day_units)
-        items: list[_Item] = []
+        items: list[Item] = []
         if k == 0:
             gaps = [_DAY_H]
         else:
             extra = _DAY_H - load[d] - (_START_GAP + _END_GAP + _MIN_GAP * (k - 1))
-            gaps = _integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
+            gaps = integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
             gaps = [g + (_START_GAP if i == 0 else _END_GAP if i == k else _MIN_GAP) for i, g in enumerate(gaps)]
         t = 0
         for ui in range(k + 1):
             if gaps[ui] > 0:
-                items.append(_Item(t, t + gaps[ui], "normal", "steady", None))
+                items.append(Item(t, t + gaps[ui], "normal", "steady", None))
                 t += gaps[ui]
             if ui == k:
                 break
@@ -412,7 +366,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Item, ...], ...]:
                 if label == "steady":
                     kind_code = float(_CHANGE_KINDS.index(args["kind"]))
                     pairs = (*pairs, ("kind", kind_code))
-                items.append(_Item(t, t + hours, cat, label, tag, pairs))
+                items.append(Item(t, t + hours, cat, label, tag, pairs))
                 t += hours
         if t != _DAY_H:
             raise RuntimeError("scenario day does not tile 24 h")
@@ -420,7 +374,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Item, ...], ...]:
     return tuple(plan)
 
 
-def _day_items(seed: int, day_no: int) -> tuple[_Item, ...]:
+def _day_items(seed: int, day_no: int) -> tuple[Item, ...]:
     block = day_no // _BLOCK_DAYS
     return _block_plan(seed, block)[day_no - block * _BLOCK_DAYS]
 
@@ -734,7 +688,7 @@ def _simulate_day(seed: int, day_no: int, params: BiorefineryParams) -> tuple[di
     res["_backlog_h"] = backlog
     res["_u"] = u
     res["_day_no"] = day_no
-    return res, _day_episodes(seed, day_no, p)
+    return res, TYPE.day_episodes(seed, day_no, p)
 
 
 # --------------------------------------------------------------------------
@@ -742,14 +696,11 @@ def _simulate_day(seed: int, day_no: int, params: BiorefineryParams) -> tuple[di
 # --------------------------------------------------------------------------
 
 
-def _hhmm(day_start: dt.datetime, hour: float) -> str:
-    return f"{day_start + dt.timedelta(hours=hour):%H:%M}Z"
-
-
-def _detail(item: _Item, day_start: dt.datetime, seed: int, episode_id: int, params: BiorefineryParams) -> str:
+def _detail(item: Item, ctx: DayContext) -> str:
+    """Detail text of a process episode (sensor faults are described by the engine)."""
     a = dict(item.args)
     hours = item.end - item.start
-    p = params
+    p = ctx.params
     if item.label == "steady":
         if "kind" in a:
             kind = _CHANGE_KINDS[int(a["kind"])]
@@ -788,71 +739,9 @@ def _detail(item: _Item, day_start: dt.datetime, seed: int, episode_id: int, par
     if item.label == "boiler_trip":
         return (
             f"boiler trip: turbogenerator off, front end stopped, beer column at 60 % on the gas package boiler, "
-            f"light-off with natural gas support from {_hhmm(day_start, item.end - 2)}"
+            f"light-off with natural gas support from {ctx.hhmm(item.end - 2)}"
         )
-    spec = _TAG_BY_NAME[item.tag]  # type: ignore[index]
-    ep = _episode(item, day_start, episode_id, "")
-    f = historian.sensor_fault(ep, spec, seed=seed, sampling=INFO.sampling)
-    if item.label == "sensor_drift":
-        pct = 100 * f.drift / spec.span
-        return f"{item.tag} drifts {f.drift:+.3g} {spec.unit} ({pct:+.1f} % of span) over {hours} h"
-    if item.label == "spiking_sensor":
-        n_out = sum(v is not None for _, v, _ in f.spikes)
-        return f"{item.tag}: {len(f.spikes)} isolated spikes, {n_out} outside the instrument range"
-    return f"{item.tag} frozen at its first reading for {hours} h (quality stays good)"
-
-
-def _episode(item: _Item, day_start: dt.datetime, episode_id: int, detail: str) -> Episode:
-    return Episode(
-        plant_id=PLANT_ID,
-        episode_id=episode_id,
-        category=item.category,
-        label=item.label,
-        start=day_start + dt.timedelta(hours=item.start),
-        end=day_start + dt.timedelta(hours=item.end),
-        tag=item.tag,
-        detail=detail,
-    )
-
-
-_episode_id = episode_id
-
-
-def _day_episodes(seed: int, day_no: int, params: BiorefineryParams = DEFAULT) -> list[Episode]:
-    day_start = _EPOCH + dt.timedelta(days=day_no)
-    items = _day_items(seed, day_no)
-    if len(items) > 99:
-        raise RuntimeError("too many episodes in a day for the episode-id scheme")
-    out = []
-    for i, it in enumerate(items):
-        eid = _episode_id(day_start, i)
-        out.append(_episode(it, day_start, eid, _detail(it, day_start, seed, eid, params)))
-    return out
-
-
-def _check_window(start: dt.datetime, end: dt.datetime) -> None:
-    check_window(start, end, INFO.sampling)
-
-
-_day_range = day_range
-
-
-_clip = clip_episodes
-
-
-def schedule(start: dt.datetime, end: dt.datetime, seed: int = 0) -> list[Episode]:
-    """Planned episodes tiling ``[start, end)`` (no simulation; cheap).
-
-    Deterministic per (seed, day): each UTC day's plan comes from its 25-day
-    block (aligned to 1970-01-01), seeded by ``(seed, block)``. Episodes never
-    cross UTC midnight. Category shares are exactly 70/20/8/2 % over every
-    aligned block.
-    """
-    _check_window(start, end)
-    eps: list[Episode] = []
-    for d in _day_range(start, end):
-        eps.extend(_day_episodes(seed, d))
-    return _clip(eps, start, end)
+    raise ValueError(f"no detail text for {item.label!r}")
 
 
 # --------------------------------------------------------------------------
@@ -1363,55 +1252,24 @@ def _day_frame(seed: int, day_no: int, params: BiorefineryParams) -> tuple[pd.Da
     return pd.DataFrame(data, index=index, columns=[t.tag for t in TAGS]), episodes
 
 
-def simulate_true(
-    start: dt.datetime,
-    end: dt.datetime,
-    seed: int = 0,
-    params: BiorefineryParams | None = None,
-    plant_id: str | None = None,
-) -> tuple[pd.DataFrame, list[Episode]]:
-    """True process values on the hourly grid and the ground-truth episodes.
+#: The biorefinery on the shared simulation engine (:mod:`models.engine`): the day plan, the
+#: episode details and the day simulator are its own, the rest is the engine's.
+TYPE = PlantType(
+    info=INFO,
+    tags=TAGS,
+    default_params=DEFAULT,
+    step=dt.timedelta(hours=1),
+    day_items=_day_items,
+    detail=_detail,
+    simulate_day=_day_frame,
+    hours_format=".0f",
+)
 
-    Parameters
-    ----------
-    start, end : datetime
-        tz-aware UTC, hour-aligned, ``start < end``; the window is ``[start, end)``.
-    seed : int
-        Scenario seed (>= 0).
-    params : BiorefineryParams, optional
-        Defaults to :data:`DEFAULT`.
-
-    Returns
-    -------
-    (DataFrame, list of Episode)
-        Columns = ``TAGS`` names in each tag's ``unit``, UTC index; episodes
-        clipped to the window. Whole UTC days are simulated and sliced, so
-        the result for any day is independent of the window.
-    """
-    _check_window(start, end)
-    params = DEFAULT if params is None else params
-    data, episodes = historian.stitch_days(lambda d: _day_frame(seed, d, params), start, end)
-    return data, historian.as_instance(episodes, plant_id)
-
-
-def simulate(
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    landing_dir: str | Path,
-    truth_dir: str | Path,
-    seed: int = 0,
-    params: BiorefineryParams | None = None,
-    plant_id: str | None = None,
-) -> SimulationResult:
-    """Simulate ``[start, end)`` and write historian exports plus ground truth.
-
-    Day by day (bounded memory): :func:`simulate_true` for the day, then
-    :func:`models.historian.write_exports` (noise, sensor faults, delivery
-    quirks) into ``<landing_dir>/sensor/biorefinery/``; episodes are merged
-    into ``<truth_dir>/biorefinery_episodes.csv``. Same seed -> byte-identical
-    files, and a day's files do not depend on the window it was simulated in.
-    """
-    _check_window(start, end)
-    return historian.simulate_days(INFO, TAGS, simulate_true, start, end, landing_dir=landing_dir, truth_dir=truth_dir,
-                                   seed=seed, params=params, plant_id=plant_id)
+#: Planned episodes tiling ``[start, end)`` (:meth:`models.engine.PlantType.schedule`): each UTC
+#: day's plan comes from its 25-day block (aligned to 1970-01-01), seeded by ``(seed, block)``;
+#: category shares are exactly 70/20/8/2 % over every aligned block.
+schedule = TYPE.schedule
+#: True values on the hourly grid and episodes (:meth:`models.engine.PlantType.simulate_true`).
+simulate_true = TYPE.simulate_true
+#: Historian exports plus ground truth (:meth:`models.engine.PlantType.simulate`).
+simulate = TYPE.simulate

@@ -117,25 +117,14 @@ import functools
 import math
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
 from models import historian
-from models.base import (
-    SENSOR_FAULT_LABELS,
-    ActivityStream,
-    Episode,
-    PlantInfo,
-    SimulationResult,
-    TagSpec,
-    check_window,
-    clip_episodes,
-    day_range,
-    episode_id,
-)
+from models.base import SENSOR_FAULT_LABELS, ActivityStream, Episode, PlantInfo, TagSpec
+from models.engine import DayContext, Item, PlantType, integerize, split
 
 __all__ = [
     "ACTIVITY",
@@ -1046,47 +1035,12 @@ _GRADE_WEIGHTS = (0.35, 0.15, 0.15, 0.15, 0.10, 0.10)
 _Op = tuple[float, float, float, float]
 
 
-@dataclass(frozen=True)
-class _Item:
-    """One planned episode of a day: minutes from UTC midnight, parameters as sorted pairs."""
-
-    start: int
-    end: int
-    category: str
-    label: str
-    tag: str | None
-    args: tuple[tuple[str, float], ...] = ()
-
-    def arg(self) -> dict[str, float]:
-        return dict(self.args)
-
-
 def _op_args(op: _Op, prefix: str = "") -> tuple[tuple[str, float], ...]:
     return tuple((prefix + k, float(v)) for k, v in zip(("j", "q", "y", "t"), op))
 
 
 def _op_of(a: dict[str, float], prefix: str = "") -> _Op:
     return (a[prefix + "j"], a[prefix + "q"], a[prefix + "y"], a[prefix + "t"])
-
-
-def _integerize(x: np.ndarray, total: int) -> np.ndarray:
-    # Largest-remainder rounding keeps the exact total.
-    fl = np.floor(x).astype(int)
-    rem = total - int(fl.sum())
-    order = np.argsort(-(x - fl), kind="stable")
-    fl[order[:rem]] += 1
-    return fl
-
-
-def _split(rng: np.random.Generator, total: int, n: int, lo: int, hi: int) -> list[int]:
-    """``n`` integer durations in [lo, hi] summing exactly to ``total``."""
-    if not n * lo <= total <= n * hi:
-        raise ValueError("infeasible split")
-    for _ in range(1000):
-        x = _integerize(lo + rng.dirichlet(np.full(n, 4.0)) * (total - n * lo), total)
-        if x.min() >= lo and x.max() <= hi:
-            return [int(v) for v in x]
-    return [int(v) for v in _integerize(np.full(n, total / n), total)]
 
 
 def _block_grade(seed: int, block: int) -> _Op:
@@ -1152,7 +1106,7 @@ def electrode_age_h(seed: int, minutes_since_epoch) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[_Item, ...]], ...]:
+def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[Item, ...]], ...]:
     """Episode plan of a 10-day block: per day (operating point at midnight, items tiling the day).
 
     Category time quotas (20 / 8 / 2 % transient / abnormal / extreme, rest normal) are met
@@ -1178,7 +1132,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[_Item, ...]], .
         units.append([("shutdown", d_sd, {}), ("startup", d_su, {})])
         transient -= d_sd + d_su
     m = max(1, round(transient / 240))
-    durs = _split(rng, transient, 2 * m, 60, 180)
+    durs = split(rng, transient, 2 * m, 60, 180)
     for i in range(m):
         hold = int(rng.integers(30, 241))
         kind = _MOVE_LABELS[int(rng.integers(len(_MOVE_LABELS)))]
@@ -1187,7 +1141,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[_Item, ...]], .
         units.append([out, ("hold", hold, {}), back])
 
     n_ab = int(rng.integers(5, 8))
-    for d in _split(rng, _ABNORMAL_MIN, n_ab, 120, 360):
+    for d in split(rng, _ABNORMAL_MIN, n_ab, 120, 360):
         label = _ABNORMAL_LABELS[int(rng.integers(len(_ABNORMAL_LABELS)))]
         args = {  # drawn unconditionally: a label's parameters never shift the others
             "tag": measured[int(rng.integers(len(measured)))],
@@ -1201,7 +1155,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[_Item, ...]], .
         }
         units.append([(label, d, args)])
     n_ex = int(rng.integers(1, 3))
-    for d in _split(rng, _EXTREME_MIN, n_ex, 120, 288):
+    for d in split(rng, _EXTREME_MIN, n_ex, 120, 288):
         label = _EXTREME_LABELS[int(rng.integers(len(_EXTREME_LABELS)))]
         args = {
             "cells": float(rng.integers(1, 4)),
@@ -1236,19 +1190,19 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[_Item, ...]], .
     plan = []
     grade = g_now
     for d in range(_BLOCK_DAYS):
-        items: list[_Item] = []
+        items: list[Item] = []
         t = 0
         day_start_grade = grade
 
         def steady(length: int, op: _Op) -> None:
             nonlocal t
             if length > 0:
-                items.append(_Item(t, t + length, "normal", "steady", None, _op_args(op)))
+                items.append(Item(t, t + length, "normal", "steady", None, _op_args(op)))
                 t += length
 
         if d == maint_day:
             steady(maint_start, grade)
-            items.append(_Item(t, t + _REPLACEMENT_MIN, "transient", "electrode_replacement", None, _op_args(grade)))
+            items.append(Item(t, t + _REPLACEMENT_MIN, "transient", "electrode_replacement", None, _op_args(grade)))
             t += _REPLACEMENT_MIN
             steady(_DAY - t, grade)
             plan.append((day_start_grade, tuple(items)))
@@ -1260,7 +1214,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[_Item, ...]], .
         if k == 0:
             gaps = [_DAY]
         else:
-            gaps = _integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
+            gaps = integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
             gaps = [g + (_START_GAP if i == 0 else _END_GAP if i == k else _MIN_GAP) for i, g in enumerate(gaps)]
         for ui, idx in enumerate(order):
             steady(gaps[ui], grade)
@@ -1269,28 +1223,28 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[_Item, ...]], .
             if head == "move_out":
                 (_, d_out, a), (_, hold, _), (_, d_back, _) = unit
                 label, target = _move_target(grade, a["kind"], a["u"])
-                items.append(_Item(t, t + d_out, "transient", label, None, _op_args(grade) + _op_args(target, "to_")))
+                items.append(Item(t, t + d_out, "transient", label, None, _op_args(grade) + _op_args(target, "to_")))
                 t += d_out
                 steady(hold, target)
-                items.append(_Item(t, t + d_back, "transient", label, None, _op_args(target) + _op_args(grade, "to_")))
+                items.append(Item(t, t + d_back, "transient", label, None, _op_args(target) + _op_args(grade, "to_")))
                 t += d_back
             elif head == "grade_change":
                 pairs = _op_args(grade) + _op_args(g_next, "to_")
-                items.append(_Item(t, t + unit[0][1], "transient", "grade_change", None, pairs))
+                items.append(Item(t, t + unit[0][1], "transient", "grade_change", None, pairs))
                 t += unit[0][1]
                 grade = g_next
             elif head == "shutdown":
                 (_, d1, _), (_, d2, _) = unit
-                items.append(_Item(t, t + d1, "transient", "shutdown", None, _op_args(grade)))
+                items.append(Item(t, t + d1, "transient", "shutdown", None, _op_args(grade)))
                 t += d1
-                items.append(_Item(t, t + d2, "transient", "startup", None, _op_args(grade)))
+                items.append(Item(t, t + d2, "transient", "startup", None, _op_args(grade)))
                 t += d2
             else:
                 label, d1, a = unit[0]
                 category = "extreme" if label in _EXTREME_LABELS else "abnormal"
                 tag = a["tag"] if label in SENSOR_FAULT_LABELS else None
                 pairs = _op_args(grade) + tuple(sorted((kk, vv) for kk, vv in a.items() if kk != "tag"))
-                items.append(_Item(t, t + d1, category, label, tag, pairs))
+                items.append(Item(t, t + d1, category, label, tag, pairs))
                 t += d1
         steady(gaps[-1], grade)
         if t != _DAY:
@@ -1299,26 +1253,23 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[_Item, ...]], .
     return tuple(plan)
 
 
-def _day_plan(seed: int, day_no: int) -> tuple[_Op, tuple[_Item, ...]]:
+def _day_plan(seed: int, day_no: int) -> tuple[_Op, tuple[Item, ...]]:
     block = day_no // _BLOCK_DAYS
     return _block_plan(seed, block)[day_no - block * _BLOCK_DAYS]
-
-
-def _hhmm(day_start: dt.datetime, minute: float) -> str:
-    return f"{day_start + dt.timedelta(minutes=minute):%H:%M}Z"
 
 
 def _fmt_op(op: _Op) -> str:
     return f"{op[0]:.0f} mA/cm2, CO2 {op[1]:.1f} Nm3/h at {op[2]:.0f} %, catholyte {op[3]:.1f} degC"
 
 
-def _pump_restart(item: _Item) -> int:
+def _pump_restart(item: Item) -> int:
     # Pump restart after the trip, leaving room for the current restart ramp and settling.
-    return int(min(item.arg()["restart"], item.end - item.start - 10 - _RUN_UP - 15))
+    return int(min(item.kw["restart"], item.end - item.start - 10 - _RUN_UP - 15))
 
 
-def _detail(item: _Item, day_start: dt.datetime, seed: int, episode_id: int) -> str:
-    a = item.arg()
+def _detail(item: Item, ctx: DayContext) -> str:
+    """Detail text of a process episode (sensor faults are described by the engine)."""
+    a = item.kw
     hours = (item.end - item.start) / 60
     if item.label == "steady":
         return f"steady at {_fmt_op(_op_of(a))}"
@@ -1330,7 +1281,7 @@ def _detail(item: _Item, day_start: dt.datetime, seed: int, episode_id: int) -> 
         return f"CO2 feed restored, current ramped up over {_RUN_UP} min to {a['j']:.0f} mA/cm2"
     if item.label == "electrode_replacement":
         swap = item.start + _REPLACEMENT_MIN // 2
-        return f"stack shut down, electrodes (GDEs) replaced at {_hhmm(day_start, swap)}, electrode age reset, restart"
+        return f"stack shut down, electrodes (GDEs) replaced at {ctx.hhmm(swap)}, electrode age reset, restart"
     if item.label == "co2_supply_disruption":
         span = f"for {hours - 0.5:.1f} h, recovered over 10 min"
         if a["purity"] > 0.5:
@@ -1344,91 +1295,29 @@ def _detail(item: _Item, day_start: dt.datetime, seed: int, episode_id: int) -> 
     if item.label == "salt_precipitation":
         return (
             f"carbonate salt precipitation in the GDE: CO2 transport to {100 * a['jlim_final']:.0f} %, gas dP x"
-            f"{a['dp_final']:.1f}; water flush at reduced current at {_hhmm(day_start, item.end - 60)}"
+            f"{a['dp_final']:.1f}; water flush at reduced current at {ctx.hhmm(item.end - 60)}"
         )
     if item.label == "pump_trip":
         r = _pump_restart(item)
         return (
             f"catholyte pump trip, low-flow interlock de-energises the stack within 1 min; pump restarted "
-            f"at {_hhmm(day_start, item.start + r)}, current restored over {_RUN_UP} min"
+            f"at {ctx.hhmm(item.start + r)}, current restored over {_RUN_UP} min"
         )
     if item.label == "stack_short":
         return (
             f"short circuit across {a['cells']:.0f} cell(s) (salt bridge in a manifold): stack voltage drop, "
             f"hot spot +{a['hot_k']:.0f} K; ESD after {a['detect']:.0f} min, flush, restart "
-            f"{_hhmm(day_start, item.end - 75)}"
+            f"{ctx.hhmm(item.end - 75)}"
         )
     if item.label == "emergency_shutdown":
-        return f"emergency shutdown (rectifier trip on grid dip), stack idle, restart {_hhmm(day_start, item.end - 75)}"
-    spec = _TAG_BY_NAME[item.tag]  # type: ignore[index]
-    ep = _episode(item, day_start, episode_id, "")
-    f = historian.sensor_fault(ep, spec, seed=seed, sampling=INFO.sampling)
-    if item.label == "sensor_drift":
-        pct = 100 * f.drift / spec.span
-        return f"{item.tag} drifts {f.drift:+.3g} {spec.unit} ({pct:+.1f} % of span) over {hours:.1f} h"
-    if item.label == "spiking_sensor":
-        n_out = sum(v is not None for _, v, _ in f.spikes)
-        return f"{item.tag}: {len(f.spikes)} isolated spikes, {n_out} outside the instrument range"
-    return f"{item.tag} frozen at its first reading for {hours:.1f} h (quality stays good)"
-
-
-def _episode(item: _Item, day_start: dt.datetime, episode_id: int, detail: str) -> Episode:
-    return Episode(
-        plant_id=PLANT_ID,
-        episode_id=episode_id,
-        category=item.category,
-        label=item.label,
-        start=day_start + dt.timedelta(minutes=item.start),
-        end=day_start + dt.timedelta(minutes=item.end),
-        tag=item.tag,
-        detail=detail,
-    )
-
-
-_episode_id = episode_id
-
-
-def _day_episodes(seed: int, day_no: int) -> list[Episode]:
-    day_start = _EPOCH + dt.timedelta(days=day_no)
-    _, items = _day_plan(seed, day_no)
-    if len(items) > 99:
-        raise RuntimeError("too many episodes in a day for the episode-id scheme")
-    out = []
-    for i, it in enumerate(items):
-        eid = _episode_id(day_start, i)
-        out.append(_episode(it, day_start, eid, _detail(it, day_start, seed, eid)))
-    return out
-
-
-def _check_window(start: dt.datetime, end: dt.datetime) -> None:
-    check_window(start, end, INFO.sampling)
-
-
-_day_range = day_range
-
-
-_clip = clip_episodes
-
-
-def schedule(start: dt.datetime, end: dt.datetime, seed: int = 0) -> list[Episode]:
-    """Planned episodes tiling ``[start, end)`` (no simulation; cheap).
-
-    Deterministic per (seed, day): a day's plan comes from its 10-day block (aligned to
-    1970-01-01, seeded by ``(seed, block)``) and the maintenance cycle ``(seed, cycle)``, so it
-    does not depend on the requested window. Episodes never cross UTC midnight. Category shares
-    are exactly 70 / 20 / 8 / 2 % over every aligned block.
-    """
-    _check_window(start, end)
-    eps: list[Episode] = []
-    for d in _day_range(start, end):
-        eps.extend(_day_episodes(seed, d))
-    return _clip(eps, start, end)
+        return f"emergency shutdown (rectifier trip on grid dip), stack idle, restart {ctx.hhmm(item.end - 75)}"
+    raise ValueError(f"no detail text for {item.label!r}")
 
 
 # ---------------------------------------------------------------- profiles
 
 
-def _ramp_len(item: _Item) -> int:
+def _ramp_len(item: Item) -> int:
     return max(1, int(math.ceil(0.4 * (item.end - item.start))))
 
 
@@ -1477,7 +1366,7 @@ def _render_day(seed: int, day_no: int) -> _Day:
     )
     ops = (d.j, d.q, d.y, d.t)
     for it in items:
-        s, e, a = it.start, it.end, it.arg()
+        s, e, a = it.start, it.end, it.kw
         op = _op_of(a)
         for arr, v in zip(ops, op):
             arr[s:e] = v
@@ -1811,61 +1700,30 @@ def _simulate_day(seed: int, day_no: int, params: CO2ElectrolyzerParams) -> tupl
     r = {k: np.asarray(v)[rows] if np.ndim(v) else np.full(len(rows), float(v)) for k, v in r.items()}
     sp = {k: v[rows] for k, v in sp.items()}
     index = pd.date_range(day_start, periods=len(rows), freq=INFO.sampling, tz="UTC")
-    return _tag_frame(r, sp, params, index), _day_episodes(seed, day_no)
+    return _tag_frame(r, sp, params, index), TYPE.day_episodes(seed, day_no)
 
 
-def simulate_true(
-    start: dt.datetime,
-    end: dt.datetime,
-    seed: int = 0,
-    params: CO2ElectrolyzerParams | None = None,
-    plant_id: str | None = None,
-) -> tuple[pd.DataFrame, list[Episode]]:
-    """True process values at 15-min sampling and ground-truth episodes.
+#: The electrolyzer on the shared simulation engine (:mod:`models.engine`): the day plan, the
+#: episode details and the day simulator are its own, the rest is the engine's.
+TYPE = PlantType(
+    info=INFO,
+    tags=TAGS,
+    default_params=DEFAULT,
+    step=dt.timedelta(minutes=1),
+    day_items=lambda seed, day_no: _day_plan(seed, day_no)[1],
+    detail=_detail,
+    simulate_day=_simulate_day,
+)
 
-    Parameters
-    ----------
-    start, end : datetime
-        tz-aware UTC, aligned to 15 min, ``start < end``; the window is ``[start, end)``.
-    seed : int
-        Scenario seed (>= 0).
-    params : CO2ElectrolyzerParams, optional
-        Defaults to :data:`DEFAULT`. The scenario's grades are current densities, so other stack
-        sizes work; keep variations modest.
-
-    Returns
-    -------
-    (DataFrame, list of Episode)
-        Columns = ``TAGS`` names in each tag's ``unit`` (FE and specific energy are NaN while the
-        stack is de-energised: the DCS blocks report bad quality), UTC index; episodes clipped to
-        the window. Whole UTC days are simulated (~10 ms each) and sliced.
-    """
-    _check_window(start, end)
-    params = DEFAULT if params is None else params
-    data, episodes = historian.stitch_days(lambda d: _simulate_day(seed, d, params), start, end)
-    return data, historian.as_instance(episodes, plant_id)
-
-
-def simulate(
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    landing_dir: str | Path,
-    truth_dir: str | Path,
-    seed: int = 0,
-    params: CO2ElectrolyzerParams | None = None,
-    plant_id: str | None = None,
-) -> SimulationResult:
-    """Simulate ``[start, end)`` and write historian exports plus ground truth.
-
-    Day by day (bounded memory): :func:`simulate_true` for the day, then
-    :func:`models.historian.write_exports` into ``<landing_dir>/sensor/co2_electrolyzer/``;
-    episodes are merged into ``<truth_dir>/co2_electrolyzer_episodes.csv``. Same seed ->
-    byte-identical files; a day's files do not depend on the window it was simulated in.
-    """
-    _check_window(start, end)
-    return historian.simulate_days(INFO, TAGS, simulate_true, start, end, landing_dir=landing_dir, truth_dir=truth_dir,
-                                   seed=seed, params=params, plant_id=plant_id)
+#: Planned episodes tiling ``[start, end)`` (:meth:`models.engine.PlantType.schedule`): a day's
+#: plan comes from its 10-day block and the 40-day maintenance cycle; category shares are
+#: exactly 70 / 20 / 8 / 2 % over every aligned block.
+schedule = TYPE.schedule
+#: True values at 15-min sampling and episodes (:meth:`models.engine.PlantType.simulate_true`);
+#: FE and specific energy are NaN while the stack is de-energised (bad quality in the DCS).
+simulate_true = TYPE.simulate_true
+#: Historian exports plus ground truth (:meth:`models.engine.PlantType.simulate`).
+simulate = TYPE.simulate
 
 
 # --------------------------------------------------------------------------

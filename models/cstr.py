@@ -57,25 +57,14 @@ import datetime as dt
 import functools
 import math
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
 from models import historian
-from models.base import (
-    SENSOR_FAULT_LABELS,
-    ActivityStream,
-    Episode,
-    PlantInfo,
-    SimulationResult,
-    TagSpec,
-    check_window,
-    clip_episodes,
-    day_range,
-    episode_id,
-)
+from models.base import SENSOR_FAULT_LABELS, ActivityStream, Episode, PlantInfo, TagSpec
+from models.engine import DayContext, Item, PlantType, integerize, split
 
 __all__ = [
     "ACTIVITY",
@@ -659,40 +648,8 @@ PLANT_ID = "cstr"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
-@dataclass(frozen=True)
-class _Item:
-    """One planned episode of a day: minutes from UTC midnight, label parameters as pairs."""
-
-    start: int
-    end: int
-    category: str
-    label: str
-    tag: str | None
-    args: tuple[tuple[str, float], ...] = ()
-
-
-def _integerize(x: np.ndarray, total: int) -> np.ndarray:
-    # Largest-remainder rounding keeps the exact total.
-    fl = np.floor(x).astype(int)
-    rem = total - int(fl.sum())
-    order = np.argsort(-(x - fl), kind="stable")
-    fl[order[:rem]] += 1
-    return fl
-
-
-def _split(rng: np.random.Generator, total: int, n: int, lo: int, hi: int) -> list[int]:
-    """``n`` integer durations in [lo, hi] summing exactly to ``total``."""
-    if not n * lo <= total <= n * hi:
-        raise ValueError("infeasible split")
-    for _ in range(1000):
-        x = _integerize(lo + rng.dirichlet(np.full(n, 4.0)) * (total - n * lo), total)
-        if x.min() >= lo and x.max() <= hi:
-            return [int(v) for v in x]
-    return [int(v) for v in _integerize(np.full(n, total / n), total)]
-
-
-def _sp_change(t: int, length: int, from_k: float, to_k: float) -> _Item:
-    return _Item(t, t + length, "transient", "setpoint_change", None, (("from_k", from_k), ("to_k", to_k)))
+def _sp_change(t: int, length: int, from_k: float, to_k: float) -> Item:
+    return Item(t, t + length, "transient", "setpoint_change", None, (("from_k", from_k), ("to_k", to_k)))
 
 
 def _block_grade(seed: int, block: int) -> float:
@@ -708,7 +665,7 @@ def _ramp_minutes(delta: float, available: float) -> int:
 
 
 @functools.lru_cache(maxsize=64)
-def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[_Item, ...]], ...]:
+def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[Item, ...]], ...]:
     """Episode plan of a 10-day block: per day (start set point K, items tiling the day).
 
     Blocks are aligned to 1970-01-01, so a day's plan depends only on (seed,
@@ -734,13 +691,13 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[_Item, ...]],
         units.append([("shutdown", d_sd, {}), ("startup", d_su, {})])
         transient -= d_sd + d_su
     m = max(1, round(transient / 240))
-    durs = _split(rng, transient, 2 * m, 60, 180)
+    durs = split(rng, transient, 2 * m, 60, 180)
     for i in range(m):
         hold = int(rng.integers(30, 241))
         units.append([("sp_out", durs[2 * i], {}), ("hold", hold, {}), ("sp_back", durs[2 * i + 1], {})])
 
     n_ab = int(rng.integers(5, 8))
-    for d in _split(rng, _ABNORMAL_MIN, n_ab, 60, 360):
+    for d in split(rng, _ABNORMAL_MIN, n_ab, 60, 360):
         label = _ABNORMAL_LABELS[int(rng.integers(len(_ABNORMAL_LABELS)))]
         args = {
             "tag": measured[int(rng.integers(len(measured)))],
@@ -749,7 +706,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[_Item, ...]],
         }
         units.append([(label, d, args)])
     n_ex = int(rng.integers(1, 3))
-    for d in _split(rng, _EXTREME_MIN, n_ex, 120, 360):
+    for d in split(rng, _EXTREME_MIN, n_ex, 120, 360):
         args = {
             "floor_k": float(rng.uniform(306.0, 315.0)),
             "floor_rate": float(rng.uniform(0.5, 2.0)),
@@ -789,16 +746,16 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[_Item, ...]],
         else:
             if extra < 0:
                 raise RuntimeError("scenario day over capacity")  # cannot happen with the quotas above
-            gaps = _integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
+            gaps = integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
             gaps = [g + (_START_GAP if i == 0 else _END_GAP if i == k else _MIN_GAP) for i, g in enumerate(gaps)]
-        items: list[_Item] = []
+        items: list[Item] = []
         t = 0
         day_start_grade = grade
 
         def steady(length: int, sp: float) -> None:
             nonlocal t
             if length > 0:
-                items.append(_Item(t, t + length, "normal", "steady", None, (("setpoint_k", sp),)))
+                items.append(Item(t, t + length, "normal", "steady", None, (("setpoint_k", sp),)))
                 t += length
 
         for ui, idx in enumerate(order):
@@ -819,20 +776,20 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[_Item, ...]],
                 grade = g_next
             elif unit[0][0] == "shutdown":
                 (_, d1, _), (_, d2, _) = unit
-                items.append(_Item(t, t + d1, "transient", "shutdown", None, (("from_k", grade),)))
+                items.append(Item(t, t + d1, "transient", "shutdown", None, (("from_k", grade),)))
                 t += d1
-                items.append(_Item(t, t + d2, "transient", "startup", None, (("to_k", grade),)))
+                items.append(Item(t, t + d2, "transient", "startup", None, (("to_k", grade),)))
                 t += d2
             elif unit[0][0] == "cooling_failure":
                 label, d1, args = unit[0]
-                items.append(_Item(t, t + d1, "extreme", label, None, (("setpoint_k", grade), *sorted(args.items()))))
+                items.append(Item(t, t + d1, "extreme", label, None, (("setpoint_k", grade), *sorted(args.items()))))
                 t += d1
             else:
                 label, d1, args = unit[0]
                 tag = args["tag"] if label in SENSOR_FAULT_LABELS else None
                 extra_args = {"feed_disruption": ("feed_fraction",), "jacket_fouling": ("ua_final",)}.get(label, ())
                 pairs = (("setpoint_k", grade), *((a, args[a]) for a in extra_args))
-                items.append(_Item(t, t + d1, "abnormal", label, tag, pairs))
+                items.append(Item(t, t + d1, "abnormal", label, tag, pairs))
                 t += d1
         steady(gaps[-1], grade)
         if t != _DAY:
@@ -841,7 +798,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[_Item, ...]],
     return tuple(plan)
 
 
-def _day_plan(seed: int, day_no: int) -> tuple[float, tuple[_Item, ...]]:
+def _day_plan(seed: int, day_no: int) -> tuple[float, tuple[Item, ...]]:
     block = day_no // _BLOCK_DAYS
     return _block_plan(seed, block)[day_no - block * _BLOCK_DAYS]
 
@@ -850,7 +807,8 @@ def _hhmm(day_start: dt.datetime, minute: float) -> str:
     return f"{day_start + dt.timedelta(minutes=minute):%H:%M}Z"
 
 
-def _detail(item: _Item, day_start: dt.datetime, seed: int, episode_id: int) -> str:
+def _detail(item: Item, ctx: DayContext) -> str:
+    """Detail text of a process episode (sensor faults are described by the engine)."""
     a = dict(item.args)
     hours = (item.end - item.start) / 60
     if item.label == "steady":
@@ -869,73 +827,9 @@ def _detail(item: _Item, day_start: dt.datetime, seed: int, episode_id: int) -> 
     if item.label == "cooling_failure":
         return (
             f"coolant supply limited to >= {a['floor_k']:.1f} K (rising {a['floor_rate']:.1f} K/min); "
-            f"feed restart planned {_hhmm(day_start, item.start + a['restart'])}"
+            f"feed restart planned {ctx.hhmm(item.start + a['restart'])}"
         )
-    spec = _TAG_BY_NAME[item.tag]  # type: ignore[index]
-    ep = _episode(item, day_start, episode_id, "")
-    f = historian.sensor_fault(ep, spec, seed=seed, sampling=INFO.sampling)
-    if item.label == "sensor_drift":
-        pct = 100 * f.drift / spec.span
-        return f"{item.tag} drifts {f.drift:+.3g} {spec.unit} ({pct:+.1f} % of span) over {hours:.1f} h"
-    if item.label == "spiking_sensor":
-        n_out = sum(v is not None for _, v, _ in f.spikes)
-        return f"{item.tag}: {len(f.spikes)} isolated spikes, {n_out} outside the instrument range"
-    return f"{item.tag} frozen at its first reading for {hours:.1f} h (quality stays good)"
-
-
-def _episode(item: _Item, day_start: dt.datetime, episode_id: int, detail: str) -> Episode:
-    return Episode(
-        plant_id=PLANT_ID,
-        episode_id=episode_id,
-        category=item.category,
-        label=item.label,
-        start=day_start + dt.timedelta(minutes=item.start),
-        end=day_start + dt.timedelta(minutes=item.end),
-        tag=item.tag,
-        detail=detail,
-    )
-
-
-_episode_id = episode_id
-
-
-def _day_episodes(seed: int, day_no: int) -> list[Episode]:
-    day_start = _EPOCH + dt.timedelta(days=day_no)
-    _, items = _day_plan(seed, day_no)
-    if len(items) > 99:
-        raise RuntimeError("too many episodes in a day for the episode-id scheme")
-    out = []
-    for i, it in enumerate(items):
-        eid = _episode_id(day_start, i)
-        out.append(_episode(it, day_start, eid, _detail(it, day_start, seed, eid)))
-    return out
-
-
-def _check_window(start: dt.datetime, end: dt.datetime) -> None:
-    check_window(start, end, INFO.sampling)
-
-
-_day_range = day_range
-
-
-_clip = clip_episodes
-
-
-def schedule(start: dt.datetime, end: dt.datetime, seed: int = 0) -> list[Episode]:
-    """Planned episodes tiling ``[start, end)`` (no integration; cheap).
-
-    Deterministic per (seed, day): each UTC day's plan comes from its 10-day
-    block (aligned to 1970-01-01), seeded by ``(seed, block)``, so it does not
-    depend on the requested window. Episodes never cross UTC midnight
-    (``steady`` episodes are split there). Category shares are exactly
-    70/20/8/2 % over every aligned block. Details of ``cooling_failure``
-    episodes gain the simulated outcome in :func:`simulate_true`.
-    """
-    _check_window(start, end)
-    eps: list[Episode] = []
-    for d in _day_range(start, end):
-        eps.extend(_day_episodes(seed, d))
-    return _clip(eps, start, end)
+    raise ValueError(f"no detail text for {item.label!r}")
 
 
 def _disturbance_phases(seed: int) -> np.ndarray:
@@ -1068,7 +962,7 @@ def _simulate_day(seed: int, day_no: int, params: CSTRParams, tuning: PITuning) 
     inputs = _day_inputs(seed, day_no, params)
     traj = run_closed_loop(inputs, params, tuning)
     index = pd.date_range(day_start, periods=_DAY, freq=INFO.sampling, tz="UTC")
-    episodes = _day_episodes(seed, day_no)
+    episodes = TYPE.day_episodes(seed, day_no)
     out = []
     for ep in episodes:
         if ep.label == "cooling_failure":
@@ -1086,59 +980,27 @@ def _simulate_day(seed: int, day_no: int, params: CSTRParams, tuning: PITuning) 
     return _tag_frame(traj, index), out
 
 
-def simulate_true(
-    start: dt.datetime,
-    end: dt.datetime,
-    seed: int = 0,
-    params: CSTRParams | None = None,
-    plant_id: str | None = None,
-    *,
-    tuning: PITuning = DEFAULT_TUNING,
-) -> tuple[pd.DataFrame, list[Episode]]:
-    """True process values at 1-min sampling and ground-truth episodes.
+#: The CSTR on the shared simulation engine (:mod:`models.engine`): the day plan, the episode
+#: details and the day simulator are the CSTR's own, the rest is the engine's.
+TYPE = PlantType(
+    info=INFO,
+    tags=TAGS,
+    default_params=DEFAULT,
+    step=dt.timedelta(minutes=1),
+    day_items=lambda seed, day_no: _day_plan(seed, day_no)[1],
+    detail=_detail,
+    simulate_day=lambda seed, day_no, params, tuning=DEFAULT_TUNING: _simulate_day(seed, day_no, params, tuning),
+)
 
-    Parameters
-    ----------
-    start, end : datetime
-        tz-aware UTC, minute-aligned, ``start < end``; the window is ``[start, end)``.
-    seed : int
-        Scenario seed (>= 0).
-    params : CSTRParams, optional
-        Defaults to :data:`DEFAULT`. The scenario (grades, limits, interlock)
-        is designed for the default reactor; keep variations modest.
-    tuning : PITuning
-
-    Returns
-    -------
-    (DataFrame, list of Episode)
-        Columns = ``TAGS`` names in each tag's ``unit``, UTC index; episodes
-        clipped to the window. Whole UTC days are integrated (~0.07 s each)
-        and sliced, so the result for any day is independent of the window.
-    """
-    _check_window(start, end)
-    params = DEFAULT if params is None else params
-    data, episodes = historian.stitch_days(lambda d: _simulate_day(seed, d, params, tuning), start, end)
-    return data, historian.as_instance(episodes, plant_id)
-
-
-def simulate(
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    landing_dir: str | Path,
-    truth_dir: str | Path,
-    seed: int = 0,
-    params: CSTRParams | None = None,
-    plant_id: str | None = None,
-) -> SimulationResult:
-    """Simulate ``[start, end)`` and write historian exports plus ground truth.
-
-    Day by day (bounded memory): :func:`simulate_true` for the day, then
-    :func:`models.historian.write_exports` (measurement effects, delivery
-    quirks) into ``<landing_dir>/sensor/cstr/``. Episodes are merged into
-    ``<truth_dir>/cstr_episodes.csv``. Same seed -> byte-identical files, and
-    a day's files do not depend on the window it was simulated in.
-    """
-    _check_window(start, end)
-    return historian.simulate_days(INFO, TAGS, simulate_true, start, end, landing_dir=landing_dir, truth_dir=truth_dir,
-                                   seed=seed, params=params, plant_id=plant_id)
+#: Planned episodes tiling ``[start, end)`` (:meth:`models.engine.PlantType.schedule`). Each UTC
+#: day's plan comes from its 10-day block (aligned to 1970-01-01), seeded by ``(seed, block)``;
+#: category shares are exactly 70/20/8/2 % over every aligned block. Details of
+#: ``cooling_failure`` episodes gain the simulated outcome in :func:`simulate_true`.
+schedule = TYPE.schedule
+#: True values at 1-min sampling and episodes, ``simulate_true(start, end, seed=0, params=None,
+#: plant_id=None, *, tuning=DEFAULT_TUNING)`` (:meth:`models.engine.PlantType.simulate_true`);
+#: whole UTC days are integrated (~0.07 s each) and sliced.
+simulate_true = TYPE.simulate_true
+#: Historian exports into ``<landing_dir>/sensor/<plant_id>/`` plus ground truth
+#: (:meth:`models.engine.PlantType.simulate`).
+simulate = TYPE.simulate

@@ -70,10 +70,7 @@ from models.base import (
     DeliveryQuirk,
     Episode,
     PlantInfo,
-    SimulationResult,
     TagSpec,
-    clip_episodes,
-    day_range,
 )
 
 __all__ = [
@@ -94,8 +91,6 @@ __all__ = [
     "sensor_fault",
     "value_decimals",
     "write_episodes",
-    "simulate_days",
-    "stitch_days",
     "write_exports",
 ]
 
@@ -522,70 +517,6 @@ def write_episodes(
     return path
 
 
-def stitch_days(simulate_day, start: dt.datetime, end: dt.datetime) -> tuple[pd.DataFrame, list[Episode]]:
-    """A plant's ``simulate_true`` over a window from its whole-day simulator.
-
-    ``simulate_day(day_no)`` returns the true values and episodes of one UTC day (day number
-    since the epoch). The days touching ``[start, end)`` are simulated whole and the result cut
-    to the window, so a day's values never depend on the window asked for.
-    """
-    frames, episodes = [], []
-    for d in day_range(start, end):
-        df, eps = simulate_day(d)
-        frames.append(df)
-        episodes.extend(eps)
-    data = pd.concat(frames) if len(frames) > 1 else frames[0]
-    return data.loc[(data.index >= start) & (data.index < end)], clip_episodes(episodes, start, end)
-
-
 def as_instance(episodes: Iterable[Episode], plant_id: str | None) -> list[Episode]:
     """``episodes`` relabelled to the plant instance ``plant_id`` (unchanged if None or equal)."""
     return [e if plant_id is None or e.plant_id == plant_id else replace(e, plant_id=plant_id) for e in episodes]
-
-
-def simulate_days(
-    plant: PlantInfo,
-    tags: Sequence[TagSpec],
-    simulate_true,
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    landing_dir: str | Path,
-    truth_dir: str | Path,
-    seed: int = 0,
-    params=None,
-    config: HistorianConfig = DEFAULT_CONFIG,
-    plant_id: str | None = None,
-) -> SimulationResult:
-    """A plant's ``simulate``: day by day, its ``simulate_true`` then :func:`write_exports`.
-
-    Memory stays bounded by one day. Episodes of every day are merged into
-    ``<truth_dir>/<plant_id>_episodes.csv``. Same seed -> byte-identical files, and a day's
-    files do not depend on the window it was simulated in (given a window-independent
-    ``simulate_true``).
-
-    ``plant_id`` names the plant *instance* (default: the type id ``plant.plant_id``): it goes
-    into the file names, the episodes and the result. Random streams stay keyed by the type id,
-    so an instance's data depend on its seed and params only, and the default instance
-    reproduces the type's data bit for bit.
-    """
-    instance = plant_id or plant.plant_id
-    info = plant if instance == plant.plant_id else replace(plant, plant_id=instance)
-    paths: list[Path] = []
-    quirks: list[DeliveryQuirk] = []
-    episodes: list[Episode] = []
-    n_readings = n_lines = 0
-    for d in day_range(start, end):
-        d0 = _EPOCH + dt.timedelta(days=d)
-        df, eps = simulate_true(max(start, d0), min(end, d0 + dt.timedelta(days=1)), seed, params)
-        eps = as_instance(eps, instance)
-        res = write_exports(df, tags, eps, plant=info, landing_dir=landing_dir, seed=seed, config=config,
-                            rng_id=plant.plant_id)
-        paths.extend(res.paths)
-        quirks.extend(res.quirks)
-        n_readings += res.n_readings
-        n_lines += res.n_lines
-        episodes.extend(eps)
-    truth = write_episodes(episodes, truth_dir, instance)
-    return SimulationResult(plant_id=instance, start=start, end=end, paths=tuple(paths), n_readings=n_readings,
-                            n_lines=n_lines, quirks=tuple(quirks), episodes=tuple(episodes), truth_path=truth)

@@ -83,7 +83,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -155,7 +154,8 @@ from models._smelter_scenario import (
     Item,
     day_plan,
 )
-from models.base import ActivityStream, Episode, PlantInfo, SimulationResult, TagSpec, check_window, clip_episodes, day_range
+from models.base import ActivityStream, Episode, PlantInfo, TagSpec
+from models.engine import DayContext, PlantType
 
 __all__ = [
     "ACTIVITY",
@@ -324,25 +324,13 @@ ACTIVITY: tuple[ActivityStream, ...] = (
 # --------------------------------------------------------------------------
 
 
-def _check_window(start: dt.datetime, end: dt.datetime) -> None:
-    check_window(start, end, SLOT)
-
-
-_day_range = day_range
-
-
-_clip = clip_episodes
-
-
 def _plan(seed: int, day_no: int) -> tuple[float, tuple[Item, ...]]:
     return day_plan(seed, day_no, _MEASURED)
 
 
-def _hhmm(day_start: dt.datetime, slot: float) -> str:
-    return f"{day_start + slot * SLOT:%H:%M}Z"
-
-
-def _detail(item: Item, day_start: dt.datetime, day_no: int, seed: int, episode_id: int, params: SmelterParams) -> str:
+def _detail(item: Item, ctx: DayContext) -> str:
+    """Detail text of a process episode (sensor faults are described by the engine)."""
+    day_no, params = ctx.day_no, ctx.params
     a = dict(item.args)
     hours = (item.end - item.start) * _H
     if item.label == "steady":
@@ -367,62 +355,11 @@ def _detail(item: Item, day_start: dt.datetime, day_no: int, seed: int, episode_
                f"({a['fraction'] * a['current_ka']:.0f} kA) for {_shed_slots(item) * 15} min"
     if item.label == "power_outage":
         return f"rectifier trip: line current 0 kA for {int(a['off']) * 15} min, restart at " \
-               f"{_hhmm(day_start, item.start + a['off'])} with extra voltage for heat"
+               f"{ctx.hhmm(item.start + a['off'])} with extra voltage for heat"
     if item.label == "metal_pad_instability":
         return f"metal-pad (MHD) instability in {int(a['cells'])} cells, severity {a['severity']:.2f}: " \
                "voltage noise, anodes raised, current efficiency lost"
-    spec = _TAG_BY_NAME[item.tag]  # type: ignore[index]
-    ep = _episode(item, day_start, episode_id, "")
-    f = historian.sensor_fault(ep, spec, seed=seed, sampling=INFO.sampling)
-    if item.label == "sensor_drift":
-        return f"{item.tag} drifts {f.drift:+.4g} {spec.unit} ({100 * f.drift / spec.span:+.1f} % of span) " \
-               f"over {hours:.2f} h"
-    if item.label == "spiking_sensor":
-        n_out = sum(v is not None for _, v, _ in f.spikes)
-        return f"{item.tag}: {len(f.spikes)} isolated spikes, {n_out} outside the instrument range"
-    return f"{item.tag} frozen at its first reading for {hours:.2f} h (quality stays good)"
-
-
-def _episode(item: Item, day_start: dt.datetime, episode_id: int, detail: str) -> Episode:
-    return Episode(
-        plant_id=PLANT_ID,
-        episode_id=episode_id,
-        category=item.category,
-        label=item.label,
-        start=day_start + item.start * SLOT,
-        end=day_start + item.end * SLOT,
-        tag=item.tag,
-        detail=detail,
-    )
-
-
-def _day_episodes(seed: int, day_no: int, params: SmelterParams) -> list[Episode]:
-    day_start = EPOCH + day_no * _DAY
-    _, items = _plan(seed, day_no)
-    if len(items) > 99:
-        raise RuntimeError("too many episodes in a day for the episode-id scheme")
-    out = []
-    for i, it in enumerate(items):
-        eid = int(f"{day_start:%Y%m%d}") * 100 + i + 1  # YYYYMMDD * 100 + position in the day
-        out.append(_episode(it, day_start, eid, _detail(it, day_start, day_no, seed, eid, params)))
-    return out
-
-
-def schedule(start: dt.datetime, end: dt.datetime, seed: int = 0) -> list[Episode]:
-    """Planned episodes tiling ``[start, end)`` (no simulation; cheap).
-
-    Each UTC day's plan comes from its 25-day block (aligned to 1970-01-01),
-    seeded by ``(seed, block)``; episodes sit on the 15-min grid and never
-    cross UTC midnight. Category shares are exactly 70/20/8/2 % of time in
-    every aligned block. :func:`simulate_true` returns the same episodes,
-    with the outcome (anode effects, lowest bath temperature ...) appended to
-    the details of abnormal and extreme ones.
-    """
-    _check_window(start, end)
-    eps: list[Episode] = []
-    for d in _day_range(start, end):
-        eps.extend(_day_episodes(seed, d, DEFAULT))
-    return _clip(eps, start, end)
+    raise ValueError(f"no detail text for {item.label!r}")
 
 
 # --------------------------------------------------------------------------
@@ -822,7 +759,7 @@ def _simulate_day(seed: int, day_no: int, params: SmelterParams) -> tuple[pd.Dat
     sel = slice(pre, steps)
     frame = _tag_frame(rec, inp, sel, air, alf3, dalf3, duct_f, metal, age, p)
     frame.index = pd.date_range(EPOCH + day_no * _DAY, periods=SLOTS_PER_DAY, freq=SLOT, tz="UTC")
-    episodes = _outcomes(_day_episodes(seed, day_no, p), frame)
+    episodes = _outcomes(TYPE.day_episodes(seed, day_no, p), frame)
     return frame, episodes
 
 
@@ -908,56 +845,28 @@ def _outcomes(episodes: list[Episode], frame: pd.DataFrame) -> list[Episode]:
     return out
 
 
-def simulate_true(
-    start: dt.datetime,
-    end: dt.datetime,
-    seed: int = 0,
-    params: SmelterParams | None = None,
-    plant_id: str | None = None,
-) -> tuple[pd.DataFrame, list[Episode]]:
-    """True process values on the 15-min grid and ground-truth episodes.
+#: The smelter on the shared simulation engine (:mod:`models.engine`): the day plan, the
+#: episode details and the day simulator are its own, the rest is the engine's.
+TYPE = PlantType(
+    info=INFO,
+    tags=TAGS,
+    default_params=DEFAULT,
+    step=SLOT,
+    day_items=lambda seed, day_no: _plan(seed, day_no)[1],
+    detail=_detail,
+    simulate_day=_simulate_day,
+    hours_format=".2f",
+    drift_format="+.4g",
+)
 
-    Parameters
-    ----------
-    start, end : datetime
-        tz-aware UTC, aligned to 15 min, ``start < end``; the window is ``[start, end)``.
-    seed : int
-        Scenario seed (>= 0).
-    params : SmelterParams, optional
-        Defaults to :data:`DEFAULT`.
-
-    Returns
-    -------
-    (DataFrame, list of Episode)
-        Columns = ``TAGS`` names in each tag's ``unit``, UTC index; episodes
-        clipped to the window. Whole UTC days are simulated (each with its
-        previous day as pre-roll) and sliced, so a day's values do not depend
-        on the window. Current efficiency and specific energy are NaN (bad
-        quality) while the line current is off.
-    """
-    _check_window(start, end)
-    params = DEFAULT if params is None else params
-    data, episodes = historian.stitch_days(lambda d: _simulate_day(seed, d, params), start, end)
-    return data, historian.as_instance(episodes, plant_id)
-
-
-def simulate(
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    landing_dir: str | Path,
-    truth_dir: str | Path,
-    seed: int = 0,
-    params: SmelterParams | None = None,
-    plant_id: str | None = None,
-) -> SimulationResult:
-    """Simulate ``[start, end)`` and write historian exports plus ground truth.
-
-    Day by day (bounded memory): :func:`simulate_true` for the day, then
-    :func:`models.historian.write_exports` into ``<landing_dir>/sensor/smelter/``;
-    episodes are merged into ``<truth_dir>/smelter_episodes.csv``. Same seed ->
-    byte-identical files; a day's files do not depend on the window.
-    """
-    _check_window(start, end)
-    return historian.simulate_days(INFO, TAGS, simulate_true, start, end, landing_dir=landing_dir, truth_dir=truth_dir,
-                                   seed=seed, params=params, plant_id=plant_id)
+#: Planned episodes tiling ``[start, end)`` (:meth:`models.engine.PlantType.schedule`): each UTC
+#: day's plan comes from its 25-day block, on the 15-min grid; category shares are exactly
+#: 70/20/8/2 % of time in every aligned block. :func:`simulate_true` appends the outcome (anode
+#: effects, bath temperature range ...) to the details of abnormal and extreme episodes.
+schedule = TYPE.schedule
+#: True values on the 15-min grid and episodes (:meth:`models.engine.PlantType.simulate_true`);
+#: each day is simulated with its previous day as pre-roll. CE and specific energy are NaN
+#: while the line current is off.
+simulate_true = TYPE.simulate_true
+#: Historian exports plus ground truth (:meth:`models.engine.PlantType.simulate`).
+simulate = TYPE.simulate

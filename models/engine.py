@@ -1,0 +1,300 @@
+"""Shared simulation engine of the plant types: episodes, windows and historian files, once.
+
+A plant *type* (``models.cstr``, ``models.biorefinery`` ...) supplies only what is its own and
+wraps it in a :class:`PlantType`:
+
+* its identity and tag catalogue (``INFO``, ``TAGS``) and default parameters,
+* ``day_items(seed, day_no)`` -- the day plan: the :class:`Item` list tiling one UTC day, in
+  units of ``step`` from midnight (minutes, hours or 15-min slots),
+* ``detail(item, ctx)`` -- the episode text of a process episode (sensor-fault details are
+  written here, from the numbers the historian renders),
+* ``simulate_day(seed, day_no, params, **options)`` -- true values of one whole UTC day on the
+  sampling grid plus its episodes (from :meth:`PlantType.day_episodes`, with outcomes added).
+
+The engine turns that into the public API every plant type exposes: :meth:`PlantType.schedule`,
+:meth:`PlantType.simulate_true` and :meth:`PlantType.simulate` (day by day into
+:func:`models.historian.write_exports` and the ground-truth file), with window checks, stable
+episode ids (``YYYYMMDD * 100 + position``), clipping and plant *instances*::
+
+    from models.engine import Item, PlantType
+    TYPE = PlantType(INFO, TAGS, DEFAULT, step=dt.timedelta(minutes=1), day_items=..., detail=...,
+                     simulate_day=...)
+    schedule, simulate_true, simulate = TYPE.schedule, TYPE.simulate_true, TYPE.simulate
+
+Instances: ``plant_id`` (default: the type id) names the export files, the episodes, the
+truth file and the result. Random streams stay keyed by the type id, so an instance's data
+depend on its ``seed`` and ``params`` only and the default instance reproduces the type's data
+bit for bit.
+
+Scenario helpers shared by the day planners: :func:`integerize` and :func:`split` (integer
+durations with exact totals, so category quotas hold exactly per block).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models import historian
+from models.base import (
+    EPOCH,
+    SENSOR_FAULT_LABELS,
+    DeliveryQuirk,
+    Episode,
+    PlantInfo,
+    SimulationResult,
+    TagSpec,
+    check_window,
+    clip_episodes,
+    day_range,
+    episode_id,
+)
+
+__all__ = ["DayContext", "Item", "PlantType", "integerize", "split"]
+
+_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One planned episode of a day: ``[start, end)`` in plan steps from UTC midnight.
+
+    ``args`` are the label's parameters as ``(name, value)`` pairs (hashable, so day plans can
+    be cached); ``tag`` is set for sensor faults only.
+    """
+
+    start: int
+    end: int
+    category: str
+    label: str
+    tag: str | None
+    args: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def kw(self) -> dict[str, float]:
+        """``args`` as a dict."""
+        return dict(self.args)
+
+    def arg(self, name: str) -> float:
+        """One parameter of ``args``."""
+        return self.kw[name]
+
+
+@dataclass(frozen=True)
+class DayContext:
+    """What an episode detail may quote: the day, its scenario seed, the episode id and params."""
+
+    seed: int
+    day_no: int
+    day_start: dt.datetime
+    episode_id: int
+    params: Any
+    step: dt.timedelta
+
+    def hhmm(self, offset: float) -> str:
+        """Clock time ``offset`` plan steps after midnight, ``"HH:MMZ"``."""
+        return f"{self.day_start + offset * self.step:%H:%M}Z"
+
+
+def integerize(x: np.ndarray, total: int) -> np.ndarray:
+    """Largest-remainder rounding of ``x`` to integers summing exactly to ``total``."""
+    fl = np.floor(x).astype(int)
+    rem = total - int(fl.sum())
+    order = np.argsort(-(x - fl), kind="stable")
+    fl[order[:rem]] += 1
+    return fl
+
+
+def split(
+    rng: np.random.Generator, total: int, n: int, lo: int, hi: int, *, concentration: float = 4.0, tries: int = 1000
+) -> list[int]:
+    """``n`` integer durations in ``[lo, hi]`` summing exactly to ``total``.
+
+    Dirichlet(``concentration``) shares above the minimum, redrawn up to ``tries`` times until
+    every duration is within bounds; then as equal as possible.
+    """
+    if not n * lo <= total <= n * hi:
+        raise ValueError("infeasible split")
+    for _ in range(tries):
+        x = integerize(lo + rng.dirichlet(np.full(n, concentration)) * (total - n * lo), total)
+        if x.min() >= lo and x.max() <= hi:
+            return [int(v) for v in x]
+    return [int(v) for v in integerize(np.full(n, total / n), total)]
+
+
+@dataclass(frozen=True)
+class PlantType:
+    """A plant type on the shared engine (see the module docstring).
+
+    Parameters
+    ----------
+    info : PlantInfo
+        Type identity and historian sampling; ``info.plant_id`` is the type id.
+    tags : tuple of TagSpec
+    default_params
+        The type's frozen parameter dataclass instance (used when ``params`` is None).
+    step : datetime.timedelta
+        Unit of :class:`Item` ``start``/``end`` in the day plan.
+    day_items : callable ``(seed, day_no) -> sequence of Item``
+        The day plan; items tile the day.
+    detail : callable ``(item, ctx) -> str``
+        Detail text of a process episode (not called for sensor faults).
+    simulate_day : callable ``(seed, day_no, params, **options) -> (DataFrame, list of Episode)``
+        True values of the whole UTC day (columns = tag names) and its episodes.
+    hours_format, drift_format : str
+        Number formats of the sensor-fault details (duration in hours, drift in the tag unit).
+    """
+
+    info: PlantInfo
+    tags: tuple[TagSpec, ...]
+    default_params: Any
+    step: dt.timedelta
+    day_items: Callable[[int, int], Sequence[Item]]
+    detail: Callable[[Item, DayContext], str]
+    simulate_day: Callable[..., tuple[pd.DataFrame, list[Episode]]]
+    hours_format: str = ".1f"
+    drift_format: str = "+.3g"
+
+    @property
+    def plant_id(self) -> str:
+        """The type id."""
+        return self.info.plant_id
+
+    # ------------------------------------------------------------ episodes
+
+    def episode(self, item: Item, day_start: dt.datetime, eid: int, detail: str = "") -> Episode:
+        """The :class:`Episode` of ``item`` on the day starting at ``day_start`` (type id)."""
+        return Episode(
+            plant_id=self.info.plant_id,
+            episode_id=eid,
+            category=item.category,
+            label=item.label,
+            start=day_start + item.start * self.step,
+            end=day_start + item.end * self.step,
+            tag=item.tag,
+            detail=detail,
+        )
+
+    def sensor_fault_detail(self, item: Item, ctx: DayContext) -> str:
+        """Detail of a sensor-fault item, quoting the drift/spikes the historian will render."""
+        spec = next(t for t in self.tags if t.tag == item.tag)
+        ep = self.episode(item, ctx.day_start, ctx.episode_id)
+        f = historian.sensor_fault(ep, spec, seed=ctx.seed, sampling=self.info.sampling)
+        hours = format((item.end - item.start) * self.step.total_seconds() / 3600, self.hours_format)
+        if item.label == "sensor_drift":
+            pct = 100 * f.drift / spec.span
+            return (f"{item.tag} drifts {format(f.drift, self.drift_format)} {spec.unit} ({pct:+.1f} % of span) "
+                    f"over {hours} h")
+        if item.label == "spiking_sensor":
+            n_out = sum(v is not None for _, v, _ in f.spikes)
+            return f"{item.tag}: {len(f.spikes)} isolated spikes, {n_out} outside the instrument range"
+        return f"{item.tag} frozen at its first reading for {hours} h (quality stays good)"
+
+    def day_episodes(self, seed: int, day_no: int, params: Any = None) -> list[Episode]:
+        """Planned episodes of UTC day ``day_no`` (days since 1970-01-01), type id, not clipped."""
+        params = self.default_params if params is None else params
+        day_start = EPOCH + day_no * _DAY
+        items = self.day_items(seed, day_no)
+        if len(items) > 99:
+            raise RuntimeError("too many episodes in a day for the episode-id scheme")
+        out = []
+        for i, it in enumerate(items):
+            eid = episode_id(day_start, i)
+            ctx = DayContext(seed, day_no, day_start, eid, params, self.step)
+            text = self.sensor_fault_detail(it, ctx) if it.label in SENSOR_FAULT_LABELS else self.detail(it, ctx)
+            out.append(self.episode(it, day_start, eid, text))
+        return out
+
+    # ------------------------------------------------------------ public API
+
+    def check_window(self, start: dt.datetime, end: dt.datetime) -> None:
+        """Raise ValueError unless ``[start, end)`` is a non-empty UTC window on the sampling grid."""
+        check_window(start, end, self.info.sampling)
+
+    def schedule(self, start: dt.datetime, end: dt.datetime, seed: int = 0) -> list[Episode]:
+        """Planned episodes tiling ``[start, end)`` (no simulation; cheap).
+
+        Deterministic per (seed, day): a day's plan does not depend on the requested window.
+        Episodes never cross UTC midnight; details carry no simulated outcomes (those are added
+        by :meth:`simulate_true`).
+        """
+        self.check_window(start, end)
+        eps: list[Episode] = []
+        for d in day_range(start, end):
+            eps.extend(self.day_episodes(seed, d))
+        return clip_episodes(eps, start, end)
+
+    def simulate_true(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        seed: int = 0,
+        params: Any = None,
+        plant_id: str | None = None,
+        **options: Any,
+    ) -> tuple[pd.DataFrame, list[Episode]]:
+        """True process values on the sampling grid and ground-truth episodes of ``[start, end)``.
+
+        Whole UTC days are simulated and cut to the window, so a day's values never depend on
+        the window asked for. Columns are the tag names in each tag's ``unit``, UTC index;
+        episodes are clipped to the window and carry ``plant_id`` (default: the type id).
+        ``options`` go to the type's day simulator (e.g. the CSTR's ``tuning``).
+        """
+        self.check_window(start, end)
+        params = self.default_params if params is None else params
+        frames, episodes = [], []
+        for d in day_range(start, end):
+            df, eps = self.simulate_day(seed, d, params, **options)
+            frames.append(df)
+            episodes.extend(eps)
+        data = pd.concat(frames) if len(frames) > 1 else frames[0]
+        data = data.loc[(data.index >= start) & (data.index < end)]
+        return data, historian.as_instance(clip_episodes(episodes, start, end), plant_id)
+
+    def simulate(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        landing_dir: str | Path,
+        truth_dir: str | Path,
+        seed: int = 0,
+        params: Any = None,
+        plant_id: str | None = None,
+        config: historian.HistorianConfig = historian.DEFAULT_CONFIG,
+    ) -> SimulationResult:
+        """Simulate ``[start, end)`` and write historian exports plus ground truth.
+
+        Day by day (memory bounded by one day): :meth:`simulate_true`, then
+        :func:`models.historian.write_exports` (noise, sensor faults, delivery quirks) into
+        ``<landing_dir>/sensor/<plant_id>/``; episodes are merged into
+        ``<truth_dir>/<plant_id>_episodes.csv``. Same seed -> byte-identical files, and a day's
+        files do not depend on the window it was simulated in. ``plant_id`` is the instance id
+        (default: the type id); the random streams stay keyed by the type id.
+        """
+        self.check_window(start, end)
+        instance = plant_id or self.info.plant_id
+        info = self.info if instance == self.info.plant_id else replace(self.info, plant_id=instance)
+        paths: list[Path] = []
+        quirks: list[DeliveryQuirk] = []
+        episodes: list[Episode] = []
+        n_readings = n_lines = 0
+        for d in day_range(start, end):
+            d0 = EPOCH + d * _DAY
+            df, eps = self.simulate_true(max(start, d0), min(end, d0 + _DAY), seed, params, instance)
+            res = historian.write_exports(df, self.tags, eps, plant=info, landing_dir=landing_dir, seed=seed,
+                                          config=config, rng_id=self.info.plant_id)
+            paths.extend(res.paths)
+            quirks.extend(res.quirks)
+            n_readings += res.n_readings
+            n_lines += res.n_lines
+            episodes.extend(eps)
+        truth = historian.write_episodes(episodes, truth_dir, instance)
+        return SimulationResult(plant_id=instance, start=start, end=end, paths=tuple(paths), n_readings=n_readings,
+                                n_lines=n_lines, quirks=tuple(quirks), episodes=tuple(episodes), truth_path=truth)

@@ -39,6 +39,8 @@ Example:
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -173,7 +175,7 @@ class ReadOnlyConnection:
     def sql(self, query: str, *, params: object = None) -> duckdb.DuckDBPyRelation | None:
         check_read_only(self._con, query)
         if self._tables is not None:
-            self._tables.prepare(query)
+            query = self._tables.prepare(query)
         return self._con.sql(query, params=params)
 
     query = sql
@@ -181,7 +183,7 @@ class ReadOnlyConnection:
     def execute(self, query: str, parameters: object = None) -> ReadOnlyConnection:
         check_read_only(self._con, query)
         if self._tables is not None:
-            self._tables.prepare(query)
+            query = self._tables.prepare(query)
         self._con.execute(query, parameters)
         return self
 
@@ -288,6 +290,9 @@ class LakeTables:
         self._datasets: dict[str, ds.Dataset] = {}  # opened tables (the connection's snapshot)
         self._registered: set[str] = set()      # views reading their dataset (not the one-shot reader)
         self._spent: set[str] = set()           # one-shot readers a query consumed: open before the next
+        self._tables: dict[str, Any] = {}       # opened Delta snapshots
+        self._uses: dict[str, int] = {}         # queries that named each table
+        self._n = 0
 
     @staticmethod
     def hidden(spec: TableSpec) -> str:
@@ -303,7 +308,7 @@ class LakeTables:
     def dataset(self, spec: TableSpec) -> ds.Dataset:
         """The table's pyarrow dataset, opened once per connection (every file, with its statistics)."""
         if spec.name not in self._datasets:
-            self._datasets[spec.name] = self.lake.dataset(spec)
+            self._datasets[spec.name] = self.lake._arrow_dataset(spec, self.table(spec))
         return self._datasets[spec.name]
 
     def _reader(self, spec: TableSpec) -> pa.RecordBatchReader:
@@ -316,28 +321,172 @@ class LakeTables:
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
-    def prepare(self, query: str) -> None:
-        """Open the tables ``query`` names (and those a previous query reached unnamed) before it runs."""
+    def table(self, spec: TableSpec) -> Any:
+        """The table's Delta snapshot for this connection (opened once: its version stays)."""
+        if spec.name not in self._tables:
+            self._tables[spec.name] = self.lake._open(spec)
+            self.lake._remember_read(spec, self._tables[spec.name].version())
+        return self._tables[spec.name]
+
+    def prepare(self, query: str) -> str:
+        """Open the tables ``query`` names (and those a previous query reached unnamed) before it runs.
+
+        Returns the query to run: on a table's first use in the connection, a table named once
+        with simple filters in its own ``WHERE`` (``column <op> constant``, ``column IN (…)``) is
+        read through a dataset of just the files those filters can match (deltalake file pruning
+        by partition values and min/max statistics), registered under a name of its own that
+        replaces the table's name in the query text. Later uses read the whole snapshot's
+        dataset, which DuckDB prunes itself. Anything else runs the query as written.
+        """
         names = named_tables(query) | self._spent
         for view, (_, needs, _) in VIEWS.items():
             if view in names:
                 names |= set(needs) | {"gold.fct_emissions_summary_daily"}
+        todo = []
         for name in sorted(names - self._registered):
-            if name not in REGISTRY:
+            if name not in REGISTRY or REGISTRY.get(name).layer not in self.layers:
                 continue
             spec = REGISTRY.get(name)
-            if spec.layer not in self.layers:
-                continue
             if name not in self.served:
                 if not self.lake.exists(spec):
                     continue
                 self.serve(spec)  # created after the connection was made
+            todo.append(spec)
+        refs = _base_tables(self.con, query) if any(self._uses.get(s.name, 0) == 0 for s in todo) else {}
+        edits: list[tuple[int, int, str]] = []
+        for spec in todo:
+            first = self._uses.get(spec.name, 0) == 0
+            self._uses[spec.name] = self._uses.get(spec.name, 0) + 1
+            ref = refs.get(spec.name) if first and spec.name not in self._spent else None
+            terms = _prune_terms(spec, ref) if ref else []
             try:
+                if terms:
+                    self._n += 1
+                    own = f"_lake_q{self._n}__{spec.layer}__{spec.table}"
+                    self.con.register(own, self.lake._arrow_dataset(spec, self.table(spec), terms))
+                    edits.append((ref["start"], ref["length"], f'"{own}" AS "{ref["alias"] or spec.table}"'))
+                    continue
                 self.con.register(self.hidden(spec), self.dataset(spec))
             except duckdb.Error:  # a result still being read holds the connection: keep the reader
                 continue
-            self._registered.add(name)
-            self._spent.discard(name)
+            self._registered.add(spec.name)
+            self._spent.discard(spec.name)
+        for at, length, text in sorted(edits, reverse=True):
+            query = query[:at] + text + query[at + length:]
+        return query
+
+
+_OPS = {"COMPARE_EQUAL": "=", "COMPARE_GREATERTHAN": ">", "COMPARE_GREATERTHANOREQUALTO": ">=",
+        "COMPARE_LESSTHAN": "<", "COMPARE_LESSTHANOREQUALTO": "<="}
+_FLIPPED = {"=": "=", ">": "<", ">=": "<=", "<": ">", "<=": ">="}
+
+
+def _base_tables(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, dict[str, Any]]:
+    """Lake tables read once, straight from a ``SELECT``'s ``FROM``, in a one-statement query:
+    name -> where the reference is in the text (``start``, ``length``, ``alias``) and that
+    ``SELECT``'s ``where`` clause (DuckDB's parse tree, ``json_serialize_sql``)."""
+    if not query.isascii():  # the parser's locations are byte offsets
+        return {}
+    try:
+        with con.cursor() as cur:  # its own connection: a result being read on ``con`` stays intact
+            tree = json.loads(cur.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
+    except (duckdb.Error, TypeError, ValueError):
+        return {}
+    if tree.get("error") or len(tree.get("statements", [])) != 1:
+        return {}
+    seen: dict[str, int] = {}
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "BASE_TABLE" and node.get("schema_name"):
+            name = f"{node['schema_name'].lower()}.{node['table_name'].lower()}"
+            seen[name] = seen.get(name, 0) + 1
+        frm = node.get("from_table")
+        if node.get("type") == "SELECT_NODE" and isinstance(frm, dict) and frm.get("type") == "BASE_TABLE" \
+                and frm.get("schema_name") and not frm.get("catalog_name") and not frm.get("at_clause"):
+            start, length = frm.get("query_location"), frm.get("query_location_length")
+            text = query[start:start + length] if isinstance(start, int) and isinstance(length, int) else ""
+            name = f"{frm['schema_name'].lower()}.{frm['table_name'].lower()}"
+            if text and _NAMED.match(text) and named_tables(text) == {name}:
+                found[name] = {"start": start, "length": length, "alias": frm.get("alias") or "",
+                               "where": node.get("where_clause")}
+        for value in node.values():
+            walk(value)
+
+    walk(tree["statements"])
+    return {name: ref for name, ref in found.items() if seen.get(name) == 1}
+
+
+def _conjuncts(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if node.get("type") == "CONJUNCTION_AND":
+            for child in node.get("children", []):
+                yield from _conjuncts(child)
+        else:
+            yield node
+
+
+def _column(node: Any, spec: TableSpec, alias: str) -> str | None:
+    if not isinstance(node, dict) or node.get("class") != "COLUMN_REF":
+        return None
+    parts = [p.lower() for p in node.get("column_names", [])]
+    if len(parts) == 2 and parts[0] == (alias or spec.table).lower():
+        parts = parts[1:]
+    return parts[0] if len(parts) == 1 and parts[0] in spec.column_names else None
+
+
+def _constant(node: Any, column: Any) -> Any:
+    """The Python value of a constant (or a cast constant) as the column's type, or None."""
+    if isinstance(node, dict) and node.get("class") == "CAST":
+        node = node.get("child")
+    if not isinstance(node, dict) or node.get("class") != "CONSTANT":
+        return None
+    literal = node.get("literal") or {}
+    kind, text = literal.get("kind"), literal.get("text")
+    if text is None:
+        return None
+    t = column.type
+    try:
+        if pa.types.is_string(t) and kind == "STRING":
+            return text
+        if pa.types.is_timestamp(t) and kind == "STRING":
+            when = dt.datetime.fromisoformat(text)
+            return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)  # the connection's TimeZone
+        if pa.types.is_date(t) and kind == "STRING" and len(text) == 10:
+            return dt.date.fromisoformat(text)
+        if pa.types.is_integer(t) and kind == "INTEGER":
+            return int(text)
+        if pa.types.is_floating(t) and kind in ("INTEGER", "NUMERIC", "DOUBLE", "FLOAT", "DECIMAL"):
+            return float(text)
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
+def _prune_terms(spec: TableSpec, ref: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """deltalake file-pruning filters from the top-level ``AND`` terms of a ``WHERE`` on ``spec``."""
+    terms = []
+    for node in _conjuncts(ref.get("where")):
+        op = _OPS.get(node.get("type", ""))
+        if op and node.get("class") == "COMPARISON":
+            col, other = _column(node.get("left"), spec, ref["alias"]), node.get("right")
+            if col is None:
+                col, other, op = _column(node.get("right"), spec, ref["alias"]), node.get("left"), _FLIPPED[op]
+            value = _constant(other, spec.column(col)) if col else None
+            if value is not None:
+                terms.append((col, op, value))
+        elif node.get("type") == "COMPARE_IN" and node.get("children"):
+            col = _column(node["children"][0], spec, ref["alias"])
+            values = [_constant(v, spec.column(col)) for v in node["children"][1:]] if col else []
+            if values and all(v is not None for v in values) and pa.types.is_string(spec.column(col).type):
+                terms.append((col, "in", values))
+    return terms
 
 
 def _lock_down(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:

@@ -92,3 +92,21 @@ def test_filters_prune_files_before_they_are_opened(hourly_lake):
     assert march == [(24, 300.0)]
     with pytest.raises(duckdb.Error):
         con.sql("SELECT count(*) FROM gold.fct_tag_hourly").fetchall()
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT count(*), sum(twa_value) FROM gold.fct_tag_hourly WHERE plant_id = 'cstr' AND tag = 'T' "
+    "AND hour_start >= '2026-02-01' AND hour_start < TIMESTAMPTZ '2026-03-01 00:00:00+00'",
+    "SELECT count(*) FROM gold.fct_tag_hourly h WHERE h.tag IN ('P', 'X') AND '2026-02-01 12:00'::TIMESTAMPTZ <= h.hour_start",
+    "SELECT count(*), min(fct_tag_hourly.twa_value) FROM gold.fct_tag_hourly WHERE twa_value > 205 OR tag = 'T'",
+    "SELECT count(*) FROM gold.fct_tag_hourly a JOIN gold.fct_tag_hourly b USING (plant_id, tag, hour_start) "
+    "WHERE a.hour_start < DATE '2026-02-02'",
+    "WITH m AS (SELECT * FROM gold.fct_tag_hourly WHERE hour_start >= '2026-03-01 05:00') "
+    "SELECT count(*), max(twa_value) FROM m WHERE twa_value < 310",
+    "SELECT (SELECT count(*) FROM gold.fct_tag_hourly WHERE tag = 'P' AND twa_value >= 100.5)",
+])
+def test_first_use_reads_pruned_files_with_the_same_answer(hourly_lake, query):
+    warm = connect(hourly_lake)
+    warm.sql("SELECT count(*) FROM gold.fct_tag_hourly").fetchall()  # opens the whole snapshot
+    assert connect(hourly_lake).sql(query).fetchall() == warm.sql(query).fetchall()
+    assert connect(hourly_lake).execute(query).fetchall() == warm.execute(query).fetchall()

@@ -451,7 +451,9 @@ def test_preroll_is_long_enough(monkeypatch):
     # 0.01 K at the shell (slowest mode, the sidewall, ~2.6 h) and 1e-3 or better elsewhere.
     day = D0 + 12 * DAY
     base, _ = plant.simulate_true(day, day + DAY, seed=0)
-    monkeypatch.setattr(plant, "_PREROLL_STEPS", 144)
+    from models.smelter import simulator
+
+    monkeypatch.setattr(simulator, "_PREROLL_STEPS", 144)
     longer, _ = plant.simulate_true(day, day + DAY, seed=0)
     np.testing.assert_allclose(longer["SMT.TI601"], base["SMT.TI601"], atol=0.01)
     for tag in ("SMT.TI201", "SMT.ZY602", "SMT.EI102", "SMT.ZY103", "SMT.AY206", "SMT.FY401", "SMT.NY301"):

@@ -1,82 +1,4 @@
-"""Hall–Héroult aluminium smelter: one 100-cell section of a 350 kA prebake potline.
-
-The twin models a section of ``SmelterParams.n_cells`` = 100 point-fed,
-centre-worked prebake (CWPB) reduction cells in series at a nominal line
-current of 350 kA (40 anodes of 1.60 x 0.68 m, 0.80 A/cm**2), cell by cell
-for the fast alumina / anode-effect dynamics and as the average cell for the
-heat balance, and reports section aggregates plus one instrumented reference
-pot (P001) on a 15-minute historian grid.
-
-Physics (:mod:`models._smelter_physics`, each a documented function)
---------------------------------------------------------------------
-1. Heat: lumped bath + metal (+ coupled carbon) energy balance with freezing (exact
-   piecewise-exponential steps), quasi-steady ledge from the Stefan condition
-   at the liquidus, and 1-D finite-volume transient conduction through the
-   SiC sidewall block and steel shell (theta method, banded solver; checked
-   against series resistances, the erfc solution and the slab Fourier series).
-2. Alumina: point-feeder tracking cycles (underfeed/overfeed) per cell,
-   Fickian film dissolution k A (c_sat - c) of fed alumina, consumption by
-   Faraday's law, anode effect when the anode current density reaches the
-   mass-transfer limit 6 F k c (about 1.8 wt % at 0.8 A/cm**2), plus
-   spontaneous anode effects.
-3. Electrode kinetics: Butler–Volmer anode and cathode overvoltages and the
-   Haupin (1998) voltage breakdown (reversible potential, concentration
-   overvoltages, bath and bubble drops, anode, cathode and busbar drops):
-   ~4.2 V; current efficiency ~94.5 %; 13.3 kWh/kg Al; 0.42 t anode and
-   1.51 t CO2 per t Al.
-4. PFC: CF4 and C2F6 by the IPCC 2006 Tier 2 slope method (CWPB).
-
-Operation and scenario
-----------------------
-The pot control holds a pseudo-resistance target (V = 1.65 V + I R) by moving
-the anodes, i.e. the ACD is what absorbs disturbances; the target follows the
-amperage–resistance table (constant heat generation) when the line current
-changes. Routine transients every day: anode setting 06:30–09:00 UTC (each
-anode is replaced every 28 days; cold anodes draw heat and pick up current
-over ~8 h, a daily sawtooth in ACD), metal tapping 13:00–14:30 UTC (each
-cell every 48 h, a sawtooth in metal height). Slow degradation: cathode
-voltage drop rises and bottom insulation loses resistance with cell age
-(section commissioned 2021-01-01), SiC sidewall thins. Abnormal: feeder
-blockage (-> anode effects), bath temperature excursion, load shedding by the
-power supplier, sensor faults. Extreme: power outage (bath freezing, restart
-with extra heat), metal-pad instability. See :mod:`models._smelter_scenario`
-for the exact 70/20/8/2 % quotas per 25-day block.
-
-Simplifications (stated, not hidden)
-------------------------------------
-* One heat balance for the average cell; per-cell states are alumina,
-  undissolved alumina, ACD, anode ages, metal height and anode effects.
-* Quasi-steady ledge: its latent heat is not stored, so the shell temperature
-  follows superheat changes with the wall's conduction lag only (faster and
-  stronger than in a real cell, whose ledge buffers for hours to days).
-* The pot control knows each cell's alumina (a real one estimates it from the
-  resistance slope); its target is the tracking cycle, so in normal operation
-  only spontaneous anode effects occur.
-* Not modelled: tap-out / cell cut-out, low-voltage (non-propagating) anode
-  effects and their PFCs, cell-to-cell thermal differences, bath tapping.
-
-Determinism and day independence
---------------------------------
-Every UTC day is simulated on its own, starting from the steady state of its
-previous day's midnight conditions and running through that previous day as
-a pre-roll: all dynamic states forget their initial condition within hours
-(bath + metal ~1.2 h, sidewall and shell ~2.6 h, dead-beat feed control,
-frozen bath re-melts during the post-outage recovery), so the pre-roll
-reproduces the previous day's end state (to < 0.01 K) and days join
-seamlessly at midnight. Random draws come from
-``models.historian.derive_rng`` keyed by (seed, plant, stream, day), anode
-and tapping schedules are functions of absolute time. Hence day D alone is
-identical to day D inside any window.
-
-Speed (measured on the project's 2-core machine while other jobs ran):
-``simulate_true`` ~26 ms per simulated day (96 pre-roll + 96 steps of 15 min,
-100 cells vectorised per step); ``simulate`` including the historian files
-35–60 ms per day (the CSV writer varies with disk and load).
-
-Layout: physics (:mod:`models._smelter_physics`) -> scenario
-(:mod:`models._smelter_scenario`) -> data binding (this module: tags, day
-inputs, the section simulator, ``simulate_true``, ``simulate``).
-"""
+"""Smelter potline: episode details, day inputs, section simulator and its binding to the shared engine (:mod:`models.engine`)."""
 
 from __future__ import annotations
 
@@ -88,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from models import historian
-from models._smelter_physics import (
+from models.smelter.physics import (
     DEFAULT,
     FARADAY,
     GAS_CONSTANT,
@@ -98,121 +20,31 @@ from models._smelter_physics import (
     M_ALF3,
     M_C,
     M_NA2O,
-    NOMINAL_RESISTANCE_UOHM,
-    ZERO_C,
-    Layer,
     SmelterParams,
-    SteadyState,
-    VoltageBreakdown,
     WallModel,
-    acd_for_voltage,
-    alumina_activity,
+    ZERO_C,
     alumina_saturation_wt,
     alumina_step,
-    anode_concentration_overvoltage,
     anode_effect_threshold_wt,
     anode_exchange_current_density,
-    anode_gas_co2_fraction,
-    bath_conductivity,
     bath_heat_step,
     bath_ratio,
-    bubble_layer,
-    butler_volmer_current,
-    butler_volmer_overpotential,
     carbon_consumption_t_per_t,
-    cathode_concentration_overvoltage,
     cathode_voltage_drop,
-    cell_voltage_breakdown,
-    composite_wall_flux,
-    current_efficiency,
     dissolution_rate_constant,
     enthalpy_voltage,
     faraday_aluminium_kg_h,
     heat_balance_resistance,
     heat_loss_floor_flux,
-    ledge_thickness_m,
-    limiting_current_density,
     liquidus_temperature,
-    make_grid,
     pfc_slope_method,
     process_co2_t_per_t,
-    reversible_potential,
-    side_flux,
-    solve_conduction,
-    specific_energy_kwh_per_kg,
-    steady_conduction,
     steady_state,
-    stoichiometric_co2_t_per_t,
 )
-from models._smelter_scenario import (
-    ANODE_ROUND,
-    EPOCH,
-    PLANT_ID,
-    SLOT,
-    SLOTS_PER_DAY,
-    TAP_ROUND,
-    Item,
-    day_plan,
-)
-from models.base import ActivityStream, Episode, PlantInfo, TagSpec
+from models.smelter.scenarios import ANODE_ROUND, EPOCH, Item, PLANT_ID, SLOT, SLOTS_PER_DAY, TAP_ROUND, day_plan
+from models.base import Episode
 from models.engine import DayContext, PlantType
-
-__all__ = [
-    "ACTIVITY",
-    "DEFAULT",
-    "DEFAULT_PARAMS",
-    "INFO",
-    "KG_AL_PER_KAH",
-    "NOMINAL_RESISTANCE_UOHM",
-    "PLANT_ID",
-    "TAGS",
-    "Layer",
-    "SmelterParams",
-    "SteadyState",
-    "VoltageBreakdown",
-    "WallModel",
-    "acd_for_voltage",
-    "alumina_activity",
-    "alumina_saturation_wt",
-    "alumina_step",
-    "anode_concentration_overvoltage",
-    "anode_effect_threshold_wt",
-    "anode_exchange_current_density",
-    "anode_gas_co2_fraction",
-    "bath_conductivity",
-    "bath_heat_step",
-    "bath_ratio",
-    "bubble_layer",
-    "butler_volmer_current",
-    "butler_volmer_overpotential",
-    "carbon_consumption_t_per_t",
-    "cathode_concentration_overvoltage",
-    "cathode_voltage_drop",
-    "cell_voltage_breakdown",
-    "composite_wall_flux",
-    "current_efficiency",
-    "dissolution_rate_constant",
-    "enthalpy_voltage",
-    "faraday_aluminium_kg_h",
-    "heat_balance_resistance",
-    "heat_loss_floor_flux",
-    "ledge_thickness_m",
-    "limiting_current_density",
-    "liquidus_temperature",
-    "make_grid",
-    "pfc_slope_method",
-    "process_co2_t_per_t",
-    "reversible_potential",
-    "schedule",
-    "side_flux",
-    "simulate",
-    "simulate_true",
-    "solve_conduction",
-    "specific_energy_kwh_per_kg",
-    "steady_conduction",
-    "steady_state",
-    "stoichiometric_co2_t_per_t",
-]
+from models.smelter.tags import INFO, TAGS, _MEASURED
 
 DEFAULT_PARAMS = DEFAULT
 _DAY = dt.timedelta(days=1)
@@ -225,99 +57,6 @@ _PREROLL_STEPS = 96  # the whole previous day is simulated first (slowest state:
 _RECENT_D, _RECENT_PAIRS = 5.0, 8  # anode settings that still matter: the last 5 days before the window
 _ALUMINA_PER_AL = M_AL2O3 / (2 * M_AL)  # 1.8895 t Al2O3 / t Al
 _ALF3_PER_NA2O = 2 * M_ALF3 / (3 * M_NA2O)  # 3 Na2O + 2 AlF3 -> 6 NaF + Al2O3
-
-# --------------------------------------------------------------------------
-# Tags and activity data
-# --------------------------------------------------------------------------
-
-INFO = PlantInfo(
-    plant_id=PLANT_ID,
-    name="Aluminium smelter potline section (Hall-Heroult, prebake)",
-    description="100 point-fed prebake reduction cells in series at ~350 kA: cell voltage, heat balance and ledge, "
-    "alumina feeding and anode effects, PFC and anode CO2 (IPCC 2006 Tier 2/3).",
-    sampling=SLOT,
-    utc_offset=dt.timedelta(hours=1),
-)
-
-#: Historian tag catalogue. Electrical and rate tags are means over the 15-min
-#: interval starting at the timestamp; temperatures, concentrations, ledge and
-#: metal height are values at the timestamp. "DCS calculation" tags (noise 0)
-#: are computed by the pot-control system / DCS from measurements.
-TAGS: tuple[TagSpec, ...] = (
-    TagSpec("SMT.II101", "Line current (rectifier DC current transducer)", "kA", "kA", 0.0, 420.0, "rectifier", 0.05),
-    TagSpec("SMT.IC101.SP", "Line current set point (power contract / dispatcher)", "kA", "kA", 0.0, 420.0,
-            "rectifier"),
-    TagSpec("SMT.EI101", "Section voltage, 100 cells in series", "V", "V", 0.0, 1000.0, "rectifier", 0.05),
-    TagSpec("SMT.JI101", "Section DC power (rectifier metering)", "kW", "kW", 0.0, 400000.0, "rectifier", 0.05),
-    TagSpec("SMT.JI100", "AC electricity import of section + auxiliaries (substation meter)", "kW", "kW", 0.0,
-            420000.0, "rectifier", 0.05),
-    TagSpec("SMT.EI102", "Average cell voltage (mean of 100 pot voltages)", "V", "V", 0.0, 10.0, "potline", 0.1),
-    TagSpec("SMT.RC102.SP", "Pot-control pseudo-resistance target, (V - 1.65 V)/I", "microohm", "microohm", 0.0,
-            20.0, "potline"),
-    TagSpec("SMT.ZY103", "Anode-cathode distance, section mean (pot-control estimate)", "cm", "cm", 0.0, 10.0,
-            "potline"),
-    TagSpec("SMT.EI104", "Cathode voltage drop, section mean", "V", "V", 0.0, 1.0, "potline", 0.5),
-    TagSpec("SMT.LI105", "Metal pad height, section mean (dip measurement)", "cm", "cm", 0.0, 50.0, "potline", 0.3),
-    TagSpec("SMT.TI201", "Bath temperature, section mean", "degC", "K", 850.0, 1050.0, "bath", 0.1),
-    TagSpec("SMT.TY202", "Bath liquidus temperature (Solheim et al. 1996, from bath analysis)", "degC", "K", 850.0,
-            1050.0, "bath"),
-    TagSpec("SMT.TY203", "Bath superheat, TI201 - TY202", "delta_degC", "K", -50.0, 80.0, "bath"),
-    TagSpec("SMT.AI204", "Excess AlF3 in bath (XRD of bath samples)", "percent", "percent", 0.0, 25.0, "bath", 0.5),
-    TagSpec("SMT.AY205", "Bath ratio NaF/AlF3 (mass), from AI204", "dimensionless", "dimensionless", 0.8, 1.6, "bath"),
-    TagSpec("SMT.AY206", "Dissolved alumina, section mean (pot-control estimate)", "percent", "percent", 0.0, 10.0,
-            "bath"),
-    TagSpec("SMT.NY301", "Anode effects started in the interval, section (count rate)", "1/h", "1/h", 0.0, 200.0,
-            "anode_effects"),
-    TagSpec("SMT.NY302", "Anode-effect minutes in the interval, section (rate)", "min/h", "min/h", 0.0, 1500.0,
-            "anode_effects"),
-    TagSpec("SMT.FY303", "CF4 emission (IPCC 2006 Tier 2 slope method, CWPB)", "kg/h", "kg/h", 0.0, 500.0,
-            "anode_effects"),
-    TagSpec("SMT.FY304", "C2F6 emission (IPCC 2006 Tier 2, 0.121 x CF4)", "kg/h", "kg/h", 0.0, 60.0,
-            "anode_effects"),
-    TagSpec("SMT.FY401", "Aluminium production (Faraday x current efficiency)", "t/h", "t/h", 0.0, 20.0,
-            "production"),
-    TagSpec("SMT.EY402", "Current efficiency, section", "percent", "percent", 0.0, 100.0, "production"),
-    TagSpec("SMT.EY403", "Specific DC energy consumption", "kWh/kg", "kWh/kg", 0.0, 40.0, "production"),
-    TagSpec("SMT.FY501", "Alumina feed (feeder shot count x calibrated shot mass)", "t/h", "t/h", 0.0, 80.0, "feed"),
-    TagSpec("SMT.FY502", "AlF3 addition (bath-chemistry control)", "kg/h", "kg/h", 0.0, 1000.0, "feed"),
-    TagSpec("SMT.FY503", "Net anode consumption (anode mass)", "t/h", "t/h", 0.0, 12.0, "feed"),
-    TagSpec("SMT.FY504", "Process CO2 from anode consumption (IPCC 2006 Tier 2/3, prebake)", "t/h", "t/h", 0.0,
-            45.0, "feed"),
-    TagSpec("SMT.FI505", "Fume duct gas flow (normal conditions)", "m**3/h", "m**3/h", 0.0, 1500000.0, "fume", 0.3),
-    TagSpec("SMT.AI506", "Fume duct CO2 (NDIR)", "percent", "percent", 0.0, 5.0, "fume", 0.3),
-    TagSpec("SMT.AI507", "Fume duct HF before the dry scrubber (laser analyser)", "mg/m**3", "mg/m**3", 0.0, 1000.0,
-            "fume", 0.3),
-    TagSpec("SMT.TI601", "Sidewall shell temperature, section mean (shell thermocouples)", "degC", "K", 0.0, 700.0,
-            "sidewall", 0.2),
-    TagSpec("SMT.ZY602", "Sidewall ledge thickness, section mean (heat-balance estimate)", "cm", "cm", 0.0, 40.0,
-            "sidewall"),
-    TagSpec("SMT.QY603", "Sidewall heat loss, section", "kW", "kW", 0.0, 60000.0, "sidewall"),
-    TagSpec("SMT.QY604", "Total cell heat loss, section", "kW", "kW", 0.0, 150000.0, "sidewall"),
-    TagSpec("SMT.TI605", "Potroom air temperature", "degC", "K", -20.0, 60.0, "sidewall", 0.2),
-    TagSpec("SMT.P001.EI", "Reference pot P001 voltage", "V", "V", 0.0, 40.0, "pot_p001", 0.05),
-    TagSpec("SMT.P001.ZY", "Reference pot P001 anode-cathode distance (estimate)", "cm", "cm", 0.0, 10.0, "pot_p001"),
-    TagSpec("SMT.P001.AY", "Reference pot P001 dissolved alumina (estimate)", "percent", "percent", 0.0, 10.0,
-            "pot_p001"),
-)
-_TAG_BY_NAME = {t.tag: t for t in TAGS}
-_MEASURED = tuple(t.tag for t in TAGS if t.measured)
-
-#: Activity data for carbon accounting and LCA (all from DCS / metered rate tags).
-ACTIVITY: tuple[ActivityStream, ...] = (
-    ActivityStream("electricity_import", "electricity", "SMT.JI100", "kWh",
-                   note="AC import at the section substation: rectifier input plus auxiliaries"),
-    ActivityStream("feedstock", "alumina", "SMT.FY501", "t", note="smelter-grade alumina fed by the point feeders"),
-    ActivityStream("feedstock", "anode_carbon", "SMT.FY503", "t",
-                   note="net prebaked-anode consumption; its CO2 is the process_emission co2 stream, "
-                        "do not apply a combustion factor to it"),
-    ActivityStream("chemical", "aluminium_fluoride", "SMT.FY502", "kg", note="AlF3 additions for bath acidity"),
-    ActivityStream("product", "aluminium", "SMT.FY401", "t", note="liquid metal, Faraday x current efficiency"),
-    ActivityStream("process_emission", "co2", "SMT.FY504", "t",
-                   note="IPCC 2006 Vol. 3 Eq. 4.21 (NAC x (100 - S - ash)/100 x 44/12)"),
-    ActivityStream("process_emission", "cf4", "SMT.FY303", "kg",
-                   note="IPCC 2006 Tier 2 slope 0.143 (kg CF4/t Al)/(AE-min/cell-day), CWPB"),
-    ActivityStream("process_emission", "c2f6", "SMT.FY304", "kg", note="IPCC 2006 Tier 2, C2F6/CF4 = 0.121, CWPB"),
-)
 
 # --------------------------------------------------------------------------
 # Schedule (ground-truth episodes)

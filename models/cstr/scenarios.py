@@ -1,0 +1,286 @@
+"""CSTR operating scenario: grades, 10-day block plans, day plans, episode details, day inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+
+import numpy as np
+
+from models import historian
+from models.base import SENSOR_FAULT_LABELS
+from models.engine import DayContext, Item, integerize, split
+from models.cstr.physics import CSTRParams, Interlock, LoopInputs
+from models.cstr.tags import PLANT_ID, TAGS
+
+# --------------------------------------------------------------------------
+# Operating scenario
+# --------------------------------------------------------------------------
+
+#: Published APMonitor steady state (Tc = 300 K): the nominal operating point.
+NOMINAL_SETPOINT_K = 324.475443
+#: Production grades (reactor temperature set points, K). All on the cold
+#: branch, the highest just below the 335.65 K fold, where PI control is
+#: still well damped (closed loop stable to ~340 K even with UA at 60 %).
+GRADES_K: tuple[float, ...] = (320.0, NOMINAL_SETPOINT_K, 328.0, 331.5, 335.0)
+_GRADE_WEIGHTS = (0.15, 0.40, 0.15, 0.15, 0.15)
+IDLE_SETPOINT_K = 300.0  # hold temperature while shut down
+_SP_RATE, _SP_RATE_MAX = 0.2, 0.5  # K/min, preferred / maximum set-point ramp
+
+_BLOCK_DAYS = 10  # scenario quotas are met exactly in every 10-day block
+_DAY = 1440  # minutes
+_BLOCK_MIN = _BLOCK_DAYS * _DAY
+_TRANSIENT_MIN = round(0.20 * _BLOCK_MIN)  # 2880
+_ABNORMAL_MIN = round(0.08 * _BLOCK_MIN)  # 1152
+_EXTREME_MIN = round(0.02 * _BLOCK_MIN)  # 288
+_START_GAP, _MIN_GAP, _END_GAP = 30, 20, 120  # min of steady operation around episodes
+_ABNORMAL_LABELS = ("feed_disruption", "jacket_fouling", "stuck_sensor", "spiking_sensor", "sensor_drift")
+_STREAM_SCHEDULE, _STREAM_GRADE, _STREAM_DISTURBANCE = 21, 22, 23
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _sp_change(t: int, length: int, from_k: float, to_k: float) -> Item:
+    return Item(t, t + length, "transient", "setpoint_change", None, (("from_k", from_k), ("to_k", to_k)))
+
+
+def _block_grade(seed: int, block: int) -> float:
+    rng = historian.derive_rng(seed, PLANT_ID, _STREAM_GRADE, block)
+    return float(GRADES_K[int(rng.choice(len(GRADES_K), p=_GRADE_WEIGHTS))])
+
+
+def _ramp_minutes(delta: float, available: float) -> int:
+    # Preferred 0.2 K/min; faster only if the episode is short, but never above 0.5 K/min
+    # (episode minimum lengths are chosen so that the cap does not overrun the episode).
+    minutes = max(min(abs(delta) / _SP_RATE, available), abs(delta) / _SP_RATE_MAX, 1.0)
+    return int(math.ceil(minutes - 1e-9))
+
+
+@functools.lru_cache(maxsize=64)
+def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[Item, ...]], ...]:
+    """Episode plan of a 10-day block: per day (start set point K, items tiling the day).
+
+    Blocks are aligned to 1970-01-01, so a day's plan depends only on (seed,
+    day). Category time quotas (20 / 8 / 2 % transient / abnormal / extreme,
+    rest normal) are met exactly per block; days in a block get random
+    subsets, so single days vary. Each day ends with >= 2 h steady at the set
+    point the next day starts from.
+    """
+    rng = historian.derive_rng(seed, PLANT_ID, _STREAM_SCHEDULE, block)
+    g_now, g_next = _block_grade(seed, block), _block_grade(seed, block + 1)
+    measured = [t.tag for t in TAGS if t.measured]
+
+    # Units: lists of pieces (label, minutes, args); a unit is placed contiguously in one day.
+    units: list[list[tuple[str, int, dict]]] = []
+    transient = _TRANSIENT_MIN
+    transition = None
+    d_tr = int(rng.integers(90, 181))
+    if g_next != g_now:
+        transition = [("transition", d_tr, {})]
+        transient -= d_tr
+    d_sd, d_su = int(rng.integers(150, 301)), int(rng.integers(150, 241))
+    if rng.random() < 0.5:
+        units.append([("shutdown", d_sd, {}), ("startup", d_su, {})])
+        transient -= d_sd + d_su
+    m = max(1, round(transient / 240))
+    durs = split(rng, transient, 2 * m, 60, 180)
+    for i in range(m):
+        hold = int(rng.integers(30, 241))
+        units.append([("sp_out", durs[2 * i], {}), ("hold", hold, {}), ("sp_back", durs[2 * i + 1], {})])
+
+    n_ab = int(rng.integers(5, 8))
+    for d in split(rng, _ABNORMAL_MIN, n_ab, 60, 360):
+        label = _ABNORMAL_LABELS[int(rng.integers(len(_ABNORMAL_LABELS)))]
+        args = {
+            "tag": measured[int(rng.integers(len(measured)))],
+            "feed_fraction": float(rng.uniform(0.3, 0.8)),
+            "ua_final": float(rng.uniform(0.6, 0.8)),
+        }
+        units.append([(label, d, args)])
+    n_ex = int(rng.integers(1, 3))
+    for d in split(rng, _EXTREME_MIN, n_ex, 120, 360):
+        args = {
+            "floor_k": float(rng.uniform(306.0, 315.0)),
+            "floor_rate": float(rng.uniform(0.5, 2.0)),
+            "restart": float(min(int(rng.integers(40, 71)), d - 45)),
+        }
+        units.append([("cooling_failure", d, args)])
+
+    # Assign units to days (largest first), respecting a per-day capacity.
+    load = [0] * _BLOCK_DAYS
+    count = [0] * _BLOCK_DAYS
+    per_day: list[list[list[tuple[str, int, dict]]]] = [[] for _ in range(_BLOCK_DAYS)]
+
+    def fits(day: int, length: int) -> bool:
+        return load[day] + length + _START_GAP + _END_GAP + _MIN_GAP * count[day] <= _DAY
+
+    def put(day: int, unit: list) -> None:
+        per_day[day].append(unit)
+        load[day] += sum(pc[1] for pc in unit)
+        count[day] += 1
+
+    if transition is not None:
+        put(_BLOCK_DAYS - 1, transition)
+    lengths = [sum(pc[1] for pc in u) for u in units]
+    for i in sorted(range(len(units)), key=lambda i: -lengths[i]):
+        ok = [d for d in range(_BLOCK_DAYS) if fits(d, lengths[i])]
+        put(int(rng.choice(ok)) if ok else int(np.argmin(load)), units[i])
+
+    plan = []
+    grade = g_now
+    for d in range(_BLOCK_DAYS):
+        day_units = per_day[d]
+        order = rng.permutation(len(day_units))
+        k = len(day_units)
+        extra = _DAY - load[d] - (_START_GAP + _END_GAP + _MIN_GAP * max(k - 1, 0))
+        if k == 0:
+            gaps = [_DAY]
+        else:
+            if extra < 0:
+                raise RuntimeError("scenario day over capacity")  # cannot happen with the quotas above
+            gaps = integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
+            gaps = [g + (_START_GAP if i == 0 else _END_GAP if i == k else _MIN_GAP) for i, g in enumerate(gaps)]
+        items: list[Item] = []
+        t = 0
+        day_start_grade = grade
+
+        def steady(length: int, sp: float) -> None:
+            nonlocal t
+            if length > 0:
+                items.append(Item(t, t + length, "normal", "steady", None, (("setpoint_k", sp),)))
+                t += length
+
+        for ui, idx in enumerate(order):
+            steady(gaps[ui], grade)
+            unit = day_units[idx]
+            if unit[0][0] == "sp_out":
+                others = [g for g in GRADES_K if g != grade]
+                target = others[int(rng.integers(len(others)))]
+                (_, d_out, _), (_, hold, _), (_, d_back, _) = unit
+                items.append(_sp_change(t, d_out, grade, target))
+                t += d_out
+                steady(hold, target)
+                items.append(_sp_change(t, d_back, target, grade))
+                t += d_back
+            elif unit[0][0] == "transition":
+                items.append(_sp_change(t, unit[0][1], grade, g_next))
+                t += unit[0][1]
+                grade = g_next
+            elif unit[0][0] == "shutdown":
+                (_, d1, _), (_, d2, _) = unit
+                items.append(Item(t, t + d1, "transient", "shutdown", None, (("from_k", grade),)))
+                t += d1
+                items.append(Item(t, t + d2, "transient", "startup", None, (("to_k", grade),)))
+                t += d2
+            elif unit[0][0] == "cooling_failure":
+                label, d1, args = unit[0]
+                items.append(Item(t, t + d1, "extreme", label, None, (("setpoint_k", grade), *sorted(args.items()))))
+                t += d1
+            else:
+                label, d1, args = unit[0]
+                tag = args["tag"] if label in SENSOR_FAULT_LABELS else None
+                extra_args = {"feed_disruption": ("feed_fraction",), "jacket_fouling": ("ua_final",)}.get(label, ())
+                pairs = (("setpoint_k", grade), *((a, args[a]) for a in extra_args))
+                items.append(Item(t, t + d1, "abnormal", label, tag, pairs))
+                t += d1
+        steady(gaps[-1], grade)
+        if t != _DAY:
+            raise RuntimeError("scenario day does not tile 24 h")
+        plan.append((day_start_grade, tuple(items)))
+    return tuple(plan)
+
+
+def _day_plan(seed: int, day_no: int) -> tuple[float, tuple[Item, ...]]:
+    block = day_no // _BLOCK_DAYS
+    return _block_plan(seed, block)[day_no - block * _BLOCK_DAYS]
+
+
+def _hhmm(day_start: dt.datetime, minute: float) -> str:
+    return f"{day_start + dt.timedelta(minutes=minute):%H:%M}Z"
+
+
+def _detail(item: Item, ctx: DayContext) -> str:
+    """Detail text of a process episode (sensor faults are described by the engine)."""
+    a = dict(item.args)
+    hours = (item.end - item.start) / 60
+    if item.label == "steady":
+        return f"steady at set point {a['setpoint_k']:.2f} K"
+    if item.label == "setpoint_change":
+        ramp = _ramp_minutes(a["to_k"] - a["from_k"], 0.6 * (item.end - item.start))
+        return f"set point {a['from_k']:.2f} -> {a['to_k']:.2f} K, ramp over {ramp} min"
+    if item.label == "shutdown":
+        return f"set point {a['from_k']:.2f} -> {IDLE_SETPOINT_K:.2f} K, feed stopped, idle"
+    if item.label == "startup":
+        return f"feed restarted, set point {IDLE_SETPOINT_K:.2f} -> {a['to_k']:.2f} K"
+    if item.label == "feed_disruption":
+        return f"feed flow drops to {100 * a['feed_fraction']:.0f} % for {(item.end - item.start - 38) / 60:.1f} h"
+    if item.label == "jacket_fouling":
+        return f"UA falls to {100 * a['ua_final']:.0f} % over {hours - 40 / 60:.1f} h, then restored over 20 min"
+    if item.label == "cooling_failure":
+        return (
+            f"coolant supply limited to >= {a['floor_k']:.1f} K (rising {a['floor_rate']:.1f} K/min); "
+            f"feed restart planned {ctx.hhmm(item.start + a['restart'])}"
+        )
+    raise ValueError(f"no detail text for {item.label!r}")
+
+
+def _disturbance_phases(seed: int) -> np.ndarray:
+    return historian.derive_rng(seed, PLANT_ID, _STREAM_DISTURBANCE).uniform(0.0, 2.0 * math.pi, 6)
+
+
+def _day_inputs(seed: int, day_no: int, params: CSTRParams) -> LoopInputs:
+    """Per-minute input profiles of one UTC day from its plan."""
+    start_grade, items = _day_plan(seed, day_no)
+    n = _DAY
+    sp = np.full(n, start_grade)
+    feed = np.ones(n)  # fraction of nominal flow
+    uaf = np.ones(n)
+    floor = np.zeros(n)
+    interlocks: list[Interlock] = []
+    minute = np.arange(n, dtype=float)
+    for it in items:
+        s, e, a = it.start, it.end, dict(it.args)
+        if it.label == "setpoint_change":
+            r = _ramp_minutes(a["to_k"] - a["from_k"], 0.6 * (e - s))
+            sp[s:] = a["to_k"]
+            sp[s : s + r] = a["from_k"] + (a["to_k"] - a["from_k"]) * (minute[s : s + r] - s) / r
+        elif it.label == "shutdown":
+            # Cool down with feed on (a hot stop would run the hold-up away), then stop the feed.
+            r = _ramp_minutes(IDLE_SETPOINT_K - a["from_k"], e - s - 45)
+            sp[s:] = IDLE_SETPOINT_K
+            sp[s : s + r] = a["from_k"] + (IDLE_SETPOINT_K - a["from_k"]) * (minute[s : s + r] - s) / r
+            feed[s + r :] = 0.0
+            feed[s + r : s + r + 15] = 1.0 - (minute[s + r : s + r + 15] - s - r) / 15.0
+        elif it.label == "startup":
+            # Feed first at idle temperature, then heat up along the set-point ramp.
+            feed[s:] = 1.0
+            feed[s : s + 20] = (minute[s : s + 20] - s) / 20.0
+            r = _ramp_minutes(a["to_k"] - IDLE_SETPOINT_K, e - s - 60)
+            sp[s:] = a["to_k"]
+            sp[s : s + 30] = IDLE_SETPOINT_K
+            heat = minute[s + 30 : s + 30 + r] - s - 30
+            sp[s + 30 : s + 30 + r] = IDLE_SETPOINT_K + (a["to_k"] - IDLE_SETPOINT_K) * heat / r
+        elif it.label == "feed_disruption":
+            frac = a["feed_fraction"]
+            feed[s : s + 3] = 1.0 - (1.0 - frac) * (minute[s : s + 3] - s + 1) / 3.0
+            feed[s + 3 : e - 35] = frac
+            feed[e - 35 : e - 30] = frac + (1.0 - frac) * (minute[e - 35 : e - 30] - (e - 35) + 1) / 5.0
+        elif it.label == "jacket_fouling":
+            # Fouling builds up, then the standby exchanger is brought in gradually: a
+            # step back to clean UA would overshoot T into ignition near the upper grades.
+            low = a["ua_final"]
+            uaf[s : e - 40] = 1.0 - (1.0 - low) * (minute[s : e - 40] - s) / (e - 40 - s)
+            uaf[e - 40 : e - 20] = low + (1.0 - low) * (minute[e - 40 : e - 20] - (e - 40) + 1) / 20.0
+        elif it.label == "cooling_failure":
+            restart = s + a["restart"]
+            end_fail = int(restart) - 5
+            floor[s:end_fail] = np.minimum(290.0 + a["floor_rate"] * (minute[s:end_fail] - s), a["floor_k"])
+            interlocks.append(Interlock(armed_from=s, armed_until=restart + 15.0, restart_at=restart))
+
+    # Slow feed disturbances: smooth functions of absolute time (continuous across midnight).
+    ph = _disturbance_phases(seed)
+    t_abs = (day_no * _DAY + minute) * 2.0 * math.pi
+    tf = params.Tf + 1.5 * np.sin(t_abs / _DAY + ph[0]) + 0.4 * np.sin(t_abs / 197.0 + ph[1])
+    caf = params.Caf * (1.0 + 0.01 * np.sin(t_abs / (1.7 * _DAY) + ph[2]) + 0.004 * np.sin(t_abs / 131.0 + ph[3]))
+    q = params.q * feed * (1.0 + 0.003 * np.sin(t_abs / 89.0 + ph[4]))
+    return LoopInputs(sp, q, caf, tf, uaf, floor, tuple(interlocks))

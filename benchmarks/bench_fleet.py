@@ -2,13 +2,14 @@
 
 Writes a fleet file (``NEXUS_FLEET``) with ``--cstr-instances`` CSTR instances whose parameters
 differ (jacket UA ±10 %, volume ±5 %, feed temperature ±1 %, each from its own seed) next to one
-instance of every other plant type, simulates one day of every instance's historian exports (two
+instance of every other plant type (and ``--banks`` instances of the 1,000-tag reactor bank), simulates one day of every instance's historian exports (two
 worker processes), publishes ``gold.dim_assets``, then runs the daily sensor path (land → bronze →
 silver → gold, :func:`etl.sensor.run_batch`) for every instance on one lake, as the mapped DAG does
 but without Airflow's own overhead. Compares the pipeline's CPU with a bare DuckDB pass over the
 same files (read_csv → Parquet, per instance) in the same run.
 
     .venv/bin/python benchmarks/bench_fleet.py --cstr-instances 100 [--json]
+    .venv/bin/python benchmarks/bench_fleet.py --cstr-instances 0 --no-others --banks 1   # one 1,000-tag instance
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sensor_pipeline import floor, peak_rss_mib  # noqa: E402
 
 
-def write_fleet(path: Path, n_cstr: int, others: bool, seed: int) -> list[str]:
+def write_fleet(path: Path, n_cstr: int, others: bool, seed: int, banks: int = 0) -> list[str]:
     """A fleet file with ``n_cstr`` CSTR instances of differing parameters (plus the other types)."""
     from models.fleet import DEFAULT_FLEET_FILE, read_fleet
 
@@ -48,6 +49,11 @@ def write_fleet(path: Path, n_cstr: int, others: bool, seed: int) -> list[str]:
         lines.append(f'[plants.{pid}]\ntype = "cstr"\nsite = "de_chempark"\nname = "CSTR R-{100 + k}"\n'
                      f'capacity = {round(144.0 * vol / 100.0, 1)}\ncapacity_unit = "m3/d"\n'
                      f"params = {{ UA = {ua:.1f}, V = {vol:.2f}, Tf = {tf:.2f} }}\n")
+        ids.append(pid)
+    for k in range(1, banks + 1):
+        pid = f"reactor_bank_{k:02d}"
+        lines.append(f'[plants.{pid}]\ntype = "reactor_bank"\nsite = "de_chempark"\nname = "Reactor bank B-{k}"\n'
+                     f"params = {{ design_seed = {k} }}\n")
         ids.append(pid)
     if others:
         for inst in base:
@@ -70,7 +76,9 @@ def _simulate(fleet_file: str, plant_id: str, start: dt.datetime, landing: str, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cstr-instances", type=int, default=100)
-    parser.add_argument("--no-others", action="store_true", help="only the CSTR instances")
+    parser.add_argument("--banks", type=int, default=0,
+                        help="instances of the 1,000-tag reactor bank (models.reactor_bank) to add")
+    parser.add_argument("--no-others", action="store_true", help="no instance of the other plant types")
     parser.add_argument("--date", default="2026-01-05")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="simulation worker processes")
@@ -82,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="nexus-bench-fleet-") as tmp:
         tmp = Path(tmp)
         fleet_file = tmp / "fleet.toml"
-        ids = write_fleet(fleet_file, args.cstr_instances, not args.no_others, args.seed)
+        ids = write_fleet(fleet_file, args.cstr_instances, not args.no_others, args.seed, args.banks)
         os.environ["NEXUS_FLEET"] = str(fleet_file)
 
         from etl.assets import publish_assets
@@ -120,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         pipeline_s, pipeline_cpu = time.perf_counter() - t0, time.process_time() - c0
         tags = sum(len(get_plant(pid).TAGS) for pid in ids)
     result = {
-        "instances": len(ids), "cstr_instances": args.cstr_instances, "tags": tags, "assets": assets["assets"],
+        "instances": len(ids), "cstr_instances": args.cstr_instances, "bank_instances": args.banks, "tags": tags, "assets": assets["assets"],
         "readings": points, "silver_rows": silver, "batch_status": statuses,
         "simulate_s": round(sim_s, 1), "simulate_cpu_s": round(sum(c for _, c in sims), 1),
         "pipeline_s": round(pipeline_s, 1), "pipeline_cpu_s": round(pipeline_cpu, 1),

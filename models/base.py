@@ -397,6 +397,7 @@ PLANTS: Mapping[str, str] = MappingProxyType({
     "biorefinery": "models.biorefinery",
     "co2_electrolyzer": "models.co2_electrolyzer",
     "smelter": "models.smelter",
+    "reactor_bank": "models.reactor_bank",  # 1,000 tags: the CSTR a hundred times (not in the demo fleet)
 })
 
 

@@ -17,7 +17,8 @@ import pyarrow.compute as pc
 import pytest
 
 from etl.sensor import Batch
-from models import PLANTS, get_plant
+from models import get_plant
+from models.fleet import instance_ids
 from warehouse.lake import Lake
 from warehouse.tables import (
     BRONZE_TAG_READINGS,
@@ -69,7 +70,7 @@ def pipeline(airflow_db, tmp_path_factory):
     os.environ["NEXUS_LANDING_DIR"] = str(root / "landing")
     lake = Lake(root / "lake")
     sim = simulate("cstr", DAY1, 2, seed=3, landing_dir=root / "landing", lake=lake)
-    others = {p: simulate(p, DAY1, 2, seed=3, landing_dir=root / "landing", lake=lake) for p in sorted(PLANTS) if p != "cstr"}
+    others = {p: simulate(p, DAY1, 2, seed=3, landing_dir=root / "landing", lake=lake) for p in sorted(instance_ids()) if p != "cstr"}
     inbox = root / "landing" / "sensor" / "cstr"
     text, rules = bad_input_file(DAY2)
     (inbox / f"cstr__{DAY2}__09.csv").write_text(text)
@@ -119,7 +120,7 @@ def test_every_plant_is_ingested(pipeline):
     """One run per day maps the pipeline over all four plants."""
     lake = pipeline["lake"]
     audit = lake.read(FCT_INGEST_BATCHES).to_pandas()
-    assert set(audit["plant_id"]) == set(PLANTS)
+    assert set(audit["plant_id"]) == set(instance_ids())
     audit = audit[audit["period_date"] != EMPTY_DAY]
     assert set(audit["status"]) == {"complete"}
     assert (audit["bronze_rows"] == audit["silver_rows"] + audit["quarantined_rows"] + audit["duplicates_removed"]).all()
@@ -177,7 +178,7 @@ def test_an_empty_day_is_flagged_and_starts_nothing_downstream(pipeline):
 
     lake, run = pipeline["lake"], pipeline["runs"][EMPTY_DAY]
     audit = lake.read(FCT_INGEST_BATCHES, where={"period_date": EMPTY_DAY}).to_pylist()
-    assert sorted(r["plant_id"] for r in audit) == sorted(PLANTS)
+    assert sorted(r["plant_id"] for r in audit) == sorted(instance_ids())
     assert {(r["status"], r["files_received"], r["bronze_rows"]) for r in audit} == {("empty", 0, 0)}
     with create_session() as session:
         states = {ti.state for ti in session.query(TaskInstance).filter(
@@ -185,7 +186,7 @@ def test_an_empty_day_is_flagged_and_starts_nothing_downstream(pipeline):
         events = session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id).count()
         full_day = session.query(AssetEvent).filter(AssetEvent.source_run_id == pipeline["runs"][DAY1].run_id).count()
     assert states == {"skipped"}
-    assert events == 0 and full_day == 2 * len(PLANTS)
+    assert events == 0 and full_day == 2 * len(instance_ids())
 
 
 def test_gold_hourly_covers_every_tag_hour(pipeline):

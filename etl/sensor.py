@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.historian import parse_historian_csv
+from etl.historian import parse_file_name, parse_historian_csv
 from etl.landing import land_files, manifest
 from etl.rollups import build_daily
 from etl.units import convert
@@ -502,17 +502,48 @@ def run_batch(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> 
     return out
 
 
+#: Bulk loads cut a chunk when its files hold this many bytes of CSV text (about 200 000 readings;
+#: the pipeline holds a few copies of a chunk in memory, so this bounds the peak whatever the period).
+CHUNK_BYTES = 8 * 2**20
+
+
+def _day_bytes(landing_dir: Path, plant_id: str) -> dict[dt.date, int]:
+    """Uncompressed bytes of the plant's inbox files per day (a gzip file's size from its trailer)."""
+    out: dict[dt.date, int] = {}
+    inbox = landing_dir / SOURCE / plant_id
+    if not inbox.is_dir():
+        return out
+    for path in inbox.iterdir():
+        parsed = parse_file_name(path.name)
+        if parsed is None or parsed[0] != plant_id:
+            continue
+        size = path.stat().st_size
+        if path.name.endswith(".gz") and size >= 4:
+            with path.open("rb") as fh:
+                fh.seek(-4, 2)
+                size = max(size, int.from_bytes(fh.read(4), "little"))  # ISIZE: length mod 2**32
+        out[parsed[1]] = out.get(parsed[1], 0) + size
+    return out
+
+
 def load_history(lake: Lake, landing_dir: Path, plant_id: str, start: dt.date, end: dt.date, meta: CommitMeta, *,
-                 chunk_days: int = 31) -> dict[str, Any]:
-    """Bulk-load the plant's historian files of the days ``[start, end)`` in chunks of ``chunk_days``.
+                 chunk_days: int = 31, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
+    """Bulk-load the plant's historian files of the days ``[start, end)`` in chunks.
 
     The initial load of a plant's history: the same rows as running the DAG day by day (a test
-    checks it), with a few commits per chunk instead of per day.
+    checks it), with a few commits per chunk instead of per day. A chunk holds at most
+    ``chunk_days`` days and, from the second day on, at most ``chunk_bytes`` of the inbox's CSV
+    text, so memory stays bounded however many tags or days a chunk would cover.
     """
+    sizes = _day_bytes(landing_dir, plant_id)
     totals = {"chunks": 0, "bronze_rows": 0, "silver_rows": 0, "quarantined_rows": 0, "hourly_rows": 0}
     day = start
     while day < end:
-        last = min(day + dt.timedelta(days=chunk_days - 1), end - dt.timedelta(days=1))
+        last, held = day, sizes.get(day, 0)
+        while (last + dt.timedelta(days=1) < end and (last - day).days + 1 < chunk_days
+               and held + sizes.get(last + dt.timedelta(days=1), 0) <= chunk_bytes):
+            last += dt.timedelta(days=1)
+            held += sizes.get(last, 0)
         out = run_batch(lake, landing_dir, Batch(plant_id, day, last), meta)
         record_validations(lake, meta)  # the chunk's Great Expectations results: gold and Data Docs
         totals["chunks"] += 1

@@ -152,14 +152,16 @@ def test_a_multi_day_batch_equals_day_by_day(tmp_path):
     cstr = get_plant("cstr")
     start = dt.datetime(2026, 5, 15, tzinfo=UTC)
 
-    def load(root: Path, chunk_days: int) -> Lake:
+    def load(root: Path, chunks: int, **chunking) -> Lake:
         cstr.simulate(start, start + dt.timedelta(days=3), landing_dir=root / "landing", truth_dir=root / "truth", seed=11)
         lake = Lake(root / "lake")
-        load_history(lake, root / "landing", "cstr", start.date(), (start + dt.timedelta(days=3)).date(),
-                     CommitMeta("pytest", "r", "sensor:cstr"), chunk_days=chunk_days)
+        out = load_history(lake, root / "landing", "cstr", start.date(), (start + dt.timedelta(days=3)).date(),
+                           CommitMeta("pytest", "r", "sensor:cstr"), **chunking)
+        assert out["chunks"] == chunks
         return lake
 
-    daily, bulk = load(tmp_path / "daily", 1), load(tmp_path / "bulk", 3)
+    # a chunk ends at chunk_days or, after its first day, at chunk_bytes of CSV text (here: one day)
+    daily, bulk = load(tmp_path / "daily", 3, chunk_days=3, chunk_bytes=1), load(tmp_path / "bulk", 1, chunk_days=3)
     drop = ["_run_id", "_ingested_at", "_quarantined_at", "completed_at"]
     for spec in (SILVER_SENSOR_READINGS, SILVER_SENSOR_QUARANTINE, FCT_TAG_HOURLY, FCT_INGEST_BATCHES):
         keys = list(spec.primary_key)

@@ -6,11 +6,14 @@ layers is a view: ``raw.<table>`` (the file manifest), ``bronze.<table>``, ``sil
 filters and projections push down (partition values and per-file min/max statistics prune files
 before any is opened) and memory stays bounded.
 
-Lazy, so connecting costs the same on any lake (a few milliseconds): :func:`connect` only lists
-which tables exist (one directory listing per layer on a local lake) and creates each view with the
-table's declared columns; no Delta log is read. A table is opened (its Delta log read and its
+Lazy, so connecting costs about what opening DuckDB does, whatever the lake's size: :func:`connect`
+only lists which tables exist (one directory listing per layer on a local lake) and creates each
+view with the table's declared columns; no Delta log is read. A table is opened (its Delta log read and its
 files listed) the first time a query names it (``<layer>.<table>`` in the SQL text), and that
-version stays the connection's snapshot of the table from then on. A table that a query reaches
+version stays the connection's snapshot of the table from then on. On that first use the query
+reads only the files its filters on the table can match (deltalake prunes them by partition values
+and min/max statistics), so a one-shot ``nexus sql`` does not list a big table's every file; later
+queries read the snapshot's full dataset, which DuckDB prunes itself. A table that a query reaches
 without naming it (``query_table('gold.x')``) is read in full on first use, then opened as above.
 A table created after the connection was made is served from the first query that names it.
 

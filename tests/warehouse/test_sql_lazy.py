@@ -97,7 +97,8 @@ def test_filters_prune_files_before_they_are_opened(hourly_lake):
 @pytest.mark.parametrize("query", [
     "SELECT count(*), sum(twa_value) FROM gold.fct_tag_hourly WHERE plant_id = 'cstr' AND tag = 'T' "
     "AND hour_start >= '2026-02-01' AND hour_start < TIMESTAMPTZ '2026-03-01 00:00:00+00'",
-    "SELECT count(*) FROM gold.fct_tag_hourly h WHERE h.tag IN ('P', 'X') AND '2026-02-01 12:00'::TIMESTAMPTZ <= h.hour_start",
+    "SELECT count(*) FROM gold.fct_tag_hourly h "
+    "WHERE h.tag IN ('P', 'X') AND '2026-02-01 12:00'::TIMESTAMPTZ <= h.hour_start",
     "SELECT count(*), min(fct_tag_hourly.twa_value) FROM gold.fct_tag_hourly WHERE twa_value > 205 OR tag = 'T'",
     "SELECT count(*) FROM gold.fct_tag_hourly a JOIN gold.fct_tag_hourly b USING (plant_id, tag, hour_start) "
     "WHERE a.hour_start < DATE '2026-02-02'",

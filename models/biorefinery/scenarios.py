@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import math
 
@@ -10,11 +9,11 @@ import numpy as np
 
 from models import historian
 from models.biorefinery.physics import BiorefineryParams, DEFAULT
-from models.base import SENSOR_FAULT_LABELS
+from models.base import EPOCH, SENSOR_FAULT_LABELS
 from models.engine import DayContext, Item, integerize, split
 from models.biorefinery.tags import PLANT_ID, TAGS
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = EPOCH  # day numbers count UTC days from 1970-01-01
 _DAY_H = 24
 
 

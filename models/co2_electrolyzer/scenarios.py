@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import math
 from dataclasses import dataclass
@@ -10,12 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from models import historian
-from models.base import SENSOR_FAULT_LABELS
+from models.base import EPOCH, SENSOR_FAULT_LABELS
 from models.engine import DayContext, Item, integerize, split
 from models.co2_electrolyzer.physics import CO2ElectrolyzerParams, DEFAULT, F, V_M_NORMAL, Z, _Inputs
 from models.co2_electrolyzer.tags import PLANT_ID, TAGS
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = EPOCH  # day numbers count UTC days from 1970-01-01
 _DAY = 1440  # minutes
 _BLOCK_DAYS = 10  # scenario quotas are met exactly in every 10-day block
 _BLOCK_MIN = _BLOCK_DAYS * _DAY

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from models import historian
-from models.base import SENSOR_FAULT_LABELS
+from models.base import EPOCH, SENSOR_FAULT_LABELS
 from models.engine import DayContext, Item, integerize, split
 from models.cstr.physics import CSTRParams, Interlock, LoopInputs
 from models.cstr.tags import PLANT_ID, TAGS
@@ -37,7 +37,7 @@ _EXTREME_MIN = round(0.02 * _BLOCK_MIN)  # 288
 _START_GAP, _MIN_GAP, _END_GAP = 30, 20, 120  # min of steady operation around episodes
 _ABNORMAL_LABELS = ("feed_disruption", "jacket_fouling", "stuck_sensor", "spiking_sensor", "sensor_drift")
 _STREAM_SCHEDULE, _STREAM_GRADE, _STREAM_DISTURBANCE = 21, 22, 23
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = EPOCH  # day numbers count UTC days from 1970-01-01
 
 
 def _sp_change(t: int, length: int, from_k: float, to_k: float) -> Item:

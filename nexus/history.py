@@ -15,13 +15,15 @@ than a month.
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
+import json
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,18 +60,78 @@ def _month_chunks(start: dt.date, end: dt.date, chunk_days: int) -> list[tuple[d
     return out
 
 
-def _simulate_chunk(plant_id: str, fleet_file: str, a: dt.date, b: dt.date, tmp: str, seed: int,
-                    landing_dir: str | None) -> tuple[Any, float]:
-    """Simulate one plant instance's ``[a, b)`` into ``tmp`` (runs in the simulation worker process)."""
+@dataclass(frozen=True)
+class _Chunk:
+    """What the pipeline needs of one simulated chunk."""
+
+    n_readings: int
+    episodes: tuple
+    seconds: float
+
+
+def _simulate_chunk(plant_id: str, fleet_file: str, a: str, b: str, tmp: str, seed: int,
+                    landing_dir: str | None) -> dict[str, Any]:
+    """Simulate one plant instance's ``[a, b)`` into ``tmp``; the truth file holds its episodes."""
     from models.fleet import read_fleet
 
     t0 = time.perf_counter()
-    t_a = dt.datetime.combine(a, dt.time(), tzinfo=dt.timezone.utc)
-    t_b = dt.datetime.combine(b, dt.time(), tzinfo=dt.timezone.utc)
+    t_a = dt.datetime.combine(dt.date.fromisoformat(a), dt.time(), tzinfo=dt.timezone.utc)
+    t_b = dt.datetime.combine(dt.date.fromisoformat(b), dt.time(), tzinfo=dt.timezone.utc)
     landing = Path(landing_dir) if landing_dir else Path(tmp) / "landing"
     sim = read_fleet(fleet_file).get(plant_id).simulate(t_a, t_b, landing_dir=landing,
                                                          truth_dir=Path(tmp) / "truth", seed=seed)
-    return sim, time.perf_counter() - t0
+    return {"n_readings": sim.n_readings, "truth_path": str(sim.truth_path), "seconds": time.perf_counter() - t0}
+
+
+def _chunk(reply: dict[str, Any]) -> _Chunk:
+    from models.historian import read_episodes
+
+    return _Chunk(reply["n_readings"], tuple(read_episodes(reply["truth_path"])), reply["seconds"])
+
+
+class _SimulationWorker:
+    """A child Python process that simulates chunks, one JSON line per job and per reply, in order.
+
+    A plain subprocess (``python -m nexus.history --worker``), not a fork: the parent may hold Delta
+    Lake's runtime threads, and a clean interpreter never re-runs the caller's ``__main__``.
+    """
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "nexus.history", "--worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def submit(self, args: tuple) -> None:
+        self.proc.stdin.write(json.dumps(args) + "\n")
+        self.proc.stdin.flush()
+
+    def result(self) -> _Chunk:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the simulation worker ended (exit status {self.proc.wait()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"simulation failed in the worker:\n{reply['error']}")
+        return _chunk(reply)
+
+    def close(self) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _worker_main() -> int:
+    for line in sys.stdin:
+        try:
+            reply = _simulate_chunk(*json.loads(line))
+        except Exception:  # reported to the parent, which raises it
+            reply = {"error": traceback.format_exc()}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+    return 0
 
 
 def backfill_history(plants: Sequence[str], start: dt.date, end: dt.date, *, lake: Lake, seed: int = 0,
@@ -92,37 +154,38 @@ def backfill_history(plants: Sequence[str], start: dt.date, end: dt.date, *, lak
         fleet.get(plant_id)  # unknown instances fail before any work
     publish_assets(lake, CommitMeta(dag_id="nexus-backfill-history", run_id=f"history__{start}__{end}", source="fleet"))
     jobs = [(plant_id, a, b) for plant_id in plants for a, b in _month_chunks(start, end, chunk_days)]
-    pool = None
-    if overlap and landing_dir is None and len(jobs) > 1:
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
-    pending: deque[tuple[str, Any]] = deque()
+    worker = _SimulationWorker() if overlap and landing_dir is None and len(jobs) > 1 else None
+    pending: deque[tuple[str, tuple]] = deque()
 
     def submit(i: int) -> None:
         plant_id, a, b = jobs[i]
         tmp = tempfile.mkdtemp(prefix="nexus-history-")
-        args = (plant_id, str(fleet_path()), a, b, tmp, seed, str(landing_dir) if landing_dir else None)
-        pending.append((tmp, pool.submit(_simulate_chunk, *args) if pool else args))
+        args = (plant_id, str(fleet_path()), a.isoformat(), b.isoformat(), tmp, seed,
+                str(landing_dir) if landing_dir else None)
+        if worker:
+            worker.submit(args)
+        pending.append((tmp, args))
 
     results: dict[str, PlantHistory] = {p: PlantHistory(p) for p in plants}
     try:
         if jobs:
             submit(0)
         for i, (plant_id, a, b) in enumerate(jobs):
-            if pool and i + 1 < len(jobs):
+            if worker and i + 1 < len(jobs):
                 submit(i + 1)  # simulated while this chunk loads
-            tmp, job = pending.popleft()
+            tmp, args = pending.popleft()
             try:
-                sim, sim_s = job.result() if pool else _simulate_chunk(*job)
+                sim = worker.result() if worker else _chunk(_simulate_chunk(*args))
                 landing = landing_dir or Path(tmp) / "landing"
                 meta = CommitMeta(dag_id="nexus-backfill-history",
                                   run_id=f"history__{plant_id}__{start}__{end}__seed{seed}", source=f"simulator:{plant_id}")
                 t1 = time.perf_counter()
                 loaded = load_history(lake, landing, plant_id, a, b, meta, chunk_days=(b - a).days)
-                episodes = record_episodes(lake, sim.episodes, meta)
+                episodes = record_episodes(lake, list(sim.episodes), meta)
                 load_s = time.perf_counter() - t1
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-            if not pool and i + 1 < len(jobs):
+            if not worker and i + 1 < len(jobs):
                 submit(i + 1)
             res = results[plant_id]
             res.days += (b - a).days
@@ -130,14 +193,18 @@ def backfill_history(plants: Sequence[str], start: dt.date, end: dt.date, *, lak
             res.silver_rows += loaded["silver_rows"]
             res.quarantined_rows += loaded["quarantined_rows"]
             res.episodes += episodes
-            res.simulate_s += sim_s
+            res.simulate_s += sim.seconds
             res.load_s += load_s
             if progress:
                 progress(f"{plant_id} {a}..{b - dt.timedelta(days=1)}: {sim.n_readings:,} readings, "
-                         f"simulate {sim_s:.1f} s, load {load_s:.1f} s")
+                         f"simulate {sim.seconds:.1f} s, load {load_s:.1f} s")
     finally:
-        if pool:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if worker:
+            worker.close()
         for tmp, _ in pending:
             shutil.rmtree(tmp, ignore_errors=True)
     return [results[p] for p in plants]
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:
+    sys.exit(_worker_main())

@@ -166,3 +166,23 @@ def test_instances_of_one_type_go_through_one_pipeline(tmp_path, monkeypatch):
     # another seed and other parameters give another plant, not a copy
     assert (wide["r_101"] - wide["r_102"]).abs().max() > 0.01
     assert (wide["r_101"] - wide["r_103"]).abs().max() > 0.01
+
+
+def test_backfill_simulates_in_a_worker_with_the_same_rows(tmp_path):
+    """The overlapped backfill (a worker process simulates the next chunk) loads what the serial one does."""
+    from nexus.history import backfill_history
+    from warehouse.lake import Lake
+    from warehouse.tables import SIM_OPERATING_EPISODES, SILVER_SENSOR_READINGS
+
+    start = dt.date(2026, 1, 1)
+    counts = {}
+    for overlap in (True, False):
+        lake = Lake(tmp_path / f"lake-{overlap}")
+        res = backfill_history(["co2_electrolyzer"], start, start + dt.timedelta(days=2), lake=lake, seed=5,
+                               chunk_days=1, overlap=overlap)
+        silver = lake.read(SILVER_SENSOR_READINGS, columns=["tag", "ts", "value"]).to_pandas()
+        episodes = lake.read(SIM_OPERATING_EPISODES).num_rows
+        counts[overlap] = (res[0].days, res[0].readings, res[0].silver_rows, episodes,
+                           float(silver["value"].sum()), len(silver))
+    assert counts[True] == counts[False]
+    assert counts[True][0] == 2 and counts[True][2] == counts[True][5] > 0

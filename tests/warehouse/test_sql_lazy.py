@@ -7,10 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
-from warehouse.sql import connect, list_views, named_tables
-from warehouse.tables import DIM_PLANTS, FCT_TAG_DAILY, FCT_TAG_HOURLY
+from warehouse.sql import connect, list_views, named_tables, snapshot_dataset
+from warehouse.tables import DIM_PLANTS, FCT_TAG_DAILY, FCT_TAG_HOURLY, SILVER_SENSOR_READINGS
 
 UTC = dt.timezone.utc
 
@@ -90,6 +91,11 @@ def test_filters_prune_files_before_they_are_opened(hourly_lake):
     march = con.sql("SELECT count(*), min(twa_value) FROM gold.fct_tag_hourly WHERE plant_id = 'cstr' AND tag = 'T' "
                     "AND hour_start >= TIMESTAMPTZ '2026-03-01' AND hour_start < TIMESTAMPTZ '2026-04-01'").fetchall()
     assert march == [(24, 300.0)]
+    march_query = ("SELECT count(*), min(twa_value) FROM gold.fct_tag_hourly WHERE tag = 'T' "
+                   "AND hour_start >= TIMESTAMPTZ '2026-03-01'")
+    # later queries read the whole snapshot's dataset: its files carry their time range, so it prunes too
+    assert con.sql(march_query).fetchall() == [(24, 300.0)]
+    assert con.sql(march_query).fetchall() == [(24, 300.0)]
     with pytest.raises(duckdb.Error):
         con.sql("SELECT count(*) FROM gold.fct_tag_hourly").fetchall()
 
@@ -111,3 +117,19 @@ def test_first_use_reads_pruned_files_with_the_same_answer(hourly_lake, query):
     warm.sql("SELECT count(*) FROM gold.fct_tag_hourly").fetchall()  # opens the whole snapshot
     assert connect(hourly_lake).sql(query).fetchall() == warm.sql(query).fetchall()
     assert connect(hourly_lake).execute(query).fetchall() == warm.execute(query).fetchall()
+
+
+def test_snapshot_dataset_reads_what_deltalake_reads(lake, meta):
+    rows = [{"plant_id": plant, "reading_date": day, "tag": "T", "ts": dt.datetime.combine(day, dt.time(h, 30), UTC),
+             "value": None if h == 3 else float(h), "unit": "K", "quality": "bad" if h == 3 else "good",
+             "quality_code": 0 if h == 3 else 192, "flag": "spike" if h == 5 else None, "flag_reason": None,
+             "_source_file": "raw/x.csv", "_line_number": h + 2, "_ingested_at": dt.datetime(2026, 1, 9, tzinfo=UTC),
+             "_run_id": "r"}
+            for plant in ("cstr", "smelter") for day in (dt.date(2026, 1, 1), dt.date(2026, 1, 2)) for h in range(6)]
+    lake.append(SILVER_SENSOR_READINGS, pa.Table.from_pylist(rows, schema=SILVER_SENSOR_READINGS.schema), meta=meta)
+    order = [("plant_id", "ascending"), ("ts", "ascending")]
+    ours = snapshot_dataset(lake, SILVER_SENSOR_READINGS, lake._open(SILVER_SENSOR_READINGS)).to_table().sort_by(order)
+    theirs = lake.read(SILVER_SENSOR_READINGS).sort_by(order)
+    assert ours.to_pylist() == theirs.select(ours.column_names).to_pylist()
+    assert len(list(snapshot_dataset(lake, SILVER_SENSOR_READINGS, lake._open(SILVER_SENSOR_READINGS)).get_fragments(
+        filter=(pc.field("reading_date") == dt.date(2026, 1, 2)) & (pc.field("plant_id") == "cstr")))) == 1

@@ -26,8 +26,9 @@ truth file and the result. Random streams stay keyed by the type id, so an insta
 depend on its ``seed`` and ``params`` only and the default instance reproduces the type's data
 bit for bit.
 
-Scenario helpers shared by the day planners: :func:`integerize` and :func:`split` (integer
-durations with exact totals, so category quotas hold exactly per block).
+Scenario helpers shared by the block planners: :func:`integerize` and :func:`split` (integer
+durations with exact totals, so category quotas hold exactly per block) and :class:`DayPacker`
+(units of episodes packed into the days of a block, with steady gaps around them).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from models.base import (
     episode_id,
 )
 
-__all__ = ["DayContext", "Item", "PlantType", "integerize", "split"]
+__all__ = ["DayContext", "DayPacker", "Item", "PlantType", "integerize", "split"]
 
 _DAY = dt.timedelta(days=1)
 
@@ -126,6 +127,73 @@ def split(
         if x.min() >= lo and x.max() <= hi:
             return [int(v) for v in x]
     return [int(v) for v in integerize(np.full(n, total / n), total)]
+
+
+class DayPacker:
+    """Units of a scenario block packed into its days, with steady operation around them.
+
+    A *unit* is a group of plan items kept together in one day (e.g. a set-point move out and
+    back); its length is in plan steps. A day of ``capacity`` steps holding ``k`` units keeps at
+    least ``start_gap`` steady steps before the first unit, ``min_gap`` between units and
+    ``end_gap`` after the last, so every day starts and ends steady. Days in ``closed`` take no
+    units. Random draws happen in a fixed order (:meth:`place`, then :meth:`layout` day by
+    day), so a block's plan is a function of its generator alone.
+    """
+
+    def __init__(self, n_days: int, capacity: int, *, start_gap: int, min_gap: int, end_gap: int,
+                 closed: frozenset[int] = frozenset()) -> None:
+        self.capacity = capacity
+        self.start_gap, self.min_gap, self.end_gap = start_gap, min_gap, end_gap
+        self.closed = closed
+        self.load = [0] * n_days
+        self.count = [0] * n_days
+        self.units: list[list[Any]] = [[] for _ in range(n_days)]
+
+    def fits(self, day: int, length: int) -> bool:
+        """Whether a unit of ``length`` steps still fits into ``day`` with all its gaps."""
+        if day in self.closed:
+            return False
+        need = self.load[day] + length + self.start_gap + self.end_gap + self.min_gap * self.count[day]
+        return need <= self.capacity
+
+    def put(self, day: int, unit: Any, length: int) -> None:
+        """Put ``unit`` (``length`` steps) into ``day`` unconditionally."""
+        self.units[day].append(unit)
+        self.load[day] += length
+        self.count[day] += 1
+
+    def place(self, rng: np.random.Generator, units: Sequence[Any], lengths: Sequence[int], *,
+              overflow: str = "raise") -> None:
+        """Place ``units`` largest first, each on a random day it fits in.
+
+        ``overflow="least_loaded"`` puts a unit that fits nowhere on the least loaded day;
+        ``"raise"`` raises RuntimeError (the block's quotas exceed its capacity).
+        """
+        for i in sorted(range(len(units)), key=lambda i: -lengths[i]):
+            ok = [d for d in range(len(self.units)) if self.fits(d, lengths[i])]
+            if ok:
+                self.put(int(rng.choice(ok)), units[i], lengths[i])
+            elif overflow == "least_loaded":
+                self.put(int(np.argmin(self.load)), units[i], lengths[i])
+            else:
+                raise RuntimeError("scenario block over capacity")
+
+    def layout(self, rng: np.random.Generator, day: int) -> tuple[list[Any], list[int]]:
+        """(the day's units in a random order, the ``k + 1`` steady gaps before, between and after them).
+
+        The gaps and the units tile the day exactly; the free time is spread with Dirichlet(1) shares.
+        """
+        units = self.units[day]
+        order = rng.permutation(len(units))
+        k = len(units)
+        if k == 0:
+            return [], [self.capacity]
+        extra = self.capacity - self.load[day] - (self.start_gap + self.end_gap + self.min_gap * (k - 1))
+        if extra < 0:
+            raise RuntimeError("scenario day over capacity")
+        gaps = integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
+        gaps = [g + (self.start_gap if i == 0 else self.end_gap if i == k else self.min_gap) for i, g in enumerate(gaps)]
+        return [units[i] for i in order], gaps
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import numpy as np
 from models import historian
 from models.biorefinery.physics import BiorefineryParams, DEFAULT
 from models.base import EPOCH, SENSOR_FAULT_LABELS
-from models.engine import DayContext, Item, integerize, split
+from models.engine import DayContext, DayPacker, Item, split
 from models.biorefinery.tags import PLANT_ID, TAGS
 
 _EPOCH = EPOCH  # day numbers count UTC days from 1970-01-01
@@ -103,38 +103,15 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[Item, ...], ...]:
         units.append([("extreme", "boiler_trip", d, {})])
 
     # Assign units to days.
-    load = [0] * _BLOCK_DAYS
-    count = [0] * _BLOCK_DAYS
-    per_day: list[list[list]] = [[] for _ in range(_BLOCK_DAYS)]
-
-    def fits(day: int, length: int) -> bool:
-        return load[day] + length + _START_GAP + _END_GAP + _MIN_GAP * count[day] <= _DAY_H
-
-    def put(day: int, unit: list) -> None:
-        per_day[day].append(unit)
-        load[day] += sum(pc[2] for pc in unit)
-        count[day] += 1
-
-    put(clean_day, [("transient", "reboiler_cleaning", clean_h, {})])
-    lengths = [sum(pc[2] for pc in u) for u in units]
-    for i in sorted(range(len(units)), key=lambda i: -lengths[i]):
-        ok = [d for d in range(_BLOCK_DAYS) if fits(d, lengths[i])]
-        if not ok:
-            raise RuntimeError("scenario block over capacity")  # cannot happen with the quotas above
-        put(int(rng.choice(ok)), units[i])
+    days = DayPacker(_BLOCK_DAYS, _DAY_H, start_gap=_START_GAP, min_gap=_MIN_GAP, end_gap=_END_GAP)
+    days.put(clean_day, [("transient", "reboiler_cleaning", clean_h, {})], clean_h)
+    days.place(rng, units, [sum(pc[2] for pc in u) for u in units])
 
     plan = []
     for d in range(_BLOCK_DAYS):
-        day_units = per_day[d]
-        order = rng.permutation(len(day_units))
+        day_units, gaps = days.layout(rng, d)
         k = len(day_units)
         items: list[Item] = []
-        if k == 0:
-            gaps = [_DAY_H]
-        else:
-            extra = _DAY_H - load[d] - (_START_GAP + _END_GAP + _MIN_GAP * (k - 1))
-            gaps = integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
-            gaps = [g + (_START_GAP if i == 0 else _END_GAP if i == k else _MIN_GAP) for i, g in enumerate(gaps)]
         t = 0
         for ui in range(k + 1):
             if gaps[ui] > 0:
@@ -142,7 +119,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[Item, ...], ...]:
                 t += gaps[ui]
             if ui == k:
                 break
-            for cat, label, hours, args in day_units[order[ui]]:
+            for cat, label, hours, args in day_units[ui]:
                 tag = args.get("tag") if label in SENSOR_FAULT_LABELS else None
                 pairs = tuple(sorted((a, float(v)) for a, v in args.items() if a not in ("tag", "kind")))
                 if label == "steady":

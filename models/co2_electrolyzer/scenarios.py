@@ -10,7 +10,7 @@ import numpy as np
 
 from models import historian
 from models.base import EPOCH, SENSOR_FAULT_LABELS
-from models.engine import DayContext, Item, integerize, split
+from models.engine import DayContext, DayPacker, Item, split
 from models.co2_electrolyzer.physics import CO2ElectrolyzerParams, DEFAULT, F, V_M_NORMAL, Z, _Inputs
 from models.co2_electrolyzer.tags import PLANT_ID, TAGS
 
@@ -182,28 +182,11 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[Item, ...]], ..
         }
         units.append([(label, d, args)])
 
-    load = [0] * _BLOCK_DAYS
-    count = [0] * _BLOCK_DAYS
-    per_day: list[list[list[tuple[str, int, dict]]]] = [[] for _ in range(_BLOCK_DAYS)]
-
-    def fits(day: int, length: int) -> bool:
-        if day == maint_day:
-            return False
-        return load[day] + length + _START_GAP + _END_GAP + _MIN_GAP * count[day] <= _DAY
-
-    def put(day: int, unit: list) -> None:
-        per_day[day].append(unit)
-        load[day] += sum(pc[1] for pc in unit)
-        count[day] += 1
-
+    days = DayPacker(_BLOCK_DAYS, _DAY, start_gap=_START_GAP, min_gap=_MIN_GAP, end_gap=_END_GAP,
+                     closed=frozenset({maint_day}))
     if transition is not None:
-        put(_BLOCK_DAYS - 1, transition)
-    lengths = [sum(pc[1] for pc in u) for u in units]
-    for i in sorted(range(len(units)), key=lambda i: -lengths[i]):
-        ok = [d for d in range(_BLOCK_DAYS) if fits(d, lengths[i])]
-        if not ok:
-            raise RuntimeError("scenario block over capacity")  # cannot happen with the quotas above
-        put(int(rng.choice(ok)), units[i])
+        days.put(_BLOCK_DAYS - 1, transition, sum(pc[1] for pc in transition))
+    days.place(rng, units, [sum(pc[1] for pc in u) for u in units])
 
     plan = []
     grade = g_now
@@ -225,18 +208,9 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[Item, ...]], ..
             steady(_DAY - t, grade)
             plan.append((day_start_grade, tuple(items)))
             continue
-        day_units = per_day[d]
-        order = rng.permutation(len(day_units))
-        k = len(day_units)
-        extra = _DAY - load[d] - (_START_GAP + _END_GAP + _MIN_GAP * max(k - 1, 0))
-        if k == 0:
-            gaps = [_DAY]
-        else:
-            gaps = integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
-            gaps = [g + (_START_GAP if i == 0 else _END_GAP if i == k else _MIN_GAP) for i, g in enumerate(gaps)]
-        for ui, idx in enumerate(order):
+        day_units, gaps = days.layout(rng, d)
+        for ui, unit in enumerate(day_units):
             steady(gaps[ui], grade)
-            unit = day_units[idx]
             head = unit[0][0]
             if head == "move_out":
                 (_, d_out, a), (_, hold, _), (_, d_back, _) = unit

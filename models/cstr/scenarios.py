@@ -10,7 +10,7 @@ import numpy as np
 
 from models import historian
 from models.base import EPOCH, SENSOR_FAULT_LABELS
-from models.engine import DayContext, Item, integerize, split
+from models.engine import DayContext, DayPacker, Item, split
 from models.cstr.physics import CSTRParams, Interlock, LoopInputs
 from models.cstr.tags import PLANT_ID, TAGS
 
@@ -107,39 +107,15 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[Item, ...]], 
         units.append([("cooling_failure", d, args)])
 
     # Assign units to days (largest first), respecting a per-day capacity.
-    load = [0] * _BLOCK_DAYS
-    count = [0] * _BLOCK_DAYS
-    per_day: list[list[list[tuple[str, int, dict]]]] = [[] for _ in range(_BLOCK_DAYS)]
-
-    def fits(day: int, length: int) -> bool:
-        return load[day] + length + _START_GAP + _END_GAP + _MIN_GAP * count[day] <= _DAY
-
-    def put(day: int, unit: list) -> None:
-        per_day[day].append(unit)
-        load[day] += sum(pc[1] for pc in unit)
-        count[day] += 1
-
+    days = DayPacker(_BLOCK_DAYS, _DAY, start_gap=_START_GAP, min_gap=_MIN_GAP, end_gap=_END_GAP)
     if transition is not None:
-        put(_BLOCK_DAYS - 1, transition)
-    lengths = [sum(pc[1] for pc in u) for u in units]
-    for i in sorted(range(len(units)), key=lambda i: -lengths[i]):
-        ok = [d for d in range(_BLOCK_DAYS) if fits(d, lengths[i])]
-        put(int(rng.choice(ok)) if ok else int(np.argmin(load)), units[i])
+        days.put(_BLOCK_DAYS - 1, transition, sum(pc[1] for pc in transition))
+    days.place(rng, units, [sum(pc[1] for pc in u) for u in units], overflow="least_loaded")
 
     plan = []
     grade = g_now
     for d in range(_BLOCK_DAYS):
-        day_units = per_day[d]
-        order = rng.permutation(len(day_units))
-        k = len(day_units)
-        extra = _DAY - load[d] - (_START_GAP + _END_GAP + _MIN_GAP * max(k - 1, 0))
-        if k == 0:
-            gaps = [_DAY]
-        else:
-            if extra < 0:
-                raise RuntimeError("scenario day over capacity")  # cannot happen with the quotas above
-            gaps = integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
-            gaps = [g + (_START_GAP if i == 0 else _END_GAP if i == k else _MIN_GAP) for i, g in enumerate(gaps)]
+        day_units, gaps = days.layout(rng, d)
         items: list[Item] = []
         t = 0
         day_start_grade = grade
@@ -150,9 +126,8 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[Item, ...]], 
                 items.append(Item(t, t + length, "normal", "steady", None, (("setpoint_k", sp),)))
                 t += length
 
-        for ui, idx in enumerate(order):
+        for ui, unit in enumerate(day_units):
             steady(gaps[ui], grade)
-            unit = day_units[idx]
             if unit[0][0] == "sp_out":
                 others = [g for g in GRADES_K if g != grade]
                 target = others[int(rng.integers(len(others)))]

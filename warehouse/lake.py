@@ -163,6 +163,7 @@ class Lake:
         self.root = str(root if root is not None else get_settings().lake_root)
         self.storage_options = dict(storage_options) if storage_options else None
         self._reads: dict[str, int] = {}
+        self._handles: dict[str, DeltaTable] = {}  # newest-version handles, kept up to date (see _open)
         self.opened_at = time.monotonic()  # validations after this belong to this lake's steps
 
     @property
@@ -186,6 +187,7 @@ class Lake:
         return f"{self.root.rstrip('/')}/{spec.layer}/{spec.table}"
 
     def _open(self, spec: TableSpec, version: int | dt.datetime | None = None) -> DeltaTable:
+        """A new handle on the table at its newest version (or ``version``), owned by the caller."""
         try:
             table = DeltaTable(self.path(spec), storage_options=self.storage_options)
         except TableNotFoundError:
@@ -194,7 +196,27 @@ class Lake:
             table.load_as_version(version)  # a version number or a point in time
         return table
 
+    def _handle(self, spec: TableSpec) -> DeltaTable:
+        """This lake's own handle on the table, brought to the newest version.
+
+        Opening a table replays its log: on a table with years of daily commits that costs more
+        than the day's own work. So the lake keeps one handle per table for its reads and writes
+        and updates it with ``update_incremental`` (only the commits added since). Callers that
+        keep a snapshot (a SQL connection) take their own with :meth:`_open`.
+        """
+        cached = self._handles.get(spec.name)
+        if cached is not None:
+            try:
+                cached.update_incremental()
+                return cached
+            except (DeltaError, OSError):  # the table was removed or replaced: open it afresh
+                self._handles.pop(spec.name, None)
+        self._handles[spec.name] = table = self._open(spec)
+        return table
+
     def exists(self, spec: TableSpec) -> bool:
+        if spec.name in self._handles and ("://" in self.root or Path(self.path(spec), "_delta_log").is_dir()):
+            return True
         return DeltaTable.is_deltatable(self.path(spec), storage_options=self.storage_options)
 
     def ensure(self, spec: TableSpec, meta: CommitMeta) -> DeltaTable:
@@ -205,7 +227,7 @@ class Lake:
             SchemaDrift: the existing table's columns differ from the spec.
         """
         if self.exists(spec):
-            table = self._open(spec)
+            table = self._handle(spec)
             found = [f.name for f in table.schema().fields]
             if found != spec.column_names:
                 raise SchemaDrift(
@@ -213,7 +235,7 @@ class Lake:
                 )
             if _constraint_names(table) != set(spec.constraints):
                 self._migrate_constraints(spec, table, meta)
-                table = self._open(spec)
+                table = self._handle(spec)
             return table
         if not self.root.startswith(("s3://", "gs://", "az://", "abfss://")):
             Path(self.path(spec)).parent.mkdir(parents=True, exist_ok=True)
@@ -232,7 +254,7 @@ class Lake:
                 raise
             table = self._open(spec)  # another writer created it first
         self._ensure_constraints(spec, table, meta)
-        return self._open(spec)
+        return self._handle(spec)
 
     def _migrate_constraints(self, spec: TableSpec, table: DeltaTable, meta: CommitMeta) -> None:
         """Make an existing table's CHECK constraints those of its spec, by name.
@@ -327,8 +349,8 @@ class Lake:
         """Append rows; returns the number written."""
         table = self.conform(spec, data)
         self._check_unique(spec, table)
-        self.ensure(spec, meta)
-        self._write(spec, table, mode="append", predicate=None, meta=meta, operation="append")
+        target = self.ensure(spec, meta)
+        self._write(spec, table, mode="append", predicate=None, meta=meta, operation="append", target=target)
         return table.num_rows
 
     @_retry_on_conflict
@@ -390,8 +412,8 @@ class Lake:
         """Replace the whole table with ``data`` in one commit (for small tables derived in full)."""
         table = self.conform(spec, data)
         self._check_unique(spec, table)
-        self.ensure(spec, meta)
-        self._write(spec, table, mode="overwrite", predicate=None, meta=meta, operation="overwrite")
+        target = self.ensure(spec, meta)
+        self._write(spec, table, mode="overwrite", predicate=None, meta=meta, operation="overwrite", target=target)
         return table.num_rows
 
     @_retry_on_conflict
@@ -406,9 +428,9 @@ class Lake:
         table = self.conform(spec, data)
         self._check_unique(spec, table)
         self._check_inside(spec, table, where=where)
-        self.ensure(spec, meta)
+        target = self.ensure(spec, meta)
         self._write(spec, table, mode="overwrite", predicate=" AND ".join(_where_sql(where)), meta=meta,
-                    operation="replace_where")
+                    operation="replace_where", target=target)
         return table.num_rows
 
     @_retry_on_conflict
@@ -468,7 +490,7 @@ class Lake:
 
         The version opened is remembered (:attr:`reads`) as an input of this lake's next writes.
         """
-        table = self._open(spec, version)
+        table = self._open(spec, version) if version is not None else self._handle(spec)
         self._remember_read(spec, table.version())
         return self._arrow_dataset(spec, table, files)
 

@@ -236,9 +236,10 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
         "tag": cand["tag"],
         "ts": cand["timestamp"],
         "value": cand["value"],
-        "unit": cand["tag"].map(lambda t: catalog[t].unit if t in catalog else None),
-        "range_min": cand["tag"].map(lambda t: catalog[t].range_min if t in catalog else None).astype(float),
-        "range_max": cand["tag"].map(lambda t: catalog[t].range_max if t in catalog else None).astype(float),
+        # catalog look-ups as dict maps (a tag outside the catalog gets no unit and no range)
+        "unit": cand["tag"].map({t: c.unit for t, c in catalog.items()}).astype(object).where(lambda u: u.notna(), None),
+        "range_min": cand["tag"].map({t: c.range_min for t, c in catalog.items()}).astype(float),
+        "range_max": cand["tag"].map({t: c.range_max for t, c in catalog.items()}).astype(float),
         "quality": opc_quality(cand["quality"].fillna(0).to_numpy()),
         "quality_code": cand["quality"],
         "day_start": pd.to_datetime(cand["period_date"]).dt.tz_localize("UTC").astype("datetime64[us, UTC]"),

@@ -453,11 +453,12 @@ class Lake:
         table = self.conform(spec, data)
         self._check_unique(spec, table)
         self._check_inside(spec, table, where=where, start=start, end=end, column=col)
-        self.ensure(spec, meta)
+        target = self.ensure(spec, meta)
         predicate = " AND ".join(
             _where_sql(where) + [f"{col} >= {sql_literal(start)}", f"{col} < {sql_literal(end)}"]
         )
-        self._write(spec, table, mode="overwrite", predicate=predicate, meta=meta, operation="replace_interval")
+        self._write(spec, table, mode="overwrite", predicate=predicate, meta=meta, operation="replace_interval",
+                    target=target)
         return table.num_rows
 
     def _check_inside(self, spec: TableSpec, table: pa.Table, *, where: Mapping[str, Scalar],

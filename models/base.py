@@ -1,16 +1,17 @@
 """Common plant interface shared by every Nexus plant model.
 
-A *plant* is a Python module (``models.cstr``, later ``models.biorefinery`` ...)
-that exposes
+A *plant type* is a Python package (``models.cstr``, ``models.biorefinery`` ...)
+built on the shared simulation engine (:mod:`models.engine`) that exposes
 
 * ``INFO`` -- a :class:`PlantInfo` (identity, historian sampling, clock offset),
 * ``TAGS`` -- a tuple of :class:`TagSpec` (the historian tag catalogue),
 * ``DEFAULT_PARAMS`` -- the plant's frozen parameter dataclass,
-* ``simulate_true(start, end, seed=0, params=...)`` -- true process values and
-  the ground-truth :class:`Episode` list, no files,
-* ``simulate(start, end, *, landing_dir, truth_dir, seed=0, params=...)`` --
-  the same, written as historian export files (see :mod:`models.historian`),
-  returning a :class:`SimulationResult`,
+* ``simulate_true(start, end, seed=0, params=..., plant_id=None)`` -- true
+  process values and the ground-truth :class:`Episode` list, no files,
+* ``simulate(start, end, *, landing_dir, truth_dir, seed=0, params=...,
+  plant_id=None)`` -- the same, written as historian export files (see
+  :mod:`models.historian`), returning a :class:`SimulationResult`; ``plant_id``
+  is the plant *instance* (default: the type id),
 * ``ACTIVITY`` -- a tuple of :class:`ActivityStream`: how the activity data
   carbon accounting and LCA need (fuel, electricity, steam, feedstock,
   chemicals, process emissions, biogenic CO2, products) follow from the

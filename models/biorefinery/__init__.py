@@ -84,9 +84,11 @@ front-end results is recomputed; results are cached per day); ``simulate``
 with historian files about 11 ms per day. Memory is bounded by the per-day
 caches (64 days).
 
-Layout: physics (re-exported) -> scenario (seeded episode plans, driver
-profiles) -> dynamic day simulation -> data binding (tags, activity,
-``simulate_true``, ``simulate``).
+Layout (a package on the shared engine, :mod:`models.engine`): ``physics``
+(re-exported) -> ``tags`` (INFO, TAGS, ACTIVITY) -> ``scenarios`` (seeded
+episode plans, slow states, episode details) -> ``simulator`` (driver
+profiles, dynamic day simulation, tag values and ``TYPE``, its engine
+binding). This module re-exports the API.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ from models.biorefinery.scenarios import (
     fouling_ratio,
 )
 from models.biorefinery.simulator import (
+    TYPE,
     DEFAULT_PARAMS,
     residence_time_kernel,
     schedule,
@@ -137,6 +140,7 @@ from models.biorefinery.physics import (
 )
 
 __all__ = [
+    "TYPE",
     "ACTIVITY",
     "DEFAULT",
     "DEFAULT_PARAMS",

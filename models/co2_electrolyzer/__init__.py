@@ -104,10 +104,12 @@ simulated day (96 samples at 15 min from a 1-min internal grid over 30 h incl.
 the warm-up); ``simulate`` with historian files about 17 ms per day, i.e.
 about 30 s for a 5-year backfill of this plant.
 
-Layout: constants and parameters -> physics -> steady state -> dynamics ->
-scenario -> data binding (tags, ``simulate_true``, ``simulate``) -> what-if.
-The data-driven surrogate and the hybrid twin live in
-:mod:`models._co2_electrolyzer_surrogate` and are re-exported here.
+Layout (a package on the shared engine, :mod:`models.engine`): ``physics``
+(constants, parameters, physics, steady state, dynamics) -> ``tags`` ->
+``scenarios`` (plans, episode details, day inputs) -> ``simulator`` (DCS
+calculations, the day simulator and ``TYPE``, its engine binding) ->
+``experiments`` (what-if). The data-driven surrogate and the hybrid twin live
+in :mod:`models.co2_electrolyzer.surrogate`. This module re-exports the API.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ from models.co2_electrolyzer.scenarios import (
     electrode_age_h,
 )
 from models.co2_electrolyzer.simulator import (
+    TYPE,
     schedule,
     simulate,
     simulate_true,
@@ -184,6 +187,7 @@ from models.co2_electrolyzer.surrogate import (
 )
 
 __all__ = [
+    "TYPE",
     "ACTIVITY",
     "CALC_SOURCES",
     "CO2_FLOW_MAX_NM3_H",

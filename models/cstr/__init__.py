@@ -45,10 +45,12 @@ the set point the plan prescribes for midnight; the plan ends every day with
 is seamless (slow feed disturbances are smooth functions of absolute time).
 Hence simulating day 2 alone gives exactly the data of day 2 of a longer run.
 
-Layout: physics (parameters in, numbers out) -> closed-loop integration
-(profiles in, trajectories out) -> scenario (seeded schedule of episodes) ->
-data binding (tags, ``simulate_true``, ``simulate``). Only the last part
-knows about tags, files and calendars.
+Layout (a package on the shared engine, :mod:`models.engine`): ``physics``
+(parameters in, numbers out; closed-loop integration: profiles in,
+trajectories out) -> ``tags`` (INFO, TAGS, ACTIVITY) -> ``scenarios`` (seeded
+schedule of episodes, episode details, day inputs) -> ``simulator`` (the day
+simulator and ``TYPE``, its engine binding: ``schedule``, ``simulate_true``,
+``simulate``). This module re-exports the API.
 """
 
 from __future__ import annotations
@@ -87,12 +89,14 @@ from models.cstr.scenarios import (
     NOMINAL_SETPOINT_K,
 )
 from models.cstr.simulator import (
+    TYPE,
     schedule,
     simulate,
     simulate_true,
 )
 
 __all__ = [
+    "TYPE",
     "ACTIVITY",
     "DEFAULT",
     "DEFAULT_PARAMS",

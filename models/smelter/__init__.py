@@ -88,6 +88,7 @@ from models.smelter.tags import (
     TAGS,
 )
 from models.smelter.simulator import (
+    TYPE,
     DEFAULT_PARAMS,
     schedule,
     simulate,
@@ -146,6 +147,7 @@ from models.smelter.scenarios import (
 )
 
 __all__ = [
+    "TYPE",
     "ACTIVITY",
     "DEFAULT",
     "DEFAULT_PARAMS",

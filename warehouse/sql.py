@@ -7,13 +7,16 @@ filters and projections push down (partition values and per-file min/max statist
 before any is opened) and memory stays bounded.
 
 Lazy, so connecting costs about what opening DuckDB does, whatever the lake's size: :func:`connect`
-only lists which tables exist (one directory listing per layer on a local lake) and creates each
-view with the table's declared columns; no Delta log is read. A table is opened (its Delta log read and its
-files listed) the first time a query names it (``<layer>.<table>`` in the SQL text), and that
-version stays the connection's snapshot of the table from then on. On that first use the query
-reads only the files its filters on the table can match (deltalake prunes them by partition values
-and min/max statistics), so a one-shot ``nexus sql`` does not list a big table's every file; later
-queries read the snapshot's full dataset, which DuckDB prunes itself. A table that a query reaches
+only lists which tables exist (one directory listing per layer on a local lake); no Delta log is
+read and no view is made. A query that names a table gets its view (with the table's declared
+columns); a query that reads the catalog (``SHOW``, ``DESCRIBE``, ``duckdb_views()``,
+``information_schema``, …) or may reach a table unnamed (``query_table``) gets every table's view
+first. A table is opened (its Delta log read) the first time a query names it
+(``<layer>.<table>`` in the SQL text), and that version stays the connection's snapshot of the
+table from then on. On that first use the query reads only the files its filters on the table can
+match (deltalake prunes them by partition values and min/max statistics); later queries read the
+snapshot's full dataset (:func:`snapshot_dataset`), whose files carry their partition values and
+time range, so DuckDB's filters prune it too. A table that a query reaches
 without naming it (``query_table('gold.x')``) is read in full on first use, then opened as above.
 A table created after the connection was made is served from the first query that names it.
 
@@ -230,9 +233,7 @@ def connect(lake: Lake | None = None, *, layers: Iterable[str] = SERVED_LAYERS,
     tables = LakeTables(lake, con, layers)
     for layer in tables.layers:
         con.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
-    for spec in existing_tables(lake, tables.layers):
-        tables.serve(spec)
-    _create_views(con, tables.served)
+    tables.existing = {spec.name for spec in existing_tables(lake, tables.layers)}
     _lock_down(con, memory_limit or os.environ.get("NEXUS_SQL_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT)
     return ReadOnlyConnection(con, tables)
 
@@ -265,6 +266,10 @@ def _has_commit(log: Path) -> bool:
     except (FileNotFoundError, NotADirectoryError):
         return False
 
+
+#: Words of a SQL text that reads the catalog (or a table without naming it): every table is served first.
+_CATALOG = re.compile(r"\b(show|describe|summarize|pragma|duckdb_\w+|information_schema|pg_catalog|sqlite_master|"
+                      r"query_table|query)\b", re.I)
 
 #: ``<layer>.<table>`` (optionally quoted) or a hidden ``_lake__<layer>__<table>`` name in a SQL text.
 _NAMED = re.compile(r'(?<![\w"])"?(raw|bronze|silver|gold|sim)"?\s*\.\s*"?([A-Za-z_]\w*)"?|\b_lake__([a-z]+)__(\w+)',
@@ -334,7 +339,9 @@ class LakeTables:
     def __init__(self, lake: Lake, con: duckdb.DuckDBPyConnection, layers: Iterable[str]) -> None:
         self.lake, self.con = lake, con
         self.layers = tuple(dict.fromkeys(layers))
+        self.existing: set[str] = set()         # tables found at connect
         self.served: set[str] = set()           # tables with a view
+        self.derived: set[str] = set()          # VIEWS created
         self._datasets: dict[str, ds.Dataset] = {}  # opened tables (the connection's snapshot)
         self._registered: set[str] = set()      # views reading their dataset (not the one-shot reader)
         self._spent: set[str] = set()           # one-shot readers a query consumed: open before the next
@@ -348,13 +355,44 @@ class LakeTables:
 
     def serve(self, spec: TableSpec) -> None:
         """Create the view ``<layer>.<table>`` over a reader that opens the table when first scanned."""
-        self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{spec.layer}"')
         self.con.register(self.hidden(spec), self._reader(spec))
         self.con.execute(f'CREATE VIEW "{spec.layer}"."{spec.table}" AS SELECT * FROM "{self.hidden(spec)}"')
         self.served.add(spec.name)
 
+    def _serve(self, specs: Iterable[TableSpec | str]) -> bool:
+        """Give each table (or derived view name) that exists a view; True if all of them have one."""
+        ok = True
+        for spec in specs:
+            if isinstance(spec, str):  # a derived view of VIEWS
+                ok = self._derive(spec) and ok
+                continue
+            if spec.name in self.served:
+                continue
+            if spec.name not in self.existing and not self.lake.exists(spec):  # created after the connection?
+                ok = False
+                continue
+            try:
+                self.serve(spec)
+            except duckdb.Error:  # a result still being read holds the connection
+                ok = False
+        return ok
+
+    def _derive(self, name: str) -> bool:
+        if name in self.derived:
+            return True
+        _, needs, sql = VIEWS[name]
+        emissions = "gold.fct_emissions_summary_daily"
+        if not self._serve([REGISTRY.get(t) for t in needs]):
+            return False
+        if not self._serve([REGISTRY.get(emissions)]):
+            emissions = _EMPTY_EMISSIONS
+        schema, view = name.split(".")
+        self.con.execute(f'CREATE VIEW "{schema}"."{view}" AS {sql.format(emissions=emissions)}')
+        self.derived.add(name)
+        return True
+
     def dataset(self, spec: TableSpec) -> ds.Dataset:
-        """The table's pyarrow dataset, opened once per connection (every file, with its statistics)."""
+        """The table's pyarrow dataset, opened once per connection (every file of the snapshot)."""
         if spec.name not in self._datasets:
             self._datasets[spec.name] = snapshot_dataset(self.lake, spec, self.table(spec))
         return self._datasets[spec.name]
@@ -387,19 +425,16 @@ class LakeTables:
         dataset, which DuckDB prunes itself. Anything else runs the query as written.
         """
         names = named_tables(query) | self._spent
+        if _CATALOG.search(query):  # the catalog or an unnamed reach: every table gets its view (not opened)
+            self._serve([REGISTRY.get(n) for n in sorted(self.existing - self.served)]
+                        + (sorted(VIEWS) if "gold" in self.layers else []))
         for view, (_, needs, _) in VIEWS.items():
-            if view in names:
+            if view in names and "gold" in self.layers:
                 names |= set(needs) | {"gold.fct_emissions_summary_daily"}
-        todo = []
-        for name in sorted(names - self._registered):
-            if name not in REGISTRY or REGISTRY.get(name).layer not in self.layers:
-                continue
-            spec = REGISTRY.get(name)
-            if name not in self.served:
-                if not self.lake.exists(spec):
-                    continue
-                self.serve(spec)  # created after the connection was made
-            todo.append(spec)
+                self._serve([view])
+        todo = [REGISTRY.get(n) for n in sorted(names - self._registered)
+                if n in REGISTRY and REGISTRY.get(n).layer in self.layers]
+        todo = [spec for spec in todo if self._serve([spec])]
         refs = _base_tables(self.con, query) if any(self._uses.get(s.name, 0) == 0 for s in todo) else {}
         edits: list[tuple[int, int, str]] = []
         for spec in todo:
@@ -547,18 +582,6 @@ def _lock_down(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
-
-
-def _create_views(con: duckdb.DuckDBPyConnection, served: set[str]) -> None:
-    if "gold" not in [r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()]:
-        return
-    for name, (_, needs, sql) in VIEWS.items():
-        if not all(t in served for t in needs):
-            continue
-        emissions = "gold.fct_emissions_summary_daily" if "gold.fct_emissions_summary_daily" in served \
-            else _EMPTY_EMISSIONS
-        schema, view = name.split(".")
-        con.execute(f'CREATE VIEW "{schema}"."{view}" AS {sql.format(emissions=emissions)}')
 
 
 def list_views(con: ReadOnlyConnection | duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:

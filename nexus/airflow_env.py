@@ -10,8 +10,12 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from nexus.settings import airflow_port_environ, project_root
+
+#: The folder of Nexus's ``airflow_local_settings`` (the scheduler's preload of the task libraries).
+LOCAL_SETTINGS_DIR = Path(__file__).resolve().parent / "airflow_config"
 
 
 def airflow_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -41,6 +45,12 @@ def airflow_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
         {"type": "file", "log_file_path": os.path.join(env["AIRFLOW_HOME"], "openlineage-events.jsonl"), "append": True}))
     # One port (AIRFLOW__API__PORT) moves the UI, the execution API tasks report to and the log servers.
     env.update(airflow_port_environ(env))
+    # Nexus's airflow_local_settings (preloads the task libraries where tasks fork), unless the Airflow
+    # home has its own: Airflow imports the first one on sys.path, and PYTHONPATH comes first.
+    own = Path(env["AIRFLOW_HOME"]) / "config" / "airflow_local_settings.py"
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if not own.exists() and str(LOCAL_SETTINGS_DIR) not in paths:
+        env["PYTHONPATH"] = os.pathsep.join([str(LOCAL_SETTINGS_DIR), *paths])
     # `airflow standalone` starts its components as `airflow ...` subprocesses found on PATH.
     bin_dir = os.path.dirname(sys.executable)
     if bin_dir not in env.get("PATH", "").split(os.pathsep):

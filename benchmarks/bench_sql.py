@@ -7,7 +7,8 @@ aggregates are synthesized with numpy and written through ``Lake.append`` a plan
 to ``silver.process__sensor_readings`` (a file per plant-day). Then it times, ``--repeats`` times
 each (p50 / p95):
 
-- ``connect()``, and ``connect()`` + a first query (what a one-shot ``nexus sql`` pays);
+- ``connect()`` (also on a lake where every registry table exists), and ``connect()`` + a first
+  query (what a one-shot ``nexus sql`` pays);
 - a month of one tag from ``gold.fct_tag_hourly`` and from silver, on an open connection;
 - daily averages of every tag of every plant over the whole history, from the rollup and, for
   comparison, aggregated from the hourly table;
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import duckdb
 
-    from warehouse.lake import Lake
+    from warehouse.lake import CommitMeta, Lake
     from warehouse.sql import connect
     from warehouse.tables import REGISTRY
 
@@ -194,6 +195,12 @@ def main(argv: list[str] | None = None) -> int:
 
         results["connect"] = {**_time(connect_once, args.repeats),
                               **{f"floor_{k}": v for k, v in _time(bare_connect, args.repeats).items()}}
+        # every table of the registry existing (empty): connecting must not grow with the number of tables
+        every = Lake(Path(tmp) / "every-table")
+        for spec in REGISTRY:
+            every.ensure(spec, CommitMeta("benchmark", "bench-sql", "synthetic"))
+        results["connect_every_table"] = {"tables": len(list(REGISTRY)),
+                                          **_time(lambda: connect(every).close(), args.repeats)}
         results["connect_and_month_of_one_tag_hourly"] = _time(first_query(hourly_month.format(t=ours["hourly"])),
                                                                args.repeats)
         if args.silver_days:

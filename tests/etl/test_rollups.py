@@ -67,3 +67,24 @@ def test_build_daily_is_idempotent_and_shows_gaps(lake, meta):
     rows = lake.read(FCT_TAG_DAILY).sort_by("day").to_pylist()
     assert [(r["day"], r["twa_value"], r["hours_covered"]) for r in rows] == [(DAY, pytest.approx(111.5), 24),
                                                                               (day2, 7.0, 1)]
+
+
+def test_the_hourly_step_keeps_the_daily_rollup_current(lake, meta):
+    from etl.sensor import Batch, build_hourly
+    from warehouse.tables import SILVER_SENSOR_READINGS
+
+    def readings(day: dt.date, value: float) -> pa.Table:  # one reading a minute for two hours of the day
+        return pa.Table.from_pylist([
+            {"plant_id": "cstr", "reading_date": day, "tag": "T",
+             "ts": dt.datetime.combine(day, dt.time(), UTC) + dt.timedelta(minutes=m), "value": value + m // 60,
+             "unit": "K", "quality": "good", "quality_code": 192, "flag": None, "flag_reason": None,
+             "_source_file": "raw/x.csv", "_line_number": m + 2, "_ingested_at": dt.datetime(2026, 3, 9, tzinfo=UTC),
+             "_run_id": "r"} for m in range(120)], schema=SILVER_SENSOR_READINGS.schema)
+
+    day2 = DAY + dt.timedelta(days=1)
+    lake.append(SILVER_SENSOR_READINGS, pa.concat_tables([readings(DAY, 10.0), readings(day2, 20.0)]), meta=meta)
+    build_hourly(lake, Batch("cstr", DAY, day2), meta)
+    rows = lake.read(FCT_TAG_DAILY).sort_by("day").to_pylist()
+    assert [(r["day"], r["twa_value"], r["hours_covered"], r["good_count"]) for r in rows] == [
+        (DAY, 10.5, 2, 120), (day2, 20.5, 2, 120)]
+    assert rows[0]["coverage"] == pytest.approx(2 / 24)

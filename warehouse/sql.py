@@ -185,6 +185,7 @@ class ReadOnlyConnection:
         check_read_only(self._con, query)
         if self._tables is not None:
             query = self._tables.prepare(query)
+            check_read_only(self._con, query)  # the rewritten text passes the same gate
         return self._con.sql(query, params=params)
 
     query = sql
@@ -193,6 +194,7 @@ class ReadOnlyConnection:
         check_read_only(self._con, query)
         if self._tables is not None:
             query = self._tables.prepare(query)
+            check_read_only(self._con, query)  # the rewritten text passes the same gate
         self._con.execute(query, parameters)
         return self
 
@@ -447,7 +449,8 @@ class LakeTables:
                     self._n += 1
                     own = f"_lake_q{self._n}__{spec.layer}__{spec.table}"
                     self.con.register(own, self.lake._arrow_dataset(spec, self.table(spec), terms))
-                    edits.append((ref["start"], ref["length"], f'"{own}" AS "{ref["alias"] or spec.table}"'))
+                    alias = (ref["alias"] or spec.table).replace('"', '""')
+                    edits.append((ref["start"], ref["length"], f'"{own}" AS "{alias}"'))
                     continue
                 self.con.register(self.hidden(spec), self.dataset(spec))
             except duckdb.Error:  # a result still being read holds the connection: keep the reader

@@ -133,3 +133,11 @@ def test_snapshot_dataset_reads_what_deltalake_reads(lake, meta):
     assert ours.to_pylist() == theirs.select(ours.column_names).to_pylist()
     assert len(list(snapshot_dataset(lake, SILVER_SENSOR_READINGS, lake._open(SILVER_SENSOR_READINGS)).get_fragments(
         filter=(pc.field("reading_date") == dt.date(2026, 1, 2)) & (pc.field("plant_id") == "cstr")))) == 1
+
+
+def test_a_quoted_alias_cannot_smuggle_a_statement_through_the_rewrite(hourly_lake):
+    con = connect(hourly_lake)
+    query = ('SELECT count(*) FROM gold.fct_tag_hourly AS "x""; CREATE TABLE t AS SELECT 1; --" '
+             "WHERE tag = 'T'")
+    assert con.sql(query).fetchall() == [(72,)]
+    assert con.sql("SELECT count(*) FROM duckdb_tables()").fetchall() == [(0,)]

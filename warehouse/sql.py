@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -63,6 +64,8 @@ import pyarrow.fs as pa_fs
 from warehouse.lake import Lake
 from warehouse.registry import TableSpec
 from warehouse.tables import REGISTRY
+
+log = logging.getLogger(__name__)
 
 SERVED_LAYERS: tuple[str, ...] = ("raw", "bronze", "silver", "gold", "sim")
 #: DuckDB memory limit of a connection unless ``memory_limit`` or ``$NEXUS_SQL_MEMORY_LIMIT`` says otherwise.
@@ -444,14 +447,18 @@ class LakeTables:
             self._uses[spec.name] = self._uses.get(spec.name, 0) + 1
             ref = refs.get(spec.name) if first and spec.name not in self._spent else None
             terms = _prune_terms(spec, ref) if ref else []
-            try:
-                if terms:
+            if terms and ref:
+                try:
+                    pruned = self.lake._arrow_dataset(spec, self.table(spec), terms)
                     self._n += 1
                     own = f"_lake_q{self._n}__{spec.layer}__{spec.table}"
-                    self.con.register(own, self.lake._arrow_dataset(spec, self.table(spec), terms))
+                    self.con.register(own, pruned)
                     alias = (ref["alias"] or spec.table).replace('"', '""')
                     edits.append((ref["start"], ref["length"], f'"{own}" AS "{alias}"'))
                     continue
+                except Exception as exc:  # noqa: BLE001 - any trouble with the shortcut: read the snapshot
+                    log.debug("no file pruning for %s (%s); reading its snapshot", spec.name, exc)
+            try:
                 self.con.register(self.hidden(spec), self.dataset(spec))
             except duckdb.Error:  # a result still being read holds the connection: keep the reader
                 continue

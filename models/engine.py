@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,10 @@ from models.base import (
     episode_id,
 )
 
-__all__ = ["DayContext", "DayPacker", "Item", "PlantType", "integerize", "split"]
+__all__ = [
+    "DayContext", "DayPacker", "Item", "Move", "Piece", "PlantType", "Timeline", "TransientSpec", "Transients",
+    "draw_int", "integerize", "moves", "quota", "split", "spread", "transients",
+]
 
 _DAY = dt.timedelta(days=1)
 
@@ -129,6 +132,200 @@ def split(
     return [int(v) for v in integerize(np.full(n, total / n), total)]
 
 
+def draw_int(rng: np.random.Generator, lo: int, hi: int) -> int:
+    """One integer uniform in ``[lo, hi]`` (both ends included)."""
+    return int(rng.integers(lo, hi + 1))
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One planned episode of a *unit* (a group of episodes kept together in one day), before placement.
+
+    ``length`` is in plan steps; ``args`` are the label's parameters (the type decides how they
+    become :attr:`Item.args`).
+    """
+
+    label: str
+    length: int
+    args: dict[str, Any] = field(default_factory=dict)
+    category: str = "transient"
+
+
+@dataclass(frozen=True)
+class Move:
+    """A set-point move out and back: ramp ``out`` steps, hold ``hold`` steps, ramp ``back`` steps."""
+
+    out: int
+    hold: int
+    back: int
+    args: Any = None
+
+    @property
+    def length(self) -> int:
+        """Total length in plan steps."""
+        return self.out + self.hold + self.back
+
+
+def moves(
+    rng: np.random.Generator,
+    budget: int,
+    *,
+    ramp: tuple[int, int],
+    hold: tuple[int, int],
+    n: int | None = None,
+    per_move: int | None = None,
+    args: Callable[[np.random.Generator], Any] | None = None,
+    args_first: bool = False,
+    concentration: float = 4.0,
+    tries: int = 1000,
+) -> list[Move]:
+    """Set-point moves whose out and back ramps use exactly ``budget`` plan steps.
+
+    ``n`` moves (or ``max(1, round(budget / per_move))``); the ``2 n`` ramps are a :func:`split`
+    of ``budget`` within ``ramp`` (inclusive), each hold is uniform in ``hold`` (inclusive) and
+    not counted in the budget. ``args(rng)`` draws a move's own parameters, after its hold
+    (before it with ``args_first``).
+    """
+    if n is None:
+        if per_move is None:
+            raise ValueError("moves needs n or per_move")
+        n = max(1, round(budget / per_move))
+    ramps = split(rng, budget, 2 * n, *ramp, concentration=concentration, tries=tries)
+    out = []
+    for i in range(n):
+        a = args(rng) if args is not None and args_first else None
+        h = draw_int(rng, *hold)
+        if args is not None and not args_first:
+            a = args(rng)
+        out.append(Move(ramps[2 * i], h, ramps[2 * i + 1], a))
+    return out
+
+
+@dataclass(frozen=True)
+class TransientSpec:
+    """A type's transient durations (plan steps, ranges inclusive) for :func:`transients`.
+
+    ``grade_change`` is the range of the block-end grade change (None: the type has none);
+    a shutdown + startup pair happens with probability ``p_shutdown``; the rest of the transient
+    budget goes to set-point moves (:func:`moves`, one per ``per_move`` steps of budget).
+    """
+
+    shutdown: tuple[int, int]
+    startup: tuple[int, int]
+    ramp: tuple[int, int]
+    hold: tuple[int, int]
+    per_move: int
+    grade_change: tuple[int, int] | None = None
+    p_shutdown: float = 0.5
+    concentration: float = 4.0
+    tries: int = 1000
+
+
+@dataclass(frozen=True)
+class Transients:
+    """The transients of a block: grade change length (or None), (shutdown, startup) lengths (or None), moves."""
+
+    grade_change: int | None
+    shutdown: tuple[int, int] | None
+    moves: list[Move]
+
+
+def transients(
+    rng: np.random.Generator,
+    spec: TransientSpec,
+    budget: int,
+    *,
+    grade_changes: bool = False,
+    args: Callable[[np.random.Generator], Any] | None = None,
+    args_first: bool = False,
+) -> Transients:
+    """The transient episodes of a block, using exactly ``budget`` plan steps (holds not counted).
+
+    Draw order: the grade-change length (always drawn when ``spec.grade_change`` is set, used
+    only if ``grade_changes``), the shutdown and startup lengths and whether they happen, then
+    the moves filling the rest of the budget (``args``/``args_first`` as in :func:`moves`).
+    """
+    change = None
+    if spec.grade_change is not None:
+        d = draw_int(rng, *spec.grade_change)
+        if grade_changes:
+            change = d
+            budget -= d
+    pair = (draw_int(rng, *spec.shutdown), draw_int(rng, *spec.startup))
+    shutdown = pair if rng.random() < spec.p_shutdown else None
+    if shutdown is not None:
+        budget -= sum(shutdown)
+    mv = moves(rng, budget, ramp=spec.ramp, hold=spec.hold, per_move=spec.per_move, args=args, args_first=args_first,
+               concentration=spec.concentration, tries=spec.tries)
+    return Transients(change, shutdown, mv)
+
+
+def quota(
+    rng: np.random.Generator,
+    total: int,
+    count: tuple[int, int],
+    length: tuple[int, int],
+    draw: Callable[[np.random.Generator, int], Any] | None = None,
+    *,
+    concentration: float = 4.0,
+    tries: int = 1000,
+) -> list[tuple[int, Any]]:
+    """Episodes of one category filling exactly ``total`` plan steps: ``[(length, draw(rng, length)), ...]``.
+
+    Their number is uniform in ``count`` (inclusive), their lengths a :func:`split` of ``total``
+    within ``length`` (inclusive); ``draw`` gives each one's label and parameters, in order
+    (None: nothing is drawn, the second entries are None).
+    """
+    n = draw_int(rng, *count)
+    return [(d, None if draw is None else draw(rng, d)) for d in split(rng, total, n, *length, concentration=concentration, tries=tries)]
+
+
+def spread(
+    rng: np.random.Generator, units: Sequence[Any], load: int, capacity: int, *, start_gap: int, min_gap: int,
+    end_gap: int,
+) -> tuple[list[Any], list[int]]:
+    """(``units`` in a random order, the ``k + 1`` steady gaps before, between and after them).
+
+    ``load`` is the units' total length; the gaps and the units tile ``capacity`` steps exactly,
+    the free time beyond the minimum gaps spread with Dirichlet(1) shares.
+    """
+    order = rng.permutation(len(units))
+    k = len(units)
+    if k == 0:
+        return [], [capacity]
+    extra = capacity - load - (start_gap + end_gap + min_gap * (k - 1))
+    if extra < 0:
+        raise RuntimeError("scenario day over capacity")
+    gaps = integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
+    gaps = [g + (start_gap if i == 0 else end_gap if i == k else min_gap) for i, g in enumerate(gaps)]
+    return [units[i] for i in order], gaps
+
+
+class Timeline:
+    """Items of one day appended back to back from plan step ``start``."""
+
+    def __init__(self, start: int = 0) -> None:
+        self.items: list[Item] = []
+        self.t = start
+
+    def add(self, length: int, category: str, label: str, tag: str | None = None,
+            args: tuple[tuple[str, float], ...] = ()) -> None:
+        """Append an item of ``length`` steps."""
+        self.items.append(Item(self.t, self.t + length, category, label, tag, args))
+        self.t += length
+
+    def steady(self, length: int, args: tuple[tuple[str, float], ...] = ()) -> None:
+        """Append ``length`` steps of normal steady operation (nothing if ``length`` is 0)."""
+        if length > 0:
+            self.add(length, "normal", "steady", None, args)
+
+    def done(self, end: int) -> tuple[Item, ...]:
+        """The items, checked to end exactly at ``end``."""
+        if self.t != end:
+            raise RuntimeError("scenario day does not tile 24 h")
+        return tuple(self.items)
+
+
 class DayPacker:
     """Units of a scenario block packed into its days, with steady operation around them.
 
@@ -181,19 +378,22 @@ class DayPacker:
     def layout(self, rng: np.random.Generator, day: int) -> tuple[list[Any], list[int]]:
         """(the day's units in a random order, the ``k + 1`` steady gaps before, between and after them).
 
-        The gaps and the units tile the day exactly; the free time is spread with Dirichlet(1) shares.
+        The gaps and the units tile the day exactly (:func:`spread`).
         """
-        units = self.units[day]
-        order = rng.permutation(len(units))
-        k = len(units)
-        if k == 0:
-            return [], [self.capacity]
-        extra = self.capacity - self.load[day] - (self.start_gap + self.end_gap + self.min_gap * (k - 1))
-        if extra < 0:
-            raise RuntimeError("scenario day over capacity")
-        gaps = integerize(rng.dirichlet(np.ones(k + 1)) * extra, extra).tolist()
-        gaps = [g + (self.start_gap if i == 0 else self.end_gap if i == k else self.min_gap) for i, g in enumerate(gaps)]
-        return [units[i] for i in order], gaps
+        return spread(rng, self.units[day], self.load[day], self.capacity, start_gap=self.start_gap,
+                      min_gap=self.min_gap, end_gap=self.end_gap)
+
+    def tile(self, rng: np.random.Generator, day: int, render: Callable[[Timeline, Any], None],
+             steady: Callable[[], tuple[tuple[str, float], ...]] = tuple) -> tuple[Item, ...]:
+        """The items of ``day``: its units (:meth:`layout`), each appended by ``render(line, unit)``,
+        with steady gaps around them (args ``steady()``, asked at each gap)."""
+        units, gaps = self.layout(rng, day)
+        line = Timeline()
+        for unit, gap in zip(units, gaps):
+            line.steady(gap, steady())
+            render(line, unit)
+        line.steady(gaps[-1], steady())
+        return line.done(self.capacity)
 
 
 @dataclass(frozen=True)

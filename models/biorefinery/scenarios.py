@@ -10,7 +10,7 @@ import numpy as np
 from models import historian
 from models.biorefinery.physics import BiorefineryParams, DEFAULT
 from models.base import EPOCH, SENSOR_FAULT_LABELS
-from models.engine import DayContext, DayPacker, Item, split
+from models.engine import DayContext, DayPacker, Item, Piece, Timeline, TransientSpec, quota, transients
 from models.biorefinery.tags import PLANT_ID, TAGS
 
 _EPOCH = EPOCH  # day numbers count UTC days from 1970-01-01
@@ -27,6 +27,9 @@ _TRANSIENT_H = 120  # 20 %
 _ABNORMAL_H = 48  # 8 %
 _EXTREME_H = 12  # 2 %
 _START_GAP, _MIN_GAP, _END_GAP = 1, 1, 2  # h of steady operation around episodes
+#: Transient durations, h: front-end shutdown + startup, set-point ramps and holds (one move per 9 h of budget).
+_TRANSIENTS = TransientSpec(shutdown=(2, 4), startup=(3, 5), ramp=(2, 6), hold=(2, 6), per_move=9, concentration=3.0,
+                            tries=200)
 _CLEAN_DAYS = (19, 24)  # cleaning day within the block: [19, 24)
 _STREAM_SCHEDULE, _STREAM_SUPPLIER, _STREAM_WIGGLE = 31, 32, 33
 
@@ -61,34 +64,28 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[Item, ...], ...]:
     """
     rng = historian.derive_rng(seed, PLANT_ID, _STREAM_SCHEDULE, block)
     measured = _measured_tags()
-    units: list[list[tuple[str, str, int, dict]]] = []  # (category, label, hours, args)
-
     clean_h = int(rng.integers(4, 7))
     clean_day = int(rng.integers(*_CLEAN_DAYS))
     switch_h = int(rng.integers(3, 7))
-    sd_h, su_h = int(rng.integers(2, 5)), int(rng.integers(3, 6))
-    has_shutdown = bool(rng.random() < 0.5)
-    transient = _TRANSIENT_H - clean_h - switch_h - (sd_h + su_h if has_shutdown else 0)
-    units.append([("transient", "supplier_switch", switch_h, {})])
-    if has_shutdown:
-        units.append([("transient", "shutdown", sd_h, {}), ("transient", "startup", su_h, {})])
-    m = max(1, round(transient / 9))
-    durs = split(rng, transient, 2 * m, 2, 6, concentration=3.0, tries=200)
-    for i in range(m):
+
+    def move_args(rng: np.random.Generator) -> tuple[str, float]:
         kind = _CHANGE_KINDS[int(rng.integers(len(_CHANGE_KINDS)))]
         targets = {"rate_change": _RATE_TARGETS, "severity_change": _SEVERITY_TARGETS}.get(kind, _ENZYME_TARGETS)
-        target = float(targets[int(rng.integers(len(targets)))])
-        hold = int(rng.integers(2, 7))
-        units.append(
-            [
-                ("transient", kind, durs[2 * i], {"target": target, "phase": 0.0}),
-                ("normal", "steady", hold, {"target": target, "phase": 1.0, "kind": kind}),
-                ("transient", kind, durs[2 * i + 1], {"target": target, "phase": 2.0}),
-            ]
-        )
+        return kind, float(targets[int(rng.integers(len(targets)))])
 
-    n_ab = int(rng.integers(9, 14))
-    for d in split(rng, _ABNORMAL_H, n_ab, 2, 6, concentration=3.0, tries=200):
+    tr = transients(rng, _TRANSIENTS, _TRANSIENT_H - clean_h - switch_h, args=move_args, args_first=True)
+    units: list[list[Piece]] = [[Piece("supplier_switch", switch_h)]]
+    if tr.shutdown is not None:
+        units.append([Piece("shutdown", tr.shutdown[0]), Piece("startup", tr.shutdown[1])])
+    for mv in tr.moves:
+        kind, target = mv.args
+        units.append([
+            Piece(kind, mv.out, {"target": target, "phase": 0.0}),
+            Piece("steady", mv.hold, {"target": target, "phase": 1.0, "kind": kind}, "normal"),
+            Piece(kind, mv.back, {"target": target, "phase": 2.0}),
+        ])
+
+    def abnormal(rng: np.random.Generator, d: int) -> Piece:
         label = _ABNORMAL_LABELS[int(rng.choice(len(_ABNORMAL_LABELS), p=_ABNORMAL_WEIGHTS))]
         args = {
             "tag": measured[int(rng.integers(len(measured)))],
@@ -97,40 +94,26 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[Item, ...], ...]:
             "enzyme_fraction": float(rng.uniform(0.0, 0.5)),
             "temp_rise": float(rng.uniform(3.0, 7.0)),
         }
-        units.append([("abnormal", label, d, args)])
-    n_ex = int(rng.integers(2, 4))
-    for d in split(rng, _EXTREME_H, n_ex, 3, 6, concentration=3.0, tries=200):
-        units.append([("extreme", "boiler_trip", d, {})])
+        return Piece(label, d, args, "abnormal")
+
+    kw = dict(concentration=3.0, tries=200)
+    units += [[pc] for _, pc in quota(rng, _ABNORMAL_H, (9, 13), (2, 6), abnormal, **kw)]
+    units += [[Piece("boiler_trip", d, {}, "extreme")] for d, _ in quota(rng, _EXTREME_H, (2, 3), (3, 6), **kw)]
 
     # Assign units to days.
     days = DayPacker(_BLOCK_DAYS, _DAY_H, start_gap=_START_GAP, min_gap=_MIN_GAP, end_gap=_END_GAP)
-    days.put(clean_day, [("transient", "reboiler_cleaning", clean_h, {})], clean_h)
-    days.place(rng, units, [sum(pc[2] for pc in u) for u in units])
+    days.put(clean_day, [Piece("reboiler_cleaning", clean_h)], clean_h)
+    days.place(rng, units, [sum(pc.length for pc in u) for u in units])
 
-    plan = []
-    for d in range(_BLOCK_DAYS):
-        day_units, gaps = days.layout(rng, d)
-        k = len(day_units)
-        items: list[Item] = []
-        t = 0
-        for ui in range(k + 1):
-            if gaps[ui] > 0:
-                items.append(Item(t, t + gaps[ui], "normal", "steady", None))
-                t += gaps[ui]
-            if ui == k:
-                break
-            for cat, label, hours, args in day_units[ui]:
-                tag = args.get("tag") if label in SENSOR_FAULT_LABELS else None
-                pairs = tuple(sorted((a, float(v)) for a, v in args.items() if a not in ("tag", "kind")))
-                if label == "steady":
-                    kind_code = float(_CHANGE_KINDS.index(args["kind"]))
-                    pairs = (*pairs, ("kind", kind_code))
-                items.append(Item(t, t + hours, cat, label, tag, pairs))
-                t += hours
-        if t != _DAY_H:
-            raise RuntimeError("scenario day does not tile 24 h")
-        plan.append(tuple(items))
-    return tuple(plan)
+    def render(line: Timeline, unit: list[Piece]) -> None:
+        for pc in unit:
+            tag = pc.args.get("tag") if pc.label in SENSOR_FAULT_LABELS else None
+            pairs = tuple(sorted((a, float(v)) for a, v in pc.args.items() if a not in ("tag", "kind")))
+            if pc.label == "steady":
+                pairs = (*pairs, ("kind", float(_CHANGE_KINDS.index(pc.args["kind"]))))
+            line.add(pc.length, pc.category, pc.label, tag, pairs)
+
+    return tuple(days.tile(rng, d, render) for d in range(_BLOCK_DAYS))
 
 
 def _day_items(seed: int, day_no: int) -> tuple[Item, ...]:

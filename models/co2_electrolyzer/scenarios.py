@@ -10,7 +10,7 @@ import numpy as np
 
 from models import historian
 from models.base import EPOCH, SENSOR_FAULT_LABELS
-from models.engine import DayContext, DayPacker, Item, split
+from models.engine import DayContext, DayPacker, Item, Piece, Timeline, TransientSpec, quota, transients
 from models.co2_electrolyzer.physics import CO2ElectrolyzerParams, DEFAULT, F, V_M_NORMAL, Z, _Inputs
 from models.co2_electrolyzer.tags import PLANT_ID, TAGS
 
@@ -22,6 +22,9 @@ _TRANSIENT_MIN = round(0.20 * _BLOCK_MIN)  # 2880
 _ABNORMAL_MIN = round(0.08 * _BLOCK_MIN)  # 1152
 _EXTREME_MIN = round(0.02 * _BLOCK_MIN)  # 288
 _START_GAP, _MIN_GAP, _END_GAP = 30, 20, 120  # min of steady operation around episodes
+#: Transient durations, min: grade change, shutdown + startup, operator-move ramps and holds (one move per 4 h).
+_TRANSIENTS = TransientSpec(shutdown=(150, 300), startup=(120, 240), ramp=(60, 180), hold=(30, 240), per_move=240,
+                            grade_change=(90, 180))
 _CYCLE_BLOCKS = 4  # electrode replacement once per 40-day maintenance cycle
 _REPLACEMENT_MIN = 360
 _WARMUP_MIN = 360  # simulated tail of the previous day (initial-condition memory < 1e-3)
@@ -138,28 +141,16 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[Item, ...]], ..
     if block % _CYCLE_BLOCKS == 0:
         maint_day, maint_start = _maintenance(seed, block // _CYCLE_BLOCKS)
 
-    units: list[list[tuple[str, int, dict]]] = []
-    transient = _TRANSIENT_MIN - (_REPLACEMENT_MIN if maint_day is not None else 0)
-    transition = None
-    d_tr = int(rng.integers(90, 181))
-    if g_next != g_now:
-        transition = [("grade_change", d_tr, {})]
-        transient -= d_tr
-    d_sd, d_su = int(rng.integers(150, 301)), int(rng.integers(120, 241))
-    if rng.random() < 0.5:
-        units.append([("shutdown", d_sd, {}), ("startup", d_su, {})])
-        transient -= d_sd + d_su
-    m = max(1, round(transient / 240))
-    durs = split(rng, transient, 2 * m, 60, 180)
-    for i in range(m):
-        hold = int(rng.integers(30, 241))
-        kind = _MOVE_LABELS[int(rng.integers(len(_MOVE_LABELS)))]
-        u = float(rng.random())
-        out, back = ("move_out", durs[2 * i], {"kind": kind, "u": u}), ("move_back", durs[2 * i + 1], {})
-        units.append([out, ("hold", hold, {}), back])
+    budget = _TRANSIENT_MIN - (_REPLACEMENT_MIN if maint_day is not None else 0)
+    tr = transients(rng, _TRANSIENTS, budget, grade_changes=g_next != g_now, args=lambda rng: {
+        "kind": _MOVE_LABELS[int(rng.integers(len(_MOVE_LABELS)))], "u": float(rng.random())})
+    units: list[list[Piece]] = []
+    if tr.shutdown is not None:
+        units.append([Piece("shutdown", tr.shutdown[0]), Piece("startup", tr.shutdown[1])])
+    units += [[Piece("move_out", mv.out, mv.args), Piece("hold", mv.hold), Piece("move_back", mv.back)]
+              for mv in tr.moves]
 
-    n_ab = int(rng.integers(5, 8))
-    for d in split(rng, _ABNORMAL_MIN, n_ab, 120, 360):
+    def abnormal(rng: np.random.Generator, d: int) -> Piece:
         label = _ABNORMAL_LABELS[int(rng.integers(len(_ABNORMAL_LABELS)))]
         args = {  # drawn unconditionally: a label's parameters never shift the others
             "tag": measured[int(rng.integers(len(measured)))],
@@ -171,77 +162,59 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[Item, ...]], ..
             "dp_final": float(rng.uniform(1.5, 2.5)),
             "restart": float(rng.integers(20, 61)),
         }
-        units.append([(label, d, args)])
-    n_ex = int(rng.integers(1, 3))
-    for d in split(rng, _EXTREME_MIN, n_ex, 120, 288):
+        return Piece(label, d, args, "abnormal")
+
+    def extreme(rng: np.random.Generator, d: int) -> Piece:
         label = _EXTREME_LABELS[int(rng.integers(len(_EXTREME_LABELS)))]
         args = {
             "cells": float(rng.integers(1, 4)),
             "detect": float(rng.integers(3, 11)),
             "hot_k": float(rng.uniform(4.0, 10.0)),
         }
-        units.append([(label, d, args)])
+        return Piece(label, d, args, "extreme")
+
+    units += [[pc] for _, pc in quota(rng, _ABNORMAL_MIN, (5, 7), (120, 360), abnormal)]
+    units += [[pc] for _, pc in quota(rng, _EXTREME_MIN, (1, 2), (120, 288), extreme)]
 
     days = DayPacker(_BLOCK_DAYS, _DAY, start_gap=_START_GAP, min_gap=_MIN_GAP, end_gap=_END_GAP,
                      closed=frozenset({maint_day}))
-    if transition is not None:
-        days.put(_BLOCK_DAYS - 1, transition, sum(pc[1] for pc in transition))
-    days.place(rng, units, [sum(pc[1] for pc in u) for u in units])
+    if tr.grade_change is not None:
+        days.put(_BLOCK_DAYS - 1, [Piece("grade_change", tr.grade_change)], tr.grade_change)
+    days.place(rng, units, [sum(pc.length for pc in u) for u in units])
+
+    grade = g_now
+
+    def render(line: Timeline, unit: list[Piece]) -> None:
+        nonlocal grade
+        head = unit[0]
+        if head.label == "move_out":
+            out, hold, back = unit
+            label, target = _move_target(grade, head.args["kind"], head.args["u"])
+            line.add(out.length, "transient", label, None, _op_args(grade) + _op_args(target, "to_"))
+            line.steady(hold.length, _op_args(target))
+            line.add(back.length, "transient", label, None, _op_args(target) + _op_args(grade, "to_"))
+        elif head.label == "grade_change":
+            line.add(head.length, "transient", "grade_change", None, _op_args(grade) + _op_args(g_next, "to_"))
+            grade = g_next
+        elif head.label == "shutdown":
+            line.add(head.length, "transient", "shutdown", None, _op_args(grade))
+            line.add(unit[1].length, "transient", "startup", None, _op_args(grade))
+        else:
+            tag = head.args["tag"] if head.label in SENSOR_FAULT_LABELS else None
+            pairs = _op_args(grade) + tuple(sorted((kk, vv) for kk, vv in head.args.items() if kk != "tag"))
+            line.add(head.length, head.category, head.label, tag, pairs)
 
     plan = []
-    grade = g_now
     for d in range(_BLOCK_DAYS):
-        items: list[Item] = []
-        t = 0
-        day_start_grade = grade
-
-        def steady(length: int, op: _Op) -> None:
-            nonlocal t
-            if length > 0:
-                items.append(Item(t, t + length, "normal", "steady", None, _op_args(op)))
-                t += length
-
         if d == maint_day:
-            steady(maint_start, grade)
-            items.append(Item(t, t + _REPLACEMENT_MIN, "transient", "electrode_replacement", None, _op_args(grade)))
-            t += _REPLACEMENT_MIN
-            steady(_DAY - t, grade)
-            plan.append((day_start_grade, tuple(items)))
+            line = Timeline()
+            line.steady(maint_start, _op_args(grade))
+            line.add(_REPLACEMENT_MIN, "transient", "electrode_replacement", None, _op_args(grade))
+            line.steady(_DAY - line.t, _op_args(grade))
+            plan.append((grade, line.done(_DAY)))
             continue
-        day_units, gaps = days.layout(rng, d)
-        for ui, unit in enumerate(day_units):
-            steady(gaps[ui], grade)
-            head = unit[0][0]
-            if head == "move_out":
-                (_, d_out, a), (_, hold, _), (_, d_back, _) = unit
-                label, target = _move_target(grade, a["kind"], a["u"])
-                items.append(Item(t, t + d_out, "transient", label, None, _op_args(grade) + _op_args(target, "to_")))
-                t += d_out
-                steady(hold, target)
-                items.append(Item(t, t + d_back, "transient", label, None, _op_args(target) + _op_args(grade, "to_")))
-                t += d_back
-            elif head == "grade_change":
-                pairs = _op_args(grade) + _op_args(g_next, "to_")
-                items.append(Item(t, t + unit[0][1], "transient", "grade_change", None, pairs))
-                t += unit[0][1]
-                grade = g_next
-            elif head == "shutdown":
-                (_, d1, _), (_, d2, _) = unit
-                items.append(Item(t, t + d1, "transient", "shutdown", None, _op_args(grade)))
-                t += d1
-                items.append(Item(t, t + d2, "transient", "startup", None, _op_args(grade)))
-                t += d2
-            else:
-                label, d1, a = unit[0]
-                category = "extreme" if label in _EXTREME_LABELS else "abnormal"
-                tag = a["tag"] if label in SENSOR_FAULT_LABELS else None
-                pairs = _op_args(grade) + tuple(sorted((kk, vv) for kk, vv in a.items() if kk != "tag"))
-                items.append(Item(t, t + d1, category, label, tag, pairs))
-                t += d1
-        steady(gaps[-1], grade)
-        if t != _DAY:
-            raise RuntimeError("scenario day does not tile 24 h")
-        plan.append((day_start_grade, tuple(items)))
+        day_start_grade = grade
+        plan.append((day_start_grade, days.tile(rng, d, render, lambda: _op_args(grade))))
     return tuple(plan)
 
 

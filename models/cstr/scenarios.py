@@ -10,7 +10,7 @@ import numpy as np
 
 from models import historian
 from models.base import EPOCH, SENSOR_FAULT_LABELS
-from models.engine import DayContext, DayPacker, Item, split
+from models.engine import DayContext, DayPacker, Item, Piece, Timeline, TransientSpec, quota, transients
 from models.cstr.physics import CSTRParams, Interlock, LoopInputs
 from models.cstr.tags import PLANT_ID, TAGS
 
@@ -35,13 +35,16 @@ _TRANSIENT_MIN = round(0.20 * _BLOCK_MIN)  # 2880
 _ABNORMAL_MIN = round(0.08 * _BLOCK_MIN)  # 1152
 _EXTREME_MIN = round(0.02 * _BLOCK_MIN)  # 288
 _START_GAP, _MIN_GAP, _END_GAP = 30, 20, 120  # min of steady operation around episodes
+#: Transient durations, min: grade change, shutdown + startup, set-point ramps and holds (one move per 4 h of budget).
+_TRANSIENTS = TransientSpec(shutdown=(150, 300), startup=(150, 240), ramp=(60, 180), hold=(30, 240), per_move=240,
+                            grade_change=(90, 180))
 _ABNORMAL_LABELS = ("feed_disruption", "jacket_fouling", "stuck_sensor", "spiking_sensor", "sensor_drift")
 _STREAM_SCHEDULE, _STREAM_GRADE, _STREAM_DISTURBANCE = 21, 22, 23
 _EPOCH = EPOCH  # day numbers count UTC days from 1970-01-01
 
 
-def _sp_change(t: int, length: int, from_k: float, to_k: float) -> Item:
-    return Item(t, t + length, "transient", "setpoint_change", None, (("from_k", from_k), ("to_k", to_k)))
+def _sp_args(from_k: float, to_k: float) -> tuple[tuple[str, float], ...]:
+    return (("from_k", from_k), ("to_k", to_k))
 
 
 def _block_grade(seed: int, block: int) -> float:
@@ -70,98 +73,69 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[Item, ...]], 
     g_now, g_next = _block_grade(seed, block), _block_grade(seed, block + 1)
     measured = [t.tag for t in TAGS if t.measured]
 
-    # Units: lists of pieces (label, minutes, args); a unit is placed contiguously in one day.
-    units: list[list[tuple[str, int, dict]]] = []
-    transient = _TRANSIENT_MIN
-    transition = None
-    d_tr = int(rng.integers(90, 181))
-    if g_next != g_now:
-        transition = [("transition", d_tr, {})]
-        transient -= d_tr
-    d_sd, d_su = int(rng.integers(150, 301)), int(rng.integers(150, 241))
-    if rng.random() < 0.5:
-        units.append([("shutdown", d_sd, {}), ("startup", d_su, {})])
-        transient -= d_sd + d_su
-    m = max(1, round(transient / 240))
-    durs = split(rng, transient, 2 * m, 60, 180)
-    for i in range(m):
-        hold = int(rng.integers(30, 241))
-        units.append([("sp_out", durs[2 * i], {}), ("hold", hold, {}), ("sp_back", durs[2 * i + 1], {})])
+    # Units: lists of pieces placed contiguously in one day.
+    tr = transients(rng, _TRANSIENTS, _TRANSIENT_MIN, grade_changes=g_next != g_now)
+    units: list[list[Piece]] = []
+    if tr.shutdown is not None:
+        units.append([Piece("shutdown", tr.shutdown[0]), Piece("startup", tr.shutdown[1])])
+    units += [[Piece("sp_out", mv.out), Piece("hold", mv.hold), Piece("sp_back", mv.back)] for mv in tr.moves]
 
-    n_ab = int(rng.integers(5, 8))
-    for d in split(rng, _ABNORMAL_MIN, n_ab, 60, 360):
+    def abnormal(rng: np.random.Generator, d: int) -> Piece:
         label = _ABNORMAL_LABELS[int(rng.integers(len(_ABNORMAL_LABELS)))]
         args = {
             "tag": measured[int(rng.integers(len(measured)))],
             "feed_fraction": float(rng.uniform(0.3, 0.8)),
             "ua_final": float(rng.uniform(0.6, 0.8)),
         }
-        units.append([(label, d, args)])
-    n_ex = int(rng.integers(1, 3))
-    for d in split(rng, _EXTREME_MIN, n_ex, 120, 360):
+        return Piece(label, d, args, "abnormal")
+
+    def extreme(rng: np.random.Generator, d: int) -> Piece:
         args = {
             "floor_k": float(rng.uniform(306.0, 315.0)),
             "floor_rate": float(rng.uniform(0.5, 2.0)),
             "restart": float(min(int(rng.integers(40, 71)), d - 45)),
         }
-        units.append([("cooling_failure", d, args)])
+        return Piece("cooling_failure", d, args, "extreme")
+
+    units += [[pc] for _, pc in quota(rng, _ABNORMAL_MIN, (5, 7), (60, 360), abnormal)]
+    units += [[pc] for _, pc in quota(rng, _EXTREME_MIN, (1, 2), (120, 360), extreme)]
 
     # Assign units to days (largest first), respecting a per-day capacity.
     days = DayPacker(_BLOCK_DAYS, _DAY, start_gap=_START_GAP, min_gap=_MIN_GAP, end_gap=_END_GAP)
-    if transition is not None:
-        days.put(_BLOCK_DAYS - 1, transition, sum(pc[1] for pc in transition))
-    days.place(rng, units, [sum(pc[1] for pc in u) for u in units], overflow="least_loaded")
+    if tr.grade_change is not None:
+        days.put(_BLOCK_DAYS - 1, [Piece("transition", tr.grade_change)], tr.grade_change)
+    days.place(rng, units, [sum(pc.length for pc in u) for u in units], overflow="least_loaded")
+
+    grade = g_now
+
+    def render(line: Timeline, unit: list[Piece]) -> None:
+        nonlocal grade
+        head = unit[0]
+        if head.label == "sp_out":
+            others = [g for g in GRADES_K if g != grade]
+            target = others[int(rng.integers(len(others)))]
+            out, hold, back = unit
+            line.add(out.length, "transient", "setpoint_change", None, _sp_args(grade, target))
+            line.steady(hold.length, (("setpoint_k", target),))
+            line.add(back.length, "transient", "setpoint_change", None, _sp_args(target, grade))
+        elif head.label == "transition":
+            line.add(head.length, "transient", "setpoint_change", None, _sp_args(grade, g_next))
+            grade = g_next
+        elif head.label == "shutdown":
+            line.add(head.length, "transient", "shutdown", None, (("from_k", grade),))
+            line.add(unit[1].length, "transient", "startup", None, (("to_k", grade),))
+        elif head.label == "cooling_failure":
+            line.add(head.length, "extreme", head.label, None, (("setpoint_k", grade), *sorted(head.args.items())))
+        else:
+            tag = head.args["tag"] if head.label in SENSOR_FAULT_LABELS else None
+            extra_args = {"feed_disruption": ("feed_fraction",), "jacket_fouling": ("ua_final",)}.get(head.label, ())
+            pairs = (("setpoint_k", grade), *((a, head.args[a]) for a in extra_args))
+            line.add(head.length, "abnormal", head.label, tag, pairs)
 
     plan = []
-    grade = g_now
     for d in range(_BLOCK_DAYS):
-        day_units, gaps = days.layout(rng, d)
-        items: list[Item] = []
-        t = 0
         day_start_grade = grade
-
-        def steady(length: int, sp: float) -> None:
-            nonlocal t
-            if length > 0:
-                items.append(Item(t, t + length, "normal", "steady", None, (("setpoint_k", sp),)))
-                t += length
-
-        for ui, unit in enumerate(day_units):
-            steady(gaps[ui], grade)
-            if unit[0][0] == "sp_out":
-                others = [g for g in GRADES_K if g != grade]
-                target = others[int(rng.integers(len(others)))]
-                (_, d_out, _), (_, hold, _), (_, d_back, _) = unit
-                items.append(_sp_change(t, d_out, grade, target))
-                t += d_out
-                steady(hold, target)
-                items.append(_sp_change(t, d_back, target, grade))
-                t += d_back
-            elif unit[0][0] == "transition":
-                items.append(_sp_change(t, unit[0][1], grade, g_next))
-                t += unit[0][1]
-                grade = g_next
-            elif unit[0][0] == "shutdown":
-                (_, d1, _), (_, d2, _) = unit
-                items.append(Item(t, t + d1, "transient", "shutdown", None, (("from_k", grade),)))
-                t += d1
-                items.append(Item(t, t + d2, "transient", "startup", None, (("to_k", grade),)))
-                t += d2
-            elif unit[0][0] == "cooling_failure":
-                label, d1, args = unit[0]
-                items.append(Item(t, t + d1, "extreme", label, None, (("setpoint_k", grade), *sorted(args.items()))))
-                t += d1
-            else:
-                label, d1, args = unit[0]
-                tag = args["tag"] if label in SENSOR_FAULT_LABELS else None
-                extra_args = {"feed_disruption": ("feed_fraction",), "jacket_fouling": ("ua_final",)}.get(label, ())
-                pairs = (("setpoint_k", grade), *((a, args[a]) for a in extra_args))
-                items.append(Item(t, t + d1, "abnormal", label, tag, pairs))
-                t += d1
-        steady(gaps[-1], grade)
-        if t != _DAY:
-            raise RuntimeError("scenario day does not tile 24 h")
-        plan.append((day_start_grade, tuple(items)))
+        plan.append((day_start_grade, days.tile(rng, d, render, lambda: (("setpoint_k", grade),))))
     return tuple(plan)
 
 

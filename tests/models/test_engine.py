@@ -122,3 +122,71 @@ def test_split_gives_exact_totals_within_bounds():
     assert sum(parts) == 100 and min(parts) >= 10 and max(parts) <= 20
     with pytest.raises(ValueError):
         split(rng, 100, 3, 10, 20)
+
+
+# ------------------------------------------------------------------ block-planner helpers
+
+from models.engine import (  # noqa: E402
+    DayPacker, Piece, Timeline, TransientSpec, moves, quota, spread, transients,
+)
+
+
+def test_moves_use_the_budget_exactly_within_bounds():
+    mv = moves(np.random.default_rng(3), 1000, ramp=(60, 180), hold=(30, 240), per_move=240,
+               args=lambda rng: int(rng.integers(10)))
+    assert len(mv) == 4  # round(1000 / 240)
+    assert sum(m.out + m.back for m in mv) == 1000
+    assert all(60 <= r <= 180 for m in mv for r in (m.out, m.back))
+    assert all(30 <= m.hold <= 240 and 0 <= m.args < 10 for m in mv)
+    assert [m.length for m in mv] == [m.out + m.hold + m.back for m in mv]
+    assert len(moves(np.random.default_rng(3), 74, ramp=(4, 12), hold=(2, 16), n=5)) == 5
+    with pytest.raises(ValueError):
+        moves(np.random.default_rng(3), 100, ramp=(60, 180), hold=(30, 240))
+
+
+def test_transients_take_grade_change_and_shutdown_from_the_budget():
+    spec = TransientSpec(shutdown=(150, 300), startup=(150, 240), ramp=(60, 180), hold=(30, 240), per_move=240,
+                         grade_change=(90, 180))
+    seen_shutdown = set()
+    for seed in range(20):
+        tr = transients(np.random.default_rng(seed), spec, 2880, grade_changes=seed % 2 == 0)
+        assert (tr.grade_change is not None) == (seed % 2 == 0)
+        used = (tr.grade_change or 0) + sum(tr.shutdown or ()) + sum(m.out + m.back for m in tr.moves)
+        assert used == 2880
+        if tr.grade_change is not None:
+            assert 90 <= tr.grade_change <= 180
+        if tr.shutdown is not None:
+            assert 150 <= tr.shutdown[0] <= 300 and 150 <= tr.shutdown[1] <= 240
+        seen_shutdown.add(tr.shutdown is None)
+    assert seen_shutdown == {True, False}  # probability 0.5 over 20 seeds
+
+
+def test_quota_fills_the_category_exactly():
+    q = quota(np.random.default_rng(1), 1152, (5, 7), (60, 360), lambda rng, d: ("x", d))
+    assert 5 <= len(q) <= 7 and sum(d for d, _ in q) == 1152
+    assert all(60 <= d <= 360 and lab == ("x", d) for d, lab in q)
+    assert all(x is None for _, x in quota(np.random.default_rng(1), 12, (2, 3), (3, 6)))
+
+
+def test_spread_and_tile_fill_the_day_exactly():
+    units, gaps = spread(np.random.default_rng(0), ["a", "b", "c"], 300, 1440, start_gap=30, min_gap=20, end_gap=120)
+    assert sorted(units) == ["a", "b", "c"] and len(gaps) == 4
+    assert sum(gaps) == 1440 - 300 and gaps[0] >= 30 and gaps[-1] >= 120 and min(gaps[1:3]) >= 20
+    assert spread(np.random.default_rng(0), [], 0, 96, start_gap=1, min_gap=1, end_gap=1) == ([], [96])
+
+    days = DayPacker(2, 24, start_gap=1, min_gap=1, end_gap=2, closed=frozenset({1}))
+    days.place(np.random.default_rng(0), [[Piece("a", 5)], [Piece("b", 7, category="abnormal")]], [5, 7])
+    assert days.units[1] == [] and days.load == [12, 0]
+
+    def render(line: Timeline, unit) -> None:
+        for pc in unit:
+            line.add(pc.length, pc.category, pc.label)
+
+    items = days.tile(np.random.default_rng(0), 0, render, lambda: (("sp", 1.0),))
+    assert items[0].start == 0 and items[-1].end == 24
+    assert all(x.end == y.start for x, y in zip(items, items[1:]))
+    assert sorted(it.label for it in items if it.label != "steady") == ["a", "b"]
+    assert {it.args for it in items if it.label == "steady"} == {(("sp", 1.0),)}
+    assert items[-1].label == "steady" and items[-1].end - items[-1].start >= 2
+    with pytest.raises(RuntimeError, match="tile"):
+        Timeline().done(24)

@@ -503,9 +503,9 @@ def run_batch(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> 
     return out
 
 
-#: Bulk loads cut a chunk when its files hold this many bytes of CSV text (about 200 000 readings;
+#: Bulk loads cut a chunk when its files hold this many bytes of CSV text (about 100 000 readings;
 #: the pipeline holds a few copies of a chunk in memory, so this bounds the peak whatever the period).
-CHUNK_BYTES = 8 * 2**20
+CHUNK_BYTES = 4 * 2**20
 #: A bulk load records its chunks' validation results (gold rows, Data Docs) every this many chunks.
 RECORD_EVERY = 32
 

@@ -58,8 +58,8 @@ from models.base import (
 )
 
 __all__ = [
-    "DayContext", "DayPacker", "Item", "Move", "Piece", "PlantType", "Timeline", "TransientSpec", "Transients",
-    "draw_int", "integerize", "moves", "quota", "split", "spread", "transients",
+    "CATEGORY_SHARES", "DayContext", "DayPacker", "Item", "Move", "Piece", "PlantType", "Timeline", "TransientSpec",
+    "Transients", "category_quotas", "draw_int", "integerize", "moves", "quota", "split", "spread", "transients",
 ]
 
 _DAY = dt.timedelta(days=1)
@@ -130,6 +130,16 @@ def split(
         if x.min() >= lo and x.max() <= hi:
             return [int(v) for v in x]
     return [int(v) for v in integerize(np.full(n, total / n), total)]
+
+
+#: Share of every scenario block per non-normal category (the rest, 70 %, is normal operation).
+CATEGORY_SHARES = (("transient", 0.20), ("abnormal", 0.08), ("extreme", 0.02))
+
+
+def category_quotas(steps: int) -> tuple[int, int, int]:
+    """(transient, abnormal, extreme) plan steps of a block of ``steps``: 20 / 8 / 2 %, rounded."""
+    t, a, e = (round(share * steps) for _, share in CATEGORY_SHARES)
+    return t, a, e
 
 
 def draw_int(rng: np.random.Generator, lo: int, hi: int) -> int:
@@ -277,7 +287,8 @@ def quota(
     (None: nothing is drawn, the second entries are None).
     """
     n = draw_int(rng, *count)
-    return [(d, None if draw is None else draw(rng, d)) for d in split(rng, total, n, *length, concentration=concentration, tries=tries)]
+    lengths = split(rng, total, n, *length, concentration=concentration, tries=tries)
+    return [(d, None if draw is None else draw(rng, d)) for d in lengths]
 
 
 def spread(
@@ -335,11 +346,16 @@ class DayPacker:
     ``end_gap`` after the last, so every day starts and ends steady. Days in ``closed`` take no
     units. Random draws happen in a fixed order (:meth:`place`, then :meth:`layout` day by
     day), so a block's plan is a function of its generator alone.
+
+    A "day" is any bin of the block: ``capacity`` may give one capacity per bin (e.g. the
+    free segments between a day's fixed routine rounds, day-major).
     """
 
-    def __init__(self, n_days: int, capacity: int, *, start_gap: int, min_gap: int, end_gap: int,
+    def __init__(self, n_days: int, capacity: int | Sequence[int], *, start_gap: int, min_gap: int, end_gap: int,
                  closed: frozenset[int] = frozenset()) -> None:
-        self.capacity = capacity
+        self.capacity = [capacity] * n_days if isinstance(capacity, int) else [int(c) for c in capacity]
+        if len(self.capacity) != n_days:
+            raise ValueError("one capacity per day")
         self.start_gap, self.min_gap, self.end_gap = start_gap, min_gap, end_gap
         self.closed = closed
         self.load = [0] * n_days
@@ -351,7 +367,7 @@ class DayPacker:
         if day in self.closed:
             return False
         need = self.load[day] + length + self.start_gap + self.end_gap + self.min_gap * self.count[day]
-        return need <= self.capacity
+        return need <= self.capacity[day]
 
     def put(self, day: int, unit: Any, length: int) -> None:
         """Put ``unit`` (``length`` steps) into ``day`` unconditionally."""
@@ -380,7 +396,7 @@ class DayPacker:
 
         The gaps and the units tile the day exactly (:func:`spread`).
         """
-        return spread(rng, self.units[day], self.load[day], self.capacity, start_gap=self.start_gap,
+        return spread(rng, self.units[day], self.load[day], self.capacity[day], start_gap=self.start_gap,
                       min_gap=self.min_gap, end_gap=self.end_gap)
 
     def tile(self, rng: np.random.Generator, day: int, render: Callable[[Timeline, Any], None],
@@ -393,7 +409,7 @@ class DayPacker:
             line.steady(gap, steady())
             render(line, unit)
         line.steady(gaps[-1], steady())
-        return line.done(self.capacity)
+        return line.done(self.capacity[day])
 
 
 @dataclass(frozen=True)

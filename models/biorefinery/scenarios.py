@@ -10,7 +10,9 @@ import numpy as np
 from models import historian
 from models.biorefinery.physics import BiorefineryParams, DEFAULT
 from models.base import EPOCH, SENSOR_FAULT_LABELS
-from models.engine import DayContext, DayPacker, Item, Piece, Timeline, TransientSpec, quota, transients
+from models.engine import (
+    DayContext, DayPacker, Item, Piece, Timeline, TransientSpec, category_quotas, quota, transients,
+)
 from models.biorefinery.tags import PLANT_ID, TAGS
 
 _EPOCH = EPOCH  # day numbers count UTC days from 1970-01-01
@@ -23,9 +25,7 @@ _DAY_H = 24
 
 _BLOCK_DAYS = 25
 _BLOCK_H = _BLOCK_DAYS * _DAY_H  # 600 h
-_TRANSIENT_H = 120  # 20 %
-_ABNORMAL_H = 48  # 8 %
-_EXTREME_H = 12  # 2 %
+_TRANSIENT_H, _ABNORMAL_H, _EXTREME_H = category_quotas(_BLOCK_H)  # 120, 48, 12
 _START_GAP, _MIN_GAP, _END_GAP = 1, 1, 2  # h of steady operation around episodes
 #: Transient durations, h: front-end shutdown + startup, set-point ramps and holds (one move per 9 h of budget).
 _TRANSIENTS = TransientSpec(shutdown=(2, 4), startup=(3, 5), ramp=(2, 6), hold=(2, 6), per_move=9, concentration=3.0,

@@ -10,7 +10,9 @@ import numpy as np
 
 from models import historian
 from models.base import EPOCH, SENSOR_FAULT_LABELS
-from models.engine import DayContext, DayPacker, Item, Piece, Timeline, TransientSpec, quota, transients
+from models.engine import (
+    DayContext, DayPacker, Item, Piece, Timeline, TransientSpec, category_quotas, quota, transients,
+)
 from models.co2_electrolyzer.physics import CO2ElectrolyzerParams, DEFAULT, F, V_M_NORMAL, Z, _Inputs
 from models.co2_electrolyzer.tags import PLANT_ID, TAGS
 
@@ -18,9 +20,7 @@ _EPOCH = EPOCH  # day numbers count UTC days from 1970-01-01
 _DAY = 1440  # minutes
 _BLOCK_DAYS = 10  # scenario quotas are met exactly in every 10-day block
 _BLOCK_MIN = _BLOCK_DAYS * _DAY
-_TRANSIENT_MIN = round(0.20 * _BLOCK_MIN)  # 2880
-_ABNORMAL_MIN = round(0.08 * _BLOCK_MIN)  # 1152
-_EXTREME_MIN = round(0.02 * _BLOCK_MIN)  # 288
+_TRANSIENT_MIN, _ABNORMAL_MIN, _EXTREME_MIN = category_quotas(_BLOCK_MIN)  # 2880, 1152, 288
 _START_GAP, _MIN_GAP, _END_GAP = 30, 20, 120  # min of steady operation around episodes
 #: Transient durations, min: grade change, shutdown + startup, operator-move ramps and holds (one move per 4 h).
 _TRANSIENTS = TransientSpec(shutdown=(150, 300), startup=(120, 240), ramp=(60, 180), hold=(30, 240), per_move=240,

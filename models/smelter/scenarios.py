@@ -21,7 +21,7 @@ import functools
 import numpy as np
 
 from models import historian
-from models.engine import Item, integerize, split
+from models.engine import DayPacker, Item, Piece, Timeline, category_quotas, moves, quota, spread
 
 PLANT_ID = "smelter"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -29,9 +29,7 @@ SLOT = dt.timedelta(minutes=15)
 SLOTS_PER_DAY = 96
 BLOCK_DAYS = 25
 BLOCK_SLOTS = BLOCK_DAYS * SLOTS_PER_DAY
-TRANSIENT_SLOTS = BLOCK_SLOTS * 20 // 100  # 480
-ABNORMAL_SLOTS = BLOCK_SLOTS * 8 // 100  # 192
-EXTREME_SLOTS = BLOCK_SLOTS * 2 // 100  # 48
+TRANSIENT_SLOTS, ABNORMAL_SLOTS, EXTREME_SLOTS = category_quotas(BLOCK_SLOTS)  # 480, 192, 48
 ANODE_ROUND = (26, 36)  # 06:30-09:00 UTC
 TAP_ROUND = (52, 58)  # 13:00-14:30 UTC
 SEGMENTS = ((0, 26), (36, 52), (58, 96))
@@ -55,31 +53,33 @@ def block_grade(seed: int, block: int) -> float:
     return float(GRADES_KA[int(rng.choice(len(GRADES_KA), p=_GRADE_WEIGHTS))])
 
 
+def _change(from_ka: float, to_ka: float) -> tuple[tuple[str, float], ...]:
+    return (("from_ka", from_ka), ("to_ka", to_ka))
+
+
 @functools.lru_cache(maxsize=32)
 def block_plan(seed: int, block: int, measured_tags: tuple[str, ...]) -> tuple[tuple[float, tuple[Item, ...]], ...]:
     """Per day of the block: (line current at midnight, kA; items tiling the day)."""
     rng = historian.derive_rng(seed, PLANT_ID, _STREAM_SCHEDULE, block)
     g_now, g_next = block_grade(seed, block), block_grade(seed, block + 1)
 
-    # Units: (kind, total slots, args); one unit is placed contiguously in one free segment.
-    units: list[tuple[str, int, dict]] = []
+    # Units: one piece each, placed contiguously in one free segment.
+    units: list[Piece] = []
     change = CURRENT_CHANGE_SLOTS
     transition = None
     if g_next != g_now:
         d_tr = int(rng.integers(4, 9))
-        transition = ("transition", d_tr, {"from_ka": g_now, "to_ka": g_next})
+        transition = Piece("transition", d_tr, {"from_ka": g_now, "to_ka": g_next})
         change -= d_tr
-    m = 5
-    pieces = split(rng, change, 2 * m, 4, 12)
-    for i in range(m):
-        out, back = pieces[2 * i], pieces[2 * i + 1]
-        hold = int(rng.integers(2, 17))
-        hold = min(hold, 36 - out - back)
-        target = float(np.clip(g_now + _EXCURSIONS_KA[int(rng.integers(len(_EXCURSIONS_KA)))], 320.0, 370.0))
-        units.append(("excursion", out + hold + back, {"out": out, "hold": hold, "back": back, "to_ka": target}))
+    def excursion(rng: np.random.Generator) -> float:
+        return float(np.clip(g_now + _EXCURSIONS_KA[int(rng.integers(len(_EXCURSIONS_KA)))], 320.0, 370.0))
 
-    n_ab = int(rng.integers(10, 15))
-    for d in split(rng, ABNORMAL_SLOTS, n_ab, 4, 24):
+    for mv in moves(rng, change, ramp=(4, 12), hold=(2, 16), n=5, args=excursion):
+        hold = min(mv.hold, 36 - mv.out - mv.back)
+        units.append(Piece("excursion", mv.out + hold + mv.back,
+                           {"out": mv.out, "hold": hold, "back": mv.back, "to_ka": mv.args}))
+
+    def abnormal(rng: np.random.Generator, d: int) -> Piece:
         label = ABNORMAL_LABELS[int(rng.choice(len(ABNORMAL_LABELS), p=_ABNORMAL_WEIGHTS))]
         args = {
             "tag_index": float(rng.integers(len(measured_tags))),
@@ -89,9 +89,9 @@ def block_plan(seed: int, block: int, measured_tags: tuple[str, ...]) -> tuple[t
             "fraction": float(rng.uniform(0.80, 0.93)),
             "seed": float(rng.integers(1 << 30)),
         }
-        units.append((label, d, args))
-    n_ex = int(rng.integers(2, 4))
-    for d in split(rng, EXTREME_SLOTS, n_ex, 12, 24):
+        return Piece(label, d, args, "abnormal")
+
+    def extreme(rng: np.random.Generator, d: int) -> Piece:
         label = "power_outage" if rng.random() < 0.35 else "metal_pad_instability"
         args = {
             "off": float(min(int(rng.integers(4, 9)), d - 6)),
@@ -99,72 +99,53 @@ def block_plan(seed: int, block: int, measured_tags: tuple[str, ...]) -> tuple[t
             "severity": float(rng.uniform(0.5, 1.0)),
             "seed": float(rng.integers(1 << 30)),
         }
-        units.append((label, d, args))
+        return Piece(label, d, args, "extreme")
 
-    # Place units into (day, segment), largest first; each unit needs >= 2 slots of gap.
-    used = np.zeros((BLOCK_DAYS, len(SEGMENTS)), dtype=int)
-    placed: list[list[list[tuple[str, int, dict]]]] = [[[] for _ in SEGMENTS] for _ in range(BLOCK_DAYS)]
+    units += [pc for _, pc in quota(rng, ABNORMAL_SLOTS, (10, 14), (4, 24), abnormal)]
+    units += [pc for _, pc in quota(rng, EXTREME_SLOTS, (2, 3), (12, 24), extreme)]
+
+    # Place units into (day, segment) bins, largest first; each unit reserves 2 slots of gap
+    # (0 before the first, 2 between, 2 after the last); laid out with >= 1 slot gaps.
+    n_seg = len(SEGMENTS)
     seg_len = [b - a for a, b in SEGMENTS]
+    bins = DayPacker(BLOCK_DAYS * n_seg, seg_len * BLOCK_DAYS, start_gap=0, min_gap=2, end_gap=2)
+    if transition is not None:  # the last day is still empty: its longest segment
+        bins.put((BLOCK_DAYS - 1) * n_seg + int(np.argmax(seg_len)), transition, transition.length)
+    bins.place(rng, units, [u.length for u in units])
 
-    def put(day: int, seg: int, unit) -> None:
-        placed[day][seg].append(unit)
-        used[day, seg] += unit[1] + 2
+    current = g_now
 
-    if transition is not None:
-        seg = int(np.argmax([seg_len[s] - used[-1, s] for s in range(len(SEGMENTS))]))
-        put(BLOCK_DAYS - 1, seg, transition)
-    order = sorted(range(len(units)), key=lambda i: -units[i][1])
-    for i in order:
-        need = units[i][1] + 2
-        cands = [(d, s) for d in range(BLOCK_DAYS) for s in range(len(SEGMENTS)) if used[d, s] + need <= seg_len[s]]
-        if not cands:
-            raise RuntimeError("scenario block over capacity")  # cannot happen with these quotas
-        d, s = cands[int(rng.integers(len(cands)))]
-        put(d, s, units[i])
+    def render(line: Timeline, unit: Piece) -> None:
+        nonlocal current
+        kind, length, args = unit.label, unit.length, unit.args
+        if kind == "excursion":
+            base = current
+            line.add(args["out"], "transient", "line_current_change", None, _change(current, args["to_ka"]))
+            current = args["to_ka"]
+            line.steady(args["hold"], (("current_ka", current),))
+            line.add(args["back"], "transient", "line_current_change", None, _change(current, base))
+            current = base
+        elif kind == "transition":
+            line.add(length, "transient", "line_current_change", None, _change(args["from_ka"], args["to_ka"]))
+            current = args["to_ka"]
+        else:
+            sensor = kind in ("stuck_sensor", "spiking_sensor", "sensor_drift")
+            tag = measured_tags[int(args["tag_index"])] if sensor else None
+            line.add(length, unit.category, kind, tag, (("current_ka", current), *sorted(args.items())))
 
     plan = []
-    current = g_now
     for day in range(BLOCK_DAYS):
         items: list[Item] = []
         day_start_current = current
-
-        def steady(a: int, b: int) -> None:
-            if b > a:
-                items.append(Item(a, b, "normal", "steady", None, (("current_ka", current),)))
-
         for s, (a, b) in enumerate(SEGMENTS):
-            seg_units = [placed[day][s][i] for i in rng.permutation(len(placed[day][s]))]
-            k = len(seg_units)
-            slack = (b - a) - sum(u[1] for u in seg_units) - (k + 1)
-            gaps = (integerize(rng.dirichlet(np.ones(k + 1)) * slack, slack) + 1).tolist() if k else [b - a]
-            t = a
-            for ui, (kind, length, args) in enumerate(seg_units):
-                steady(t, t + gaps[ui])
-                t += gaps[ui]
-                if kind == "excursion":
-                    out, hold, back = args["out"], args["hold"], args["back"]
-                    items.append(Item(t, t + out, "transient", "line_current_change", None,
-                                      (("from_ka", current), ("to_ka", args["to_ka"]))))
-                    base = current
-                    current = args["to_ka"]
-                    steady(t + out, t + out + hold)
-                    items.append(Item(t + out + hold, t + length, "transient", "line_current_change", None,
-                                      (("from_ka", current), ("to_ka", base))))
-                    current = base
-                elif kind == "transition":
-                    items.append(Item(t, t + length, "transient", "line_current_change", None,
-                                      (("from_ka", args["from_ka"]), ("to_ka", args["to_ka"]))))
-                    current = args["to_ka"]
-                elif kind in ("power_outage", "metal_pad_instability"):
-                    items.append(Item(t, t + length, "extreme", kind, None,
-                                      (("current_ka", current), *sorted(args.items()))))
-                else:
-                    sensor = kind in ("stuck_sensor", "spiking_sensor", "sensor_drift")
-                    tag = measured_tags[int(args["tag_index"])] if sensor else None
-                    items.append(Item(t, t + length, "abnormal", kind, tag,
-                                      (("current_ka", current), *sorted(args.items()))))
-                t += length
-            steady(t, b)
+            k = day * n_seg + s
+            seg_units, gaps = spread(rng, bins.units[k], bins.load[k], b - a, start_gap=1, min_gap=1, end_gap=1)
+            line = Timeline(a)
+            for unit, gap in zip(seg_units, gaps):
+                line.steady(gap, (("current_ka", current),))
+                render(line, unit)
+            line.steady(gaps[-1], (("current_ka", current),))
+            items.extend(line.done(b))
             if s == 0:
                 items.append(Item(ANODE_ROUND[0], ANODE_ROUND[1], "transient", "anode_setting", None,
                                   (("current_ka", current),)))

@@ -127,8 +127,26 @@ def test_split_gives_exact_totals_within_bounds():
 # ------------------------------------------------------------------ block-planner helpers
 
 from models.engine import (  # noqa: E402
-    DayPacker, Piece, Timeline, TransientSpec, moves, quota, spread, transients,
+    DayPacker, Piece, Timeline, TransientSpec, category_quotas, moves, quota, spread, transients,
 )
+
+
+def test_category_quotas_are_20_8_2_percent_of_the_block():
+    assert category_quotas(14400) == (2880, 1152, 288)  # 10 days of minutes
+    assert category_quotas(2400) == (480, 192, 48)  # 25 days of 15-min slots
+    assert category_quotas(600) == (120, 48, 12)  # 25 days of hours
+
+
+def test_day_packer_bins_with_their_own_capacities():
+    # Two days of segments 26 and 38 slots; 2 slots reserved per unit (0 before, 2 between, 2 after).
+    bins = DayPacker(4, [26, 38] * 2, start_gap=0, min_gap=2, end_gap=2)
+    assert bins.fits(0, 24) and not bins.fits(0, 25) and bins.fits(1, 36)
+    bins.place(np.random.default_rng(0), ["a", "b", "c", "d"], [36, 36, 20, 20])
+    assert sorted(bins.load) == [20, 20, 36, 36] and bins.load[1] == bins.load[3] == 36
+    with pytest.raises(RuntimeError, match="capacity"):
+        bins.place(np.random.default_rng(0), ["e"], [30])
+    with pytest.raises(ValueError):
+        DayPacker(3, [26, 38], start_gap=0, min_gap=2, end_gap=2)
 
 
 def test_moves_use_the_budget_exactly_within_bounds():

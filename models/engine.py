@@ -26,9 +26,13 @@ truth file and the result. Random streams stay keyed by the type id, so an insta
 depend on its ``seed`` and ``params`` only and the default instance reproduces the type's data
 bit for bit.
 
-Scenario helpers shared by the block planners: :func:`integerize` and :func:`split` (integer
-durations with exact totals, so category quotas hold exactly per block) and :class:`DayPacker`
-(units of episodes packed into the days of a block, with steady gaps around them).
+Scenario helpers shared by the block planners (a type passes only its labels, duration ranges
+and parameter draws): :func:`category_quotas` (20 / 8 / 2 % of a block), :func:`integerize` and
+:func:`split` (integer durations with exact totals, so the quotas hold exactly per block),
+:func:`transients` (grade change, shutdown + startup pair, set-point :func:`moves` filling the
+transient budget), :func:`quota` (a category's episodes), :class:`DayPacker` (units of
+:class:`Piece` packed into the days of a block, laid out with steady gaps by :func:`spread`) and
+:class:`Timeline` (a day's items back to back).
 """
 
 from __future__ import annotations
@@ -238,6 +242,13 @@ class Transients:
     grade_change: int | None
     shutdown: tuple[int, int] | None
     moves: list[Move]
+
+    def units(self, move: Callable[[Move], list[Piece]]) -> list[list[Piece]]:
+        """The shutdown + startup unit (labels ``shutdown``, ``startup``), if any, then ``move(m)`` per move."""
+        out = []
+        if self.shutdown is not None:
+            out.append([Piece("shutdown", self.shutdown[0]), Piece("startup", self.shutdown[1])])
+        return out + [move(m) for m in self.moves]
 
 
 def transients(

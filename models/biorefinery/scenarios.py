@@ -11,7 +11,7 @@ from models import historian
 from models.biorefinery.physics import BiorefineryParams, DEFAULT
 from models.base import EPOCH, SENSOR_FAULT_LABELS
 from models.engine import (
-    DayContext, DayPacker, Item, Piece, Timeline, TransientSpec, category_quotas, quota, transients,
+    DayContext, DayPacker, Item, Move, Piece, Timeline, TransientSpec, category_quotas, quota, transients,
 )
 from models.biorefinery.tags import PLANT_ID, TAGS
 
@@ -74,16 +74,16 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[Item, ...], ...]:
         return kind, float(targets[int(rng.integers(len(targets)))])
 
     tr = transients(rng, _TRANSIENTS, _TRANSIENT_H - clean_h - switch_h, args=move_args, args_first=True)
-    units: list[list[Piece]] = [[Piece("supplier_switch", switch_h)]]
-    if tr.shutdown is not None:
-        units.append([Piece("shutdown", tr.shutdown[0]), Piece("startup", tr.shutdown[1])])
-    for mv in tr.moves:
+
+    def move(mv: Move) -> list[Piece]:
         kind, target = mv.args
-        units.append([
+        return [
             Piece(kind, mv.out, {"target": target, "phase": 0.0}),
             Piece("steady", mv.hold, {"target": target, "phase": 1.0, "kind": kind}, "normal"),
             Piece(kind, mv.back, {"target": target, "phase": 2.0}),
-        ])
+        ]
+
+    units = [[Piece("supplier_switch", switch_h)], *tr.units(move)]
 
     def abnormal(rng: np.random.Generator, d: int) -> Piece:
         label = _ABNORMAL_LABELS[int(rng.choice(len(_ABNORMAL_LABELS), p=_ABNORMAL_WEIGHTS))]

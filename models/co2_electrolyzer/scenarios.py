@@ -144,11 +144,8 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[Item, ...]], ..
     budget = _TRANSIENT_MIN - (_REPLACEMENT_MIN if maint_day is not None else 0)
     tr = transients(rng, _TRANSIENTS, budget, grade_changes=g_next != g_now, args=lambda rng: {
         "kind": _MOVE_LABELS[int(rng.integers(len(_MOVE_LABELS)))], "u": float(rng.random())})
-    units: list[list[Piece]] = []
-    if tr.shutdown is not None:
-        units.append([Piece("shutdown", tr.shutdown[0]), Piece("startup", tr.shutdown[1])])
-    units += [[Piece("move_out", mv.out, mv.args), Piece("hold", mv.hold), Piece("move_back", mv.back)]
-              for mv in tr.moves]
+    units = tr.units(lambda mv: [Piece("move_out", mv.out, mv.args), Piece("hold", mv.hold),
+                                 Piece("move_back", mv.back)])
 
     def abnormal(rng: np.random.Generator, d: int) -> Piece:
         label = _ABNORMAL_LABELS[int(rng.integers(len(_ABNORMAL_LABELS)))]

@@ -75,10 +75,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[Item, ...]], 
 
     # Units: lists of pieces placed contiguously in one day.
     tr = transients(rng, _TRANSIENTS, _TRANSIENT_MIN, grade_changes=g_next != g_now)
-    units: list[list[Piece]] = []
-    if tr.shutdown is not None:
-        units.append([Piece("shutdown", tr.shutdown[0]), Piece("startup", tr.shutdown[1])])
-    units += [[Piece("sp_out", mv.out), Piece("hold", mv.hold), Piece("sp_back", mv.back)] for mv in tr.moves]
+    units = tr.units(lambda mv: [Piece("sp_out", mv.out), Piece("hold", mv.hold), Piece("sp_back", mv.back)])
 
     def abnormal(rng: np.random.Generator, d: int) -> Piece:
         label = _ABNORMAL_LABELS[int(rng.integers(len(_ABNORMAL_LABELS)))]

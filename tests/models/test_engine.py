@@ -176,6 +176,11 @@ def test_transients_take_grade_change_and_shutdown_from_the_budget():
         if tr.shutdown is not None:
             assert 150 <= tr.shutdown[0] <= 300 and 150 <= tr.shutdown[1] <= 240
         seen_shutdown.add(tr.shutdown is None)
+        units = tr.units(lambda mv: [Piece("out", mv.out), Piece("hold", mv.hold), Piece("back", mv.back)])
+        assert len(units) == len(tr.moves) + (tr.shutdown is not None)
+        assert sum(pc.length for u in units for pc in u if pc.label != "hold") == 2880 - (tr.grade_change or 0)
+        if tr.shutdown is not None:
+            assert [(pc.label, pc.length) for pc in units[0]] == [("shutdown", tr.shutdown[0]), ("startup", tr.shutdown[1])]
     assert seen_shutdown == {True, False}  # probability 0.5 over 20 seeds
 
 

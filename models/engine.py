@@ -64,6 +64,7 @@ from models.base import (
 __all__ = [
     "CATEGORY_SHARES", "DayContext", "DayPacker", "Item", "Move", "Piece", "PlantType", "Timeline", "TransientSpec",
     "Transients", "category_quotas", "draw_int", "integerize", "moves", "quota", "split", "spread", "transients",
+    "unit_length",
 ]
 
 _DAY = dt.timedelta(days=1)
@@ -323,6 +324,11 @@ def spread(
     return [units[i] for i in order], gaps
 
 
+def unit_length(unit: Piece | Sequence[Piece]) -> int:
+    """Length in plan steps of a :class:`Piece` or of a unit of pieces."""
+    return unit.length if isinstance(unit, Piece) else sum(pc.length for pc in unit)
+
+
 class Timeline:
     """Items of one day appended back to back from plan step ``start``."""
 
@@ -380,19 +386,22 @@ class DayPacker:
         need = self.load[day] + length + self.start_gap + self.end_gap + self.min_gap * self.count[day]
         return need <= self.capacity[day]
 
-    def put(self, day: int, unit: Any, length: int) -> None:
-        """Put ``unit`` (``length`` steps) into ``day`` unconditionally."""
+    def put(self, day: int, unit: Any, length: int | None = None) -> None:
+        """Put ``unit`` (``length`` steps; default :func:`unit_length`) into ``day`` unconditionally."""
         self.units[day].append(unit)
-        self.load[day] += length
+        self.load[day] += unit_length(unit) if length is None else length
         self.count[day] += 1
 
-    def place(self, rng: np.random.Generator, units: Sequence[Any], lengths: Sequence[int], *,
+    def place(self, rng: np.random.Generator, units: Sequence[Any], lengths: Sequence[int] | None = None, *,
               overflow: str = "raise") -> None:
         """Place ``units`` largest first, each on a random day it fits in.
 
-        ``overflow="least_loaded"`` puts a unit that fits nowhere on the least loaded day;
-        ``"raise"`` raises RuntimeError (the block's quotas exceed its capacity).
+        ``lengths`` default to :func:`unit_length` of each unit. ``overflow="least_loaded"`` puts a
+        unit that fits nowhere on the least loaded day; ``"raise"`` raises RuntimeError (the
+        block's quotas exceed its capacity).
         """
+        if lengths is None:
+            lengths = [unit_length(u) for u in units]
         for i in sorted(range(len(units)), key=lambda i: -lengths[i]):
             ok = [d for d in range(len(self.units)) if self.fits(d, lengths[i])]
             if ok:

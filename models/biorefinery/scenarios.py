@@ -102,8 +102,8 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[Item, ...], ...]:
 
     # Assign units to days.
     days = DayPacker(_BLOCK_DAYS, _DAY_H, start_gap=_START_GAP, min_gap=_MIN_GAP, end_gap=_END_GAP)
-    days.put(clean_day, [Piece("reboiler_cleaning", clean_h)], clean_h)
-    days.place(rng, units, [sum(pc.length for pc in u) for u in units])
+    days.put(clean_day, [Piece("reboiler_cleaning", clean_h)])
+    days.place(rng, units)
 
     def render(line: Timeline, unit: list[Piece]) -> None:
         for pc in unit:

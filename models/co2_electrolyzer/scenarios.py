@@ -176,8 +176,8 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[Item, ...]], ..
     days = DayPacker(_BLOCK_DAYS, _DAY, start_gap=_START_GAP, min_gap=_MIN_GAP, end_gap=_END_GAP,
                      closed=frozenset({maint_day}))
     if tr.grade_change is not None:
-        days.put(_BLOCK_DAYS - 1, [Piece("grade_change", tr.grade_change)], tr.grade_change)
-    days.place(rng, units, [sum(pc.length for pc in u) for u in units])
+        days.put(_BLOCK_DAYS - 1, [Piece("grade_change", tr.grade_change)])
+    days.place(rng, units)
 
     grade = g_now
 
@@ -210,8 +210,7 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[_Op, tuple[Item, ...]], ..
             line.steady(_DAY - line.t, _op_args(grade))
             plan.append((grade, line.done(_DAY)))
             continue
-        day_start_grade = grade
-        plan.append((day_start_grade, days.tile(rng, d, render, lambda: _op_args(grade))))
+        plan.append((grade, days.tile(rng, d, render, lambda: _op_args(grade))))
     return tuple(plan)
 
 

@@ -100,8 +100,8 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[Item, ...]], 
     # Assign units to days (largest first), respecting a per-day capacity.
     days = DayPacker(_BLOCK_DAYS, _DAY, start_gap=_START_GAP, min_gap=_MIN_GAP, end_gap=_END_GAP)
     if tr.grade_change is not None:
-        days.put(_BLOCK_DAYS - 1, [Piece("transition", tr.grade_change)], tr.grade_change)
-    days.place(rng, units, [sum(pc.length for pc in u) for u in units], overflow="least_loaded")
+        days.put(_BLOCK_DAYS - 1, [Piece("transition", tr.grade_change)])
+    days.place(rng, units, overflow="least_loaded")
 
     grade = g_now
 
@@ -129,11 +129,8 @@ def _block_plan(seed: int, block: int) -> tuple[tuple[float, tuple[Item, ...]], 
             pairs = (("setpoint_k", grade), *((a, head.args[a]) for a in extra_args))
             line.add(head.length, "abnormal", head.label, tag, pairs)
 
-    plan = []
-    for d in range(_BLOCK_DAYS):
-        day_start_grade = grade
-        plan.append((day_start_grade, days.tile(rng, d, render, lambda: (("setpoint_k", grade),))))
-    return tuple(plan)
+    # Per day: (set point at midnight, items); render moves the grade on at the transition.
+    return tuple((grade, days.tile(rng, d, render, lambda: (("setpoint_k", grade),))) for d in range(_BLOCK_DAYS))
 
 
 def _day_plan(seed: int, day_no: int) -> tuple[float, tuple[Item, ...]]:

@@ -110,8 +110,8 @@ def block_plan(seed: int, block: int, measured_tags: tuple[str, ...]) -> tuple[t
     seg_len = [b - a for a, b in SEGMENTS]
     bins = DayPacker(BLOCK_DAYS * n_seg, seg_len * BLOCK_DAYS, start_gap=0, min_gap=2, end_gap=2)
     if transition is not None:  # the last day is still empty: its longest segment
-        bins.put((BLOCK_DAYS - 1) * n_seg + int(np.argmax(seg_len)), transition, transition.length)
-    bins.place(rng, units, [u.length for u in units])
+        bins.put((BLOCK_DAYS - 1) * n_seg + int(np.argmax(seg_len)), transition)
+    bins.place(rng, units)
 
     current = g_now
 

@@ -198,7 +198,7 @@ def test_spread_and_tile_fill_the_day_exactly():
     assert spread(np.random.default_rng(0), [], 0, 96, start_gap=1, min_gap=1, end_gap=1) == ([], [96])
 
     days = DayPacker(2, 24, start_gap=1, min_gap=1, end_gap=2, closed=frozenset({1}))
-    days.place(np.random.default_rng(0), [[Piece("a", 5)], [Piece("b", 7, category="abnormal")]], [5, 7])
+    days.place(np.random.default_rng(0), [[Piece("a", 5)], [Piece("b", 7, category="abnormal")]])  # unit_length
     assert days.units[1] == [] and days.load == [12, 0]
 
     def render(line: Timeline, unit) -> None:

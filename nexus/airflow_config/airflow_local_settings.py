@@ -5,13 +5,16 @@ Airflow imports ``airflow_local_settings`` at the start of every Airflow process
 found. With the LocalExecutor the scheduler forks its worker processes, and each worker's
 supervisor forks the task process (a bare ``os.fork()`` on Linux), which parses the DAG file and
 runs the task. Modules imported in the scheduler before its workers fork are therefore inherited
-by every task process instead of being imported again in each (about 1.5 s of pandas, pyarrow,
-deltalake and the project's ETL per task). A Celery worker forks its pool the same way.
+by every task process instead of being imported again in each: pandas, pyarrow, deltalake, the
+project's ETL and plant types (1–2 s per task) and Great Expectations (3–7 s per validating task).
+A Celery worker forks its pool the same way. ``benchmarks/bench_airflow_tasks.py`` measures it
+(a CSTR plant-day's six tasks: 28.5 s → 5.3 s; the scheduler's RSS +300 MiB).
 
 Only modules whose import starts no runtime are preloaded. deltalake creates its tokio runtime on
-the first table operation, and refuses to run in a child forked after that; nothing here opens a
-table, connects DuckDB or builds a Great Expectations context. Threads that do exist after these
-imports (OpenBLAS's pool, jemalloc's background threads) re-create themselves after a fork.
+the first table operation and refuses to run in a child forked after that; nothing here opens a
+table, connects DuckDB or builds a Great Expectations context. The native threads that exist after
+these imports (OpenBLAS's pools, jemalloc's background threads) have fork handlers;
+Great Expectations starts no thread of its own at import.
 
 ``NEXUS_AIRFLOW_PRELOAD=0`` turns the preload off; ``NEXUS_AIRFLOW_PRELOAD=...`` (comma-separated
 module names) replaces the list. Every other Airflow process (api-server, dag-processor,
@@ -29,13 +32,15 @@ import time
 log = logging.getLogger(__name__)
 
 #: Imported in the scheduler (LocalExecutor) and in Celery workers, in this order; then the plant
-#: type packages (``models.base.PLANTS``: tag catalogs and physics, with scipy and pint).
+#: type packages (``models.base.PLANTS``: tag catalogs and physics, with scipy). ``module:function``
+#: also calls a function of no arguments that builds a cached, pure-Python object (no I/O, no threads).
 PRELOAD: tuple[str, ...] = (
     "numpy", "pyarrow", "pyarrow.compute", "pyarrow.csv", "pyarrow.dataset", "pyarrow.parquet", "pandas",
     "deltalake", "duckdb",
     "warehouse.lake", "warehouse.tables", "warehouse.quality", "warehouse.validation_docs",
     "etl.sensor", "etl.assets", "models.fleet", "nexus.lineage",
     "great_expectations",
+    "etl.units:registry",  # pint and its unit registry (silver and gold convert units)
 )
 
 
@@ -81,14 +86,24 @@ def modules(environ: dict[str, str] | None = None) -> tuple[str, ...]:
 def preload(names: tuple[str, ...]) -> dict[str, float]:
     """Import ``names``; a module that fails is logged and skipped (the task imports it again)."""
     done = {}
-    for name in names:
-        t0 = time.perf_counter()
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - never stop the scheduler over a preload
-            log.warning("nexus preload: %s not preloaded (%s: %s)", name, type(exc).__name__, exc)
-            continue
-        done[name] = time.perf_counter() - t0
+    # Great Expectations logs ~100 INFO lines about its API docs registry while it is imported
+    chatty = logging.getLogger("great_expectations._docs_decorators")
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)
+    try:
+        for name in names:
+            t0 = time.perf_counter()
+            try:
+                module, _, function = name.partition(":")
+                imported = importlib.import_module(module)
+                if function:
+                    getattr(imported, function)()
+            except Exception as exc:  # noqa: BLE001 - never stop the scheduler over a preload
+                log.warning("nexus preload: %s not preloaded (%s: %s)", name, type(exc).__name__, exc)
+                continue
+            done[name] = time.perf_counter() - t0
+    finally:
+        chatty.setLevel(level)
     return done
 
 

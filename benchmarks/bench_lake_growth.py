@@ -106,13 +106,15 @@ def main(argv: list[str] | None = None) -> int:
 
         fresh_s, fresh_cpu = day_cost(fresh, tmp / "fresh-landing")  # first: it pays the one-off imports
         grown_s, grown_cpu = day_cost(grown, tmp / "landing")
-        if args.profile:
+        if args.profile:  # the same day on each lake, CPU-profiled, fresh first
             import cProfile
             import pstats
 
-            prof = cProfile.Profile(time.process_time)
-            prof.runcall(run_batch, grown, tmp / "landing", Batch(args.plant, day), CommitMeta("benchmark", "p", "sensor"))
-            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(r"etl|warehouse|deltalake", 40)
+            for name, lake, landing in (("fresh", fresh, tmp / "fresh-landing"), ("grown", grown, tmp / "landing")):
+                prof = cProfile.Profile(time.process_time)
+                prof.runcall(run_batch, lake, landing, Batch(args.plant, day), CommitMeta("benchmark", "p", "sensor"))
+                print(f"==== {name} lake", file=sys.stderr)
+                pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(r"etl|warehouse|deltalake", 40)
 
         lo = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
         hi = lo + dt.timedelta(days=1)

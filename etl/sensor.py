@@ -320,7 +320,9 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
             "dag_id": meta.dag_id, "run_id": meta.run_id, "completed_at": now.to_pydatetime(),
         })
 
-    lake.replace_interval(SILVER_SENSOR_READINGS, silver, start=batch.start, end=batch.end,
+    # on the partition column reading_date (the UTC day of ts, so the same rows as the ts interval): the
+    # day's partitions are replaced from the log alone, without scanning years of files' statistics
+    lake.replace_interval(SILVER_SENSOR_READINGS, silver, start=batch.day, end=batch.stop, column="reading_date",
                           where={"plant_id": batch.plant_id}, meta=meta)
     lake.replace_interval(SILVER_SENSOR_QUARANTINE, quarantine, start=batch.day, end=batch.stop, column="period_date",
                           where={"plant_id": batch.plant_id}, meta=meta)

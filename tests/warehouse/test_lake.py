@@ -217,3 +217,25 @@ def test_read_filters_of_another_python_type_still_work(lake, meta):
     assert content(lake, where={"value": np.float64(2.0)}) == [("a", t(2), 2.0)]
     naive = dt.datetime(2026, 1, 2)  # read as UTC, as the row filter does
     assert content(lake, start=naive) == [("a", t(2), 2.0)]
+
+
+def test_upsert_rewrites_only_the_files_that_may_hold_its_keys(lake, meta):
+    """A day's upsert into a table that grows by a file a day leaves the other days' files alone."""
+    for day in (1, 2, 3):
+        lake.upsert(SPEC, rows(("a", t(day), float(day))), meta=meta)
+    before = set(lake.dataset(SPEC).files)
+    out = lake.upsert(SPEC, rows(("a", t(2), 20.0), ("a", t(4), 4.0)), meta=meta)
+    after = set(lake.dataset(SPEC).files)
+    assert out == {"num_target_rows_inserted": 1, "num_target_rows_updated": 1}
+    assert len(before - after) == 1  # only day 2's file was rewritten (ts IN (...) by min/max statistics)
+    assert content(lake) == [("a", t(1), 1.0), ("a", t(2), 20.0), ("a", t(3), 3.0), ("a", t(4), 4.0)]
+
+
+def test_a_lake_sees_commits_made_through_another(lake, meta, tmp_path):
+    """A lake's kept table handle is brought up to date, so another writer's commits are read."""
+    lake.append(SPEC, rows(("a", t(1), 1.0)), meta=meta)
+    assert content(lake) == [("a", t(1), 1.0)]
+    Lake(lake.root).append(SPEC, rows(("a", t(2), 2.0)), meta=meta)
+    assert content(lake) == [("a", t(1), 1.0), ("a", t(2), 2.0)]
+    lake.upsert(SPEC, rows(("a", t(1), 5.0)), meta=meta)  # writes on the newest snapshot, not the kept one
+    assert content(Lake(lake.root)) == [("a", t(1), 5.0), ("a", t(2), 2.0)]

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from nexus.airflow_env import LOCAL_SETTINGS_DIR
+
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
@@ -45,6 +47,8 @@ def airflow_env(home: Path, lake: Path, landing: Path, **extra: str) -> dict[str
             "NEXUS_LAKE_ROOT": str(lake),
             "NEXUS_LANDING_DIR": str(landing),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            # the project's airflow_local_settings (the scheduler preloads the task libraries), as airflow_environ()
+            "PYTHONPATH": os.pathsep.join(p for p in (str(LOCAL_SETTINGS_DIR), os.environ.get("PYTHONPATH")) if p),
             **extra}
 
 

@@ -502,7 +502,10 @@ def _base_tables(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, dict[s
             seen[name] = seen.get(name, 0) + 1
         frm = node.get("from_table")
         if node.get("type") == "SELECT_NODE" and isinstance(frm, dict) and frm.get("type") == "BASE_TABLE" \
-                and frm.get("schema_name") and not frm.get("catalog_name") and not frm.get("at_clause"):
+                and frm.get("schema_name") and not frm.get("catalog_name") and not frm.get("at_clause") \
+                and not frm.get("column_name_alias") and not frm.get("sample"):
+            # (column aliases rename columns, so the WHERE's names are not the table's; a sample is
+            # drawn from the whole table before the WHERE: both stay as written, unpruned)
             start, length = frm.get("query_location"), frm.get("query_location_length")
             text = query[start:start + length] if isinstance(start, int) and isinstance(length, int) else ""
             name = f"{frm['schema_name'].lower()}.{frm['table_name'].lower()}"
@@ -534,9 +537,35 @@ def _column(node: Any, spec: TableSpec, alias: str) -> str | None:
     return parts[0] if len(parts) == 1 and parts[0] in spec.column_names else None
 
 
+#: Casts of a constant that keep its value for a column of each kind (DuckDB type names as written,
+#: upper-cased). Any other cast (``'… 12:00'::DATE``, ``9.6::INTEGER``, ``TIMESTAMP_S``, a type with
+#: modifiers such as ``DECIMAL(4, 0)``) may change the value, so its comparison prunes nothing.
+_KEEPING_CASTS = {
+    "string": {"VARCHAR", "TEXT", "STRING"},
+    "timestamp": {"TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "DATETIME", "DATE"},
+    "date": {"DATE"},
+    "integer": {"TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "INT1", "INT2", "INT4", "INT8",
+                "SHORT", "LONG", "SIGNED", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"},
+    "floating": {"DOUBLE", "FLOAT8"},
+}
+
+
+def _kind(t: pa.DataType) -> str | None:
+    return next((k for k, test in (("string", pa.types.is_string), ("timestamp", pa.types.is_timestamp),
+                                   ("date", pa.types.is_date), ("integer", pa.types.is_integer),
+                                   ("floating", pa.types.is_floating)) if test(t)), None)
+
+
 def _constant(node: Any, column: Any) -> Any:
-    """The Python value of a constant (or a cast constant) as the column's type, or None."""
+    """The Python value of a constant (or a value-keeping cast of one) as the column's type, or None."""
+    t = column.type
+    cast = None
     if isinstance(node, dict) and node.get("class") == "CAST":
+        type_expr = node.get("type_expr") or {}
+        cast = str(type_expr.get("type_name") or "").upper()
+        if type_expr.get("children") or type_expr.get("schema") or type_expr.get("catalog") \
+                or cast not in _KEEPING_CASTS.get(_kind(t) or "", ()):
+            return None
         node = node.get("child")
     if not isinstance(node, dict) or node.get("class") != "CONSTANT":
         return None
@@ -544,12 +573,15 @@ def _constant(node: Any, column: Any) -> Any:
     kind, text = literal.get("kind"), literal.get("text")
     if text is None:
         return None
-    t = column.type
     try:
         if pa.types.is_string(t) and kind == "STRING":
             return text
         if pa.types.is_timestamp(t) and kind == "STRING":
+            if cast == "DATE" and len(text) != 10:  # '2026-02-01 12:00'::DATE is midnight
+                return None
             when = dt.datetime.fromisoformat(text)
+            if when.tzinfo and cast in ("TIMESTAMP", "DATETIME", "DATE"):  # these casts drop the offset
+                return None
             return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)  # the connection's TimeZone
         if pa.types.is_date(t) and kind == "STRING" and len(text) == 10:
             return dt.date.fromisoformat(text)

@@ -141,3 +141,51 @@ def test_a_quoted_alias_cannot_smuggle_a_statement_through_the_rewrite(hourly_la
              "WHERE tag = 'T'")
     assert con.sql(query).fetchall() == [(72,)]
     assert con.sql("SELECT count(*) FROM duckdb_tables()").fetchall() == [(0,)]
+
+
+@pytest.fixture
+def hour_files_lake(lake, meta):
+    """One file per hour of 2026-02-01 (two tags), so every hour is pruned or kept on its own."""
+    for h in range(24):
+        lake.append(FCT_TAG_HOURLY, pa.Table.from_pylist([
+            {"plant_id": "cstr", "tag": tag, "hour_start": dt.datetime(2026, 2, 1, h, tzinfo=UTC), "unit": "K",
+             "twa_value": h + (0.75 if tag == "P" else 0.0), "min_value": 0.0, "max_value": 1.0,
+             "sample_count": 60 + h, "good_count": 60, "good_fraction": 1.0, "flagged_count": 0,
+             "flagged_fraction": 0.0} for tag in ("T", "P")], schema=FCT_TAG_HOURLY.schema), meta=meta)
+    return lake
+
+
+@pytest.mark.parametrize("query, expected", [
+    # a cast that changes the constant's value: DuckDB compares with midnight, not 12:00
+    ("SELECT count(*) FROM gold.fct_tag_hourly WHERE hour_start >= CAST('2026-02-01 12:00' AS DATE)", 48),
+    ("SELECT count(*) FROM gold.fct_tag_hourly WHERE hour_start > '2026-02-01 12:00'::DATE", 46),
+    # rounding casts: 9.6::INTEGER is 10, so hour 10's T (10.0) is in
+    ("SELECT count(*) FROM gold.fct_tag_hourly WHERE twa_value <= 9.6::INTEGER", 21),
+    ("SELECT count(*) FROM gold.fct_tag_hourly WHERE twa_value <= CAST(9.6 AS DECIMAL(4, 0))", 21),
+    # a plain TIMESTAMP cast drops the offset (05:00), the bare string keeps it (00:00 UTC)
+    ("SELECT count(*) FROM gold.fct_tag_hourly WHERE hour_start < CAST('2026-02-01 05:00+05' AS TIMESTAMP)", 10),
+    # column aliases rename positionally: here "plant_id" is the tag column
+    ("SELECT count(*) FROM gold.fct_tag_hourly AS h(tag, plant_id) WHERE plant_id = 'T'", 24),
+    # a sample is taken from the table before the WHERE
+    ("SELECT count(*) FROM gold.fct_tag_hourly TABLESAMPLE 5 ROWS (reservoir, 1) WHERE hour_start >= '2026-02-01 22:00'",
+     None),
+])
+def test_first_use_pruning_keeps_what_the_query_means(hour_files_lake, query, expected):
+    warm = connect(hour_files_lake)
+    warm.sql("SELECT count(*) FROM gold.fct_tag_hourly").fetchall()  # opens the whole snapshot
+    answer = warm.sql(query).fetchall()
+    if expected is not None:
+        assert answer == [(expected,)]
+    assert connect(hour_files_lake).sql(query).fetchall() == answer
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("SELECT count(*) FROM gold.fct_tag_hourly WHERE hour_start >= DATE '2026-02-01' AND "
+     "hour_start >= TIMESTAMP '2026-02-01 12:00' AND hour_start < TIMESTAMPTZ '2026-02-01 14:00+00'", 4),
+    ("SELECT count(*) FROM gold.fct_tag_hourly h WHERE h.twa_value >= 12.0::DOUBLE AND h.sample_count <= 73::INTEGER "
+     "AND h.tag IN ('P'::VARCHAR)", 2),
+])
+def test_value_preserving_casts_still_prune(hour_files_lake, query, expected):
+    files = sorted(Path(hour_files_lake.path(FCT_TAG_HOURLY)).rglob("*.parquet"), key=lambda p: p.stat().st_mtime)
+    files[0].unlink()  # hour 0 is never needed: a query that opened it would fail
+    assert connect(hour_files_lake).sql(query).fetchall() == [(expected,)]

@@ -3,7 +3,7 @@
 Loads ``--days`` days of one plant's historian into a "grown" lake, then processes the next day on
 it and on a fresh lake holding only that day, and reruns the day ``--repeats`` times on each
 (median, process CPU and wall). ``--history daily`` loads the history day by day (one set of Delta
-files per day, as the daily DAG writes them); ``--history bulk`` (default) takes the fast route a
+files per day, as the daily DAG writes them, compacted every Sunday as the maintain_lake DAG does); ``--history bulk`` (default) takes the fast route a
 real plant's first load takes, :func:`etl.sensor.load_history`, over cheap synthetic days (one
 simulated day copied to every history day with its dates rewritten; ``--thin N`` keeps every Nth
 reading of them), then runs the last ``--daily-tail`` days day by day on top, so a multi-year lake
@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.days - (tail if args.history == "bulk" else args.days), args.days):
             d = start + dt.timedelta(days=i)
             run_batch(grown, tmp / "landing", Batch(args.plant, d), CommitMeta("benchmark", f"load-{d}", "sensor"))
+            if args.history == "daily" and d.weekday() == 6:  # the weekly maintain_lake DAG (Sundays)
+                maintain(grown, meta=CommitMeta("benchmark", f"maintain-{d}", "lake"), dry_run=True)
         load_s = time.perf_counter() - t0
         fresh = Lake(tmp / "fresh")
 

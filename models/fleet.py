@@ -186,10 +186,14 @@ def override(params: Any, changes: Mapping[str, Any], *, where: str = "params") 
             if type(value) is not type(current):
                 raise ConfigError(f"{where}.{name}: expected {type(current).__name__}, found {value!r}")
             updates[name] = value
+        elif isinstance(current, int):  # a count or a seed: 1.5 would fail deep inside the simulator
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{where}.{name}: expected an integer, found {value!r}")
+            updates[name] = value
         else:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{where}.{name}: expected a number, found {value!r}")
-            updates[name] = type(current)(value) if isinstance(current, float) else value
+            updates[name] = type(current)(value)
     try:
         return dataclasses.replace(params, **updates)
     except (TypeError, ValueError) as exc:
@@ -272,6 +276,10 @@ def read_fleet(path: str | Path) -> Fleet:
             raise ConfigError(f"{where}: unknown plant type {p.type!r}; known: {', '.join(sorted(PLANTS))}")
         if p.site not in sites:
             raise ConfigError(f"{where}: unknown site {p.site!r}; declared: {', '.join(sorted(sites))}")
+        if p.params:  # checked now, not first when the instance is simulated
+            from models.base import get_plant
+
+            override(get_plant(p.type).DEFAULT_PARAMS, p.params, where=f"{where}.params")
         instances[plant_id] = Instance(
             plant_id=plant_id, plant_type=p.type, name=p.name or plant_id, enterprise=spec.enterprise.id,
             site=sites[p.site], capacity=p.capacity, capacity_unit=p.capacity_unit, seed=_default_seed(plant_id, p),

@@ -73,6 +73,11 @@ def test_instances_resolve_to_their_type_and_site(tmp_path, monkeypatch):
     ('[plants.smelter]\ntype = "cstr"\nsite = "plant_a"\n', "names only an instance of that type"),
     ('[plants.r1]\ntype = "cstr"\nsite = "plant_a"\ncapacity = 5.0\n', "capacity and capacity_unit go together"),
     ('[plants.r1]\ntype = "cstr"\nsite = "plant_a"\n[plants.r1]\ntype = "cstr"\n', "not valid TOML"),
+    # parameter overrides are checked when the file is read, not first when the instance is simulated
+    ('[plants.r1]\ntype = "cstr"\nsite = "plant_a"\nparams = { ua = 4e4 }\n',
+     r"fleet file .*plants\.r1\.params: CSTRParams has no parameter 'ua'"),
+    ('[plants.b1]\ntype = "reactor_bank"\nsite = "plant_a"\nparams = { design_seed = 1.5 }\n',
+     r"plants\.b1\.params\.design_seed: expected an integer, found 1\.5"),
 ])
 def test_a_bad_fleet_file_says_where(tmp_path, plants, message):
     with pytest.raises(ConfigError, match=message):

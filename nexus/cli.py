@@ -87,8 +87,12 @@ def _date(text: str) -> dt.date:
 def _plant(text: str) -> str:
     """argparse type of a plant instance id (of the fleet in use)."""
     from models.fleet import instance_ids
+    from nexus.errors import NexusError
 
-    known = sorted(instance_ids())
+    try:
+        known = sorted(instance_ids())
+    except NexusError as exc:  # a missing or broken fleet file: one line from argparse, not a traceback
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if text not in known:
         shown = ", ".join(known[:12]) + (f" … ({len(known)} in all)" if len(known) > 12 else "")
         raise argparse.ArgumentTypeError(f"unknown plant {text!r} (known: {shown})")

@@ -53,6 +53,14 @@ def test_usage_errors_are_one_line_with_status_2(argv, message, capsys, lake_roo
     assert err.strip().splitlines()[-1].startswith(f"nexus {argv[0]}: error: ")  # after argparse's usage line
 
 
+def test_a_broken_fleet_file_is_one_line_not_a_traceback(capsys, lake_root, tmp_path, monkeypatch):
+    (tmp_path / "fleet.toml").write_text("plants = [\n", encoding="utf-8")
+    monkeypatch.setenv("NEXUS_FLEET", str(tmp_path / "fleet.toml"))
+    status, out, err = run(["monitor", "--start", "2026-01-01", "--plants", "cstr"], capsys)
+    assert status == 2 and out == ""
+    assert f"nexus monitor: error: argument --plants: fleet file {tmp_path / 'fleet.toml'}: not valid TOML" in err
+
+
 def test_sql_on_a_missing_lake_says_where_it_looked(capsys, lake_root):
     status, _, err = run(["--lake", str(lake_root), "sql", "SELECT * FROM gold.fct_tag_hourly"], capsys)
     assert status == 1

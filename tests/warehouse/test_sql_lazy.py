@@ -143,9 +143,12 @@ def test_a_quoted_alias_cannot_smuggle_a_statement_through_the_rewrite(hourly_la
     assert con.sql("SELECT count(*) FROM duckdb_tables()").fetchall() == [(0,)]
 
 
-@pytest.fixture
-def hour_files_lake(lake, meta):
-    """One file per hour of 2026-02-01 (two tags), so every hour is pruned or kept on its own."""
+@pytest.fixture(scope="module")
+def hour_files_lake(tmp_path_factory):
+    """One file per hour of 2026-02-01 (two tags), so every hour is pruned or kept on its own (read-only)."""
+    from warehouse.lake import CommitMeta, Lake
+
+    lake, meta = Lake(tmp_path_factory.mktemp("hours") / "lake"), CommitMeta(dag_id="pytest", run_id="r", source="test")
     for h in range(24):
         lake.append(FCT_TAG_HOURLY, pa.Table.from_pylist([
             {"plant_id": "cstr", "tag": tag, "hour_start": dt.datetime(2026, 2, 1, h, tzinfo=UTC), "unit": "K",
@@ -185,7 +188,12 @@ def test_first_use_pruning_keeps_what_the_query_means(hour_files_lake, query, ex
     ("SELECT count(*) FROM gold.fct_tag_hourly h WHERE h.twa_value >= 12.0::DOUBLE AND h.sample_count <= 73::INTEGER "
      "AND h.tag IN ('P'::VARCHAR)", 2),
 ])
-def test_value_preserving_casts_still_prune(hour_files_lake, query, expected):
-    files = sorted(Path(hour_files_lake.path(FCT_TAG_HOURLY)).rglob("*.parquet"), key=lambda p: p.stat().st_mtime)
+def test_value_preserving_casts_still_prune(hour_files_lake, query, expected, tmp_path):
+    import shutil
+
+    from warehouse.lake import Lake
+
+    lake = Lake(shutil.copytree(hour_files_lake.root, tmp_path / "lake"))
+    files = sorted(Path(lake.path(FCT_TAG_HOURLY)).rglob("*.parquet"), key=lambda p: p.stat().st_mtime)
     files[0].unlink()  # hour 0 is never needed: a query that opened it would fail
-    assert connect(hour_files_lake).sql(query).fetchall() == [(expected,)]
+    assert connect(lake).sql(query).fetchall() == [(expected,)]

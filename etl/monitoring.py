@@ -88,10 +88,11 @@ CONFIGS: dict[str, MonitorConfig] = {
 def config_for(plant_id: str) -> MonitorConfig:
     from models.fleet import plant_type
 
-    try:
-        return CONFIGS[plant_type(plant_id)]
-    except KeyError:
-        raise KeyError(f"no monitoring configuration for plant {plant_id!r}; known: {sorted(CONFIGS)}") from None
+    kind = plant_type(plant_id)  # KeyError: neither an instance of the fleet nor a plant type
+    if kind not in CONFIGS:
+        raise KeyError(f"no monitoring configuration for plant {plant_id!r} of type {kind!r}; "
+                       f"plant types with one: {sorted(CONFIGS)}")
+    return CONFIGS[kind]
 
 
 def _utc(day: dt.date) -> pd.Timestamp:

@@ -594,9 +594,13 @@ def _binding(plant_id: str) -> _Binding:
     from models.fleet import plant_type
 
     try:
-        return _BUILDERS[plant_type(plant_id)]()
-    except KeyError:
-        raise ValueError(f"no calibration for plant {plant_id!r}; expected one of {list(_BUILDERS)}") from None
+        kind = plant_type(plant_id)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    if kind not in _BUILDERS:  # (a KeyError inside a builder is its own error, not this one)
+        raise ValueError(f"no calibration for plant {plant_id!r} of type {kind!r}; plant types with one: "
+                         f"{list(_BUILDERS)}")
+    return _BUILDERS[kind]()
 
 
 def calibration_for(plant_id: str) -> PlantCalibration:

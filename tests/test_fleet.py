@@ -191,3 +191,21 @@ def test_backfill_simulates_in_a_worker_with_the_same_rows(tmp_path):
                            float(silver["value"].sum()), len(silver))
     assert counts[True] == counts[False]
     assert counts[True][0] == 2 and counts[True][2] == counts[True][5] > 0
+
+
+def test_an_instance_of_a_type_without_monitoring_or_calibration_says_its_type(tmp_path, monkeypatch):
+    from etl.monitoring import CONFIGS, config_for
+    from models.calibration import _binding
+
+    monkeypatch.setenv("NEXUS_FLEET", str(write_fleet(tmp_path / "fleet.toml", """
+        [plants.bank_1]
+        type = "reactor_bank"
+        site = "plant_a"
+    """)))
+    with pytest.raises(KeyError, match="plant 'bank_1' of type 'reactor_bank'; plant types with one: .*cstr"):
+        config_for("bank_1")
+    with pytest.raises(ValueError, match="plant 'bank_1' of type 'reactor_bank'; plant types with one: .*cstr"):
+        _binding("bank_1")
+    with pytest.raises(ValueError, match="unknown plant 'nosuch'"):
+        _binding("nosuch")
+    assert config_for("cstr") is CONFIGS["cstr"]

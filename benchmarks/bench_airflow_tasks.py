@@ -239,9 +239,10 @@ def main(argv: list[str] | None = None) -> int:
                 row["library_s"] = round(warm, 3)
                 row["overhead_s"] = round(row["airflow_s"] - warm, 2)
                 row["overhead_share"] = round(1 - warm / row["airflow_s"], 3)
-        per_day = sum(r["airflow_s"] * (r["n"] if t == "select_plants" else 1) for t, r in run["tasks"].items()
-                      if r["airflow_s"]) if run["tasks"] else 0
-        work = sum(lib["warm"].values())
+        # a plant-day: each mapped task once (mean over plants) and its share of the run's select_plants
+        share = {t: 1 / len(args.plants) if t == "select_plants" else 1 for t in TASKS}
+        per_day = sum(r["airflow_s"] * share[t] for t, r in run["tasks"].items() if r["airflow_s"])
+        work = sum(s * share[t] for t, s in lib["warm"].items())
         run["task_s_per_plant_day"] = round(per_day, 2)
         run["library_s_per_plant_day"] = round(work, 3)
         run["airflow_over_library"] = round(per_day / work, 1) if work else None

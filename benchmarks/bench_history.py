@@ -46,7 +46,7 @@ def floor(raw: Path, out: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models import PLANTS
+    from models.fleet import instance_ids
     from nexus.history import backfill_history
     from warehouse.lake import Lake
 
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     span = parser.add_mutually_exclusive_group()
     span.add_argument("--years", type=int)
     span.add_argument("--days", type=int)
-    parser.add_argument("--plants", nargs="+", default=sorted(PLANTS))
+    parser.add_argument("--plants", nargs="+", default=sorted(instance_ids()),
+                        help="plant instances of the fleet (default: all of models/fleet.toml or NEXUS_FLEET)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chunk-days", type=int, default=31)
     parser.add_argument("--lake", help="keep the lake here instead of a temporary folder")

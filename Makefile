@@ -67,6 +67,7 @@ bench: $(STAMP) $(PYNUMERO)
 	$(BIN)/python benchmarks/bench_monitoring.py --days 21 --plants cstr co2_electrolyzer
 	$(BIN)/python benchmarks/bench_lake_growth.py --days 30
 	$(BIN)/python benchmarks/bench_sql.py --years 1 --silver-days 31 --repeats 10
+	$(BIN)/python benchmarks/bench_fleet.py --cstr-instances 10
 
 # AIRFLOW__API__PORT moves the UI; the execution API URL and log-server ports follow (nexus.settings).
 airflow: $(STAMP) $(PYNUMERO)

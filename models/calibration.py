@@ -596,10 +596,11 @@ def _binding(plant_id: str) -> _Binding:
     try:
         kind = plant_type(plant_id)
     except KeyError as exc:
-        raise ValueError(exc.args[0]) from None
+        raise ValueError(f"no calibration for plant {plant_id!r} ({exc.args[0]}); expected one of "
+                         f"{list(_BUILDERS)} or an instance of one") from None
     if kind not in _BUILDERS:  # (a KeyError inside a builder is its own error, not this one)
-        raise ValueError(f"no calibration for plant {plant_id!r} of type {kind!r}; plant types with one: "
-                         f"{list(_BUILDERS)}")
+        raise ValueError(f"no calibration for plant {plant_id!r} of type {kind!r}; expected one of "
+                         f"{list(_BUILDERS)} or an instance of one")
     return _BUILDERS[kind]()
 
 

@@ -204,7 +204,7 @@ def test_an_instance_of_a_type_without_monitoring_or_calibration_says_its_type(t
     """)))
     with pytest.raises(KeyError, match="plant 'bank_1' of type 'reactor_bank'; plant types with one: .*cstr"):
         config_for("bank_1")
-    with pytest.raises(ValueError, match="plant 'bank_1' of type 'reactor_bank'; plant types with one: .*cstr"):
+    with pytest.raises(ValueError, match="plant 'bank_1' of type 'reactor_bank'; expected one of .*cstr"):
         _binding("bank_1")
     with pytest.raises(ValueError, match="unknown plant 'nosuch'"):
         _binding("nosuch")

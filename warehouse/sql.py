@@ -423,7 +423,9 @@ class LakeTables:
         """Open the tables ``query`` names (and those a previous query reached unnamed) before it runs.
 
         Returns the query to run: on a table's first use in the connection, a table named once
-        with simple filters in its own ``WHERE`` (``column <op> constant``, ``column IN (…)``) is
+        with simple filters in its own ``WHERE`` (``column <op> constant``, ``column IN (…)``; a
+        constant under a cast that may change its value prunes nothing) and no column aliases or
+        ``TABLESAMPLE`` is
         read through a dataset of just the files those filters can match (deltalake file pruning
         by partition values and min/max statistics), registered under a name of its own that
         replaces the table's name in the query text. Later uses read the whole snapshot's

@@ -49,7 +49,7 @@ from nexus.assets import (
 )
 from nexus.dag_support import lake_and_meta, plant_days
 
-PLANTS = instance_ids()  # plant instances of the fleet (models/fleet.toml or NEXUS_FLEET)
+PLANTS = instance_ids(capability="monitoring")  # plant instances of the fleet (models/fleet.toml or NEXUS_FLEET)
 
 
 def _days(job: dict) -> list[dt.date]:

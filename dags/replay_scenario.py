@@ -43,7 +43,7 @@ from nexus.dag_support import lake_and_meta
 
 from models.fleet import instance_ids  # the fleet file; plant modules load lazily
 
-PLANTS = instance_ids()  # plant instances of the fleet (models/fleet.toml or NEXUS_FLEET)
+PLANTS = instance_ids(capability="optimization")  # plant instances of the fleet (models/fleet.toml or NEXUS_FLEET)
 
 
 

@@ -401,6 +401,18 @@ PLANTS: Mapping[str, str] = MappingProxyType({
     "reactor_bank": "models.reactor_bank",  # 1,000 tags: the CSTR a hundred times (not in the demo fleet)
 })
 
+#: What each plant type supports beyond ingestion: process monitoring (``etl.monitoring.CONFIGS``),
+#: calibration (``models.calibration.CALIBRATED_PLANTS``) and setpoint optimization
+#: (``optimization.plants.OPTIMIZED_PLANTS``). Declared here so DAG files can list the instances a
+#: pipeline serves without importing those modules; tests keep it equal to the registries.
+CAPABILITIES: Mapping[str, frozenset[str]] = MappingProxyType({
+    "cstr": frozenset({"monitoring", "calibration", "optimization"}),
+    "biorefinery": frozenset({"monitoring", "calibration", "optimization"}),
+    "co2_electrolyzer": frozenset({"monitoring", "calibration", "optimization"}),
+    "smelter": frozenset({"monitoring", "calibration", "optimization"}),
+    "reactor_bank": frozenset(),
+})
+
 
 def get_plant(plant_id: str) -> Plant:
     """Return the module implementing the plant type of ``plant_id`` (imported on first use).

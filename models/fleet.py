@@ -314,9 +314,13 @@ def get_instance(plant_id: str) -> Instance:
     return load_fleet().get(plant_id)
 
 
-def instance_ids(plant_type: str | None = None) -> list[str]:
-    """Instance ids of the fleet in use, in file order (only of ``plant_type`` if given)."""
-    return [i.plant_id for i in load_fleet() if plant_type is None or i.plant_type == plant_type]
+def instance_ids(plant_type: str | None = None, *, capability: str | None = None) -> list[str]:
+    """Instance ids of the fleet in use, in file order: only of ``plant_type``, and only of types with
+    ``capability`` (``monitoring``, ``calibration``, ``optimization``: :data:`models.base.CAPABILITIES`), if given."""
+    from models.base import CAPABILITIES
+
+    return [i.plant_id for i in load_fleet() if (plant_type is None or i.plant_type == plant_type)
+            and (capability is None or capability in CAPABILITIES.get(i.plant_type, ()))]
 
 
 def instances_of_type(plant_type: str) -> list[Instance]:

@@ -209,3 +209,25 @@ def test_an_instance_of_a_type_without_monitoring_or_calibration_says_its_type(t
     with pytest.raises(ValueError, match="unknown plant 'nosuch'"):
         _binding("nosuch")
     assert config_for("cstr") is CONFIGS["cstr"]
+
+
+def test_capabilities_match_the_registries(tmp_path, monkeypatch):
+    from etl.monitoring import CONFIGS
+    from models.base import CAPABILITIES, PLANTS
+    from models.calibration import CALIBRATED_PLANTS
+    from optimization.plants import OPTIMIZED_PLANTS
+
+    assert set(CAPABILITIES) == set(PLANTS)
+    for kind, registry in (("monitoring", CONFIGS), ("calibration", CALIBRATED_PLANTS),
+                           ("optimization", OPTIMIZED_PLANTS)):
+        assert {t for t, caps in CAPABILITIES.items() if kind in caps} == set(registry), kind
+    monkeypatch.setenv("NEXUS_FLEET", str(write_fleet(tmp_path / "fleet.toml", """
+        [plants.r_101]
+        type = "cstr"
+        site = "plant_a"
+        [plants.bank_1]
+        type = "reactor_bank"
+        site = "plant_a"
+    """)))
+    assert instance_ids() == ["r_101", "bank_1"]
+    assert instance_ids(capability="monitoring") == instance_ids(capability="optimization") == ["r_101"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -124,13 +125,17 @@ class _SimulationWorker:
 
 
 def _worker_main() -> int:
+    # Replies go to the pipe the parent reads; anything else printed (by Python or a library) to stderr.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
     for line in sys.stdin:
         try:
             reply = _simulate_chunk(*json.loads(line))
         except Exception:  # reported to the parent, which raises it
             reply = {"error": traceback.format_exc()}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
     return 0
 
 

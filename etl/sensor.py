@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.historian import parse_file_name, parse_historian_csv
+from etl.historian import decompress, parse_file_name, parse_historian_csv
 from etl.landing import land_files, manifest
 from etl.rollups import build_daily
 from etl.units import convert
@@ -128,9 +128,8 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     for row in files.to_pylist():
         content = (Path(lake.root) / row["raw_path"]).read_bytes()
         try:
-            table = parse_historian_csv(content, plant_id=batch.plant_id, period_date=row["period_date"],
-                                        source_file=row["raw_path"], sha256=row["sha256"],
-                                        ingested_at=now, run_id=meta.run_id)
+            table = _parse_file(content, plant_id=batch.plant_id, period_date=row["period_date"],
+                                source_file=row["raw_path"], sha256=row["sha256"], ingested_at=now, run_id=meta.run_id)
         except UnparseableFile as exc:
             log.warning("rejected %s: %s", row["file_name"], exc)
             rejected.append(row["file_name"])
@@ -154,6 +153,41 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
             "parse_errors": parse_errors}
 
 
+#: :func:`load_bronze` parses a plain (unquoted) file larger than this in pieces of
+#: about this many bytes of whole lines, so the parser's per-line Python objects stay bounded.
+PARSE_BYTES = 8 * 2**20
+
+
+def _parse_file(content: bytes, *, parse_bytes: int | None = None, **kwargs: Any) -> pa.Table:
+    """:func:`~etl.historian.parse_historian_csv` of one file, in pieces of whole lines if it is large.
+
+    Each piece is the header line and a run of data lines, cut before a non-empty line that follows
+    a non-empty line; its line numbers are shifted to the file's. Files with quotes, NUL bytes or
+    carriage returns are parsed whole, as are small ones.
+    """
+    size = parse_bytes or PARSE_BYTES
+    content = decompress(content, kwargs["source_file"])
+    header_end = content.find(b"\n") + 1
+    if (len(content) <= size or header_end <= 0
+            or any(b in content for b in (b'"', b"\x00", b"\r"))):
+        return parse_historian_csv(content, **kwargs)
+    header, parts, pos, first_line = content[:header_end], [], header_end, 2
+    while pos < len(content):
+        cut = len(content) if pos + size >= len(content) else content.find(b"\n", pos + size) + 1
+        while 0 < cut < len(content) and (content[cut:cut + 1] == b"\n" or content[cut - 2:cut - 1] == b"\n"):
+            cut = content.find(b"\n", cut) + 1  # never cut next to an empty line
+        if cut <= 0:
+            cut = len(content)
+        piece = parse_historian_csv(header + content[pos:cut], **kwargs)
+        if piece.num_rows:
+            i = piece.schema.get_field_index("_line_number")
+            piece = piece.set_column(i, piece.schema.field(i), pc.add(piece["_line_number"], first_line - 2))
+        parts.append(piece)
+        first_line += content.count(b"\n", pos, cut)
+        pos = cut
+    return pa.concat_tables(parts)
+
+
 def _batch_files(lake: Lake, batch: Batch, statuses: tuple[str, ...] = ("landed", "loaded")) -> pa.Table:
     """Manifest rows of the batch's files (by status), in delivery order."""
     if batch.last in (None, batch.day):
@@ -166,13 +200,12 @@ def _batch_files(lake: Lake, batch: Batch, statuses: tuple[str, ...] = ("landed"
     return rows.sort_by([("period_date", "ascending"), ("received_at", "ascending"), ("file_name", "ascending")])
 
 
-def _bronze(lake: Lake, batch: Batch) -> pd.DataFrame:
-    if batch.last in (None, batch.day):
-        return lake.read(BRONZE_TAG_READINGS, where={"plant_id": batch.plant_id, "period_date": batch.day}).to_pandas()
+def _bronze_dataset(lake: Lake, batch: Batch) -> tuple[Any, Any]:
+    """The bronze table as a lazy dataset of the batch's files and the filter of the batch's rows."""
     expr = ((pc.field("plant_id") == batch.plant_id) & (pc.field("period_date") >= pa.scalar(batch.day, pa.date32()))
             & (pc.field("period_date") < pa.scalar(batch.stop, pa.date32())))
     files = [("plant_id", "=", batch.plant_id), ("period_date", ">=", batch.day), ("period_date", "<", batch.stop)]
-    return lake.dataset(BRONZE_TAG_READINGS, files=files).to_table(filter=expr).to_pandas()
+    return lake.dataset(BRONZE_TAG_READINGS, files=files), expr
 
 
 # --------------------------------------------------------------------------------------- silver
@@ -214,90 +247,56 @@ def sensor_suite(plant_id: str, batch: Batch | None = None) -> list[Any]:
     return suite
 
 
-def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
+#: :func:`publish_silver` stages, validates and deduplicates a batch this many tags at a time. A
+#: tag's rows never depend on another tag's (rules are per row, repeats and conflicts per tag and
+#: time), so the groups give exactly the rows of the whole batch; only the row accounting and the
+#: completeness are summed over the groups. Bounds memory by tags x readings, whatever the tag count.
+GROUP_TAGS = 250
+
+
+def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: int | None = None) -> dict[str, Any]:
     """Validate the batch's bronze rows; publish the passing ones, quarantine the rest.
 
-    Write-audit-publish: the batch is staged in memory, validated by the Great Expectations
-    suite (and the Delta constraints on write), deduplicated (latest delivery wins), then the
-    day's silver and quarantine rows are replaced in one commit each.
+    Write-audit-publish: the batch is staged in memory ``group_tags`` tags at a time (default
+    :data:`GROUP_TAGS`), each group validated by the Great Expectations suite, deduplicated
+    (latest delivery wins) and converted; then the row accounting of the whole batch is checked
+    and the day's silver and quarantine rows are replaced in one commit each.
     """
     plant = get_plant(batch.plant_id)
     catalog = {t.tag: t for t in plant.TAGS}
-    bronze = _bronze(lake, batch)
-    bronze[ROW_ID] = np.arange(len(bronze))
+    dataset, in_batch = _bronze_dataset(lake, batch)
     files = _batch_files(lake, batch, ("landed", "loaded", "empty", "duplicate", "rejected"))
     received = dict(zip(files["sha256"].to_pylist(), files["received_at"].to_pylist()))
-
-    parse_failed = bronze["_parse_error"].notna()
-    cand = bronze.loc[~parse_failed].copy()
-    cand = pd.DataFrame({
-        ROW_ID: cand[ROW_ID],
-        "plant_id": cand["plant_id"],
-        "tag": cand["tag"],
-        "ts": cand["timestamp"],
-        "value": cand["value"],
-        # catalog look-ups as dict maps (a tag outside the catalog gets no unit and no range)
-        "unit": cand["tag"].map({t: c.unit for t, c in catalog.items()}).astype(object).where(lambda u: u.notna(), None),
-        "range_min": cand["tag"].map({t: c.range_min for t, c in catalog.items()}).astype(float),
-        "range_max": cand["tag"].map({t: c.range_max for t, c in catalog.items()}).astype(float),
-        "quality": opc_quality(cand["quality"].fillna(0).to_numpy()),
-        "quality_code": cand["quality"],
-        "day_start": pd.to_datetime(cand["period_date"]).dt.tz_localize("UTC").astype("datetime64[us, UTC]"),
-    })
-    cand["day_end"] = cand["day_start"] + pd.Timedelta(days=1)
     suite = sensor_suite(batch.plant_id, batch)
-    result = validate_rows(cand, suite, name=f"{SILVER_SENSOR_READINGS.name}:{batch.plant_id}")
-
-    # Repeated readings of one (tag, UTC time) among the passing rows, however their timestamps were
-    # written: identical repeats (same value and quality) are duplicates, kept once (latest delivery);
-    # different values are a conflict, and every side of it goes to quarantine with the others' values.
-    passing = cand[~cand[ROW_ID].isin(result.failed)].merge(
-        bronze[[ROW_ID, "_source_file", "_source_sha256", "_line_number", "_ingested_at"]], on=ROW_ID)
-    passing["_received_at"] = passing["_source_sha256"].map(received)
-    passing = passing.sort_values(["_received_at", "_source_file", "_line_number"], kind="stable")
-    conflicts = _conflicts(passing)
-
-    # Quarantine: parse failures, rows that failed a rule and conflicting readings, one row each.
-    reasons = {int(i): [("parse", e)] for i, e in zip(bronze.loc[parse_failed, ROW_ID], bronze.loc[parse_failed, "_parse_error"])}
-    reasons.update(result.failed)
-    reasons.update(conflicts)
-    bad = bronze[bronze[ROW_ID].isin(reasons)].copy()
     now = pd.Timestamp.now(tz="UTC")
-    quarantine = pd.DataFrame({
-        "plant_id": bad["plant_id"], "period_date": bad["period_date"], "tag": bad["tag"],
-        "timestamp": bad["timestamp"], "value": bad["value"], "quality": bad["quality"],
-        "rule": [reasons[i][0][0] for i in bad[ROW_ID]],
-        "reason": ["; ".join(r for _, r in reasons[i]) for i in bad[ROW_ID]],
-        "_raw_line": bad["_raw_line"], "_source_file": bad["_source_file"], "_line_number": bad["_line_number"],
-        "_quarantined_at": now, "_run_id": meta.run_id,
-    })
+    size = max(1, group_tags or GROUP_TAGS)
+    tags = sorted(t for t in pc.unique(dataset.to_table(columns=["tag"], filter=in_batch)["tag"]).to_pylist()
+                  if t is not None)
+    groups = [tags[i:i + size] for i in range(0, len(tags), size)] or [[]]
 
-    # Publish: the remaining rows once each (latest delivery of identical repeats), canonical units.
-    good = passing[~passing[ROW_ID].isin(conflicts)]
-    repeated = good.duplicated(subset=["tag", "ts"], keep="last")
-    dropped_ids = good.loc[repeated, ROW_ID]
-    good = good.loc[~repeated].copy()
-    for tag, idx in good.groupby("tag").groups.items():
-        spec = catalog[tag]
-        good.loc[idx, "value"] = convert(good.loc[idx, "value"].to_numpy(), spec.unit, spec.canonical_unit)
-        good.loc[idx, "unit"] = spec.canonical_unit
-    good = good.sort_values(["tag", "ts"])
-    silver = pd.DataFrame({
-        "plant_id": good["plant_id"], "reading_date": good["ts"].dt.date, "tag": good["tag"], "ts": good["ts"],
-        "value": good["value"], "unit": good["unit"], "quality": good["quality"],
-        "quality_code": good["quality_code"], "flag": None, "flag_reason": None, "_source_file": good["_source_file"],
-        "_line_number": good["_line_number"], "_ingested_at": good["_ingested_at"], "_run_id": meta.run_id,
-    })
+    silver_parts, quarantine_parts, per_day, n_bronze, n_dropped, n_conflicts, evaluated = [], [], {}, 0, 0, 0, 0
+    for k, group in enumerate(groups):
+        rows = in_batch
+        if len(groups) > 1:  # one group's rows read at a time; rows without a tag (parse failures) with the first
+            of_group = pc.field("tag").isin(pa.array(group, pa.string()))
+            rows = rows & (of_group | pc.field("tag").is_null() if k == 0 else of_group)
+        part = dataset.to_table(filter=rows)
+        part = part.append_column(ROW_ID, pa.array(np.arange(n_bronze, n_bronze + part.num_rows, dtype=np.int64)))
+        n_bronze += part.num_rows
+        out = _silver_group(part.to_pandas(), catalog, received, suite, batch, meta, now)
+        del part
+        silver_parts.append(lake.conform(SILVER_SENSOR_READINGS, out["silver"]))
+        quarantine_parts.append(out["quarantine"])
+        for key, counts in out["per_day"].items():
+            per_day[key] = per_day[key].add(counts, fill_value=0) if key in per_day else counts
+        n_dropped += out["dropped"]
+        n_conflicts += out["conflicts"]
+        evaluated = max(evaluated, out["evaluated"])
+    silver = pa.concat_tables(silver_parts) if silver_parts else SILVER_SENSOR_READINGS.schema.empty_table()
+    del silver_parts
+    # quarantine rows in bronze order (group by group)
+    quarantine = pd.concat(quarantine_parts).sort_values("_row").drop(columns="_row").reset_index(drop=True)
 
-    # Row accounting per file day, every outcome counted where it happened, checked before publishing.
-    day_of = bronze.set_index(ROW_ID)["period_date"]
-    per_day = {
-        "bronze_rows": bronze.groupby("period_date").size(),
-        "silver_rows": day_of.loc[good[ROW_ID]].value_counts(),
-        "quarantined_rows": quarantine.groupby("period_date").size(),
-        "duplicates_removed": day_of.loc[dropped_ids].value_counts(),
-        "conflicting_rows": day_of.loc[list(conflicts)].value_counts(),
-    }
     expected = len(plant.TAGS) * round(86400 / plant.INFO.sampling.total_seconds())
     status = pd.DataFrame({"day": files["period_date"].to_pylist(), "status": files["status"].to_pylist()})
     audits = []
@@ -328,18 +327,93 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]
                           where={"plant_id": batch.plant_id}, meta=meta)
     lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
     figures = {
-        "bronze_rows": len(bronze), "silver_rows": len(silver), "quarantined_rows": len(quarantine),
-        "duplicates_removed": len(dropped_ids), "conflicting_rows": len(conflicts),
+        "bronze_rows": n_bronze, "silver_rows": silver.num_rows, "quarantined_rows": len(quarantine),
+        "duplicates_removed": n_dropped, "conflicting_rows": n_conflicts,
         "expected_rows": expected * len(batch.days),
-        "completeness": round(len(silver) / (expected * len(batch.days)), 4),
+        "completeness": round(silver.num_rows / (expected * len(batch.days)), 4),
         "status": _worst([a["status"] for a in audits]),
     }
     rules = quarantine["rule"].value_counts().to_dict()
     log.info("silver %s: %s; quarantine rules %s", batch, figures, rules)
     if figures["status"] in ("empty", "incomplete", "partial"):
         log.warning("%s is %s: %d of %d expected readings (%.1f %%) reached silver", batch, figures["status"],
-                    len(silver), figures["expected_rows"], 100 * figures["completeness"])
-    return {**figures, "quarantine_rules": rules, "expectations": result.statistics.get("evaluated_expectations", 0)}
+                    silver.num_rows, figures["expected_rows"], 100 * figures["completeness"])
+    return {**figures, "quarantine_rules": rules, "expectations": evaluated}
+
+
+def _silver_group(bronze: pd.DataFrame, catalog: dict[str, Any], received: dict[str, Any], suite: list[Any],
+                  batch: Batch, meta: CommitMeta, now: pd.Timestamp) -> dict[str, Any]:
+    """Silver, quarantine and per-day counts of one group of tags' bronze rows (see :func:`publish_silver`)."""
+    parse_failed = bronze["_parse_error"].notna()
+    cand = bronze.loc[~parse_failed].copy()
+    cand = pd.DataFrame({
+        ROW_ID: cand[ROW_ID],
+        "plant_id": cand["plant_id"],
+        "tag": cand["tag"],
+        "ts": cand["timestamp"],
+        "value": cand["value"],
+        # catalog look-ups as dict maps (a tag outside the catalog gets no unit and no range)
+        "unit": cand["tag"].map({t: c.unit for t, c in catalog.items()}).astype(object).where(lambda u: u.notna(), None),
+        "range_min": cand["tag"].map({t: c.range_min for t, c in catalog.items()}).astype(float),
+        "range_max": cand["tag"].map({t: c.range_max for t, c in catalog.items()}).astype(float),
+        "quality": opc_quality(cand["quality"].fillna(0).to_numpy()),
+        "quality_code": cand["quality"],
+        "day_start": pd.to_datetime(cand["period_date"]).dt.tz_localize("UTC").astype("datetime64[us, UTC]"),
+    })
+    cand["day_end"] = cand["day_start"] + pd.Timedelta(days=1)
+    result = validate_rows(cand, suite, name=f"{SILVER_SENSOR_READINGS.name}:{batch.plant_id}")
+
+    # Repeated readings of one (tag, UTC time) among the passing rows, however their timestamps were
+    # written: identical repeats (same value and quality) are duplicates, kept once (latest delivery);
+    # different values are a conflict, and every side of it goes to quarantine with the others' values.
+    passing = cand[~cand[ROW_ID].isin(result.failed)].merge(
+        bronze[[ROW_ID, "_source_file", "_source_sha256", "_line_number", "_ingested_at"]], on=ROW_ID)
+    passing["_received_at"] = passing["_source_sha256"].map(received)
+    passing = passing.sort_values(["_received_at", "_source_file", "_line_number"], kind="stable")
+    conflicts = _conflicts(passing)
+
+    # Quarantine: parse failures, rows that failed a rule and conflicting readings, one row each.
+    reasons = {int(i): [("parse", e)] for i, e in zip(bronze.loc[parse_failed, ROW_ID], bronze.loc[parse_failed, "_parse_error"])}
+    reasons.update(result.failed)
+    reasons.update(conflicts)
+    bad = bronze[bronze[ROW_ID].isin(reasons)].copy()
+    quarantine = pd.DataFrame({
+        "plant_id": bad["plant_id"], "period_date": bad["period_date"], "tag": bad["tag"],
+        "timestamp": bad["timestamp"], "value": bad["value"], "quality": bad["quality"],
+        "rule": [reasons[i][0][0] for i in bad[ROW_ID]],
+        "reason": ["; ".join(r for _, r in reasons[i]) for i in bad[ROW_ID]],
+        "_raw_line": bad["_raw_line"], "_source_file": bad["_source_file"], "_line_number": bad["_line_number"],
+        "_quarantined_at": now, "_run_id": meta.run_id, "_row": bad[ROW_ID],
+    })
+
+    # Publish: the remaining rows once each (latest delivery of identical repeats), canonical units.
+    good = passing[~passing[ROW_ID].isin(conflicts)]
+    repeated = good.duplicated(subset=["tag", "ts"], keep="last")
+    dropped_ids = good.loc[repeated, ROW_ID]
+    good = good.loc[~repeated].copy()
+    for tag, idx in good.groupby("tag").groups.items():
+        spec = catalog[tag]
+        good.loc[idx, "value"] = convert(good.loc[idx, "value"].to_numpy(), spec.unit, spec.canonical_unit)
+        good.loc[idx, "unit"] = spec.canonical_unit
+    good = good.sort_values(["tag", "ts"])
+    silver = pd.DataFrame({
+        "plant_id": good["plant_id"], "reading_date": good["ts"].dt.date, "tag": good["tag"], "ts": good["ts"],
+        "value": good["value"], "unit": good["unit"], "quality": good["quality"],
+        "quality_code": good["quality_code"], "flag": None, "flag_reason": None, "_source_file": good["_source_file"],
+        "_line_number": good["_line_number"], "_ingested_at": good["_ingested_at"], "_run_id": meta.run_id,
+    })
+
+    # Row accounting per file day, every outcome counted where it happened, checked before publishing.
+    day_of = bronze.set_index(ROW_ID)["period_date"]
+    per_day = {
+        "bronze_rows": bronze.groupby("period_date").size(),
+        "silver_rows": day_of.loc[good[ROW_ID]].value_counts(),
+        "quarantined_rows": quarantine.groupby("period_date").size(),
+        "duplicates_removed": day_of.loc[dropped_ids].value_counts(),
+        "conflicting_rows": day_of.loc[list(conflicts)].value_counts(),
+    }
+    return {"silver": silver, "quarantine": quarantine, "per_day": per_day, "dropped": len(dropped_ids),
+            "conflicts": len(conflicts), "evaluated": result.statistics.get("evaluated_expectations", 0)}
 
 
 #: A plant-day with at least this share of the readings its tag catalog expects is complete.

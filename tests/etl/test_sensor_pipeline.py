@@ -127,6 +127,38 @@ def test_each_step_reruns_idempotently(processed):
     assert snapshot() == before
 
 
+def test_a_day_in_tag_groups_and_file_pieces_equals_the_whole_day(processed, monkeypatch):
+    """Parsing big files in pieces of lines and publishing silver a few tags at a time (as a
+    1,000-tag plant-day is, to bound memory) gives exactly the rows and accounting of the whole day."""
+    import etl.sensor as sensor
+
+    lake, batch = processed["lake"], processed["batch"]
+    drop = {"_run_id", "run_id", "_ingested_at", "_quarantined_at", "completed_at"}
+    specs = (BRONZE_TAG_READINGS, SILVER_SENSOR_READINGS, SILVER_SENSOR_QUARANTINE, FCT_TAG_HOURLY, FCT_INGEST_BATCHES)
+
+    def snapshot():
+        out = {}
+        for spec in specs:
+            t = lake.read(spec)
+            out[spec.name] = sorted(map(repr, t.select([c for c in t.column_names if c not in drop]).to_pylist()))
+        return out
+
+    before = snapshot()
+    tags = len(get_plant("cstr").TAGS)
+    monkeypatch.setattr(sensor, "PARSE_BYTES", 3000)  # every file of the day in pieces of ~40 lines
+    meta = CommitMeta(dag_id="pytest", run_id="grouped", source="sensor:cstr")
+    bronze = load_bronze(lake, batch, meta)
+    silver = publish_silver(lake, batch, meta, group_tags=3)  # the day's tags in groups of 3
+    build_gold(lake, batch, meta)
+    assert tags > 6 and bronze["rows"] == processed["out"]["bronze"]["rows"]
+    first = processed["out"]["silver"]
+    for key in ("bronze_rows", "silver_rows", "quarantined_rows", "duplicates_removed", "conflicting_rows", "completeness",
+                "status", "quarantine_rules"):
+        assert silver[key] == first[key], key
+    assert silver["quarantined_rows"] > 0 and silver["duplicates_removed"] > 0
+    assert snapshot() == before
+
+
 def test_a_late_file_for_an_earlier_day_is_reported_and_taken_by_its_rerun(tmp_path):
     lake, landing = Lake(tmp_path / "lake"), tmp_path / "landing"
     inbox = landing / "sensor" / "cstr"

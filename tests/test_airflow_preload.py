@@ -80,7 +80,8 @@ SCHEDULER = textwrap.dedent("""
     _, status = os.waitpid(pid, 0)
     print(json.dumps({"file": airflow_local_settings.__file__, "preloaded": sorted(airflow_local_settings.preloaded),
                       "parent_threads": parent_threads, "child_exit": os.waitstatus_to_exitcode(status),
-                      "great_expectations": "great_expectations" in sys.modules}))
+                      "great_expectations": "great_expectations" in sys.modules,
+                      "settings_log": airflow.settings.log.name}))
 """)
 
 
@@ -99,3 +100,4 @@ def test_scheduler_preloads_without_a_delta_runtime_and_a_forked_task_writes_del
     assert got["child_exit"] == 0  # the forked child wrote a Delta table and queried DuckDB
     assert (tmp_path / "lake" / "gold" / "dim_assets" / "_delta_log").is_dir()
     assert got["great_expectations"] is ("great_expectations" in nexus_settings.PRELOAD)
+    assert got["settings_log"] == "airflow.settings"  # nothing of ours was copied into Airflow's settings

@@ -29,6 +29,10 @@ import os
 import sys
 import time
 
+#: Airflow copies every name this module exports into ``airflow.settings`` (its overrides and policy
+#: hooks); this module overrides nothing, so it exports nothing.
+__all__: list[str] = []
+
 log = logging.getLogger(__name__)
 
 #: Imported in the scheduler (LocalExecutor) and in Celery workers, in this order; then the plant

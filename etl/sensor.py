@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import duckdb
 import numpy as np
@@ -124,32 +125,43 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     """
     files = _batch_files(lake, batch, ("landed", "loaded", "empty"))
     now = dt.datetime.now(dt.timezone.utc)
-    parts, updates, rejected, empty = [], [], [], []
+    writer = _IntervalWriter(lake, BRONZE_TAG_READINGS, batch, meta, "period_date")
+    buffered, updates, rejected, empty, loaded, rows = [], [], [], [], 0, 0
     for row in files.to_pylist():
         content = (Path(lake.root) / row["raw_path"]).read_bytes()
+        first, n, flushed = len(buffered), 0, False
         try:
-            table = _parse_file(content, plant_id=batch.plant_id, period_date=row["period_date"],
-                                source_file=row["raw_path"], sha256=row["sha256"], ingested_at=now, run_id=meta.run_id)
+            for piece in _parse_pieces(content, plant_id=batch.plant_id, period_date=row["period_date"],
+                                       source_file=row["raw_path"], sha256=row["sha256"], ingested_at=now,
+                                       run_id=meta.run_id):
+                buffered.append(piece)
+                n += piece.num_rows
+                if sum(t.num_rows for t in buffered) >= WRITE_ROWS:
+                    writer.write(pa.concat_tables(buffered))
+                    buffered, first, flushed = [], 0, True
         except UnparseableFile as exc:
+            if flushed:  # cannot happen: a file is refused on its gzip stream or header, so on its first piece
+                raise
+            del buffered[first:]
             log.warning("rejected %s: %s", row["file_name"], exc)
             rejected.append(row["file_name"])
             updates.append({**row, "status": "rejected", "reason": str(exc), "rows_loaded": 0, "_run_id": meta.run_id})
             continue
-        if table.num_rows == 0:
+        if n == 0:
             reason = "0 bytes: no header and no data line" if not content else "no data line (header only)"
             log.warning("empty file %s: %s", row["file_name"], reason)
             empty.append(row["file_name"])
             updates.append({**row, "status": "empty", "reason": reason, "rows_loaded": 0, "_run_id": meta.run_id})
             continue
-        parts.append(table)
-        updates.append({**row, "status": "loaded", "reason": None, "rows_loaded": table.num_rows, "_run_id": meta.run_id})
-    bronze = pa.concat_tables(parts) if parts else BRONZE_TAG_READINGS.schema.empty_table()
-    lake.replace_interval(BRONZE_TAG_READINGS, bronze, start=batch.day, end=batch.stop, column="period_date",
-                          where={"plant_id": batch.plant_id}, meta=meta)
+        loaded, rows = loaded + 1, rows + n
+        updates.append({**row, "status": "loaded", "reason": None, "rows_loaded": n, "_run_id": meta.run_id})
+    if buffered:
+        writer.write(pa.concat_tables(buffered))
+    parse_errors = writer.parse_errors
+    writer.close()
     if updates:
         lake.upsert(RAW_FILES, pa.Table.from_pylist(updates, schema=RAW_FILES.schema), meta=meta)
-    parse_errors = int(pc.sum(pc.is_valid(bronze["_parse_error"])).as_py() or 0) if bronze.num_rows else 0
-    return {"files": len(parts), "rejected_files": rejected, "empty_files": empty, "rows": bronze.num_rows,
+    return {"files": loaded, "rejected_files": rejected, "empty_files": empty, "rows": rows,
             "parse_errors": parse_errors}
 
 
@@ -158,20 +170,22 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
 PARSE_BYTES = 8 * 2**20
 
 
-def _parse_file(content: bytes, *, parse_bytes: int | None = None, **kwargs: Any) -> pa.Table:
+def _parse_pieces(content: bytes, *, parse_bytes: int | None = None, **kwargs: Any) -> Iterator[pa.Table]:
     """:func:`~etl.historian.parse_historian_csv` of one file, in pieces of whole lines if it is large.
 
     Each piece is the header line and a run of data lines, cut before a non-empty line that follows
     a non-empty line; its line numbers are shifted to the file's. Files with quotes, NUL bytes or
-    carriage returns are parsed whole, as are small ones.
+    carriage returns are parsed whole, as are small ones. A file is refused (``UnparseableFile``)
+    on its gzip stream or its header, so on its first piece.
     """
     size = parse_bytes or PARSE_BYTES
     content = decompress(content, kwargs["source_file"])
     header_end = content.find(b"\n") + 1
     if (len(content) <= size or header_end <= 0
             or any(b in content for b in (b'"', b"\x00", b"\r"))):
-        return parse_historian_csv(content, **kwargs)
-    header, parts, pos, first_line = content[:header_end], [], header_end, 2
+        yield parse_historian_csv(content, **kwargs)
+        return
+    header, pos, first_line = content[:header_end], header_end, 2
     while pos < len(content):
         cut = len(content) if pos + size >= len(content) else content.find(b"\n", pos + size) + 1
         while 0 < cut < len(content) and (content[cut:cut + 1] == b"\n" or content[cut - 2:cut - 1] == b"\n"):
@@ -182,10 +196,41 @@ def _parse_file(content: bytes, *, parse_bytes: int | None = None, **kwargs: Any
         if piece.num_rows:
             i = piece.schema.get_field_index("_line_number")
             piece = piece.set_column(i, piece.schema.field(i), pc.add(piece["_line_number"], first_line - 2))
-        parts.append(piece)
+        yield piece
         first_line += content.count(b"\n", pos, cut)
         pos = cut
-    return pa.concat_tables(parts)
+
+
+#: A table's rows of a large batch are written in parts of about this many rows (see :class:`_IntervalWriter`).
+WRITE_ROWS = 500_000
+
+
+class _IntervalWriter:
+    """Writes a batch's rows of one table in parts: the first replaces the batch's interval, the rest append.
+
+    A rerun replaces the interval again, so it stays idempotent; a batch that fits one part (every
+    CSTR-sized day) is one ``replace_interval`` commit as before. Between the parts' commits a
+    reader sees part of the batch's day.
+    """
+
+    def __init__(self, lake: Lake, spec: Any, batch: Batch, meta: CommitMeta, column: str) -> None:
+        self.lake, self.spec, self.batch, self.meta, self.column = lake, spec, batch, meta, column
+        self.started, self.rows, self.parse_errors = False, 0, 0
+
+    def write(self, table: pa.Table) -> None:
+        if "_parse_error" in table.column_names:
+            self.parse_errors += table.num_rows - table["_parse_error"].null_count
+        if not self.started:
+            self.lake.replace_interval(self.spec, table, start=self.batch.day, end=self.batch.stop, column=self.column,
+                                       where={"plant_id": self.batch.plant_id}, meta=self.meta)
+            self.started = True
+        elif table.num_rows:
+            self.lake.append(self.spec, table, meta=self.meta)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        if not self.started:  # no row: the interval is emptied
+            self.write(self.spec.schema.empty_table())
 
 
 def _batch_files(lake: Lake, batch: Batch, statuses: tuple[str, ...] = ("landed", "loaded")) -> pa.Table:
@@ -274,6 +319,8 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: in
                   if t is not None)
     groups = [tags[i:i + size] for i in range(0, len(tags), size)] or [[]]
 
+    # each group's silver rows wait in a temporary Arrow file until the whole batch's accounting adds up
+    spill = tempfile.TemporaryDirectory(prefix="nexus-silver-")
     silver_parts, quarantine_parts, per_day, n_bronze, n_dropped, n_conflicts, evaluated = [], [], {}, 0, 0, 0, 0
     for k, group in enumerate(groups):
         rows = in_batch
@@ -285,15 +332,14 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: in
         n_bronze += part.num_rows
         out = _silver_group(part.to_pandas(), catalog, received, suite, batch, meta, now)
         del part
-        silver_parts.append(lake.conform(SILVER_SENSOR_READINGS, out["silver"]))
+        silver_parts.append(_spill(spill.name, k, lake.conform(SILVER_SENSOR_READINGS, out["silver"])))
         quarantine_parts.append(out["quarantine"])
         for key, counts in out["per_day"].items():
             per_day[key] = per_day[key].add(counts, fill_value=0) if key in per_day else counts
         n_dropped += out["dropped"]
         n_conflicts += out["conflicts"]
         evaluated = max(evaluated, out["evaluated"])
-    silver = pa.concat_tables(silver_parts) if silver_parts else SILVER_SENSOR_READINGS.schema.empty_table()
-    del silver_parts
+    n_silver = sum(n for _, n in silver_parts)
     # quarantine rows in bronze order (group by group)
     quarantine = pd.concat(quarantine_parts).sort_values("_row").drop(columns="_row").reset_index(drop=True)
 
@@ -321,24 +367,47 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: in
 
     # on the partition column reading_date (the UTC day of ts, so the same rows as the ts interval): the
     # day's partitions are replaced from the log alone, without scanning years of files' statistics
-    lake.replace_interval(SILVER_SENSOR_READINGS, silver, start=batch.day, end=batch.stop, column="reading_date",
-                          where={"plant_id": batch.plant_id}, meta=meta)
+    with spill:
+        writer = _IntervalWriter(lake, SILVER_SENSOR_READINGS, batch, meta, "reading_date")
+        for part in _parts(silver_parts):
+            writer.write(part)
+        writer.close()
     lake.replace_interval(SILVER_SENSOR_QUARANTINE, quarantine, start=batch.day, end=batch.stop, column="period_date",
                           where={"plant_id": batch.plant_id}, meta=meta)
     lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
     figures = {
-        "bronze_rows": n_bronze, "silver_rows": silver.num_rows, "quarantined_rows": len(quarantine),
+        "bronze_rows": n_bronze, "silver_rows": n_silver, "quarantined_rows": len(quarantine),
         "duplicates_removed": n_dropped, "conflicting_rows": n_conflicts,
         "expected_rows": expected * len(batch.days),
-        "completeness": round(silver.num_rows / (expected * len(batch.days)), 4),
+        "completeness": round(n_silver / (expected * len(batch.days)), 4),
         "status": _worst([a["status"] for a in audits]),
     }
     rules = quarantine["rule"].value_counts().to_dict()
     log.info("silver %s: %s; quarantine rules %s", batch, figures, rules)
     if figures["status"] in ("empty", "incomplete", "partial"):
         log.warning("%s is %s: %d of %d expected readings (%.1f %%) reached silver", batch, figures["status"],
-                    silver.num_rows, figures["expected_rows"], 100 * figures["completeness"])
+                    n_silver, figures["expected_rows"], 100 * figures["completeness"])
     return {**figures, "quarantine_rules": rules, "expectations": evaluated}
+
+
+def _spill(directory: str, k: int, table: pa.Table) -> tuple[str, int]:
+    """Write ``table`` to an Arrow file in ``directory``; its path and row count."""
+    path = str(Path(directory) / f"part-{k:05d}.arrow")
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
+        out.write_table(table)
+    return path, table.num_rows
+
+
+def _parts(spilled: list[tuple[str, int]]) -> Iterator[pa.Table]:
+    """The spilled tables again (memory-mapped), merged into parts of at most :data:`WRITE_ROWS` rows (or one table)."""
+    held: list[pa.Table] = []
+    for path, rows in spilled:
+        if held and sum(t.num_rows for t in held) + rows > WRITE_ROWS:
+            yield pa.concat_tables(held)
+            held = []
+        held.append(pa.ipc.open_file(pa.memory_map(path)).read_all())
+    if held:
+        yield pa.concat_tables(held)
 
 
 def _silver_group(bronze: pd.DataFrame, catalog: dict[str, Any], received: dict[str, Any], suite: list[Any],

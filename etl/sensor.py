@@ -13,6 +13,7 @@ figures, every file that arrived and the day's completeness against the tag cata
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import logging
 import tempfile
@@ -227,6 +228,7 @@ class _IntervalWriter:
         elif table.num_rows:
             self.lake.append(self.spec, table, meta=self.meta)
         self.rows += table.num_rows
+        _trim()
 
     def close(self) -> None:
         if not self.started:  # no row: the interval is emptied
@@ -296,7 +298,7 @@ def sensor_suite(plant_id: str, batch: Batch | None = None) -> list[Any]:
 #: tag's rows never depend on another tag's (rules are per row, repeats and conflicts per tag and
 #: time), so the groups give exactly the rows of the whole batch; only the row accounting and the
 #: completeness are summed over the groups. Bounds memory by tags x readings, whatever the tag count.
-GROUP_TAGS = 250
+GROUP_TAGS = 200
 
 
 def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: int | None = None) -> dict[str, Any]:
@@ -330,8 +332,11 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: in
         part = dataset.to_table(filter=rows)
         part = part.append_column(ROW_ID, pa.array(np.arange(n_bronze, n_bronze + part.num_rows, dtype=np.int64)))
         n_bronze += part.num_rows
-        out = _silver_group(part.to_pandas(), catalog, received, suite, batch, meta, now)
+        # a batch of several groups records one validation per group (its suite named by the group)
+        name = SILVER_SENSOR_READINGS.name + (f"#tags{k + 1}of{len(groups)}" if len(groups) > 1 else "")
+        out = _silver_group(part.to_pandas(), catalog, received, suite, batch, meta, now, name)
         del part
+        _trim()
         silver_parts.append(_spill(spill.name, k, lake.conform(SILVER_SENSOR_READINGS, out["silver"])))
         quarantine_parts.append(out["quarantine"])
         for key, counts in out["per_day"].items():
@@ -390,6 +395,14 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: in
     return {**figures, "quarantine_rules": rules, "expectations": evaluated}
 
 
+def _trim() -> None:
+    """Hand the C heap's free pages back to the system (glibc keeps them after a group's objects die)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _spill(directory: str, k: int, table: pa.Table) -> tuple[str, int]:
     """Write ``table`` to an Arrow file in ``directory``; its path and row count."""
     path = str(Path(directory) / f"part-{k:05d}.arrow")
@@ -411,7 +424,7 @@ def _parts(spilled: list[tuple[str, int]]) -> Iterator[pa.Table]:
 
 
 def _silver_group(bronze: pd.DataFrame, catalog: dict[str, Any], received: dict[str, Any], suite: list[Any],
-                  batch: Batch, meta: CommitMeta, now: pd.Timestamp) -> dict[str, Any]:
+                  batch: Batch, meta: CommitMeta, now: pd.Timestamp, name: str) -> dict[str, Any]:
     """Silver, quarantine and per-day counts of one group of tags' bronze rows (see :func:`publish_silver`)."""
     parse_failed = bronze["_parse_error"].notna()
     cand = bronze.loc[~parse_failed].copy()
@@ -430,7 +443,7 @@ def _silver_group(bronze: pd.DataFrame, catalog: dict[str, Any], received: dict[
         "day_start": pd.to_datetime(cand["period_date"]).dt.tz_localize("UTC").astype("datetime64[us, UTC]"),
     })
     cand["day_end"] = cand["day_start"] + pd.Timedelta(days=1)
-    result = validate_rows(cand, suite, name=f"{SILVER_SENSOR_READINGS.name}:{batch.plant_id}")
+    result = validate_rows(cand, suite, name=f"{name}:{batch.plant_id}")
 
     # Repeated readings of one (tag, UTC time) among the passing rows, however their timestamps were
     # written: identical repeats (same value and quality) are duplicates, kept once (latest delivery);
@@ -645,6 +658,7 @@ def run_batch(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> 
     for name, step in steps:
         lake.forget_reads()
         out[name] = step()
+        _trim()
     return out
 
 

@@ -337,7 +337,8 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: in
         out = _silver_group(part.to_pandas(), catalog, received, suite, batch, meta, now, name)
         del part
         _trim()
-        silver_parts.append(_spill(spill.name, k, lake.conform(SILVER_SENSOR_READINGS, out["silver"])))
+        table = lake.conform(SILVER_SENSOR_READINGS, out["silver"])
+        silver_parts.append(_spill(spill.name, k, table) if len(groups) > 1 else (table, table.num_rows))
         quarantine_parts.append(out["quarantine"])
         for key, counts in out["per_day"].items():
             per_day[key] = per_day[key].add(counts, fill_value=0) if key in per_day else counts
@@ -411,14 +412,14 @@ def _spill(directory: str, k: int, table: pa.Table) -> tuple[str, int]:
     return path, table.num_rows
 
 
-def _parts(spilled: list[tuple[str, int]]) -> Iterator[pa.Table]:
-    """The spilled tables again (memory-mapped), merged into parts of at most :data:`WRITE_ROWS` rows (or one table)."""
+def _parts(spilled: list[tuple[Any, int]]) -> Iterator[pa.Table]:
+    """The spilled tables again (memory-mapped; a table not spilled as it is), merged into parts of at most :data:`WRITE_ROWS` rows (or one table)."""
     held: list[pa.Table] = []
     for path, rows in spilled:
         if held and sum(t.num_rows for t in held) + rows > WRITE_ROWS:
             yield pa.concat_tables(held)
             held = []
-        held.append(pa.ipc.open_file(pa.memory_map(path)).read_all())
+        held.append(path if isinstance(path, pa.Table) else pa.ipc.open_file(pa.memory_map(path)).read_all())
     if held:
         yield pa.concat_tables(held)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import multiprocessing
 import os
 import random
@@ -28,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sensor_pipeline import floor, peak_rss_mib  # noqa: E402
+from bench_sensor_pipeline import floor, peak_rss_mib, report  # noqa: E402
 
 
 def write_fleet(path: Path, n_cstr: int, others: bool, seed: int, banks: int = 0) -> list[str]:
@@ -137,12 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "floor_wall_s": round(floor_wall, 2), "cpu_over_floor": round(pipeline_cpu / floor_cpu, 1),
         "peak_rss_mib": round(peak_rss_mib(), 1),
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        width = max(map(len, result))
-        for key, value in result.items():
-            print(f"{key:<{width}}  {value}")
+    report(result, args.json)
     return 0
 
 

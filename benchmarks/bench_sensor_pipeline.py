@@ -30,6 +30,16 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def report(result: dict, as_json: bool) -> None:
+    """Print a benchmark's figures: one JSON line, or an aligned table."""
+    if as_json:
+        print(json.dumps(result))
+    else:
+        width = max(map(len, result))
+        for key, value in result.items():
+            print(f"{key:<{width}}  {value}")
+
+
 def floor(inbox: Path, out: Path, plant: str, start: dt.date, days: int) -> tuple[float, float]:
     """CPU and wall seconds of a bare DuckDB pass over the files: read_csv → Parquet, one file per day."""
     import duckdb
@@ -105,12 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(cpu_day) > 1 else None,
         "wall_over_floor": round(pipeline_s / floor_wall, 1),
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        width = max(map(len, result))
-        for key, value in result.items():
-            print(f"{key:<{width}}  {value}")
+    report(result, args.json)
     return 0
 
 

@@ -184,9 +184,21 @@ class ReadOnlyConnection:
         self._con = con
         self._tables = tables
 
+    def _new_statement(self) -> None:
+        """Close the previous ``execute()`` result, as a new statement on a plain DuckDB connection does.
+
+        DuckDB 2 refuses ``register`` (how a table's view is made on first use) while a result is
+        unfinished, e.g. after ``fetchone()`` of a one-row result, and the next ``execute`` would
+        discard that result anyway.
+        """
+        abort = getattr(self._con, "abort", None)  # DuckDB >= 2
+        if abort is not None:
+            abort()
+
     def sql(self, query: str, *, params: object = None) -> duckdb.DuckDBPyRelation | None:
         check_read_only(self._con, query)
         if self._tables is not None:
+            self._new_statement()
             query = self._tables.prepare(query)
             check_read_only(self._con, query)  # the rewritten text passes the same gate
         return self._con.sql(query, params=params)
@@ -196,6 +208,7 @@ class ReadOnlyConnection:
     def execute(self, query: str, parameters: object = None) -> ReadOnlyConnection:
         check_read_only(self._con, query)
         if self._tables is not None:
+            self._new_statement()
             query = self._tables.prepare(query)
             check_read_only(self._con, query)  # the rewritten text passes the same gate
         self._con.execute(query, parameters)

@@ -72,6 +72,18 @@ def test_a_table_is_pinned_at_first_use_and_new_tables_appear(hourly_lake, meta)
     assert ("gold", "fct_tag_daily") in list_views(con)
 
 
+def test_a_table_opens_after_an_unfinished_result(hourly_lake, meta):
+    """fetchone() leaves DuckDB's result unfinished; the next query still opens the table it names
+    (DuckDB 2 refuses to register a reader while a result is open)."""
+    hourly_lake.append(DIM_PLANTS, pa.Table.from_pylist([
+        {"plant_id": "cstr", "name": "CSTR", "description": "test", "sampling_s": 60.0, "tag_count": 2}],
+        schema=DIM_PLANTS.schema), meta=meta)
+    con = connect(hourly_lake)
+    assert con.execute("SELECT count(*) FROM gold.dim_plants").fetchone() == (1,)
+    assert con.execute("SELECT count(*) FROM gold.fct_tag_hourly").fetchone() == (144,)
+    assert con.execute("SELECT sum(sample_count) > 0 FROM gold.fct_tag_hourly WHERE tag = 'T'").fetchone() == (True,)
+
+
 def test_a_table_reached_without_its_name_is_read_in_full(hourly_lake):
     con = connect(hourly_lake)
     assert con.sql("SELECT count(*) FROM query_table('_lake__gold__' || 'fct_tag_hourly')").fetchall() == [(144,)]

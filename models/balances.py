@@ -376,12 +376,9 @@ class _Registry(Mapping[str, tuple[Balance, ...]]):
 
     def __getitem__(self, plant_id: str) -> tuple[Balance, ...]:
         if plant_id not in _BUILDERS:  # an instance: the balances of its type
-            from models.fleet import plant_type
+            from models.fleet import type_of
 
-            try:
-                plant_id = plant_type(plant_id)
-            except KeyError:
-                pass
+            plant_id = type_of(plant_id)
         if plant_id not in _BUILDERS:
             raise KeyError(f"no balances declared for plant {plant_id!r}; known: {sorted(_BUILDERS)}")
         if plant_id not in self._built:

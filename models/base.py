@@ -414,6 +414,19 @@ CAPABILITIES: Mapping[str, frozenset[str]] = MappingProxyType({
 })
 
 
+def forward_to(module_name: str, *parts: Any):
+    """A module ``__getattr__`` (PEP 562) that finds a name in ``parts``: a plant package's helpers
+    (``models.cstr._x``) for callers and tests written against the flat module it was split from."""
+
+    def __getattr__(name: str) -> Any:
+        for part in parts:
+            if name in vars(part):
+                return vars(part)[name]
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
 def get_plant(plant_id: str) -> Plant:
     """Return the module implementing the plant type of ``plant_id`` (imported on first use).
 

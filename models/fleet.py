@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from nexus.errors import ConfigError
 
 __all__ = ["DEFAULT_FLEET_FILE", "Fleet", "Instance", "SiteSpec", "fleet_path", "get_instance", "instance_ids",
-           "instances_of_type", "load_fleet", "plant_type", "read_fleet"]
+           "load_fleet", "plant_type", "read_fleet", "type_of"]
 
 #: The demo fleet shipped with Nexus.
 DEFAULT_FLEET_FILE = Path(__file__).with_name("fleet.toml")
@@ -323,8 +323,14 @@ def instance_ids(plant_type: str | None = None, *, capability: str | None = None
             and (capability is None or capability in CAPABILITIES.get(i.plant_type, ()))]
 
 
-def instances_of_type(plant_type: str) -> list[Instance]:
-    return [i for i in load_fleet() if i.plant_type == plant_type]
+
+def type_of(plant_id: str) -> str:
+    """:func:`plant_type`, or ``plant_id`` itself when it names no instance or type (callers that
+    then report the id as unknown in their own terms)."""
+    try:
+        return plant_type(plant_id)
+    except KeyError:
+        return plant_id
 
 
 def plant_type(plant_id: str) -> str:

@@ -314,13 +314,9 @@ DEGRADATIONS: Mapping[str, tuple[Degradation, ...]] = {
 
 
 def _type_of(plant_id: str) -> str:
-    """The plant type of an instance (a type id is its own type; unknown ids are returned as they are)."""
-    from models.fleet import plant_type
+    from models.fleet import type_of
 
-    try:
-        return plant_type(plant_id)
-    except KeyError:
-        return plant_id
+    return type_of(plant_id)
 
 
 def degradation(plant_id: str, indicator: str) -> Degradation:

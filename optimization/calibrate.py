@@ -33,7 +33,6 @@ from warehouse.tables import (
 )
 
 log = logging.getLogger(__name__)
-CALIBRATED_PLANTS: tuple[str, ...] = ("cstr", "biorefinery", "co2_electrolyzer", "smelter")
 
 
 def _utc(d: dt.date) -> dt.datetime:
@@ -74,13 +73,13 @@ def calibrate_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequenc
     ``raise_on_failure``, so the pipeline run shows it instead of passing silently.
     """
     from models.calibration import InsufficientData, calibrate, calibration_for
-    from models.fleet import load_fleet
+    from models.fleet import instance_ids
 
     start, end = _utc(day - dt.timedelta(days=window_days - 1)), _utc(day + dt.timedelta(days=1))
     now = pd.Timestamp.now(tz="UTC")
     out: dict[str, Any] = {}
     failures = []
-    for plant_id in plants or [i.plant_id for i in load_fleet() if i.plant_type in CALIBRATED_PLANTS]:
+    for plant_id in plants or instance_ids(capability="calibration"):
         spec = calibration_for(plant_id)
         version = f"{plant_id}@{day.isoformat()}"
         t0 = time.perf_counter()

@@ -25,10 +25,10 @@ import pandas as pd
 
 from etl.market import quantity_factor
 from etl.regulatory import rules_from_frame
+from models.fleet import instance_ids
 from models.sites import get_site
 from nexus.errors import ContractViolation, InfeasibleOptimization
 from optimization.plants import (
-    OPTIMIZED_PLANTS,
     OperatingConditions,
     Solution,
     plant_optimizer,
@@ -297,13 +297,6 @@ def pareto_front(plant_id: str, conditions: OperatingConditions, n_points: int =
     return points
 
 
-def _instances_of(types: Sequence[str]) -> list[str]:
-    """The fleet's plant instances of the given plant types."""
-    from models.fleet import load_fleet
-
-    return [i.plant_id for i in load_fleet() if i.plant_type in types]
-
-
 def optimize_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[str] | None = None,
                  scenario: Scenario | None = None, pareto_points: int = 7) -> dict[str, Any]:
     """Recommendations and Pareto fronts of ``day`` for each plant, into gold (keyed by scenario)."""
@@ -312,7 +305,7 @@ def optimize_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence
     now = pd.Timestamp.now(tz="UTC")
     stamp = {"scenario_id": scenario.scenario_id, "recommendation_date": day, "run_id": meta.run_id, "computed_at": now}
     out = {}
-    for plant_id in plants or _instances_of(OPTIMIZED_PLANTS):
+    for plant_id in plants or instance_ids(capability="optimization"):
         recs, fronts = [], []
         module = plant_optimizer(plant_id)
         t0 = time.perf_counter()

@@ -231,12 +231,9 @@ def _activity(plant_id: str):
 
 
 def _emission_flow(plant_id: str, item: str, co2_origin: str) -> str:
-    from models.fleet import plant_type
+    from models.fleet import type_of
 
-    try:
-        plant_id = plant_type(plant_id)
-    except KeyError:
-        pass
+    plant_id = type_of(plant_id)
     if item == "co2":
         return f"co2_{co2_origin}" if plant_id == "co2_electrolyzer" else "co2_fossil"
     if item == "ch4":

@@ -93,6 +93,7 @@ binding). This module re-exports the API.
 
 from __future__ import annotations
 
+from models.base import forward_to
 from models.biorefinery import physics, scenarios, simulator, tags
 from models.biorefinery.tags import (
     ACTIVITY,
@@ -179,9 +180,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """Module-level helpers of the parts (``models.biorefinery._x``), for callers and tests that used the flat module."""
-    for part in (tags, scenarios, simulator, physics):
-        if name in vars(part):
-            return vars(part)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Module-level helpers of the parts (``models.biorefinery._x``), for callers and tests that used the flat module.
+__getattr__ = forward_to(__name__, tags, scenarios, simulator, physics)

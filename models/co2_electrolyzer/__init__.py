@@ -114,6 +114,7 @@ in :mod:`models.co2_electrolyzer.surrogate`. This module re-exports the API.
 
 from __future__ import annotations
 
+from models.base import forward_to
 from models.co2_electrolyzer import physics, tags, scenarios, simulator, experiments
 from models.co2_electrolyzer.physics import (
     CO2ElectrolyzerParams,
@@ -248,9 +249,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """Module-level helpers of the parts (``models.co2_electrolyzer._x``), for callers and tests that used the flat module."""
-    for part in (physics, tags, scenarios, simulator, experiments):
-        if name in vars(part):
-            return vars(part)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Module-level helpers of the parts (``models.co2_electrolyzer._x``), for callers and tests that used the flat module.
+__getattr__ = forward_to(__name__, physics, tags, scenarios, simulator, experiments)

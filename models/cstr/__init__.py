@@ -55,6 +55,7 @@ simulator and ``TYPE``, its engine binding: ``schedule``, ``simulate_true``,
 
 from __future__ import annotations
 
+from models.base import forward_to
 from models.cstr import physics, tags, scenarios, simulator
 from models.cstr.physics import (
     CSTRParams,
@@ -129,9 +130,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """Module-level helpers of the parts (``models.cstr._x``), for callers and tests that used the flat module."""
-    for part in (physics, tags, scenarios, simulator):
-        if name in vars(part):
-            return vars(part)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Module-level helpers of the parts (``models.cstr._x``), for callers and tests that used the flat module.
+__getattr__ = forward_to(__name__, physics, tags, scenarios, simulator)

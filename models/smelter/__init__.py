@@ -81,6 +81,7 @@ section simulator (:mod:`models.smelter.simulator`); this module re-exports the 
 
 from __future__ import annotations
 
+from models.base import forward_to
 from models.smelter import physics, scenarios, simulator, tags
 from models.smelter.tags import (
     ACTIVITY,
@@ -205,9 +206,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """Module-level helpers of the parts (``models.smelter._x``), for callers and tests that used the flat module."""
-    for part in (tags, simulator, scenarios, physics):
-        if name in vars(part):
-            return vars(part)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Module-level helpers of the parts (``models.smelter._x``), for callers and tests that used the flat module.
+__getattr__ = forward_to(__name__, tags, simulator, scenarios, physics)

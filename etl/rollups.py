@@ -31,9 +31,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
+from warehouse.duck import scratch
 from warehouse.lake import CommitMeta, Lake
 from warehouse.tables import FCT_TAG_DAILY, FCT_TAG_HOURLY
 
@@ -57,17 +57,13 @@ ORDER BY plant_id, tag, day
 
 def daily_rollup(hourly: pa.Table) -> pa.Table:
     """Daily statistics (``gold.fct_tag_daily`` columns) of hourly tag aggregates (``gold.fct_tag_hourly`` rows)."""
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        # One thread over sorted input: sums add in the same order on every run, so a rerun is bit for bit equal.
-        con.execute("SET threads = 1")
+    # One thread over sorted input (the scratch database's): sums add in the same order on every
+    # run, so a rerun is bit for bit equal.
+    with scratch() as con:
         con.register("hourly", hourly.sort_by([("plant_id", "ascending"), ("tag", "ascending"),
                                                ("hour_start", "ascending")]))
         return con.sql(DAILY_SQL).to_arrow_table().select(FCT_TAG_DAILY.column_names).cast(
             pa.schema([f.remove_metadata() for f in FCT_TAG_DAILY.schema]))
-    finally:
-        con.close()
 
 
 def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:

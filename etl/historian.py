@@ -27,12 +27,16 @@ import csv
 import datetime as dt
 import gzip
 import io
+import os
 import re
+import sys
+import threading
+import warnings
 import zlib
 from collections.abc import Iterator
 
+import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -181,37 +185,184 @@ def column_positions(header: list[str] | None, error: str | None, source_file: s
     return {c: names.index(c) for c in required}
 
 
-def _split_plain(content: bytes) -> tuple[list[str], list[str], np.ndarray, pa.ListArray, np.ndarray] | None:
-    """Split an export with no quote, NUL, CR or over-long line in Arrow (what nearly every file is).
+def _split_plain(content: bytes) -> tuple[list[str], pa.Array] | None:
+    """Split an export with no quote, NUL, CR or over-long line into lines in Arrow (what nearly every file is).
 
-    Returns ``(header, raw lines, line numbers, fields per line, errors)`` exactly as
-    :func:`iter_records` would give them, or None when the file needs the line-by-line reader
-    (quotes, CR line ends, bytes that are not UTF-8, NUL bytes, a line over the limit, no header).
+    Returns ``(header fields, data lines)``: the data lines are numbered 2, 3, ... and are the raw
+    texts :func:`iter_records` would give (trailing blank lines dropped). None when the file needs
+    the line-by-line reader (quotes, CR line ends, bytes that are not UTF-8, NUL bytes, a line over
+    the limit, no header).
     """
     if content.startswith(b"\xef\xbb\xbf"):
         content = content[3:]
     if not content or b'"' in content or b"\r" in content or b"\x00" in content:
         return None
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
+    try:  # Arrow's UTF-8 check refuses what bytes.decode refuses (overlongs, surrogates, > U+10FFFF)
+        text = pa.array([content], pa.large_binary()).cast(pa.large_string())
+    except pa.ArrowInvalid:
         return None
-    lines = text.split("\n")
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines or not lines[0].strip() or len(lines[0].encode()) > MAX_LINE_BYTES:
+    lines = pc.list_flatten(pc.split_pattern(text, "\n"))
+    n = len(lines)
+    while n and not lines[n - 1].as_py().strip():
+        n -= 1  # trailing blank lines are formatting, not data
+    header = lines[0].as_py() if n else ""
+    if not header.strip() or len(header.encode()) > MAX_LINE_BYTES:
         return None
-    body = pa.array(lines[1:], pa.string())
+    body = lines.slice(1, n - 1)
     if len(body) and pc.max(pc.binary_length(body)).as_py() > MAX_LINE_BYTES:
         return None
-    n = len(body)
-    return (lines[0].split(","), lines[1:], np.arange(2, n + 2, dtype=np.int64), pc.split_pattern(body, ","),
-            np.full(n, None, dtype=object))
+    return header.split(","), body
+
+
+def _re2_class(chars: str) -> str:
+    """An RE2 character class of exactly ``chars`` (as code point ranges)."""
+    ranges: list[list[int]] = []
+    for cp in sorted(map(ord, chars)):
+        if ranges and cp == ranges[-1][1] + 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    return "[" + "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+
+
+def _python_classes() -> tuple[str, str]:
+    """What ``str.strip()`` removes, and ``re``'s ``\\d`` as an RE2 class, in this interpreter.
+
+    Fields are stripped in Arrow (whose ``utf8_trim_whitespace`` knows fewer characters) and typed
+    in DuckDB (RE2, whose ``\\d`` is ASCII); these keep the results those of the Python rules the
+    format was first typed with.
+    """
+    everything = np.arange(sys.maxunicode + 1, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
+    return "".join(re.findall(r"\s", everything)), _re2_class("".join(re.findall(r"\d", everything)))
+
+
+#: Characters ``str.strip()`` removes around a field (Unicode whitespace, U+001C-U+001F and U+0085 too),
+#: and Unicode decimal digits (category Nd), which the timestamp shapes accept as Python's ``re`` did.
+_WHITESPACE, _DIGIT = _python_classes()
+#: A decimal as ``pandas.to_numeric`` read it (the rule before typing moved to SQL): no ``inf`` or
+#: ``nan``, hex, digit separators or non-ASCII digits, which DuckDB's cast alone accepts in part. The
+#: cast rounds to the nearest double, where pandas was off by an ulp on about 1 in 6 long decimals
+#: with a leading ``+``, and read ``-0`` as +0.0 in a file whose values were all integers.
+_DECIMAL = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+#: Microseconds since the epoch of 0001-01-01T00:00:00Z and of 9999-12-31T23:59:59.999999Z.
+_MIN_US, _MAX_US = -62_135_596_800_000_000, 253_402_300_799_999_999
+
+#: Types stripped fields (``body(error, tag, ts, val, q)``; the fields are null where ``error`` says
+#: the line could not be split). The first failing check names a line's error, in this order: the
+#: split, the tag, the timestamp's shape, its date and time, the value, the quality. The typed
+#: columns are null on a line with an error; the tag is kept unless empty.
+_TYPING = f"""
+WITH shaped AS (
+    SELECT *, regexp_full_match(ts, '{_ISO_WITH_ZONE.replace(chr(92) + "d", "[0-9]")}') AS zoned FROM body
+),
+parts AS (
+    -- the shape is checked, so the parts are at known places: date and time, then Z, +hh:mm or +hhmm
+    SELECT *, strlen(ts) - zone_len AS body_len
+    FROM (SELECT *, CASE WHEN NOT zoned THEN NULL WHEN right(ts, 1) = 'Z' THEN 1
+                         WHEN substr(ts, strlen(ts) - 5, 1) IN ('+', '-') THEN 6 ELSE 5 END AS zone_len
+          FROM shaped)
+),
+num AS (
+    SELECT error, tag, ts, val, q, zoned,
+           CASE WHEN zoned THEN substr(ts, 1, 4)::INTEGER END AS y,
+           CASE WHEN zoned THEN substr(ts, 6, 2)::INTEGER END AS mo,
+           CASE WHEN zoned THEN substr(ts, 9, 2)::INTEGER END AS d,
+           CASE WHEN zoned THEN substr(ts, 12, 2)::INTEGER END AS h,
+           CASE WHEN zoned THEN substr(ts, 15, 2)::INTEGER END AS mi,
+           CASE WHEN body_len >= 19 THEN substr(ts, 18, 2)::INTEGER ELSE 0 END AS s,
+           -- the column holds microseconds: further fraction digits are cut (pandas raised on them)
+           CASE WHEN body_len > 20 THEN rpad(substr(ts, 21, least(body_len - 20, 6)), 6, '0')::INTEGER
+                ELSE 0 END AS us,
+           CASE WHEN substr(ts, body_len + 1, 1) = '-' THEN -1 ELSE 1 END AS sg,
+           CASE WHEN zone_len > 1 THEN substr(ts, body_len + 2, 2)::INTEGER ELSE 0 END AS oh,
+           CASE WHEN zone_len > 1 THEN right(ts, 2)::INTEGER ELSE 0 END AS om
+    FROM parts
+),
+checked AS (
+    SELECT *,
+           zoned AND mo BETWEEN 1 AND 12 AND h <= 23 AND mi <= 59 AND s <= 59 AND oh <= 23 AND om <= 59
+           AND d BETWEEN 1 AND CASE WHEN mo = 2 THEN CASE WHEN y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0)
+                                                          THEN 29 ELSE 28 END
+                                    WHEN mo IN (4, 6, 9, 11) THEN 30 ELSE 31 END AS valid,
+           -- H. Hinnant's days_from_civil on years shifted by one era (400 years), so every division is of a positive number
+           y + 400 - (mo <= 2)::INTEGER AS ys
+    FROM num
+),
+stamped AS (
+    SELECT *,
+           CASE WHEN valid THEN
+               (((((ys // 400) * 146097 + (ys % 400) * 365 + (ys % 400) // 4 - (ys % 400) // 100
+                   + (153 * (mo + CASE WHEN mo > 2 THEN -3 ELSE 9 END) + 2) // 5 + d - 1
+                   - 719468 - 146097)::BIGINT * 24 + h) * 60 + mi - sg * (oh * 60 + om)) * 60 + s) * 1000000 + us
+           END AS micros,
+           CASE WHEN regexp_full_match(val, '{_DECIMAL}') THEN TRY_CAST(val AS DOUBLE) END AS v,
+           CASE WHEN regexp_full_match(q, '[0-9]{{1,3}}') THEN q::INTEGER END AS qv
+    FROM checked
+),
+judged AS (
+    SELECT tag, micros, v, qv, coalesce(error, CASE
+        WHEN tag = '' THEN 'tag is empty'
+        -- the shape written with digits other than ASCII: pandas' regex took them, its parser did not
+        WHEN NOT zoned AND regexp_full_match(ts, '{_ISO_WITH_ZONE.replace(chr(92) + "d", _DIGIT)}')
+            THEN 'timestamp ''' || ts || ''' is not a valid date and time'
+        WHEN NOT zoned AND regexp_full_match(ts, '{_ISO_NO_ZONE.replace(chr(92) + "d", _DIGIT)}')
+            THEN 'timestamp ''' || ts || ''' has no UTC offset (expected e.g. 2026-01-01T00:00:00Z)'
+        WHEN NOT zoned THEN 'timestamp ''' || ts || ''' is not an ISO 8601 time'
+        -- outside years 1-9999 UTC pandas raised OverflowError (the whole file failed); now the line is quarantined
+        WHEN micros IS NULL OR micros NOT BETWEEN {_MIN_US} AND {_MAX_US}
+            THEN 'timestamp ''' || ts || ''' is not a valid date and time'
+        WHEN val <> '' AND (v IS NULL OR NOT isfinite(v)) THEN 'value ''' || val || ''' is not a finite number'
+        WHEN qv IS NULL OR qv > 255 THEN 'quality ''' || q || ''' is not an OPC DA quality code (integer 0-255)'
+        END) AS error
+    FROM stamped
+)
+SELECT CASE WHEN tag <> '' THEN tag END AS tag,
+       CASE WHEN error IS NULL THEN micros END AS micros,
+       CASE WHEN error IS NULL THEN v END AS value,
+       CASE WHEN error IS NULL THEN qv END AS quality,
+       error
+FROM judged
+"""
+
+_local = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection for the typing query (kept: opening one costs ~20 ms of CPU).
+
+    Per thread because a connection is not shared safely, and per process because a forked worker
+    must not use its parent's.
+    """
+    if getattr(_local, "pid", None) != os.getpid():
+        # one thread: a file is small, and the pipeline already parses files side by side
+        _local.con, _local.pid = duckdb.connect(config={"threads": 1}), os.getpid()
+    return _local.con
+
+
+def _type_fields(error: pa.Array, tag: pa.Array, ts: pa.Array, val: pa.Array, q: pa.Array) -> pa.Table:
+    """``(tag, micros, value, quality, error)`` of every line, in order: the fields stripped, then typed in DuckDB."""
+    body = pa.table({"error": error, **{name: pc.utf8_trim(field, _WHITESPACE)
+                                        for name, field in (("tag", tag), ("ts", ts), ("val", val), ("q", q))}})
+    con = _connection()
+    con.register("body", body)
+    try:
+        # execute, not sql(): a relation binds the statement a second time, which costs more (~7 ms a
+        # file) than the copy DuckDB warns that Arrow output of an executed statement makes
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
+            return con.execute(_TYPING).to_arrow_table()
+    finally:
+        con.unregister("body")
 
 
 def parse_historian_csv(content: bytes, *, plant_id: str, period_date: dt.date, source_file: str,
                         sha256: str, ingested_at: dt.datetime, run_id: str) -> pa.Table:
     """Type every data line of one export file as a bronze row.
+
+    Lines are split in Arrow (plain files) or by :func:`iter_records` (quotes, CR line ends, bad
+    bytes); then the fields are stripped as ``str.strip()`` strips and typed in one DuckDB query:
+    the tag, the timestamp (ISO 8601 with a zone, converted to UTC, kept to the microsecond), the
+    value (a finite decimal, or empty) and the quality (an integer 0-255), in that order.
 
     Raises:
         UnparseableFile: the file is not UTF-8 text or its header is not ``tag,timestamp,value,quality``.
@@ -219,22 +370,22 @@ def parse_historian_csv(content: bytes, *, plant_id: str, period_date: dt.date, 
     content = decompress(content, source_file)
     fast = _split_plain(content)
     if fast is not None:  # the common case, split in Arrow: same fields, errors and line numbers
-        header, raw, line_numbers, fields, errors = fast
+        header, lines = fast
         pos = column_positions(header, None, source_file)
-        width, n = len(header), len(raw)
-        tags, ts_text, val_text, q_text = (np.full(n, None, dtype=object) for _ in range(4))
-        good = np.array([e is None for e in errors], dtype=bool)
-        if width:
-            short = pc.list_value_length(fields).to_numpy(zero_copy_only=False) != width
-            for i in np.flatnonzero(short & good):
-                errors[i] = (f"malformed line: expected {width} fields ({','.join(header)}), "
-                             f"found {len(fields[i])}" if raw[i].strip() else "malformed line: empty line inside the file")
-            good &= ~short
-            if good.any():
-                flat = pc.list_flatten(fields.filter(pa.array(good))).to_numpy(zero_copy_only=False).reshape(-1, width)
-                idx = np.flatnonzero(good)
-                for out, col in ((tags, "tag"), (ts_text, "timestamp"), (val_text, "value"), (q_text, "quality")):
-                    out[idx] = np.char.strip(flat[:, pos[col]].astype(str)).astype(object)
+        width, n = len(header), len(lines)
+        fields = pc.split_pattern(lines, ",")
+        good = pc.list_value_length(fields).to_numpy(zero_copy_only=False) == width
+        errors = np.full(n, None, dtype=object)
+        for i in np.flatnonzero(~good):
+            text = lines[int(i)].as_py()
+            errors[i] = (f"malformed line: expected {width} fields ({','.join(header)}), found {text.count(',') + 1}"
+                         if text.strip() else "malformed line: empty line inside the file")
+        first = fields.offsets.to_numpy()[:-1]
+        tag, ts, val, q = (pc.take(fields.values, pa.array(first + pos[col], mask=~good))
+                           for col in ("tag", "timestamp", "value", "quality"))
+        typed = _type_fields(pa.array(errors, pa.string()), tag, ts, val, q)
+        raw = lines.cast(pa.string())
+        line_numbers = pa.array(np.arange(2, n + 2, dtype=np.int64))
     else:
         records = iter_records(content, source_file)
         head = next(records, None)
@@ -246,13 +397,10 @@ def parse_historian_csv(content: bytes, *, plant_id: str, period_date: dt.date, 
         width = len(head[2]) if head is not None else len(HEADER)
         body = list(records)
         n = len(body)
-        raw = [text for _, text, _, _ in body]
-        line_numbers = np.fromiter((number for number, _, _, _ in body), dtype=np.int64, count=n)
-        tags = np.full(n, None, dtype=object)
-        ts_text = np.full(n, None, dtype=object)
-        val_text = np.full(n, None, dtype=object)
-        q_text = np.full(n, None, dtype=object)
-        errors = np.full(n, None, dtype=object)
+        raw = pa.array([text for _, text, _, _ in body], pa.string())
+        line_numbers = pa.array(np.fromiter((number for number, _, _, _ in body), dtype=np.int64, count=n))
+        columns: list[list[str | None]] = [[None] * n for _ in range(5)]
+        errors, tags, stamps, values, qualities = columns
         it, its, iv, iq = pos.get("tag"), pos.get("timestamp"), pos.get("value"), pos.get("quality")
         for i, (_, text, fields, error) in enumerate(body):
             if error is not None:
@@ -261,53 +409,27 @@ def parse_historian_csv(content: bytes, *, plant_id: str, period_date: dt.date, 
                 errors[i] = (f"malformed line: expected {width} fields ({','.join(head[2])}), found {len(fields)}"
                              if text.strip() else "malformed line: empty line inside the file")
             else:
-                tags[i], ts_text[i], val_text[i], q_text[i] = (fields[it].strip(), fields[its].strip(),
-                                                                 fields[iv].strip(), fields[iq].strip())
+                tags[i], stamps[i], values[i], qualities[i] = fields[it], fields[its], fields[iv], fields[iq]
+        typed = _type_fields(*(pa.array(column, pa.string()) for column in columns))
 
-    frame = pd.DataFrame({"tag": tags, "ts": ts_text, "value": val_text, "quality": q_text, "error": errors})
-    ok = frame["error"].isna()
+    def constant(value: object, type_: pa.DataType) -> pa.Array:
+        return pa.repeat(pa.scalar(value, type_), n)
 
-    def flag(mask: pd.Series, message: pd.Series | str) -> None:
-        mask = mask & ok & frame["error"].isna()
-        frame.loc[mask, "error"] = message if isinstance(message, str) else message[mask]
-
-    flag(frame["tag"].fillna("").eq(""), "tag is empty")
-
-    ts_str = frame["ts"].fillna("")
-    has_zone = ts_str.str.match(_ISO_WITH_ZONE)
-    no_zone = ts_str.str.match(_ISO_NO_ZONE)
-    flag(no_zone, "timestamp '" + ts_str + "' has no UTC offset (expected e.g. 2026-01-01T00:00:00Z)")
-    flag(~has_zone & ~no_zone, "timestamp '" + ts_str + "' is not an ISO 8601 time")
-    parsed_ts = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
-    if has_zone.any():
-        parsed_ts[has_zone] = pd.to_datetime(ts_str[has_zone], utc=True, format="ISO8601", errors="coerce")
-    flag(has_zone & parsed_ts.isna(), "timestamp '" + ts_str + "' is not a valid date and time")
-
-    val_str = frame["value"].fillna("")
-    values = pd.to_numeric(val_str.where(val_str != ""), errors="coerce")
-    flag((val_str != "") & ~np.isfinite(values.fillna(np.inf).where(val_str != "", 0.0)),
-         "value '" + val_str + "' is not a finite number")
-
-    q_str = frame["quality"].fillna("")
-    quality = pd.to_numeric(q_str.where(q_str.str.fullmatch(r"\d{1,3}")), errors="coerce")
-    flag(quality.isna() | (quality > 255), "quality '" + q_str + "' is not an OPC DA quality code (integer 0-255)")
-
-    good = frame["error"].isna()
     return pa.table(
         {
-            "plant_id": pa.array([plant_id] * n, pa.string()),
-            "period_date": pa.array([period_date] * n, pa.date32()),
-            "tag": pa.array(frame["tag"].where(frame["tag"].fillna("") != "", None), pa.string()),
-            "timestamp": pa.array(parsed_ts.where(good), BRONZE_TAG_READINGS.column("timestamp").type),
-            "value": pa.array(values.where(good & (val_str != "")), pa.float64()),
-            "quality": pa.array(quality.where(good & quality.le(255)), pa.int32()),
-            "_raw_line": pa.array(raw, pa.string()),
-            "_parse_error": pa.array(frame["error"], pa.string()),
-            "_source_file": pa.array([source_file] * n, pa.string()),
-            "_source_sha256": pa.array([sha256] * n, pa.string()),
-            "_line_number": pa.array(line_numbers),
-            "_ingested_at": pa.array([ingested_at] * n, BRONZE_TAG_READINGS.column("_ingested_at").type),
-            "_run_id": pa.array([run_id] * n, pa.string()),
+            "plant_id": constant(plant_id, pa.string()),
+            "period_date": constant(period_date, pa.date32()),
+            "tag": typed["tag"].cast(pa.string()),
+            "timestamp": typed["micros"].cast(pa.int64()).cast(BRONZE_TAG_READINGS.column("timestamp").type),
+            "value": typed["value"].cast(pa.float64()),
+            "quality": typed["quality"].cast(pa.int32()),
+            "_raw_line": raw,
+            "_parse_error": typed["error"].cast(pa.string()),
+            "_source_file": constant(source_file, pa.string()),
+            "_source_sha256": constant(sha256, pa.string()),
+            "_line_number": line_numbers,
+            "_ingested_at": constant(ingested_at, BRONZE_TAG_READINGS.column("_ingested_at").type),
+            "_run_id": constant(run_id, pa.string()),
         },
         schema=BRONZE_TAG_READINGS.schema,
     )

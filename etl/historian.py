@@ -27,20 +27,17 @@ import csv
 import datetime as dt
 import gzip
 import io
-import os
 import re
 import sys
-import threading
-import warnings
 import zlib
 from collections.abc import Iterator
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from nexus.errors import UnparseableFile
+from warehouse.duck import scratch
 from warehouse.tables import BRONZE_TAG_READINGS
 
 HEADER = ("tag", "timestamp", "value", "quality")
@@ -214,31 +211,18 @@ def _split_plain(content: bytes) -> tuple[list[str], pa.Array] | None:
     return header.split(","), body
 
 
-def _re2_class(chars: str) -> str:
-    """An RE2 character class of exactly ``chars`` (as code point ranges)."""
-    ranges: list[list[int]] = []
-    for cp in sorted(map(ord, chars)):
-        if ranges and cp == ranges[-1][1] + 1:
-            ranges[-1][1] = cp
-        else:
-            ranges.append([cp, cp])
-    return "[" + "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+def _python_whitespace() -> str:
+    """The characters ``str.strip()`` removes, in this interpreter (Unicode whitespace, U+001C-U+001F and U+0085 too).
 
-
-def _python_classes() -> tuple[str, str]:
-    """What ``str.strip()`` removes, and ``re``'s ``\\d`` as an RE2 class, in this interpreter.
-
-    Fields are stripped in Arrow (whose ``utf8_trim_whitespace`` knows fewer characters) and typed
-    in DuckDB (RE2, whose ``\\d`` is ASCII); these keep the results those of the Python rules the
-    format was first typed with.
+    Fields are stripped in Arrow, whose ``utf8_trim_whitespace`` knows fewer of them (and DuckDB's
+    ``trim`` only the space).
     """
     everything = np.arange(sys.maxunicode + 1, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
-    return "".join(re.findall(r"\s", everything)), _re2_class("".join(re.findall(r"\d", everything)))
+    return "".join(re.findall(r"\s", everything))
 
 
-#: Characters ``str.strip()`` removes around a field (Unicode whitespace, U+001C-U+001F and U+0085 too),
-#: and Unicode decimal digits (category Nd), which the timestamp shapes accept as Python's ``re`` did.
-_WHITESPACE, _DIGIT = _python_classes()
+#: What ``str.strip()`` removes around a field, as the typing always stripped.
+_WHITESPACE = _python_whitespace()
 #: A decimal as ``pandas.to_numeric`` read it (the rule before typing moved to SQL): no ``inf`` or
 #: ``nan``, hex, digit separators or non-ASCII digits, which DuckDB's cast alone accepts in part. The
 #: cast rounds to the nearest double, where pandas was off by an ulp on about 1 in 6 long decimals
@@ -262,52 +246,28 @@ parts AS (
                          WHEN substr(ts, strlen(ts) - 5, 1) IN ('+', '-') THEN 6 ELSE 5 END AS zone_len
           FROM shaped)
 ),
-num AS (
-    SELECT error, tag, ts, val, q, zoned,
-           CASE WHEN zoned THEN substr(ts, 1, 4)::INTEGER END AS y,
-           CASE WHEN zoned THEN substr(ts, 6, 2)::INTEGER END AS mo,
-           CASE WHEN zoned THEN substr(ts, 9, 2)::INTEGER END AS d,
-           CASE WHEN zoned THEN substr(ts, 12, 2)::INTEGER END AS h,
-           CASE WHEN zoned THEN substr(ts, 15, 2)::INTEGER END AS mi,
-           CASE WHEN body_len >= 19 THEN substr(ts, 18, 2)::INTEGER ELSE 0 END AS s,
-           -- the column holds microseconds: further fraction digits are cut (pandas raised on them)
-           CASE WHEN body_len > 20 THEN rpad(substr(ts, 21, least(body_len - 20, 6)), 6, '0')::INTEGER
-                ELSE 0 END AS us,
-           CASE WHEN substr(ts, body_len + 1, 1) = '-' THEN -1 ELSE 1 END AS sg,
-           CASE WHEN zone_len > 1 THEN substr(ts, body_len + 2, 2)::INTEGER ELSE 0 END AS oh,
-           CASE WHEN zone_len > 1 THEN right(ts, 2)::INTEGER ELSE 0 END AS om
-    FROM parts
-),
-checked AS (
-    SELECT *,
-           zoned AND mo BETWEEN 1 AND 12 AND h <= 23 AND mi <= 59 AND s <= 59 AND oh <= 23 AND om <= 59
-           AND d BETWEEN 1 AND CASE WHEN mo = 2 THEN CASE WHEN y % 4 = 0 AND (y % 100 <> 0 OR y % 400 = 0)
-                                                          THEN 29 ELSE 28 END
-                                    WHEN mo IN (4, 6, 9, 11) THEN 30 ELSE 31 END AS valid,
-           -- H. Hinnant's days_from_civil on years shifted by one era (400 years), so every division is of a positive number
-           y + 400 - (mo <= 2)::INTEGER AS ys
-    FROM num
-),
 stamped AS (
     SELECT *,
-           CASE WHEN valid THEN
-               (((((ys // 400) * 146097 + (ys % 400) * 365 + (ys % 400) // 4 - (ys % 400) // 100
-                   + (153 * (mo + CASE WHEN mo > 2 THEN -3 ELSE 9 END) + 2) // 5 + d - 1
-                   - 719468 - 146097)::BIGINT * 24 + h) * 60 + mi - sg * (oh * 60 + om)) * 60 + s) * 1000000 + us
+           -- DuckDB reads the local date and time as pandas did (calendar checked, seconds 0-59, year 0
+           -- the year before 1) but for the hour 24, refused here. Fraction digits past the microsecond
+           -- are cut: pandas raised on them unless zeros (the whole file failed). Then the offset,
+           -- hours 0-23 and minutes 0-59.
+           CASE WHEN zoned AND substr(ts, 12, 2) < '24'
+                     AND (zone_len = 1 OR (substr(ts, body_len + 2, 2) < '24' AND right(ts, 2) < '60'))
+                THEN epoch_us(TRY_CAST(left(ts, least(body_len, 26)) AS TIMESTAMP))
+                     - CASE WHEN zone_len = 1 THEN 0
+                            ELSE CASE WHEN substr(ts, body_len + 1, 1) = '-' THEN -60000000 ELSE 60000000 END
+                                 * (substr(ts, body_len + 2, 2)::BIGINT * 60 + right(ts, 2)::BIGINT) END
            END AS micros,
            CASE WHEN regexp_full_match(val, '{_DECIMAL}') THEN TRY_CAST(val AS DOUBLE) END AS v,
            CASE WHEN regexp_full_match(q, '[0-9]{{1,3}}') THEN q::INTEGER END AS qv
-    FROM checked
+    FROM parts
 ),
 judged AS (
-    SELECT tag, micros, v, qv, coalesce(error, CASE
+    SELECT tag, ts, micros, v, qv, coalesce(error, CASE
         WHEN tag = '' THEN 'tag is empty'
-        -- the shape written with digits other than ASCII: pandas' regex took them, its parser did not
-        WHEN NOT zoned AND regexp_full_match(ts, '{_ISO_WITH_ZONE.replace(chr(92) + "d", _DIGIT)}')
-            THEN 'timestamp ''' || ts || ''' is not a valid date and time'
-        WHEN NOT zoned AND regexp_full_match(ts, '{_ISO_NO_ZONE.replace(chr(92) + "d", _DIGIT)}')
-            THEN 'timestamp ''' || ts || ''' has no UTC offset (expected e.g. 2026-01-01T00:00:00Z)'
-        WHEN NOT zoned THEN 'timestamp ''' || ts || ''' is not an ISO 8601 time'
+        -- named in Python by _unshaped_timestamp (rare: always an error line)
+        WHEN NOT zoned THEN ''
         -- outside years 1-9999 UTC pandas raised OverflowError (the whole file failed); now the line is quarantined
         WHEN micros IS NULL OR micros NOT BETWEEN {_MIN_US} AND {_MAX_US}
             THEN 'timestamp ''' || ts || ''' is not a valid date and time'
@@ -316,7 +276,7 @@ judged AS (
         END) AS error
     FROM stamped
 )
-SELECT CASE WHEN tag <> '' THEN tag END AS tag,
+SELECT CASE WHEN tag <> '' THEN tag END AS tag, CASE WHEN error = '' THEN ts END AS ts,
        CASE WHEN error IS NULL THEN micros END AS micros,
        CASE WHEN error IS NULL THEN v END AS value,
        CASE WHEN error IS NULL THEN qv END AS quality,
@@ -324,35 +284,35 @@ SELECT CASE WHEN tag <> '' THEN tag END AS tag,
 FROM judged
 """
 
-_local = threading.local()
 
+def _unshaped_timestamp(ts: str) -> str:
+    """Why a timestamp without the ISO 8601 shape in ASCII digits and with a zone cannot be typed.
 
-def _connection() -> duckdb.DuckDBPyConnection:
-    """This thread's DuckDB connection for the typing query (kept: opening one costs ~20 ms of CPU).
-
-    Per thread because a connection is not shared safely, and per process because a forked worker
-    must not use its parent's.
+    By the rule's own regexes in Python's ``re``, whose ``\\d`` takes any Unicode decimal digit:
+    the shape written in other digits is "not a valid date and time", as pandas' parser refused it.
     """
-    if getattr(_local, "pid", None) != os.getpid():
-        # one thread: a file is small, and the pipeline already parses files side by side
-        _local.con, _local.pid = duckdb.connect(config={"threads": 1}), os.getpid()
-    return _local.con
+    if re.match(_ISO_WITH_ZONE, ts):
+        return f"timestamp '{ts}' is not a valid date and time"
+    if re.match(_ISO_NO_ZONE, ts):
+        return f"timestamp '{ts}' has no UTC offset (expected e.g. 2026-01-01T00:00:00Z)"
+    return f"timestamp '{ts}' is not an ISO 8601 time"
 
 
 def _type_fields(error: pa.Array, tag: pa.Array, ts: pa.Array, val: pa.Array, q: pa.Array) -> pa.Table:
     """``(tag, micros, value, quality, error)`` of every line, in order: the fields stripped, then typed in DuckDB."""
     body = pa.table({"error": error, **{name: pc.utf8_trim(field, _WHITESPACE)
                                         for name, field in (("tag", tag), ("ts", ts), ("val", val), ("q", q))}})
-    con = _connection()
-    con.register("body", body)
-    try:
-        # execute, not sql(): a relation binds the statement a second time, which costs more (~7 ms a
-        # file) than the copy DuckDB warns that Arrow output of an executed statement makes
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
-            return con.execute(_TYPING).to_arrow_table()
-    finally:
-        con.unregister("body")
+    with scratch() as con:
+        con.register("body", body)
+        typed = con.sql(_TYPING).to_arrow_table()
+    unshaped = np.flatnonzero(pc.fill_null(pc.equal(typed["error"], ""), False).to_numpy(zero_copy_only=False))
+    if len(unshaped):
+        errors = typed["error"].to_numpy(zero_copy_only=False)
+        stamps = typed["ts"]
+        for i in unshaped:
+            errors[i] = _unshaped_timestamp(stamps[int(i)].as_py())
+        typed = typed.set_column(typed.schema.get_field_index("error"), "error", pa.array(errors, pa.string()))
+    return typed.drop_columns(["ts"])
 
 
 def parse_historian_csv(content: bytes, *, plant_id: str, period_date: dt.date, source_file: str,

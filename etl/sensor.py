@@ -330,7 +330,9 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: in
         for k, group in enumerate(groups):
             rows = in_batch
             if len(groups) > 1:  # one group's rows read at a time; rows without a tag (parse failures) with the first
-                of_group = pc.field("tag").isin(pa.array(group, pa.string()))
+                # (the range lets the reader skip row groups of bronze, which is sorted by tag, on their statistics)
+                of_group = ((pc.field("tag") >= group[0]) & (pc.field("tag") <= group[-1])
+                            & pc.field("tag").isin(pa.array(group, pa.string())))
                 rows = rows & (of_group | pc.field("tag").is_null() if k == 0 else of_group)
             part = dataset.to_table(filter=rows)
             part = part.append_column(ROW_ID, pa.array(np.arange(n_bronze, n_bronze + part.num_rows, dtype=np.int64)))
@@ -402,7 +404,8 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: in
 
 
 def _trim() -> None:
-    """Hand the C heap's free pages back to the system (glibc keeps them after a group's objects die)."""
+    """Hand the heaps' free pages back to the system (glibc and Arrow keep them after a group's objects die)."""
+    pa.default_memory_pool().release_unused()  # Arrow's own allocator (mimalloc or jemalloc) keeps freed pages too
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc

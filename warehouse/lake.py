@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pa_fs
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from nexus.errors import ContractViolation, SchemaDrift, TableNotFound
@@ -331,10 +331,14 @@ class Lake:
         # write carries none, so editing a description never breaks writes to an existing table
         # (delta-rs refuses to merge differing field metadata).
         table = table.cast(pa.schema([f.remove_metadata() for f in table.schema]))
+        if spec.sort_by and table.num_rows:
+            table = table.sort_by([(c, "ascending") for c in spec.sort_by])
+        properties = WriterProperties(max_row_group_size=spec.row_group_rows) if spec.row_group_rows else None
         try:
             write_deltalake(
                 target if target is not None else self.path(spec), table, mode=mode, predicate=predicate,
                 storage_options=self.storage_options, commit_properties=meta.properties(operation),
+                writer_properties=properties,
             )
         except DeltaError as exc:
             if "failed validation check" in str(exc) or "Invariant violations" in str(exc):

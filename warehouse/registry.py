@@ -64,6 +64,11 @@ class TableSpec:
         constraints: Delta CHECK constraints, ``{name: SQL expression}``, enforced on every write.
         interval_column: the timestamp column that places a row in a data interval (used by
             interval replacement, so a rerun replaces exactly its period).
+        sort_by: columns every write sorts its rows by (ascending), so each Parquet row group
+            covers a narrow range of them.
+        row_group_rows: Parquet row groups of at most this many rows (default: the writer's,
+            about a million). Small groups of sorted rows let a reader filtering on ``sort_by``
+            skip most of a file on the groups' statistics.
     """
 
     name: str
@@ -73,6 +78,8 @@ class TableSpec:
     partition_by: tuple[str, ...] = ()
     constraints: Mapping[str, str] = field(default_factory=dict)
     interval_column: str | None = None
+    sort_by: tuple[str, ...] = ()
+    row_group_rows: int | None = None
 
     def __post_init__(self) -> None:
         layer, _, table = self.name.partition(".")
@@ -81,7 +88,8 @@ class TableSpec:
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: duplicate column names in {names}")
-        for group, cols in (("primary_key", self.primary_key), ("partition_by", self.partition_by)):
+        for group, cols in (("primary_key", self.primary_key), ("partition_by", self.partition_by),
+                            ("sort_by", self.sort_by)):
             missing = [c for c in cols if c not in names]
             if missing:
                 raise ValueError(f"{self.name}: {group} names unknown columns {missing}")

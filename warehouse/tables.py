@@ -61,6 +61,10 @@ BRONZE_TAG_READINGS = _add(TableSpec(
         _RUN,
     ),
     partition_by=("plant_id", "period_date"),
+    # sorted by tag in row groups of 32 k rows, so silver reads a group of tags of a large day from
+    # the groups' statistics instead of decoding the whole day once per group
+    sort_by=("tag", "_source_file", "_line_number"),
+    row_group_rows=32_768,
 ))
 
 # -------------------------------------------------------------------------------------- silver

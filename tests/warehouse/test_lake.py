@@ -239,3 +239,28 @@ def test_a_lake_sees_commits_made_through_another(lake, meta, tmp_path):
     assert content(lake) == [("a", t(1), 1.0), ("a", t(2), 2.0)]
     lake.upsert(SPEC, rows(("a", t(1), 5.0)), meta=meta)  # writes on the newest snapshot, not the kept one
     assert content(Lake(lake.root)) == [("a", t(1), 5.0), ("a", t(2), 2.0)]
+
+
+def test_a_sorted_spec_writes_sorted_row_groups_that_a_filter_skips(lake, meta):
+    """sort_by + row_group_rows: each write is sorted and cut into small groups with statistics."""
+    import dataclasses
+
+    import pyarrow.parquet as pq
+
+    spec = dataclasses.replace(SPEC, name="silver.test__sorted", primary_key=(), constraints={},
+                               sort_by=("value",), row_group_rows=10)
+    values = [float(v) for v in (37, 5, 99, 12, 64, 1, 80, 45, 23, 71) * 5]
+    lake.append(spec, rows(*[("a", t(1, i % 24), v) for i, v in enumerate(values)]), meta=meta)
+    dataset = lake.dataset(spec)
+    (path,) = dataset.files
+    metadata = pq.ParquetFile(dataset.filesystem.open_input_file(path)).metadata
+    assert metadata.num_row_groups == 5
+    bounds = [(metadata.row_group(i).column(1).statistics.min, metadata.row_group(i).column(1).statistics.max)
+              for i in range(5)]
+    assert bounds == [(1.0, 5.0), (12.0, 23.0), (37.0, 45.0), (64.0, 71.0), (80.0, 99.0)]
+    assert sorted(r["value"] for r in lake.read(spec).to_pylist()) == sorted(values)
+    import pyarrow.compute as pc
+
+    fragment = next(iter(dataset.get_fragments()))
+    kept = fragment.split_by_row_group(filter=pc.field("value") >= 70.0)
+    assert len(kept) == 2  # the groups whose statistics allow a match

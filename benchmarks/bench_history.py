@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         results = backfill_history(args.plants, start, end, lake=lake, seed=args.seed, chunk_days=args.chunk_days,
                                    progress=None if args.quiet else lambda m: print(m, flush=True))
         wall = time.perf_counter() - t0
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the floor's own reads
         etl.sensor.load_history = real_load
         size = _size_mib(root)
         floor_cpu = floor(root / "raw" / "sensor", Path(tmp) / "floor")
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(r.readings for r in results)
     summary = {"start": str(start), "end": str(end), "plants": rows, "readings": total, "wall_s": round(wall, 1),
                "points_per_s": round(total / wall), "lake_mib": round(size), "peak_rss_mib":
-               round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "cpus": os.cpu_count(),
+               round(peak_mib), "cpus": os.cpu_count(),
                "load_cpu_s": round(load_cpu[0], 1), "floor_cpu_s": round(floor_cpu, 2),
                "load_cpu_over_floor": round(load_cpu[0] / floor_cpu, 1) if floor_cpu else None}
     print(json.dumps(summary, indent=2))

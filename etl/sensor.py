@@ -204,7 +204,7 @@ def _parse_pieces(content: bytes, *, parse_bytes: int | None = None, **kwargs: A
 
 
 #: A table's rows of a large batch are written in parts of about this many rows (see :class:`_IntervalWriter`).
-WRITE_ROWS = 500_000
+WRITE_ROWS = 150_000
 
 
 class _IntervalWriter:
@@ -295,18 +295,40 @@ def sensor_suite(plant_id: str, batch: Batch | None = None) -> list[Any]:
     return suite
 
 
-#: :func:`publish_silver` stages, validates and deduplicates a batch this many tags at a time. A
-#: tag's rows never depend on another tag's (rules are per row, repeats and conflicts per tag and
-#: time), so the groups give exactly the rows of the whole batch; only the row accounting and the
-#: completeness are summed over the groups. Bounds memory by tags x readings, whatever the tag count.
-GROUP_TAGS = 200
+#: :func:`publish_silver` stages, validates and deduplicates a batch in groups of whole tags of at
+#: most about this many readings (a tag with more is a group of its own), and :func:`build_hourly`
+#: aggregates it in the same groups. A tag's rows never depend on another tag's (rules are per row,
+#: repeats and conflicts per tag and time), so the groups give exactly the rows of the whole batch;
+#: only the row accounting and the completeness are summed over the groups. Bounds memory by
+#: readings, whatever the tag count; every demo plant-day is one group.
+GROUP_ROWS = 150_000
 
 
-def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: int | None = None) -> dict[str, Any]:
+def tag_groups(tags: pa.Array, max_rows: int) -> list[list[str]]:
+    """The distinct non-null ``tags`` (one entry per reading), sorted, cut into runs of at most ``max_rows`` readings."""
+    counts = sorted((r["values"], r["counts"]) for r in pc.value_counts(tags).to_pylist() if r["values"] is not None)
+    groups: list[list[str]] = [[]]
+    held = 0
+    for tag, n in counts:
+        if groups[-1] and held + n > max_rows:
+            groups.append([])
+            held = 0
+        groups[-1].append(tag)
+        held += n
+    return groups
+
+
+def _in_group(group: list[str]) -> Any:
+    """The filter of a tag group; its range lets a reader of rows sorted by tag skip files and row groups."""
+    return ((pc.field("tag") >= group[0]) & (pc.field("tag") <= group[-1])
+            & pc.field("tag").isin(pa.array(group, pa.string())))
+
+
+def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: int | None = None) -> dict[str, Any]:
     """Validate the batch's bronze rows; publish the passing ones, quarantine the rest.
 
-    Write-audit-publish: the batch is staged in memory ``group_tags`` tags at a time (default
-    :data:`GROUP_TAGS`), each group validated by the Great Expectations suite, deduplicated
+    Write-audit-publish: the batch is staged in memory in groups of whole tags of at most
+    ``group_rows`` readings (default :data:`GROUP_ROWS`), each group validated by the Great Expectations suite, deduplicated
     (latest delivery wins) and converted; then the row accounting of the whole batch is checked
     and the day's silver and quarantine rows are replaced in one commit each.
     """
@@ -316,10 +338,7 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: in
     received = dict(zip(files["sha256"].to_pylist(), files["received_at"].to_pylist()))  # a copy's file: the latest
     suite = sensor_suite(batch.plant_id, batch)
     now = dt.datetime.now(dt.timezone.utc)
-    size = max(1, group_tags or GROUP_TAGS)
-    tags = sorted(t for t in pc.unique(dataset.to_table(columns=["tag"], filter=in_batch)["tag"]).to_pylist()
-                  if t is not None)
-    groups = [tags[i:i + size] for i in range(0, len(tags), size)] or [[]]
+    groups = tag_groups(dataset.to_table(columns=["tag"], filter=in_batch)["tag"], group_rows or GROUP_ROWS)
 
     # each group's silver rows wait in a temporary Arrow file until the whole batch's accounting adds up
     spill = tempfile.TemporaryDirectory(prefix="nexus-silver-")
@@ -330,10 +349,7 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_tags: in
         for k, group in enumerate(groups):
             rows = in_batch
             if len(groups) > 1:  # one group's rows read at a time; rows without a tag (parse failures) with the first
-                # (the range lets the reader skip row groups of bronze, which is sorted by tag, on their statistics)
-                of_group = ((pc.field("tag") >= group[0]) & (pc.field("tag") <= group[-1])
-                            & pc.field("tag").isin(pa.array(group, pa.string())))
-                rows = rows & (of_group | pc.field("tag").is_null() if k == 0 else of_group)
+                rows = rows & (_in_group(group) | pc.field("tag").is_null() if k == 0 else _in_group(group))
             part = dataset.to_table(filter=rows)
             part = part.append_column(ROW_ID, pa.array(np.arange(n_bronze, n_bronze + part.num_rows, dtype=np.int64)))
             n_bronze += part.num_rows
@@ -673,11 +689,29 @@ def build_gold(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     return build_hourly(lake, batch, meta)
 
 
-def build_hourly(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
-    """Replace the batch's hourly tag statistics from silver (also after monitoring set flags)."""
-    readings = lake.read(SILVER_SENSOR_READINGS, where={"plant_id": batch.plant_id}, start=batch.start,
-                         end=batch.end, columns=["tag", "unit", "ts", "value", "quality", "flag"])
-    hourly = hourly_aggregates(readings, batch.plant_id)
+def build_hourly(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: int | None = None) -> dict[str, Any]:
+    """Replace the batch's hourly tag statistics from silver (also after monitoring set flags).
+
+    A batch of more than ``group_rows`` readings (default :data:`GROUP_ROWS`) is read and
+    aggregated a group of tags at a time (a tag's hours depend only on its own readings).
+    """
+    columns = ["tag", "unit", "ts", "value", "quality", "flag"]
+    where = {"plant_id": batch.plant_id}
+    tags = lake.read(SILVER_SENSOR_READINGS, where=where, start=batch.start, end=batch.end, columns=["tag"])["tag"]
+    groups = tag_groups(tags, group_rows or GROUP_ROWS)
+    del tags
+    if len(groups) == 1:
+        readings = lake.read(SILVER_SENSOR_READINGS, where=where, start=batch.start, end=batch.end, columns=columns)
+        hourly = hourly_aggregates(readings, batch.plant_id)
+    else:
+        parts = []
+        for group in groups:
+            readings = lake.read(SILVER_SENSOR_READINGS, where=where, start=batch.start, end=batch.end, columns=columns,
+                                 filter=_in_group(group))
+            parts.append(hourly_aggregates(readings, batch.plant_id))
+            del readings
+            _trim()
+        hourly = pa.concat_tables(parts)
     lake.replace_interval(FCT_TAG_HOURLY, hourly, start=batch.start, end=batch.end,
                           where={"plant_id": batch.plant_id}, meta=meta)
     build_daily(lake, batch.plant_id, batch.days, meta)  # gold.fct_tag_daily of the same days

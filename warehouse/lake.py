@@ -518,7 +518,8 @@ class Lake:
 
     def read(self, spec: TableSpec, *, where: Mapping[str, Scalar] | None = None,
              start: dt.datetime | None = None, end: dt.datetime | None = None,
-             columns: Sequence[str] | None = None, version: int | dt.datetime | None = None) -> pa.Table:
+             columns: Sequence[str] | None = None, version: int | dt.datetime | None = None,
+             filter: pc.Expression | None = None) -> pa.Table:
         """Read rows as Arrow.
 
         Args:
@@ -526,8 +527,11 @@ class Lake:
             start, end: keep rows whose ``interval_column`` lies in ``[start, end)``.
             columns: projection.
             version: a table version number or a point in time (time travel).
+            filter: a further Arrow filter expression, ANDed (row groups are skipped on their statistics).
         """
         expr = _where_expr(where or {})
+        if filter is not None:
+            expr = filter if expr is None else expr & filter
         # The same filters select the files first (partition values, then min/max statistics), so a
         # read of one plant-day does not list every file of a table that grows with the history.
         files = [f for col, val in (where or {}).items() if val is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from etl.sensor import Batch, build_gold, land, load_bronze, publish_silver, run_batch
+from etl.sensor import Batch, build_gold, build_hourly, land, load_bronze, publish_silver, run_batch
 from models import get_plant
 from models.historian import HistorianConfig, write_exports
 from warehouse.lake import CommitMeta, Lake
@@ -148,8 +148,8 @@ def test_a_day_in_tag_groups_and_file_pieces_equals_the_whole_day(processed, mon
     monkeypatch.setattr(sensor, "PARSE_BYTES", 3000)  # every file of the day in pieces of ~40 lines
     meta = CommitMeta(dag_id="pytest", run_id="grouped", source="sensor:cstr")
     bronze = load_bronze(lake, batch, meta)
-    silver = publish_silver(lake, batch, meta, group_tags=3)  # the day's tags in groups of 3
-    build_gold(lake, batch, meta)
+    silver = publish_silver(lake, batch, meta, group_rows=4000)  # the day in groups of 2-3 tags
+    assert build_hourly(lake, batch, meta, group_rows=4000)["tags"] == tags  # and gold in the same groups
     assert tags > 6 and bronze["rows"] == processed["out"]["bronze"]["rows"]
     first = processed["out"]["silver"]
     for key in ("bronze_rows", "silver_rows", "quarantined_rows", "duplicates_removed", "conflicting_rows", "completeness",
@@ -205,3 +205,14 @@ def test_a_multi_day_batch_equals_day_by_day(tmp_path):
     results = {name: lake.read(FCT_VALIDATION_RESULTS).to_pylist() for name, lake in (("daily", daily), ("bulk", bulk))}
     assert (len(results["daily"]), len(results["bulk"])) == (3, 1)
     assert {r["plant_id"] for r in results["bulk"]} == {"cstr"} and results["bulk"][0]["evaluated_expectations"] > 0
+
+
+def test_tag_groups_hold_whole_tags_of_bounded_readings():
+    import pyarrow as pa
+
+    from etl.sensor import tag_groups
+
+    tags = pa.array(["b"] * 3 + ["a"] * 2 + [None] + ["d"] * 9 + ["c"] * 1)
+    assert tag_groups(tags, 4) == [["a"], ["b", "c"], ["d"]]  # sorted; a tag over the bound is a group of its own
+    assert tag_groups(tags, 100) == [["a", "b", "c", "d"]]
+    assert tag_groups(pa.array([], pa.string()), 4) == [[]]  # an empty batch is one empty group

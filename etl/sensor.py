@@ -580,13 +580,14 @@ def _to_canonical(silver: pa.Table) -> pa.Table:
         return silver
     column = silver["value"].combine_chunks()
     values = column.to_numpy(zero_copy_only=False).astype(float)  # nulls as NaN, put back below
-    source = silver["source_unit"].to_numpy(zero_copy_only=False)
-    target = silver["unit"].to_numpy(zero_copy_only=False)
-    tags = silver["tag"].to_numpy(zero_copy_only=False)
-    cuts = np.flatnonzero(tags[1:] != tags[:-1]) + 1
-    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(tags)]):
-        if source[lo] != target[lo]:
-            values[lo:hi] = convert(values[lo:hi], source[lo], target[lo])
+    # the rows of each tag are one run, in tag order (DuckDB's byte order of UTF-8 is Python's code-point order)
+    lo = 0
+    for run in sorted(pc.value_counts(silver["tag"]).to_pylist(), key=lambda r: r["values"]):
+        hi = lo + run["counts"]
+        source, target = silver["source_unit"][lo].as_py(), silver["unit"][lo].as_py()
+        if source != target:
+            values[lo:hi] = convert(values[lo:hi], source, target)
+        lo = hi
     converted = pa.array(values, pa.float64(), mask=column.is_null().to_numpy(zero_copy_only=False))
     return silver.set_column(silver.schema.get_field_index("value"), "value", converted)
 

@@ -369,8 +369,9 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: in
             n_conflicts += out["conflicts"]
             evaluated = max(evaluated, out["evaluated"])
     n_silver = sum(n for _, n in silver_parts)
-    # quarantine rows in bronze order (group by group)
-    quarantine = pa.concat_tables(quarantine_parts).sort_by("_row").drop_columns(["_row"])
+    # quarantine rows by file and line (bronze is stored sorted by tag)
+    quarantine = pa.concat_tables(quarantine_parts).drop_columns(["_row"]).sort_by(
+        [("period_date", "ascending"), ("_source_file", "ascending"), ("_line_number", "ascending")])
 
     expected = len(plant.TAGS) * round(86400 / plant.INFO.sampling.total_seconds())
     status = pd.DataFrame({"day": files["period_date"].to_pylist(), "status": files["status"].to_pylist()})
@@ -480,6 +481,8 @@ CREATE OR REPLACE TEMP TABLE repeats AS
 WITH keys AS (
     SELECT tag, ts,
            min(value) IS DISTINCT FROM max(value) OR count(value) NOT IN (0, count(*))
+           -- (min and max take -0.0 for 0.0; the exported digits differ, so the readings do)
+           OR bool_or(signbit(value)) IS DISTINCT FROM bool_and(signbit(value))
            OR min(quality_code) IS DISTINCT FROM max(quality_code) OR count(quality_code) NOT IN (0, count(*)) AS conflicting
     FROM passing GROUP BY tag, ts HAVING count(*) > 1
 )
@@ -697,18 +700,19 @@ def build_hourly(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: int 
     aggregated a group of tags at a time (a tag's hours depend only on its own readings).
     """
     columns = ["tag", "unit", "ts", "value", "quality", "flag"]
-    where = {"plant_id": batch.plant_id}
-    tags = lake.read(SILVER_SENSOR_READINGS, where=where, start=batch.start, end=batch.end, columns=["tag"])["tag"]
-    groups = tag_groups(tags, group_rows or GROUP_ROWS)
-    del tags
+    # one snapshot of silver for the tag list and every group (a write in between must not mix versions)
+    files = [("plant_id", "=", batch.plant_id), ("ts", ">=", batch.start), ("ts", "<", batch.end)]
+    dataset = lake.dataset(SILVER_SENSOR_READINGS, files=files)
+    ts_type = SILVER_SENSOR_READINGS.column("ts").type
+    in_batch = ((pc.field("plant_id") == batch.plant_id) & (pc.field("ts") >= pa.scalar(batch.start, ts_type))
+                & (pc.field("ts") < pa.scalar(batch.end, ts_type)))
+    groups = tag_groups(dataset.to_table(columns=["tag"], filter=in_batch)["tag"], group_rows or GROUP_ROWS)
     if len(groups) == 1:
-        readings = lake.read(SILVER_SENSOR_READINGS, where=where, start=batch.start, end=batch.end, columns=columns)
-        hourly = hourly_aggregates(readings, batch.plant_id)
+        hourly = hourly_aggregates(dataset.to_table(columns=columns, filter=in_batch), batch.plant_id)
     else:
         parts = []
         for group in groups:
-            readings = lake.read(SILVER_SENSOR_READINGS, where=where, start=batch.start, end=batch.end, columns=columns,
-                                 filter=_in_group(group))
+            readings = dataset.to_table(columns=columns, filter=in_batch & _in_group(group))
             parts.append(hourly_aggregates(readings, batch.plant_id))
             del readings
             _trim()

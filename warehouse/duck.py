@@ -8,8 +8,10 @@ the cursor's own and go with it.
 
 The database runs one thread: a batch is small, and one thread over sorted input adds
 floating-point sums in the same order on every run, so a rerun reproduces gold bit for bit.
-It is made again in a forked child (Airflow's workers fork after preloading this module),
-which must not use its parent's DuckDB threads.
+
+Fork safety: a DuckDB database inherited through ``fork()`` must be neither used nor freed in
+the child (either hangs or crashes it). So a process closes its scratch database just before it
+forks (the next use in the parent makes a new one) and the child starts without one.
 """
 
 from __future__ import annotations
@@ -22,15 +24,31 @@ from collections.abc import Iterator
 import duckdb
 
 _lock = threading.Lock()
-_db: tuple[int, duckdb.DuckDBPyConnection] | None = None
+_db: duckdb.DuckDBPyConnection | None = None
 
 
 def _database() -> duckdb.DuckDBPyConnection:
     global _db
     with _lock:
-        if _db is None or _db[0] != os.getpid():
-            _db = (os.getpid(), duckdb.connect(":memory:", config={"threads": 1}))
-        return _db[1]
+        if _db is None:
+            _db = duckdb.connect(":memory:", config={"threads": 1})
+        return _db
+
+
+def _close_before_fork() -> None:
+    global _db
+    with _lock:
+        db, _db = _db, None
+    if db is not None:
+        db.close()  # cursors still open in other threads keep the database alive until they close
+
+
+def _reset_in_child() -> None:
+    global _db, _lock
+    _db, _lock = None, threading.Lock()  # (a lock another thread held at the fork would never be released)
+
+
+os.register_at_fork(before=_close_before_fork, after_in_child=_reset_in_child)
 
 
 @contextlib.contextmanager

@@ -518,8 +518,7 @@ class Lake:
 
     def read(self, spec: TableSpec, *, where: Mapping[str, Scalar] | None = None,
              start: dt.datetime | None = None, end: dt.datetime | None = None,
-             columns: Sequence[str] | None = None, version: int | dt.datetime | None = None,
-             filter: pc.Expression | None = None) -> pa.Table:
+             columns: Sequence[str] | None = None, version: int | dt.datetime | None = None) -> pa.Table:
         """Read rows as Arrow.
 
         Args:
@@ -527,11 +526,8 @@ class Lake:
             start, end: keep rows whose ``interval_column`` lies in ``[start, end)``.
             columns: projection.
             version: a table version number or a point in time (time travel).
-            filter: a further Arrow filter expression, ANDed (row groups are skipped on their statistics).
         """
         expr = _where_expr(where or {})
-        if filter is not None:
-            expr = filter if expr is None else expr & filter
         # The same filters select the files first (partition values, then min/max statistics), so a
         # read of one plant-day does not list every file of a table that grows with the history.
         files = [f for col, val in (where or {}).items() if val is not None
@@ -582,7 +578,10 @@ class Lake:
         Returns ``{"files_removed": n, "files_added": m}``. Superseded files stay until
         :meth:`vacuum` removes them, so time travel keeps working within the retention.
         """
-        out = self._open(spec).optimize.compact(target_size=target_size, commit_properties=meta.properties("compact"))
+        # (a spec's row-group size holds for the rewritten files too; rows keep their order within each old file)
+        properties = WriterProperties(max_row_group_size=spec.row_group_rows) if spec.row_group_rows else None
+        out = self._open(spec).optimize.compact(target_size=target_size, writer_properties=properties,
+                                                commit_properties=meta.properties("compact"))
         return {"files_removed": int(out.get("numFilesRemoved", 0)), "files_added": int(out.get("numFilesAdded", 0))}
 
     def vacuum(self, spec: TableSpec, *, retention_hours: int = 168, dry_run: bool = True) -> list[str]:

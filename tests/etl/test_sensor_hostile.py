@@ -192,3 +192,13 @@ def test_a_misrouted_or_misnamed_file_put_right_is_loaded(tmp_path):
     report = land_files(lake, landing, source="sensor", plant_id="cstr", day=DAY, meta=META)
     assert sorted(report.landed) == [f"cstr__{DAY}__01.csv", f"cstr__{DAY}__02.csv"]
     assert report.duplicates == [] and report.already_landed == []
+
+
+def test_minus_zero_and_zero_are_conflicting_readings(tmp_path):
+    """-0 and 0 compare equal as numbers but were exported differently: a conflict, as any other digit."""
+    inbox = tmp_path / "landing" / "sensor" / "cstr"
+    deliver(inbox, f"cstr__{DAY}__01.csv", HEADER + line(1, 0.0))
+    deliver(inbox, f"cstr__{DAY}__02.csv", HEADER + line(1, -0.0))
+    lake = Lake(tmp_path / "lake")
+    out = run_batch(lake, tmp_path / "landing", Batch("cstr", DAY), META)
+    assert (out["silver"]["conflicting_rows"], out["silver"]["silver_rows"], out["silver"]["duplicates_removed"]) == (2, 0, 0)

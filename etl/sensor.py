@@ -204,7 +204,7 @@ def _parse_pieces(content: bytes, *, parse_bytes: int | None = None, **kwargs: A
 
 
 #: A table's rows of a large batch are written in parts of about this many rows (see :class:`_IntervalWriter`).
-WRITE_ROWS = 150_000
+WRITE_ROWS = 100_000
 
 
 class _IntervalWriter:
@@ -301,7 +301,7 @@ def sensor_suite(plant_id: str, batch: Batch | None = None) -> list[Any]:
 #: repeats and conflicts per tag and time), so the groups give exactly the rows of the whole batch;
 #: only the row accounting and the completeness are summed over the groups. Bounds memory by
 #: readings, whatever the tag count; every demo plant-day is one group.
-GROUP_ROWS = 150_000
+GROUP_ROWS = 100_000
 
 
 def tag_groups(tags: pa.Array, max_rows: int) -> list[list[str]]:

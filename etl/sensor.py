@@ -104,12 +104,6 @@ class Batch:
         return cls(plant_id, (end.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date())
 
 
-def opc_quality(codes: np.ndarray) -> np.ndarray:
-    """OPC DA quality code → ``good`` / ``uncertain`` / ``bad`` (bits 7-6 of the low byte)."""
-    status = np.asarray(codes, dtype=np.int64) & 0xC0
-    return np.where(status == 0xC0, "good", np.where(status == 0x40, "uncertain", "bad"))
-
-
 # ------------------------------------------------------------------------------------------ raw
 def land(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     """Land the batch's files from the inbox into raw (see :func:`etl.landing.land_files`)."""
@@ -449,7 +443,8 @@ def _parts(spilled: list[tuple[Any, int]]) -> Iterator[pa.Table]:
         yield pa.concat_tables(held)
 
 
-#: The OPC DA quality class of a bronze row's code (bits 7-6 of the low byte; no code is bad).
+#: The OPC DA quality class of a bronze row's code: bits 7-6 of the low byte, 11 good, 01 uncertain,
+#: else bad (a row without a code is bad).
 _QUALITY_SQL = "CASE coalesce(quality, 0) & 192 WHEN 192 THEN 'good' WHEN 64 THEN 'uncertain' ELSE 'bad' END"
 
 #: The UTC day of a TIMESTAMPTZ (arithmetic on the instant: a cast goes through the ICU calendar).

@@ -202,3 +202,14 @@ def test_minus_zero_and_zero_are_conflicting_readings(tmp_path):
     lake = Lake(tmp_path / "lake")
     out = run_batch(lake, tmp_path / "landing", Batch("cstr", DAY), META)
     assert (out["silver"]["conflicting_rows"], out["silver"]["silver_rows"], out["silver"]["duplicates_removed"]) == (2, 0, 0)
+
+
+def test_opc_quality_codes_become_quality_classes(tmp_path):
+    """Bits 7-6 of the OPC DA code: 11 good (192, and 216 = good, local override), 01 uncertain (64, 84), else bad."""
+    codes = {0: 192, 1: 216, 2: 64, 3: 84, 4: 0, 5: 24}
+    content = HEADER + "".join(line(m, quality=q) for m, q in codes.items())
+    deliver(tmp_path / "landing" / "sensor" / "cstr", f"cstr__{DAY}__01.csv", content)
+    lake = Lake(tmp_path / "lake")
+    run_batch(lake, tmp_path / "landing", Batch("cstr", DAY), META)
+    silver = {r["quality_code"]: r["quality"] for r in lake.read(SILVER_SENSOR_READINGS).to_pylist()}
+    assert silver == {192: "good", 216: "good", 64: "uncertain", 84: "uncertain", 0: "bad", 24: "bad"}

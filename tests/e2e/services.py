@@ -53,11 +53,21 @@ def airflow_env(home: Path, lake: Path, landing: Path, **extra: str) -> dict[str
 
 
 def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run an airflow CLI command; retried while SQLite is locked by the running scheduler."""
+    """Run an airflow CLI command; retried while SQLite is locked by the running scheduler.
+
+    A retry is not always a first try: an attempt that failed on the lock may have committed its
+    work before the locked statement (seen in CI: ``backfill create`` retried, then refused with
+    ``AlreadyRunningBackfill`` for the backfill its own first attempt had made). That refusal
+    after a locked attempt means the command took effect.
+    """
+    locked = False
     for _ in range(5):
         out = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True)
+        if locked and "AlreadyRunningBackfill" in out.stdout + out.stderr:
+            return out
         if out.returncode == 0 or "database is locked" not in out.stdout + out.stderr:
             break
+        locked = True
         time.sleep(2)
     if check and out.returncode:
         raise AssertionError(f"airflow {' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")

@@ -242,12 +242,18 @@ def _batch_files(lake: Lake, batch: Batch, statuses: tuple[str, ...] = ("landed"
     return rows.sort_by([("period_date", "ascending"), ("received_at", "ascending"), ("file_name", "ascending")])
 
 
+def _batch_dataset(lake: Lake, spec: Any, batch: Batch, column: str, start: Any, stop: Any) -> tuple[Any, Any]:
+    """``spec`` as a lazy dataset of the batch's files and the filter of its rows (``start <= column < stop``)."""
+    kind = spec.column(column).type
+    expr = ((pc.field("plant_id") == batch.plant_id) & (pc.field(column) >= pa.scalar(start, kind))
+            & (pc.field(column) < pa.scalar(stop, kind)))
+    files = [("plant_id", "=", batch.plant_id), (column, ">=", start), (column, "<", stop)]
+    return lake.dataset(spec, files=files), expr
+
+
 def _bronze_dataset(lake: Lake, batch: Batch) -> tuple[Any, Any]:
-    """The bronze table as a lazy dataset of the batch's files and the filter of the batch's rows."""
-    expr = ((pc.field("plant_id") == batch.plant_id) & (pc.field("period_date") >= pa.scalar(batch.day, pa.date32()))
-            & (pc.field("period_date") < pa.scalar(batch.stop, pa.date32())))
-    files = [("plant_id", "=", batch.plant_id), ("period_date", ">=", batch.day), ("period_date", "<", batch.stop)]
-    return lake.dataset(BRONZE_TAG_READINGS, files=files), expr
+    """Bronze's files and rows of the batch (by the files' day)."""
+    return _batch_dataset(lake, BRONZE_TAG_READINGS, batch, "period_date", batch.day, batch.stop)
 
 
 # --------------------------------------------------------------------------------------- silver
@@ -696,11 +702,7 @@ def build_hourly(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: int 
     """
     columns = ["tag", "unit", "ts", "value", "quality", "flag"]
     # one snapshot of silver for the tag list and every group (a write in between must not mix versions)
-    files = [("plant_id", "=", batch.plant_id), ("ts", ">=", batch.start), ("ts", "<", batch.end)]
-    dataset = lake.dataset(SILVER_SENSOR_READINGS, files=files)
-    ts_type = SILVER_SENSOR_READINGS.column("ts").type
-    in_batch = ((pc.field("plant_id") == batch.plant_id) & (pc.field("ts") >= pa.scalar(batch.start, ts_type))
-                & (pc.field("ts") < pa.scalar(batch.end, ts_type)))
+    dataset, in_batch = _batch_dataset(lake, SILVER_SENSOR_READINGS, batch, "ts", batch.start, batch.end)
     groups = tag_groups(dataset.to_table(columns=["tag"], filter=in_batch)["tag"], group_rows or GROUP_ROWS)
     if len(groups) == 1:
         hourly = hourly_aggregates(dataset.to_table(columns=columns, filter=in_batch), batch.plant_id)

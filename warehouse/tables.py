@@ -1206,3 +1206,127 @@ FCT_VALIDATION_RESULTS = _add(TableSpec(
                  "rows_failed_le_rows": "rows_failed <= rows_validated"},
     interval_column="validated_at",
 ))
+
+# ------------------------------------------------------------------------------------ live path
+# The live path (DESIGN.md "Live path and write-back"): readings streamed by plant edges over MQTT
+# (contract: nexus.wire) and setpoint writes back to them.
+BRONZE_STREAM_READINGS = _add(TableSpec(
+    name="bronze.mqtt__tag_readings",
+    description="Readings received over MQTT as sent (one row per point of a data message; one row for a message "
+    "that could not be read), with the message's stream and sequence number: (_stream, _seq) is the collector's "
+    "deduplication key, so a message delivered twice is stored once.",
+    columns=(
+        Column("plant_id", pa.string(), "plant instance the message came from (its topic's, if unreadable)",
+               nullable=False),
+        Column("period_date", pa.date32(), "UTC day of the reading (of the receipt for an unreadable point)",
+               nullable=False),
+        Column("tag", pa.string(), "tag as sent, if it could be read"),
+        Column("timestamp", UTC_TS, "reading time as sent, if it could be read"),
+        Column("value", pa.float64(), "reading in the tag's engineering unit; null if none was sent"),
+        Column("quality", pa.int32(), "OPC DA quality code as sent"),
+        Column("_raw_line", pa.string(), "the point as received (JSON), or the unreadable payload (first 4 kB)",
+               nullable=False),
+        Column("_parse_error", pa.string(), "why the point or message breaks the wire contract, else null"),
+        Column("_topic", pa.string(), "MQTT topic of the message", nullable=False),
+        Column("_stream", pa.string(), "edge/plant_id/unit: the scope of _seq ('?/<topic>' if unreadable)",
+               nullable=False),
+        Column("_seq", pa.int64(), "message sequence number within its stream (0 if unreadable)", nullable=False),
+        Column("_point", pa.int32(), "0-based position of the point in its message (-1: the whole message)",
+               nullable=False),
+        Column("_sent_at", UTC_TS, "when the edge published the message (its clock), if readable"),
+        Column("_received_at", UTC_TS, "when the collector received the message", nullable=False),
+        _INGESTED,
+        _RUN,
+    ),
+    primary_key=("_stream", "_seq", "_point"),
+    partition_by=("plant_id", "period_date"),
+    constraints={"point_position": "_point >= -1"},
+))
+
+FCT_STREAM_BATCHES = _add(TableSpec(
+    name="gold.fct_stream_batches",
+    description="Row accounting of the live path per plant and UTC day, updated as micro-batches land: messages "
+    "and points received, redeliveries dropped by the deduplication key, and where every point went. Invariant: "
+    "points_received = silver_rows + quarantined_rows + held_rows (points of a day whose historian export has "
+    "already been loaded stay in bronze and are reconciled, not published twice).",
+    columns=(
+        Column("plant_id", pa.string(), "plant instance", nullable=False),
+        Column("period_date", pa.date32(), "UTC day of the readings", nullable=False),
+        Column("messages", pa.int64(), "distinct messages stored in bronze", nullable=False),
+        Column("redeliveries_dropped", pa.int64(), "messages received again (same stream and seq) and dropped",
+               nullable=False),
+        Column("points_received", pa.int64(), "bronze rows of the day (points, and unreadable messages)",
+               nullable=False),
+        Column("silver_rows", pa.int64(), "points published to silver by the collector", nullable=False),
+        Column("quarantined_rows", pa.int64(), "points sent to the sensor quarantine", nullable=False),
+        Column("held_rows", pa.int64(), "points kept in bronze only: the day's historian export had been loaded",
+               nullable=False),
+        Column("last_reading_at", UTC_TS, "newest reading time of the day"),
+        Column("last_commit_at", UTC_TS, "when the collector last committed rows of the day", nullable=False),
+        Column("run_id", pa.string(), "collector run that wrote the row", nullable=False),
+    ),
+    primary_key=("plant_id", "period_date"),
+    constraints={"stream_rows_accounted": "points_received = silver_rows + quarantined_rows + held_rows"},
+))
+
+FCT_STREAM_RECONCILIATION = _add(TableSpec(
+    name="gold.fct_stream_reconciliation",
+    description="The streamed readings of a plant-day against its daily historian export, per tag: how many "
+    "readings each side has, how many agree within the tag's noise band, differ, or are on one side only. The "
+    "historian export is the record; silver holds its rows, and the stream's are never counted twice.",
+    columns=(
+        Column("plant_id", pa.string(), "plant instance", nullable=False),
+        Column("reading_date", pa.date32(), "UTC day", nullable=False),
+        Column("tag", pa.string(), "tag", nullable=False),
+        Column("streamed", pa.int64(), "distinct readings of the tag received over MQTT", nullable=False),
+        Column("historian", pa.int64(), "readings of the tag in silver from the historian export", nullable=False),
+        Column("matched", pa.int64(), "readings at the same time on both sides with equal values (within tolerance)",
+               nullable=False),
+        Column("differing", pa.int64(), "readings at the same time on both sides with different values",
+               nullable=False),
+        Column("stream_only", pa.int64(), "streamed readings the export does not have", nullable=False),
+        Column("historian_only", pa.int64(), "exported readings the stream did not deliver", nullable=False),
+        Column("max_abs_difference", pa.float64(), "largest |stream - historian| of readings at the same time, "
+               "in the tag's engineering unit"),
+        Column("tolerance", pa.float64(), "agreement tolerance used, in the tag's engineering unit", nullable=False),
+        Column("status", pa.string(), "agree | differ | incomplete (one side misses readings)", nullable=False),
+        Column("reconciled_at", UTC_TS, "when the row was computed", nullable=False),
+        Column("run_id", pa.string(), "run that computed the row", nullable=False),
+    ),
+    primary_key=("plant_id", "reading_date", "tag"),
+    partition_by=("plant_id",),
+    constraints={"reconciliation_status_known": "status IN ('agree', 'differ', 'incomplete')",
+                 "sides_add_up": "streamed = matched + differing + stream_only AND "
+                                 "historian = matched + differing + historian_only"},
+    interval_column="reading_date",
+))
+
+FCT_SETPOINT_WRITES = _add(TableSpec(
+    name="gold.fct_setpoint_writes",
+    description="Audit of setpoint writes, one row per state change (append-only): proposed from a recommendation, "
+    "approved or rejected by an operator, checked by the safety envelope (refused writes never reach the broker), "
+    "published, acknowledged by the edge, confirmed by readback or reverted.",
+    columns=(
+        Column("write_id", pa.string(), "the write", nullable=False),
+        Column("step", pa.int32(), "1-based position of the state change within the write", nullable=False),
+        Column("state", pa.string(), "proposed | approved | rejected | refused | published | acknowledged | "
+               "confirmed | reverted | failed", nullable=False),
+        Column("at", UTC_TS, "when the state was entered", nullable=False),
+        Column("actor", pa.string(), "who: the operator's identity, or nexus / edge", nullable=False),
+        Column("plant_id", pa.string(), "plant instance", nullable=False),
+        Column("tag", pa.string(), "setpoint tag written", nullable=False),
+        Column("setpoint", pa.string(), "decision variable of the recommendation", nullable=False),
+        Column("unit", pa.string(), "engineering unit of from_value and to_value (the tag's)", nullable=False),
+        Column("from_value", pa.float64(), "setpoint before the write (last good value)"),
+        Column("to_value", pa.float64(), "setpoint the write asks for", nullable=False),
+        Column("reason", pa.string(), "why: the operator's reason, the refusal, the readback result", nullable=False),
+        Column("checks_json", pa.string(), "JSON: envelope check -> {passed, detail}, where the state ran checks"),
+        Column("recommendation_date", pa.date32(), "recommendation the write came from"),
+        Column("scenario_id", pa.string(), "scenario of that recommendation"),
+    ),
+    primary_key=("write_id", "step"),
+    constraints={"write_state_known": "state IN ('proposed', 'approved', 'rejected', 'refused', 'published', "
+                                      "'acknowledged', 'confirmed', 'reverted', 'failed')",
+                 "step_positive": "step >= 1"},
+    interval_column="at",
+))

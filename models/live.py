@@ -139,7 +139,7 @@ class _Ramp:
 
     def value(self, t: dt.datetime) -> float:
         if self.rate_k_min is None:
-            return self.target_k if t >= self.at else self.from_k
+            return self.target_k if t > self.at else self.from_k  # a write acts after its instant
         if t <= self.at:
             return self.from_k
         moved = self.rate_k_min * (t - self.at) / _MINUTE
@@ -237,7 +237,7 @@ class CSTRLive:
 
     def ramp_done(self, tag: str) -> bool:
         current, target = self.setpoint(tag)
-        return self._last is not None and self._last >= self._ramp.at and current == target
+        return self._last is not None and current == target
 
 
 # ------------------------------------------------------------------------------------- playback

@@ -1,0 +1,373 @@
+"""Setpoint write-back (optimization.writeback) on a real lake in tmp_path and a private Mosquitto broker.
+
+The plant side is a small paho client standing in for the edge: it records the writes it receives
+on the plant's write topic and answers each with an ack (accepted, rejected, or none).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+import pyarrow as pa
+import pytest
+
+from models.fleet import get_instance
+from nexus import wire
+from optimization import writeback as wb
+from tests.mqtt import Broker
+from warehouse.tables import FCT_EVENTS, FCT_SETPOINT_RECOMMENDATIONS, FCT_SETPOINT_WRITES, SILVER_SENSOR_READINGS
+
+UTC = dt.UTC
+NOW = dt.datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
+DAY = NOW.date()
+ZERO_C = 273.15
+PLANT = "cstr"
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def recommendation(lake, meta, *, current_k: float = 57.0 + ZERO_C, target_k: float = 60.0 + ZERO_C,
+                   day: dt.date = DAY) -> None:
+    """One day's recommendation of plant cstr: the TC102 set point (writable) and the jacket temperature (not)."""
+    base = {"scenario_id": "base", "plant_id": PLANT, "recommendation_date": day, "expected_profit_usd_h": 12.0,
+            "current_profit_usd_h": 10.0, "delta_profit_usd_h": 2.0, "expected_co2e_kg_h": 1.1,
+            "current_co2e_kg_h": 1.0, "delta_co2e_kg_h": 0.1, "model_version": "cstr@2026-12-05",
+            "prices_json": "{}", "carbon_price_usd_t": 85.0, "grid_kg_co2e_per_kwh": 0.35, "limits_json": "{}",
+            "active_constraints": "runaway", "termination": "optimal", "solve_seconds": 0.2, "run_id": "opt-1",
+            "computed_at": NOW - dt.timedelta(hours=3)}
+    rows = [{**base, "setpoint": "tc102_setpoint_k", "unit": "K", "current_value": current_k,
+             "recommended_value": target_k, "lower_bound": 300.0, "upper_bound": 400.0},
+            {**base, "setpoint": "coolant_temp_k", "unit": "K", "current_value": 300.0,
+             "recommended_value": 302.0, "lower_bound": 250.0, "upper_bound": 350.0}]
+    lake.append(FCT_SETPOINT_RECOMMENDATIONS, pa.Table.from_pylist(rows, schema=FCT_SETPOINT_RECOMMENDATIONS.schema),
+                meta=meta)
+
+
+def readings(lake, meta, points: list[tuple[str, dt.datetime, float]]) -> None:
+    """Silver rows (value in the tag's canonical unit: K for temperatures, L/min for the feed)."""
+    units = {"CSTR.TC102.SP": "K", "CSTR.TI102": "K", "CSTR.FI101": "L/min"}
+    rows = [{"plant_id": PLANT, "reading_date": ts.date(), "tag": tag, "ts": ts, "value": value, "unit": units[tag],
+             "quality": "good", "quality_code": 192, "flag": None, "flag_reason": None,
+             "_source_file": "test", "_line_number": i + 1, "_ingested_at": ts, "_run_id": "test"}
+            for i, (tag, ts, value) in enumerate(points)]
+    lake.append(SILVER_SENSOR_READINGS, pa.Table.from_pylist(rows, schema=SILVER_SENSOR_READINGS.schema), meta=meta)
+
+
+def plant_state(lake, meta, *, sp_c: float = 57.0, pv_c: float | None = None, flow: float = 100.0,
+                last: dt.datetime = NOW - dt.timedelta(minutes=1), minutes: int = 5) -> None:
+    """A few minutes of readings up to ``last``: TC102.SP and TI102 at ``sp_c`` (degC), the feed at ``flow``."""
+    pv_c = sp_c if pv_c is None else pv_c
+    points = []
+    for i in range(minutes):
+        ts = last - dt.timedelta(minutes=i)
+        points += [("CSTR.TC102.SP", ts, sp_c + ZERO_C), ("CSTR.TI102", ts, pv_c + ZERO_C), ("CSTR.FI101", ts, flow)]
+    readings(lake, meta, points)
+
+
+def event(lake, meta, *, kind: str = "process_anomaly", start: dt.datetime, end: dt.datetime | None) -> None:
+    row = {"event_id": f"cstr-reactor-{kind}-{start:%H%M}", "plant_id": PLANT, "unit": "reactor", "kind": kind,
+           "start_at": start, "end_at": end, "duration_h": 1.0, "severity": "high", "peak_score": 3.0,
+           "top_tags": "CSTR.TI102:1.0", "detail": "test event", "detector": "test", "model_version": "test",
+           "run_id": "mon-1", "computed_at": start}
+    lake.append(FCT_EVENTS, pa.Table.from_pylist([row], schema=FCT_EVENTS.schema), meta=meta)
+
+
+def audit(lake, write_id: str) -> list[dict]:
+    return sorted(lake.read(FCT_SETPOINT_WRITES, where={"write_id": write_id}).to_pylist(), key=lambda r: r["step"])
+
+
+# -------------------------------------------------------------------------------------- plant side
+
+
+class Edge:
+    """Stand-in for the plant edge: records writes, answers with ``status`` (None: stays silent)."""
+
+    def __init__(self, port: int, status: str | None = "accepted", reason: str = "", decoys: bool = False) -> None:
+        inst = get_instance(PLANT)
+        self.write_topic = wire.write_topic(inst.enterprise, inst.site.site_id, PLANT)
+        self.ack_topic = wire.ack_topic(inst.enterprise, inst.site.site_id, PLANT)
+        self.status, self.reason, self.decoys = status, reason, decoys
+        self.received: list[tuple[str, wire.Write]] = []
+        subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-edge-{uuid.uuid4().hex[:8]}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe(self.write_topic, qos=1)
+        assert subscribed.wait(10)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        w = wire.decode_write(msg.payload)
+        self.received.append((msg.topic, w))
+        if self.status is None:
+            return
+        at = int(time.time() * 1e6)
+        if self.decoys:  # noise Nexus must skip: a malformed payload and another write's ack
+            client.publish(self.ack_topic, b"not json", qos=1)
+            client.publish(self.ack_topic, wire.encode_ack(wire.Ack("w-other", PLANT, "rejected", "not yours", at, None)),
+                           qos=1)
+        client.publish(self.ack_topic, wire.encode_ack(wire.Ack(w.write_id, w.plant_id, self.status, self.reason, at,
+                                                                w.value)), qos=1)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    b = Broker(tmp_path_factory.mktemp("broker"))
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def edge_factory(broker):
+    edges = []
+
+    def make(**kwargs) -> Edge:
+        edges.append(Edge(broker.port, **kwargs))
+        return edges[-1]
+
+    try:
+        yield make
+    finally:
+        for e in edges:
+            e.close()
+
+
+def _publish(lake, meta, broker, wid, *, now=NOW, timeout_s=5.0, **kwargs) -> wb.Outcome:
+    return wb.publish(lake, wid, broker_host="127.0.0.1", broker_port=broker.port, now=now, meta=meta,
+                      timeout_s=timeout_s, **kwargs)
+
+
+def _proposed(lake, meta, **state) -> str:
+    recommendation(lake, meta, **{k: state.pop(k) for k in ("current_k", "target_k") if k in state})
+    plant_state(lake, meta, **state)
+    [wid] = wb.propose(lake, PLANT, DAY, meta=meta, now=NOW - dt.timedelta(minutes=30))
+    return wid
+
+
+def _approved(lake, meta, **state) -> str:
+    wid = _proposed(lake, meta, **state)
+    wb.approve(lake, wid, operator="alice", reason="shift plan", meta=meta, now=NOW - dt.timedelta(minutes=10))
+    return wid
+
+
+def _nothing_sent(edge: Edge) -> bool:
+    time.sleep(0.3)  # a write, had one gone out, would be delivered by now: QoS 1 on loopback
+    return edge.received == []
+
+
+# ------------------------------------------------------------------------------------------- tests
+
+
+def test_propose_converts_kelvin_to_degc_and_is_idempotent(lake, meta, caplog):
+    recommendation(lake, meta)
+    with caplog.at_level(logging.INFO, logger="optimization.writeback"):
+        ids = wb.propose(lake, PLANT, DAY, meta=meta, now=NOW)
+    assert len(ids) == 1 and ids[0].startswith("w-cstr-20261206-tc102_setpoint_k-")
+    assert "coolant_temp_k maps to CSTR.TI103, a measurement" in caplog.text
+    [row] = audit(lake, ids[0])
+    assert (row["step"], row["state"], row["actor"], row["tag"], row["unit"]) == (1, "proposed", "nexus",
+                                                                                  "CSTR.TC102.SP", "degC")
+    assert row["to_value"] == pytest.approx(60.0, abs=1e-9)
+    assert row["from_value"] == pytest.approx(57.0, abs=1e-9)
+    assert (row["recommendation_date"], row["scenario_id"]) == (DAY, "base")
+    assert wb.propose(lake, PLANT, DAY, meta=meta, now=NOW + dt.timedelta(hours=1)) == ids
+    assert lake.read(FCT_SETPOINT_WRITES).num_rows == 1
+    with pytest.raises(wb.InvalidWriteRequest, match="found none"):
+        wb.propose(lake, PLANT, DAY + dt.timedelta(days=1), meta=meta, now=NOW)
+
+
+def test_approve_and_reject_need_an_operator_and_a_proposed_write(lake, meta):
+    wid = _proposed(lake, meta)
+    with pytest.raises(wb.InvalidWriteRequest, match="operator"):
+        wb.approve(lake, wid, operator="  ", reason="", meta=meta, now=NOW)
+    with pytest.raises(wb.InvalidWriteRequest, match="expects a reason"):
+        wb.reject(lake, wid, operator="bob", reason="", meta=meta, now=NOW)
+    assert wb.reject(lake, wid, operator="bob", reason="lab sample pending", meta=meta, now=NOW) == "rejected"
+    with pytest.raises(wb.InvalidWriteRequest, match="expects state proposed, found rejected"):
+        wb.approve(lake, wid, operator="alice", reason="", meta=meta, now=NOW)
+    rows = audit(lake, wid)
+    assert [(r["step"], r["state"], r["actor"], r["reason"]) for r in rows][1:] == [
+        (2, "rejected", "bob", "lab sample pending")]
+    assert wb.writes(lake)["state"].to_pylist() == ["rejected"]
+
+
+def test_an_unapproved_write_is_never_published(lake, meta, broker, edge_factory):
+    edge = edge_factory()
+    wid = _proposed(lake, meta)
+    checks = wb.check(lake, wid, now=NOW)
+    assert not checks["approved"].passed and "state is proposed" in checks["approved"].detail
+    with pytest.raises(wb.InvalidWriteRequest, match="publish expects state approved, found proposed"):
+        _publish(lake, meta, broker, wid)
+    assert _nothing_sent(edge)
+    assert [r["state"] for r in audit(lake, wid)] == ["proposed"]
+
+
+@pytest.mark.parametrize("case, state, extra, failing", [
+    ("out of instrument range", {"sp_c": 1.0, "current_k": 1.0 + ZERO_C, "target_k": -5.0 + ZERO_C}, {},
+     "instrument_range"),
+    ("above the runaway limit with its margin", {"target_k": 61.0 + ZERO_C}, {}, "operating_limits"),
+    ("step too large", {"sp_c": 40.0, "current_k": 40.0 + ZERO_C, "target_k": 58.0 + ZERO_C}, {}, "max_step"),
+    ("ramp faster than allowed", {}, {"ramp_per_min": 2.0}, "ramp_rate"),
+    ("open process_anomaly event", {"event": ("process_anomaly", None)}, {}, "no_open_event"),
+    ("shutdown ended within the grace period", {"event": ("shutdown", NOW - dt.timedelta(minutes=10))}, {},
+     "no_open_event"),
+    ("stale data", {"last": NOW - dt.timedelta(minutes=20)}, {}, "fresh_data"),
+    ("plant not running", {"flow": 0.0}, {}, "operating_mode"),
+])
+def test_each_envelope_check_refuses_on_its_own(lake, meta, broker, edge_factory, case, state, extra, failing):
+    edge = edge_factory()
+    ev = state.pop("event", None)
+    wid = _approved(lake, meta, **state)
+    if ev:
+        event(lake, meta, kind=ev[0], start=NOW - dt.timedelta(hours=2), end=ev[1])
+    out = _publish(lake, meta, broker, wid, **extra)
+    assert out.state == "refused", case
+    assert set(out.failed_checks) == {failing}, out.failed_checks
+    assert _nothing_sent(edge)
+    rows = audit(lake, wid)
+    assert [r["state"] for r in rows] == ["proposed", "approved", "refused"]
+    assert rows[-1]["actor"] == "nexus" and failing in rows[-1]["reason"]
+    recorded = json.loads(rows[-1]["checks_json"])
+    assert set(recorded) == {"approved", "instrument_range", "operating_limits", "max_step", "ramp_rate",
+                             "no_open_event", "fresh_data", "operating_mode", "no_write_in_flight"}
+    assert [k for k, v in recorded.items() if not v["passed"]] == [failing]
+    with pytest.raises(wb.InvalidWriteRequest):  # refused is final
+        _publish(lake, meta, broker, wid)
+
+
+def test_runaway_limit_is_the_optimizers_in_degc(lake, meta):
+    """The optimum at the optimizer's runaway limit (333.654 K at 100 L/min) passes; the limit is in degC."""
+    wid = _approved(lake, meta, target_k=333.6540683087416)
+    checks = wb.check(lake, wid, now=NOW)
+    assert all(c.passed for c in checks.values()), {k: c.detail for k, c in checks.items() if not c.passed}
+    assert "runaway limit 60.504 degC" in checks["operating_limits"].detail
+
+
+def test_an_approved_write_in_the_envelope_is_published_with_its_ramp_and_acknowledged(lake, meta, broker,
+                                                                                        edge_factory):
+    edge = edge_factory(decoys=True)
+    wid = _approved(lake, meta)
+    out = _publish(lake, meta, broker, wid)
+    assert out.state == "acknowledged", out.reason
+    [(topic, w)] = edge.received
+    assert topic == "nexus/v1/nexus/de_chempark/cstr/write"
+    assert (w.write_id, w.plant_id, w.tag, w.unit, w.issued_by) == (wid, PLANT, "CSTR.TC102.SP", "degC", "alice")
+    assert w.value == pytest.approx(60.0) and w.ramp_per_min == 0.5
+    assert w.issued_at_us == int(NOW.timestamp() * 1e6)
+    rows = audit(lake, wid)
+    assert [(r["step"], r["state"], r["actor"]) for r in rows] == [
+        (1, "proposed", "nexus"), (2, "approved", "alice"), (3, "published", "nexus"), (4, "acknowledged", "edge")]
+    assert rows[1]["reason"] == "shift plan"
+    assert rows[2]["from_value"] == pytest.approx(57.0) and "at 0.5 degC/min" in rows[2]["reason"]
+    assert all(v["passed"] for v in json.loads(rows[2]["checks_json"]).values())
+    assert rows[3]["reason"].startswith("edge accepted")
+    assert [r["at"] for r in rows] == sorted(r["at"] for r in rows)
+    latest = wb.writes(lake)
+    assert latest.num_rows == 1 and latest["state"].to_pylist() == ["acknowledged"]
+    assert latest["step"].to_pylist() == [4]
+    assert wb.writes(lake, state="proposed").num_rows == 0
+    assert wb.writes(lake, plant_id="smelter").num_rows == 0
+
+
+def test_an_edge_rejection_fails_the_write_with_the_edges_reason(lake, meta, broker, edge_factory):
+    edge_factory(status="rejected", reason="CSTR.TC102.SP is in manual")
+    wid = _approved(lake, meta)
+    out = _publish(lake, meta, broker, wid)
+    assert out.state == "failed"
+    rows = audit(lake, wid)
+    assert [r["state"] for r in rows] == ["proposed", "approved", "published", "failed"]
+    assert rows[-1]["actor"] == "edge"
+    assert rows[-1]["reason"] == "edge rejected the write: CSTR.TC102.SP is in manual"
+
+
+def test_no_ack_fails_the_write(lake, meta, broker, edge_factory):
+    edge = edge_factory(status=None)
+    wid = _approved(lake, meta)
+    out = _publish(lake, meta, broker, wid, timeout_s=1.0)
+    assert out.state == "failed" and out.reason == "no acknowledgement within 1 s"
+    assert len(edge.received) == 1
+    assert [r["state"] for r in audit(lake, wid)] == ["proposed", "approved", "published", "failed"]
+
+
+def test_an_unreachable_broker_fails_the_write_before_publishing(lake, meta, tmp_path):
+    from tests.mqtt import free_port
+
+    wid = _approved(lake, meta)
+    out = wb.publish(lake, wid, broker_host="127.0.0.1", broker_port=free_port(), now=NOW, meta=meta, timeout_s=2.0)
+    assert out.state == "failed" and "unreachable" in out.reason
+    assert [r["state"] for r in audit(lake, wid)] == ["proposed", "approved", "failed"]
+
+
+def test_readback_at_the_target_confirms(lake, meta, broker, edge_factory):
+    edge_factory()
+    wid = _approved(lake, meta)
+    assert _publish(lake, meta, broker, wid).state == "acknowledged"
+    kw = dict(meta=meta, broker_host="127.0.0.1", broker_port=broker.port, timeout_s=5.0)
+    # not there yet, settle time not over: nothing recorded
+    assert wb.confirm(lake, wid, now=NOW + dt.timedelta(minutes=3), **kw) == "pending"
+    assert audit(lake, wid)[-1]["state"] == "acknowledged"
+    plant_state(lake, meta, sp_c=60.0, pv_c=59.8, last=NOW + dt.timedelta(minutes=12))
+    assert wb.confirm(lake, wid, now=NOW + dt.timedelta(minutes=13), **kw) == "confirmed"
+    rows = audit(lake, wid)
+    assert [r["state"] for r in rows][-2:] == ["acknowledged", "confirmed"] and rows[-1]["step"] == 5
+    assert "CSTR.TI102 reads 59.8 degC" in rows[-1]["reason"]
+    assert wb.confirm(lake, wid, now=NOW + dt.timedelta(minutes=14), **kw) == "confirmed"  # no second row
+    assert len(audit(lake, wid)) == 5
+    assert wb.writes(lake)["state"].to_pylist() == ["confirmed"]
+
+
+def test_a_plant_that_does_not_move_within_the_settle_time_is_reverted(lake, meta, broker, edge_factory):
+    edge = edge_factory()
+    wid = _approved(lake, meta)
+    assert _publish(lake, meta, broker, wid).state == "acknowledged"
+    # the set point moved, the reactor did not follow (57 degC); settle deadline: ack + 6 min ramp + 30 min
+    plant_state(lake, meta, sp_c=60.0, pv_c=57.0, last=NOW + dt.timedelta(minutes=39), minutes=30)
+    kw = dict(meta=meta, broker_host="127.0.0.1", broker_port=broker.port, timeout_s=5.0)
+    assert wb.confirm(lake, wid, now=NOW + dt.timedelta(minutes=30), **kw) == "pending"
+    assert wb.confirm(lake, wid, now=NOW + dt.timedelta(minutes=40), **kw) == "reverted"
+    assert len(edge.received) == 2
+    _, revert = edge.received[1]
+    assert revert.write_id == f"{wid}.revert" and revert.value == pytest.approx(57.0)
+    assert (revert.ramp_per_min, revert.issued_by, revert.tag) == (0.5, "nexus", "CSTR.TC102.SP")
+    rows = audit(lake, wid)
+    assert [(r["step"], r["state"]) for r in rows] == [(1, "proposed"), (2, "approved"), (3, "published"),
+                                                       (4, "acknowledged"), (5, "reverted")]
+    assert rows[-1]["from_value"] == pytest.approx(60.0) and rows[-1]["to_value"] == pytest.approx(57.0)
+    assert "CSTR.TI102 reads 57 degC" in rows[-1]["reason"] and "reverted to the last good value 57" in rows[-1]["reason"]
+    assert wb.writes(lake, state="reverted")["write_id"].to_pylist() == [wid]
+
+
+def test_cli_propose_approve_list(lake, meta, broker, edge_factory, monkeypatch, capsys):
+    """The CLI runs on the wall clock, so the plant's readings are recent in real time."""
+    edge_factory()
+    now = dt.datetime.now(UTC)
+    recommendation(lake, meta, day=now.date())
+    plant_state(lake, meta, last=now - dt.timedelta(seconds=30))
+    monkeypatch.setenv("NEXUS_MQTT_URL", f"mqtt://127.0.0.1:{broker.port}")
+    root = ["--lake", lake.root]
+    assert wb.main([*root, "propose", "--plant", PLANT, "--date", now.date().isoformat()]) == 0
+    wid = capsys.readouterr().out.split()[0]
+    assert wb.main([*root, "reject", wid, "--operator", "bob", "--reason", " "]) == 2
+    assert "expects a reason" in capsys.readouterr().err
+    assert wb.main([*root, "approve", wid, "--operator", "alice", "--reason", "ok"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["approved", "published", "acknowledged"]
+    assert wb.main([*root, "list", "--state", "acknowledged"]) == 0
+    assert wid in capsys.readouterr().out
+    assert wb.main([*root, "approve", wid, "--operator", "alice"]) == 2  # not proposed any more

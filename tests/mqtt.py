@@ -11,6 +11,7 @@ on, and a queue per persistent session large enough to hold a collector's outage
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import signal
 import socket
@@ -34,6 +35,8 @@ class Broker:
         self.port = port or free_port()
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(
+            # started as root, mosquitto drops to the user 'mosquitto', who could not write here
+            f"user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {self.dir}/\nautosave_interval 1\n"
             "max_queued_messages 1000000\nmax_inflight_messages 100\n"

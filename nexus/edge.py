@@ -1,0 +1,588 @@
+"""The plant edge of the live path (``nexus edge``): live twins published over MQTT, writes applied.
+
+An edge is the gateway next to a plant's control system. This one runs live twins
+(:mod:`models.live`) in place of the plants, in real time or accelerated, and speaks the wire contract
+(:mod:`nexus.wire`)::
+
+    edge = Edge("127.0.0.1", 1883, ["cstr"], factor=600, buffer_path="edge.sqlite", edge_id="edge-a")
+    edge.run(duration_s=60)       # or: python -m nexus.edge --plant cstr --factor 600 --duration 60
+
+**Clock.** Twin time = ``start + factor x`` (wall time since :meth:`Edge.run` began). Every tick
+(0.2 s) advances each twin to twin-now; each sample instant gives one data message per unit operation
+(``TagSpec.unit_operation``) with the transmitted values (:func:`models.live.measured`: noise,
+saturation, quality 192) timestamped with the twin time of the sample.
+
+**Store-and-forward.** Every message is first committed to a SQLite buffer, together with the next
+``seq`` of its stream (edge/plant/unit), so ``seq`` counts on across restarts and a message exists
+exactly once with its number; it is deleted only when the broker's PUBACK for it arrives. Pending
+messages go out in buffer order with at most :data:`MAX_IN_FLIGHT` unacknowledged; after every
+(re)connect all of them are sent again from the start (same payload, same ``seq``: the collector
+deduplicates on ``(stream, seq)``). While the broker is away the edge keeps sampling into the buffer,
+which is bounded only by the disk. The buffer also keeps each plant's last sample instant, so a
+restarted edge resumes after it (its twins restart from steady state; a CSTR set point written before
+the restart is not remembered) and timestamps never repeat. A lock file keeps a second edge off the
+same buffer.
+
+**Sessions.** One MQTT v5 client per plant, because the Last Will (retained state ``offline``) can
+name one topic only. On connect: retained birth (tags with unit, unit operation, range, writable) and
+retained state ``online``; a clean stop publishes ``offline`` itself. The edge connects with a clean
+session on purpose: a set-point write issued while the edge was away must not be applied minutes
+later; Nexus sees no ``accepted`` ack and handles the timeout.
+
+**Writes.** ``.../write`` (QoS 1) of each plant: a writable tag with a value in range is passed to the
+twin and answered ``accepted`` (value = target); anything else ``rejected`` with the reason; when a ramp
+reaches its target, ``done``. A later write to the same tag supersedes a ramp under way (the earlier
+write then gets no ``done``). Acks go through the buffer like data (they are not lost either).
+Metadata times (``sent_at``, ack ``at``, birth, state) are wall-clock UTC; data ``ts`` are twin time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import re
+import signal
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import paho.mqtt.client as mqtt
+
+from nexus import wire
+from nexus.errors import ConfigError
+
+__all__ = ["Edge", "Buffer", "MAX_IN_FLIGHT", "broker_address", "default_buffer_path", "main"]
+
+log = logging.getLogger("nexus.edge")
+
+#: Messages published and not yet acknowledged by the broker, per plant connection.
+MAX_IN_FLIGHT = 1000
+#: Wall seconds between ticks of the edge's loop.
+TICK_S = 0.2
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_US = dt.timedelta(microseconds=1)
+_EDGE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")  # one level of a stream name edge/plant/unit
+
+
+def _us(t: dt.datetime) -> int:
+    return (t - _EPOCH) // _US
+
+
+def _wall_us() -> int:
+    return time.time_ns() // 1000
+
+
+# ------------------------------------------------------------------------------------------ buffer
+
+
+class Buffer:
+    """The store-and-forward buffer: a SQLite file of messages not yet acknowledged by the broker.
+
+    Tables: ``messages(id, plant_id, stream, seq, topic, payload)`` (``id`` only grows, so it is the
+    publication order), ``streams(stream, last_seq)`` (the ``seq`` counters) and
+    ``clocks(plant_id, last_sample_us)``. A batch of messages and the counters it moves are committed
+    in one transaction, so a killed edge never reuses or skips a ``seq``. WAL journal: a process crash
+    loses nothing committed. Used by one thread at a time: built where the edge is built, then used by
+    the thread that runs it.
+
+    Raises:
+        ConfigError: another edge holds the buffer.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.path.with_name(self.path.name + ".lock"), "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise ConfigError(f"edge buffer {self.path} is in use by another edge process; "
+                              "give each edge its own --buffer") from None
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)  # one thread at a time
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript("""
+            CREATE TABLE IF NOT EXISTS messages (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, plant_id TEXT NOT NULL, stream TEXT NOT NULL,
+                seq INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, UNIQUE (stream, seq));
+            CREATE INDEX IF NOT EXISTS messages_by_plant ON messages (plant_id, id);
+            CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS clocks (plant_id TEXT PRIMARY KEY, last_sample_us INTEGER NOT NULL);
+        """)
+        self.last_seq: dict[str, int] = dict(self.db.execute("SELECT stream, last_seq FROM streams"))
+        self.pending = int(self.db.execute("SELECT count(*) FROM messages").fetchone()[0])
+
+    def last_sample_us(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT plant_id, last_sample_us FROM clocks"))
+
+    def append(self, plant_id: str, messages: Sequence[tuple[str, str, Any]],
+               last_sample_us: int | None = None) -> int:
+        """Commit ``(stream, topic, build)`` messages; ``build(seq) -> payload`` gets the stream's next seq."""
+        if not messages and last_sample_us is None:
+            return 0
+        seqs = dict(self.last_seq)
+        rows = []
+        for stream, topic, build in messages:
+            seq = seqs.get(stream, 0) + 1
+            seqs[stream] = seq
+            rows.append((plant_id, stream, seq, topic, build(seq)))
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT INTO messages (plant_id, stream, seq, topic, payload) VALUES (?, ?, ?, ?, ?)",
+                                rows)
+            self.db.executemany("INSERT INTO streams VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET "
+                                "last_seq = excluded.last_seq",
+                                [(s, seqs[s]) for s in {r[1] for r in rows}])
+            if last_sample_us is not None:
+                self.db.execute("INSERT INTO clocks VALUES (?, ?) ON CONFLICT (plant_id) DO UPDATE SET "
+                                "last_sample_us = excluded.last_sample_us", (plant_id, last_sample_us))
+        self.last_seq = seqs
+        self.pending += len(rows)
+        return len(rows)
+
+    def next_batch(self, plant_id: str, after_id: int, limit: int) -> list[tuple[int, str, bytes]]:
+        """Up to ``limit`` pending ``(id, topic, payload)`` of a plant with ``id > after_id``, in order."""
+        return self.db.execute("SELECT id, topic, payload FROM messages WHERE plant_id = ? AND id > ? "
+                               "ORDER BY id LIMIT ?", (plant_id, after_id, limit)).fetchall()
+
+    def get(self, ids: Sequence[int]) -> list[tuple[int, str, bytes]]:
+        return [r for i in ids for r in self.db.execute("SELECT id, topic, payload FROM messages WHERE id = ?", (i,))]
+
+    def delete(self, ids: Sequence[int]) -> int:
+        """Forget acknowledged messages."""
+        if not ids:
+            return 0
+        with self.db:
+            self.db.execute("BEGIN")
+            n = sum(self.db.execute("DELETE FROM messages WHERE id = ?", (i,)).rowcount for i in ids)
+        self.pending -= n
+        return n
+
+    def close(self) -> None:
+        self.db.close()
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        self._lock.close()
+
+
+# ------------------------------------------------------------------------------------------- links
+
+
+@dataclass
+class _Link:
+    """One plant on the edge: its twin, topics, MQTT client and publication state.
+
+    Callbacks (paho's network thread) only set flags and append to deques; the edge's loop thread
+    does everything else, so the buffer and the twin are touched by one thread.
+    """
+
+    plant_id: str
+    plant_type: str
+    twin: Any
+    enterprise: str
+    site: str
+    units: dict[str, list[str]]
+    client: Any = None
+    connected: bool = False
+    fresh: bool = False                      # (re)connected: resend everything from the start
+    inflight: dict[int, int] = field(default_factory=dict)   # mid -> buffer id
+    cursor: int = 0                          # last buffer id sent on this connection
+    retry: list[int] = field(default_factory=list)           # ids whose PUBACK carried a failure
+    pubacks: collections.deque = field(default_factory=collections.deque)  # (mid, failed)
+    writes: collections.deque = field(default_factory=collections.deque)   # raw write payloads
+    pending_done: dict[str, tuple[str, float]] = field(default_factory=dict)  # tag -> (write_id, target)
+    rng: Any = None
+
+    def topic(self, kind: str) -> str:
+        return getattr(wire, f"{kind}_topic")(self.enterprise, self.site, self.plant_id)
+
+
+# -------------------------------------------------------------------------------------------- edge
+
+
+class Edge:
+    """Live plants published over MQTT with store-and-forward; set-point writes applied (module docstring).
+
+    Args:
+        broker_host, broker_port: the MQTT broker.
+        plants: instance ids of the fleet (:func:`models.live.resolve_instance`; a bare plant type
+            such as ``reactor_bank`` is accepted too).
+        factor: twin seconds per wall second (1 = real time; 600 = 10 twin minutes per second).
+        start: twin time at launch (UTC; default: now). A buffer that already holds later samples of
+            a plant moves the start just after them.
+        sample_every: seconds of twin time between samples (default: each type's sampling; CSTR:
+            whole minutes only).
+        buffer_path: the SQLite store-and-forward file (kept across restarts).
+        edge_id: the edge's name (``edge`` in payloads; part of every stream).
+        seed: seed of the twins' day plans (playback) and of the measurement noise.
+
+    Raises:
+        ConfigError: a bad factor or sampling, an unknown plant, a buffer in use.
+    """
+
+    def __init__(self, broker_host: str, broker_port: int, plants: Sequence[str], *, factor: float = 1.0,
+                 start: dt.datetime | None = None, sample_every: float | None = None,
+                 buffer_path: str | Path, edge_id: str, seed: int = 0) -> None:
+        from models import live
+
+        if not factor > 0:
+            raise ConfigError(f"factor must be a positive number of twin seconds per second, found {factor!r}")
+        if not plants or len(set(plants)) != len(plants):
+            raise ConfigError(f"plants must be distinct instance ids, found {list(plants)!r}")
+        if not _EDGE_ID.match(edge_id or ""):
+            raise ConfigError(f"edge_id must be letters, digits, '_', '-' or '.', found {edge_id!r}")
+        self.host, self.port, self.factor, self.edge_id, self.seed = broker_host, int(broker_port), float(factor), \
+            edge_id, seed
+        sampling = None
+        if sample_every is not None:
+            if not sample_every > 0:
+                raise ConfigError(f"sample_every must be a positive number of seconds, found {sample_every!r}")
+            sampling = dt.timedelta(seconds=sample_every)
+        self.buffer = Buffer(buffer_path)
+        try:
+            resumed = self.buffer.last_sample_us()
+            start = (dt.datetime.now(dt.timezone.utc) if start is None else start).astimezone(dt.timezone.utc)
+            later = [v for p, v in resumed.items() if p in plants]
+            if later and _EPOCH + (max(later) + 1) * _US > start:
+                start = _EPOCH + (max(later) + 1) * _US
+                log.info("buffer %s holds samples up to %s: resuming after them", buffer_path, start.isoformat())
+            self.start = start
+            self.links: list[_Link] = []
+            for plant_id in plants:
+                try:
+                    inst = live.resolve_instance(plant_id)
+                    twin = live.live_twin(plant_id, start, seed=seed, sampling=sampling)
+                except KeyError as exc:
+                    raise ConfigError(str(exc).strip("'\"")) from None
+                except ValueError as exc:
+                    raise ConfigError(f"{plant_id}: {exc}") from None
+                units: dict[str, list[str]] = {}
+                for spec in twin.tags:
+                    units.setdefault(spec.unit_operation, []).append(spec.tag)
+                rng = np.random.default_rng([seed, zlib.crc32(plant_id.encode()), 0xED6E])
+                self.links.append(_Link(plant_id, inst.plant_type, twin, inst.enterprise, inst.site.site_id, units,
+                                        rng=rng))
+        except BaseException:
+            self.buffer.close()
+            raise
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._stats = {"messages_generated": 0, "points_generated": 0, "messages_published": 0}
+        self._twin_now = start
+        self._launch: float | None = None
+
+    # ---------------------------------------------------------------------------- time and stats
+
+    def twin_now(self) -> dt.datetime:
+        """Twin time now: ``start + factor x`` wall time since :meth:`run` began."""
+        if self._launch is None:
+            return self.start
+        return self.start + dt.timedelta(seconds=self.factor * (time.monotonic() - self._launch))
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: messages and points generated, messages published (acknowledged by the broker),
+        messages in the buffer now, and the last ``seq`` of every stream (data and ack streams)."""
+        with self._lock:
+            return {**self._stats, "buffered": self.buffer.pending, "last_seq": dict(self.buffer.last_seq),
+                    "twin_time": self._twin_now.isoformat(), "connected": {k.plant_id: k.connected for k in self.links}}
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop after its current tick (safe from signal handlers and other threads)."""
+        self._stop.set()
+
+    # -------------------------------------------------------------------------------------- MQTT
+
+    def _birth(self, link: _Link) -> bytes:
+        tags = [{"tag": t.tag, "unit": t.unit, "unit_operation": t.unit_operation, "description": t.description,
+                 "range_min": t.range_min, "range_max": t.range_max, "writable": t.tag in link.twin.writable}
+                for t in link.twin.tags]
+        return wire.encode_birth(edge=self.edge_id, plant_id=link.plant_id, plant_type=link.plant_type,
+                                 started_at_us=_wall_us(), sampling_s=link.twin.sampling.total_seconds(), tags=tags)
+
+    def _state(self, link: _Link, status: str) -> bytes:
+        return wire.encode_state(edge=self.edge_id, plant_id=link.plant_id, status=status, at_us=_wall_us())
+
+    def _client(self, link: _Link) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{self.edge_id}-{link.plant_id}",
+                             protocol=mqtt.MQTTv5)
+        client.will_set(link.topic("state"), self._state(link, "offline"), qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=5)
+
+        def on_connect(c, _u, _flags, reason, _props):
+            if reason.is_failure:
+                log.warning("%s: broker refused the connection: %s", link.plant_id, reason)
+                return
+            c.publish(link.topic("birth"), self._birth(link), qos=1, retain=True)
+            c.publish(link.topic("state"), self._state(link, "online"), qos=1, retain=True)
+            c.subscribe(link.topic("write"), qos=1)
+            link.fresh = True
+            link.connected = True
+            log.info("%s: connected to %s:%s", link.plant_id, self.host, self.port)
+
+        def on_disconnect(_c, _u, _flags, reason, _props):
+            link.connected = False
+            log.info("%s: disconnected (%s); buffering", link.plant_id, reason)
+
+        def on_publish(_c, _u, mid, reason, _props):
+            link.pubacks.append((mid, bool(reason.is_failure)))
+
+        def on_message(_c, _u, message):
+            link.writes.append(message.payload)
+
+        client.on_connect, client.on_disconnect = on_connect, on_disconnect
+        client.on_publish, client.on_message = on_publish, on_message
+        return client
+
+    def _flush(self, link: _Link) -> None:
+        """Settle PUBACKs (delete acknowledged messages), then send pending messages up to the bound."""
+        if link.fresh:  # a new connection: nothing of the old one will be acknowledged to us
+            link.fresh = False
+            link.inflight.clear()
+            link.retry.clear()
+            link.pubacks.clear()
+            link.cursor = 0
+        done: list[int] = []
+        while link.pubacks:
+            mid, failed = link.pubacks.popleft()
+            row = link.inflight.pop(mid, None)
+            if row is None:
+                continue  # paho's own resend of a message of an earlier connection: sent again by us anyway
+            if failed:
+                log.warning("%s: broker refused message %s; it stays buffered", link.plant_id, row)
+                link.retry.append(row)
+            else:
+                done.append(row)
+        if done:
+            with self._lock:
+                self.buffer.delete(done)
+                self._stats["messages_published"] += len(done)
+        if not link.connected:
+            return
+        room = MAX_IN_FLIGHT - len(link.inflight)
+        batch = self.buffer.get(link.retry[:room]) if link.retry else []
+        link.retry = link.retry[len(batch):]
+        if room - len(batch) > 0:
+            fresh = self.buffer.next_batch(link.plant_id, link.cursor, room - len(batch))
+            batch += fresh
+            if fresh:
+                link.cursor = fresh[-1][0]
+        for row_id, topic, payload in batch:
+            info = link.client.publish(topic, payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                # Lost the connection meanwhile: all pending messages go out again after the reconnect.
+                break
+            link.inflight[info.mid] = row_id
+
+    # ------------------------------------------------------------------------------------ writes
+
+    def _ack(self, link: _Link, write_id: str, status: str, reason: str = "", value: float | None = None):
+        payload = wire.encode_ack(wire.Ack(write_id, link.plant_id, status, reason, _wall_us(), value))
+        log.info("%s: write %s %s%s", link.plant_id, write_id, status, f" ({reason})" if reason else "")
+        return (f"{self.edge_id}/{link.plant_id}/ack", link.topic("ack"), lambda _seq: payload)
+
+    def _apply_write(self, link: _Link, payload: bytes, at: dt.datetime) -> tuple | None:
+        try:
+            w = wire.decode_write(payload)
+        except wire.WireError as exc:
+            try:
+                write_id = json.loads(payload).get("write_id")
+            except (ValueError, AttributeError):
+                write_id = None
+            if isinstance(write_id, str) and write_id:
+                return self._ack(link, write_id, "rejected", f"malformed write: {exc}")
+            log.warning("%s: dropped a write without a readable write_id: %s", link.plant_id, exc)
+            return None
+        specs = {t.tag: t for t in link.twin.tags}
+        if w.plant_id != link.plant_id:
+            reason = f"write for plant {w.plant_id!r} arrived on the topic of {link.plant_id!r}"
+        elif w.tag not in specs:
+            reason = f"unknown tag {w.tag!r} on {link.plant_id}"
+        elif w.tag not in link.twin.writable:
+            writable = ", ".join(link.twin.writable) or "none"
+            reason = f"{w.tag} is read-only on {link.plant_id} (writable: {writable})"
+        elif w.unit != specs[w.tag].unit:
+            reason = f"{w.tag} is written in {specs[w.tag].unit}, the write is in {w.unit!r}"
+        else:
+            try:
+                link.twin.write(w.tag, w.value, w.ramp_per_min, at)
+            except ValueError as exc:
+                reason = str(exc)
+            else:
+                link.pending_done[w.tag] = (w.write_id, w.value)
+                return self._ack(link, w.write_id, "accepted", value=w.value)
+        return self._ack(link, w.write_id, "rejected", reason, value=w.value)
+
+    # -------------------------------------------------------------------------------------- tick
+
+    def _tick(self) -> None:
+        now = self.twin_now()
+        from models.live import measured
+
+        for link in self.links:
+            self._flush(link)
+            messages = []
+            while link.writes:
+                ack = self._apply_write(link, link.writes.popleft(), now)
+                if ack is not None:
+                    messages.append(ack)
+            samples = link.twin.advance(now)
+            points = 0
+            for ts, readings in measured(link.twin, samples, link.rng):
+                ts_us = _us(ts)
+                for unit, tags in link.units.items():
+                    pts = [(tag, ts_us, *readings[tag]) for tag in tags]
+                    points += len(pts)
+                    messages.append((f"{self.edge_id}/{link.plant_id}/{unit}",
+                                     wire.data_topic(link.enterprise, link.site, link.plant_id, unit),
+                                     self._data_builder(link.plant_id, unit, pts)))
+            for tag, (write_id, target) in list(link.pending_done.items()):
+                if link.twin.ramp_done(tag):
+                    del link.pending_done[tag]
+                    messages.append(self._ack(link, write_id, "done", value=target))
+            with self._lock:
+                n = self.buffer.append(link.plant_id, messages, _us(samples[-1][0]) if samples else None)
+                self._stats["messages_generated"] += n
+                self._stats["points_generated"] += points
+                self._twin_now = now
+            self._flush(link)
+
+    def _data_builder(self, plant_id: str, unit: str, points: list):
+        def build(seq: int) -> bytes:
+            return wire.encode_data(edge=self.edge_id, plant_id=plant_id, unit=unit, seq=seq, sent_at_us=_wall_us(),
+                                    points=points)
+        return build
+
+    def run(self, duration_s: float | None = None, stop_event: threading.Event | None = None) -> dict[str, Any]:
+        """Connect, then tick until ``duration_s`` wall seconds passed, ``stop_event`` is set or :meth:`stop`.
+
+        The broker need not be up: the clients keep retrying (paho's automatic reconnect) while the
+        edge samples into the buffer. On the way out each plant's state goes ``offline`` (retained)
+        and the clients disconnect cleanly (no Last Will); the buffer is kept for the next run.
+        Returns :meth:`stats`.
+        """
+        self._launch = time.monotonic()
+        for link in self.links:
+            link.client = self._client(link)
+            link.client.connect_async(self.host, self.port, keepalive=30, clean_start=True)
+            link.client.loop_start()
+        try:
+            deadline = None if duration_s is None else self._launch + duration_s
+            while not self._stop.is_set() and not (stop_event is not None and stop_event.is_set()):
+                began = time.monotonic()
+                self._tick()
+                if deadline is not None and began >= deadline:
+                    break
+                wait = TICK_S - (time.monotonic() - began)
+                if wait > 0:
+                    self._stop.wait(wait if stop_event is None else min(wait, 0.05))
+        finally:
+            self._shutdown()
+        return self.stats()
+
+    def _shutdown(self) -> None:
+        for link in self.links:
+            client = link.client
+            if client is None:
+                continue
+            try:
+                if link.connected:
+                    self._flush(link)  # settle the PUBACKs that arrived
+                    info = client.publish(link.topic("state"), self._state(link, "offline"), qos=1, retain=True)
+                    info.wait_for_publish(timeout=2.0)
+                client.disconnect()
+            except (RuntimeError, ValueError, OSError) as exc:
+                log.warning("%s: unclean disconnect: %s", link.plant_id, exc)
+            finally:
+                client.loop_stop()
+                link.connected = False
+        # PUBACKs that arrived during the shutdown still count.
+        for link in self.links:
+            link.connected = False
+            self._flush(link)
+
+    def close(self) -> None:
+        """Release the buffer (its file and lock)."""
+        self.buffer.close()
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+
+def broker_address(value: str | None = None) -> tuple[str, int]:
+    """``(host, port)`` from ``HOST:PORT`` or ``mqtt://host:port`` (default ``NEXUS_MQTT_URL``, else
+    ``127.0.0.1:1883``)."""
+    text = value or os.environ.get("NEXUS_MQTT_URL") or "mqtt://127.0.0.1:1883"
+    parts = urlsplit(text if "://" in text else f"mqtt://{text}")
+    try:
+        port = parts.port or 1883
+    except ValueError:
+        port = None
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname or port is None:
+        raise ConfigError(f"MQTT broker must look like HOST:PORT or mqtt://host:port, found {text!r}")
+    return parts.hostname, port
+
+
+def default_buffer_path(edge_id: str) -> Path:
+    """``<lake root>/_state/edge/<edge_id>.sqlite``: next to the lake of the environment (NEXUS_LAKE_ROOT)."""
+    from nexus.settings import get_settings
+
+    return get_settings().lake_root / "_state" / "edge" / f"{edge_id}.sqlite"
+
+
+def _iso(text: str) -> dt.datetime:
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 time like 2026-12-06T00:00Z, found {text!r}") from None
+    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t.astimezone(dt.timezone.utc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``nexus edge``: run live plants on MQTT until SIGTERM / Ctrl-C (or ``--duration`` seconds).
+
+    Prints the final :meth:`Edge.stats` as JSON. Returns 0, or 2 on a configuration error.
+    """
+    ap = argparse.ArgumentParser(prog="nexus edge", description=__doc__.split("\n")[0])
+    ap.add_argument("--plant", action="append", help="plant instance id (repeatable; default cstr)")
+    ap.add_argument("--broker", help="HOST:PORT or mqtt://host:port (default NEXUS_MQTT_URL, else 127.0.0.1:1883)")
+    ap.add_argument("--factor", type=float, default=1.0, help="twin seconds per wall second (default 1)")
+    ap.add_argument("--start", type=_iso, help="twin time at launch, ISO 8601 UTC (default now)")
+    ap.add_argument("--sample-every", type=float, help="seconds of twin time between samples (default: the type's)")
+    ap.add_argument("--buffer", help="store-and-forward SQLite file (default <lake>/_state/edge/<edge-id>.sqlite)")
+    ap.add_argument("--edge-id", default="edge-a", help="the edge's name (default edge-a)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--duration", type=float, help="stop after this many wall seconds (default: run until stopped)")
+    args = ap.parse_args(argv)
+    try:
+        host, port = broker_address(args.broker)
+        edge = Edge(host, port, args.plant or ["cstr"], factor=args.factor, start=args.start,
+                    sample_every=args.sample_every, buffer_path=args.buffer or default_buffer_path(args.edge_id),
+                    edge_id=args.edge_id, seed=args.seed)
+    except (ConfigError, wire.WireError) as exc:
+        print(f"nexus edge: {exc}", flush=True)
+        return 2
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: edge.stop())
+    try:
+        stats = edge.run(duration_s=args.duration)
+    finally:
+        edge.close()
+    print(json.dumps(stats), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise SystemExit(main())

@@ -222,6 +222,8 @@ def test_an_unapproved_write_is_never_published(lake, meta, broker, edge_factory
     ("out of instrument range", {"sp_c": 1.0, "current_k": 1.0 + ZERO_C, "target_k": -5.0 + ZERO_C}, {},
      "instrument_range"),
     ("above the runaway limit with its margin", {"target_k": 61.0 + ZERO_C}, {}, "operating_limits"),
+    # ignition falls with the feed flow: at 120 L/min the limit is 333.01 K = 59.86 degC, below the 60 degC target
+    ("above the runaway limit at the measured feed flow", {"flow": 120.0}, {}, "operating_limits"),
     ("step too large", {"sp_c": 40.0, "current_k": 40.0 + ZERO_C, "target_k": 58.0 + ZERO_C}, {}, "max_step"),
     ("ramp faster than allowed", {}, {"ramp_per_min": 2.0}, "ramp_rate"),
     ("open process_anomaly event", {"event": ("process_anomaly", None)}, {}, "no_open_event"),
@@ -371,3 +373,19 @@ def test_cli_propose_approve_list(lake, meta, broker, edge_factory, monkeypatch,
     assert wb.main([*root, "list", "--state", "acknowledged"]) == 0
     assert wid in capsys.readouterr().out
     assert wb.main([*root, "approve", wid, "--operator", "alice"]) == 2  # not proposed any more
+
+
+def test_a_second_write_of_the_tag_waits_for_the_first_to_be_confirmed(lake, meta, broker, edge_factory):
+    edge = edge_factory()
+    first = _approved(lake, meta)
+    assert _publish(lake, meta, broker, first).state == "acknowledged"
+    next_day = DAY + dt.timedelta(days=1)
+    recommendation(lake, meta, day=next_day, target_k=59.0 + ZERO_C)
+    [second] = wb.propose(lake, PLANT, next_day, meta=meta, now=NOW)
+    assert second != first
+    wb.approve(lake, second, operator="alice", reason="", meta=meta, now=NOW)
+    out = _publish(lake, meta, broker, second, now=NOW + dt.timedelta(minutes=1))
+    assert out.state == "refused" and set(out.failed_checks) == {"no_write_in_flight"}
+    assert first in out.failed_checks["no_write_in_flight"].detail
+    assert len(edge.received) == 1
+    assert audit(lake, second)[1]["reason"] == "approved"  # no reason given: recorded as such

@@ -400,7 +400,8 @@ def _value_checks(lake: Lake, plant_id: str, spec: TagSpec, value: float, now: d
     if spec.tag in MODEL_LIMITS:
         bounds.append(MODEL_LIMITS[spec.tag](lake, plant_id, now, readback, spec, envelope))
     tol = 1e-9 * max(1.0, abs(value))  # the optimizer's optimum sits on the runaway limit itself
-    broken = [d for lo, hi, d in bounds if (lo is not None and value < lo - tol) or (hi is not None and value > hi + tol)]
+    broken = [d for lo, hi, d in bounds
+              if (lo is not None and value < lo - tol) or (hi is not None and value > hi + tol)]
     if broken:
         out["operating_limits"] = Check(False, f"target {value:.4g} {u} breaks the " + "; ".join(broken))
     else:
@@ -440,7 +441,8 @@ def _interlocks(lake: Lake, write: Mapping[str, Any], plant_id: str, now: dt.dat
                                            f"{_iso(now)} or ended within {envelope.event_grace}")
     # stale data
     if readback.newest is None:
-        out["fresh_data"] = Check(False, f"no silver reading of {plant_id} in the {READBACK_LOOKBACK} before {_iso(now)}")
+        out["fresh_data"] = Check(False, f"no silver reading of {plant_id} in the {READBACK_LOOKBACK} "
+                                         f"before {_iso(now)}")
     else:
         age = now - readback.newest
         out["fresh_data"] = Check(age <= envelope.max_staleness,
@@ -613,8 +615,8 @@ class _EdgeLink:
         self._connected, self._subscribed = threading.Event(), threading.Event()
         self._connect_rc: Any = None
         self._sub_rc: list[Any] = []
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"nexus-writeback-{uuid.uuid4().hex[:12]}",
-                                  protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=f"nexus-writeback-{uuid.uuid4().hex[:12]}", protocol=mqtt.MQTTv5)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = lambda client, userdata, msg: self.acks.put(msg.payload)
@@ -658,7 +660,7 @@ class _EdgeLink:
             raise ConnectionError(f"the broker did not confirm (PUBACK) the write on {topic}")
 
     def await_ack(self, wire_id: str, plant_id: str, deadline: float) -> wire.Ack | None:
-        """The first ``accepted``/``rejected``/``done`` ack of ``wire_id`` before ``deadline`` (monotonic), else None."""
+        """The first ack (accepted, rejected or done) of ``wire_id`` before ``deadline`` (monotonic), else None."""
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -8,7 +8,8 @@ An edge is the gateway next to a plant's control system. This one runs live twin
     edge.run(duration_s=60)       # or: python -m nexus.edge --plant cstr --factor 600 --duration 60
 
 **Clock.** Twin time = ``start + factor x`` (wall time since :meth:`Edge.run` began). Every tick
-(0.2 s) advances each twin to twin-now; each sample instant gives one data message per unit operation
+(0.2 s) advances each twin to twin-now (by at most :data:`MAX_SAMPLES_PER_TICK` samples while it
+catches up after a start in the past); each sample instant gives one data message per unit operation
 (``TagSpec.unit_operation``) with the transmitted values (:func:`models.live.measured`: noise,
 saturation, quality 192) timestamped with the twin time of the sample.
 
@@ -69,6 +70,8 @@ log = logging.getLogger("nexus.edge")
 
 #: Messages published and not yet acknowledged by the broker, per plant connection.
 MAX_IN_FLIGHT = 1000
+#: Samples a twin may advance by in one tick (catching up after a start in the past).
+MAX_SAMPLES_PER_TICK = 600
 #: Wall seconds between ticks of the edge's loop.
 TICK_S = 0.2
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -167,7 +170,7 @@ class Buffer:
             return 0
         with self.db:
             self.db.execute("BEGIN")
-            n = sum(self.db.execute("DELETE FROM messages WHERE id = ?", (i,)).rowcount for i in ids)
+            n = self.db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in ids]).rowcount
         self.pending -= n
         return n
 
@@ -204,6 +207,7 @@ class _Link:
     writes: collections.deque = field(default_factory=collections.deque)   # raw write payloads
     pending_done: dict[str, tuple[str, float]] = field(default_factory=dict)  # tag -> (write_id, target)
     rng: Any = None
+    horizon: dt.datetime | None = None       # twin time the twin has been advanced to
 
     def topic(self, kind: str) -> str:
         return getattr(wire, f"{kind}_topic")(self.enterprise, self.site, self.plant_id)
@@ -293,7 +297,8 @@ class Edge:
 
     def stats(self) -> dict[str, Any]:
         """Counters: messages and points generated, messages published (acknowledged by the broker),
-        messages in the buffer now, and the last ``seq`` of every stream (data and ack streams)."""
+        messages in the buffer now, the last ``seq`` of every stream (data streams and each plant's
+        ``<edge>/<plant>/ack``), the twin time every plant has reached and whether each is connected."""
         with self._lock:
             return {**self._stats, "buffered": self.buffer.pending, "last_seq": dict(self.buffer.last_seq),
                     "twin_time": self._twin_now.isoformat(), "connected": {k.plant_id: k.connected for k in self.links}}
@@ -409,9 +414,8 @@ class Edge:
             reason = f"write for plant {w.plant_id!r} arrived on the topic of {link.plant_id!r}"
         elif w.tag not in specs:
             reason = f"unknown tag {w.tag!r} on {link.plant_id}"
-        elif w.tag not in link.twin.writable:
-            writable = ", ".join(link.twin.writable) or "none"
-            reason = f"{w.tag} is read-only on {link.plant_id} (writable: {writable})"
+        elif link.twin.writable and w.tag not in link.twin.writable:  # a twin without any: it says why
+            reason = f"{w.tag} is read-only on {link.plant_id} (writable: {', '.join(link.twin.writable)})"
         elif w.unit != specs[w.tag].unit:
             reason = f"{w.tag} is written in {specs[w.tag].unit}, the write is in {w.unit!r}"
         else:
@@ -427,17 +431,22 @@ class Edge:
     # -------------------------------------------------------------------------------------- tick
 
     def _tick(self) -> None:
-        now = self.twin_now()
         from models.live import measured
 
+        now = self.twin_now()
         for link in self.links:
             self._flush(link)
+            # A twin far behind (a start in the past) catches up a bounded number of samples per tick,
+            # so one tick never builds an unbounded transaction.
+            horizon = link.horizon or self.start
+            until = min(now, horizon + MAX_SAMPLES_PER_TICK * link.twin.sampling)
             messages = []
-            while link.writes:
-                ack = self._apply_write(link, link.writes.popleft(), now)
+            while link.writes:  # a write acts at the plant's own clock: as far as its twin has run
+                ack = self._apply_write(link, link.writes.popleft(), horizon)
                 if ack is not None:
                     messages.append(ack)
-            samples = link.twin.advance(now)
+            samples = link.twin.advance(until)
+            link.horizon = until
             points = 0
             for ts, readings in measured(link.twin, samples, link.rng):
                 ts_us = _us(ts)
@@ -455,7 +464,7 @@ class Edge:
                 n = self.buffer.append(link.plant_id, messages, _us(samples[-1][0]) if samples else None)
                 self._stats["messages_generated"] += n
                 self._stats["points_generated"] += points
-                self._twin_now = now
+                self._twin_now = min(k.horizon or self.start for k in self.links)
             self._flush(link)
 
     def _data_builder(self, plant_id: str, unit: str, points: list):

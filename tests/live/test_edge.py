@@ -302,3 +302,51 @@ def test_the_cli_refuses_bad_settings(tmp_path, capsys):
     assert "multiple of 0:01:00" in capsys.readouterr().out
     assert main(["--plant", "nowhere", "--buffer", str(tmp_path / "x.sqlite")]) == 2
     assert "unknown plant" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_playback_plant_is_published_on_its_site_and_refuses_writes(broker, tmp_path):
+    plant = wire.plant_topic("nexus", "de_chempark", "co2_electrolyzer")
+    got: list[mqtt.MQTTMessage] = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sub-p", protocol=mqtt.MQTTv5)
+    sub.on_message = lambda _c, _u, m: got.append(m)
+    sub.on_connect = lambda c, *_: c.subscribe(f"{plant}/#", qos=1)
+    sub.connect("127.0.0.1", broker.port)
+    sub.loop_start()
+    edge = Edge("127.0.0.1", broker.port, ["co2_electrolyzer"], factor=600, start=START, sample_every=60,
+                buffer_path=tmp_path / "p.sqlite", edge_id="edge-p")
+    thread, stop = run_edge(edge)
+    try:
+        kinds = lambda k: [m for m in list(got) if wire.parse_topic(m.topic)["kind"] == k]  # noqa: E731
+        wait_for(lambda: len(kinds("data")) > 20, what="playback samples")
+        payload = wire.encode_write(wire.Write("w-p", "co2_electrolyzer", "ECR.IIC101.SP", 400.0, "A", None, 1, "t"))
+        sub.publish(f"{plant}/write", payload, qos=1)
+        wait_for(lambda: kinds("ack"), what="the ack")
+    finally:
+        stop.set()
+        thread.join(20)
+        edge.close()
+        sub.disconnect()
+        sub.loop_stop()
+    from models.co2_electrolyzer import TAGS as ECR_TAGS
+
+    ack = wire.decode_ack(kinds("ack")[0].payload)
+    assert ack.status == "rejected" and "co2_electrolyzer has no live model of its controls" in ack.reason
+    messages = [wire.decode_data(m.payload) for m in kinds("data")]
+    assert {m.unit for m in messages} == {t.unit_operation for t in ECR_TAGS}
+    times = sorted({m.points[0][1] for m in messages})
+    assert {b - a for a, b in zip(times, times[1:])} == {60_000_000}  # a 15-min type sampled every minute
+    birth = json.loads(kinds("birth")[0].payload)
+    assert birth["sampling_s"] == 60.0 and not any(t["writable"] for t in birth["tags"])
+
+
+def test_a_buffer_serves_one_edge_at_a_time(tmp_path):
+    from nexus.errors import ConfigError
+
+    first = Edge("127.0.0.1", 1, ["cstr"], start=START, buffer_path=tmp_path / "one.sqlite", edge_id="e1")
+    try:
+        with pytest.raises(ConfigError, match="in use by another edge process"):
+            Edge("127.0.0.1", 1, ["cstr"], start=START, buffer_path=tmp_path / "one.sqlite", edge_id="e1")
+    finally:
+        first.close()
+    Edge("127.0.0.1", 1, ["cstr"], start=START, buffer_path=tmp_path / "one.sqlite", edge_id="e1").close()

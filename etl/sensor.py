@@ -402,6 +402,10 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: in
         for part in _parts(silver_parts):
             writer.write(part)
         writer.close()
+    # the day's quarantine is the export's plus the streamed points' (etl.stream), which the export does not replace
+    streamed = _streamed_quarantine(lake, batch)
+    if streamed.num_rows:
+        quarantine = pa.concat_tables([quarantine, streamed])
     lake.replace_interval(SILVER_SENSOR_QUARANTINE, quarantine, start=batch.day, end=batch.stop, column="period_date",
                           where={"plant_id": batch.plant_id}, meta=meta)
     lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
@@ -418,6 +422,15 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: in
         log.warning("%s is %s: %d of %d expected readings (%.1f %%) reached silver", batch, figures["status"],
                     n_silver, figures["expected_rows"], 100 * figures["completeness"])
     return {**figures, "quarantine_rules": rules, "expectations": evaluated}
+
+
+def _streamed_quarantine(lake: Lake, batch: Batch) -> pa.Table:
+    """The batch's quarantine rows of points that came over MQTT (``_source_file`` ``mqtt:...``; see etl.stream)."""
+    if not lake.exists(SILVER_SENSOR_QUARANTINE):
+        return SILVER_SENSOR_QUARANTINE.schema.empty_table()
+    dataset, rows = _batch_dataset(lake, SILVER_SENSOR_QUARANTINE, batch, "period_date", batch.day, batch.stop)
+    return dataset.to_table(filter=rows & pc.starts_with(pc.field("_source_file"), "mqtt:")).cast(
+        SILVER_SENSOR_QUARANTINE.schema)
 
 
 def _trim() -> None:

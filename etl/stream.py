@@ -1,0 +1,792 @@
+"""The collector of the live path: MQTT micro-batches into bronze, silver and gold of the current day.
+
+Plant edges (:mod:`nexus.edge`, or any publisher that keeps :mod:`nexus.wire`) publish readings at
+QoS 1. The collector holds an MQTT v5 *persistent session* (a fixed client id, ``clean_start``
+off, a long session expiry), so the broker queues what arrives while it is down, and it
+acknowledges a message only after the message's rows are committed to bronze (manual PUBACK).
+Every few seconds (:attr:`CollectorConfig.flush_seconds`) it takes what arrived and:
+
+1. **deduplicates** on the wire contract's key ``(stream, seq)``: a message the broker delivers
+   again (the collector died before its acknowledgement; an edge re-sent its buffer after a
+   reconnect) is already in bronze and is dropped, counted in ``redeliveries_dropped``. The keys
+   committed so far are kept as intervals of ``seq`` per stream (:class:`SeqLog`), rebuilt from
+   bronze when the collector starts;
+2. **appends** one row per point to ``bronze.mqtt__tag_readings`` in one commit (an unreadable
+   message is one row with the reason), then acknowledges the batch's messages: at-least-once
+   delivery plus the key gives an exactly-once effect;
+3. **publishes silver** through the same staging and Great Expectations suite as the historian
+   path (:func:`etl.sensor._silver_group`): passing points are appended to
+   ``silver.process__sensor_readings`` (``_source_file`` = ``mqtt:<stream>#<seq>``, ``_line_number``
+   = the point's position), failing ones to the sensor quarantine with their reasons. A point of a
+   day whose historian export has already been loaded is *held*: it stays in bronze and is
+   reconciled (:func:`reconcile`), never published twice.
+
+Every :attr:`CollectorConfig.gold_seconds` it replaces ``gold.fct_tag_hourly`` of the hours that
+received readings (from silver, :func:`etl.sensor.hourly_aggregates`) and writes the day's
+accounting to ``gold.fct_stream_batches`` (``points_received = silver_rows + quarantined_rows +
+held_rows``, each counted where it happens).
+
+The daily historian export stays the record: when it is loaded, :func:`etl.sensor.publish_silver`
+replaces the plant-day in silver (the streamed rows go, the export's come), keeps the streamed
+points' quarantine rows, and :func:`reconcile` compares the two sides tag by tag into
+``gold.fct_stream_reconciliation``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from models import get_plant
+from nexus import wire
+from warehouse.duck import scratch
+from warehouse.lake import CommitMeta, Lake
+from warehouse.quality import ROW_ID, take_results
+from warehouse.tables import (
+    BRONZE_STREAM_READINGS,
+    FCT_INGEST_BATCHES,
+    FCT_STREAM_BATCHES,
+    FCT_STREAM_RECONCILIATION,
+    FCT_TAG_HOURLY,
+    SILVER_SENSOR_QUARANTINE,
+    SILVER_SENSOR_READINGS,
+)
+
+log = logging.getLogger(__name__)
+
+SOURCE_PREFIX = "mqtt:"
+_EPOCH_DAY = dt.date(1970, 1, 1)
+_HOUR_US = 3_600_000_000
+_DAY_US = 86_400_000_000
+RAW_PAYLOAD_BYTES = 4096
+_TS = pa.timestamp("us", tz="UTC")
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _us(value: dt.datetime) -> int:
+    return int(value.timestamp() * 1_000_000) if value.tzinfo else int(value.replace(tzinfo=dt.timezone.utc).timestamp() * 1e6)
+
+
+def _day_of(us: int) -> dt.date:
+    return _EPOCH_DAY + dt.timedelta(days=us // _DAY_US)
+
+
+def _ts(us: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=us)
+
+
+# ------------------------------------------------------------------------------------- seq log
+
+
+class SeqLog:
+    """The ``(stream, seq)`` keys committed to bronze, as sorted disjoint intervals per stream.
+
+    An edge numbers a stream's messages 1, 2, 3 ..., so a day of a stream is one interval or a few
+    (a gap is open until its messages arrive): memory grows with the gaps, not with the messages.
+    """
+
+    def __init__(self) -> None:
+        self._lo: dict[str, list[int]] = {}
+        self._hi: dict[str, list[int]] = {}
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        stream, seq = key
+        lo = self._lo.get(stream)
+        if not lo:
+            return False
+        i = bisect.bisect_right(lo, seq) - 1
+        return i >= 0 and seq <= self._hi[stream][i]
+
+    def add(self, stream: str, seq: int) -> None:
+        lo, hi = self._lo.setdefault(stream, []), self._hi.setdefault(stream, [])
+        i = bisect.bisect_right(lo, seq) - 1
+        if i >= 0 and lo[i] <= seq <= hi[i]:
+            return
+        joins_left = i >= 0 and hi[i] == seq - 1
+        joins_right = i + 1 < len(lo) and lo[i + 1] == seq + 1
+        if joins_left and joins_right:
+            hi[i] = hi[i + 1]
+            del lo[i + 1], hi[i + 1]
+        elif joins_left:
+            hi[i] = seq
+        elif joins_right:
+            lo[i + 1] = seq
+        else:
+            lo.insert(i + 1, seq)
+            hi.insert(i + 1, seq)
+
+    def update(self, keys: Iterable[tuple[str, int]]) -> None:
+        for stream, seq in keys:
+            self.add(stream, seq)
+
+    def intervals(self, stream: str) -> list[tuple[int, int]]:
+        return list(zip(self._lo.get(stream, []), self._hi.get(stream, [])))
+
+    def streams(self) -> list[str]:
+        return sorted(self._lo)
+
+
+# ------------------------------------------------------------------------------ messages -> rows
+
+
+@dataclass
+class Received:
+    """One MQTT message as the broker delivered it (``mid`` is needed for the manual PUBACK)."""
+
+    mid: int
+    topic: str
+    payload: bytes
+    received_us: int
+
+
+def _unreadable_seq(payload: bytes) -> int:
+    """A stable key for a message that breaks the contract: a redelivery of the same bytes is stored once."""
+    return int.from_bytes(hashlib.sha256(payload).digest()[:7], "big")
+
+
+def message_rows(message: Received) -> tuple[tuple[str, int], list[dict[str, Any]]]:
+    """The message's key ``(stream, seq)`` and its bronze rows (one per point, or one for the message).
+
+    A message whose envelope is unreadable is one row with ``_point = -1`` and the reason; a point
+    that breaks the contract is a row with the reason and whatever could not be read left null.
+    """
+    topic = message.topic
+    try:
+        where = wire.parse_topic(topic)
+    except wire.WireError:
+        where = {"plant_id": "unknown", "kind": "?"}
+    base = {"_topic": topic, "_received_at": _ts(message.received_us)}
+    try:
+        env = wire.decode_envelope(message.payload)
+        if where.get("kind") != "data":
+            raise wire.WireError(f"data messages go to {wire.ROOT}/<e>/<s>/<p>/<unit>/data, found topic {topic!r}")
+        if env.plant_id != where["plant_id"] or env.unit != where["unit"]:
+            raise wire.WireError(f"payload names plant {env.plant_id!r} unit {env.unit!r}, its topic plant "
+                                 f"{where['plant_id']!r} unit {where['unit']!r}")
+    except wire.WireError as exc:
+        seq = _unreadable_seq(message.payload)
+        stream = f"?/{topic}"
+        raw = message.payload[:RAW_PAYLOAD_BYTES].decode("utf-8", "replace")
+        return (stream, seq), [{**base, "plant_id": where["plant_id"], "period_date": _day_of(message.received_us),
+                                "tag": None, "timestamp": None, "value": None, "quality": None, "_raw_line": raw,
+                                "_parse_error": f"message: {exc}", "_stream": stream, "_seq": seq, "_point": -1,
+                                "_sent_at": None}]
+    rows = []
+    sent = _ts(env.sent_at_us)
+    for i, point in enumerate(env.points):
+        row = {**base, "plant_id": env.plant_id, "_stream": env.stream, "_seq": env.seq, "_point": i, "_sent_at": sent,
+               "_raw_line": json.dumps(point, separators=(",", ":"))[:RAW_PAYLOAD_BYTES]}
+        try:
+            tag, ts, value, quality = wire.check_point(point)
+            row |= {"period_date": _day_of(ts), "tag": tag, "timestamp": _ts(ts), "value": value, "quality": quality,
+                    "_parse_error": None}
+        except wire.WireError as exc:
+            row |= {"period_date": _day_of(message.received_us), "tag": None, "timestamp": None, "value": None,
+                    "quality": None, "_parse_error": f"point {i}: {exc}"}
+        rows.append(row)
+    if not rows:  # an empty message still accounts for itself
+        rows.append({**base, "plant_id": env.plant_id, "period_date": _day_of(message.received_us), "tag": None,
+                     "timestamp": None, "value": None, "quality": None, "_raw_line": "[]",
+                     "_parse_error": "message: no points", "_stream": env.stream, "_seq": env.seq, "_point": -1,
+                     "_sent_at": sent})
+    return (env.stream, env.seq), rows
+
+
+# ------------------------------------------------------------------------------------ collector
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """How a collector connects and how often it commits.
+
+    Attributes:
+        host, port: the MQTT broker.
+        client_id: the persistent session's id; one collector per id (a second one would take the
+            session over).
+        session_expiry_s: how long the broker keeps the session (and queues messages) while the
+            collector is away; the broker's own ``max_queued_messages`` must hold that outage.
+        flush_seconds: micro-batch interval: bronze, acknowledgements and silver.
+        gold_seconds: interval of the hourly gold rows and the day's accounting.
+        max_points: a micro-batch is cut at this many points (memory bound at high rates).
+        lookback_days: days of bronze read at start-up to rebuild the deduplication keys.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = "nexus-collector"
+    session_expiry_s: int = 7 * 86400
+    flush_seconds: float = 2.0
+    gold_seconds: float = 60.0
+    max_points: int = 200_000
+    lookback_days: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.flush_seconds > 0 or not self.gold_seconds > 0:
+            raise ValueError(f"flush_seconds and gold_seconds must be positive, found {self.flush_seconds}, "
+                             f"{self.gold_seconds}")
+
+
+@dataclass
+class DayCount:
+    messages: int = 0
+    redeliveries_dropped: int = 0
+    points_received: int = 0
+    silver_rows: int = 0
+    quarantined_rows: int = 0
+    held_rows: int = 0
+    last_reading_us: int | None = None
+    last_commit_us: int = 0
+
+
+@dataclass
+class Stats:
+    messages: int = 0
+    redeliveries_dropped: int = 0
+    points: int = 0
+    flushes: int = 0
+    latencies_s: list[float] = field(default_factory=list)  # sample time -> silver commit, per message (last point)
+
+
+class Collector:
+    """A long-running MQTT → lake collector (see the module docstring); ``run()`` until stopped."""
+
+    def __init__(self, lake: Lake, config: CollectorConfig | None = None, *, run_id: str | None = None) -> None:
+        self.lake = lake
+        self.config = config or CollectorConfig()
+        self.run_id = run_id or f"collect__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+        self.meta = CommitMeta(dag_id="nexus-collect", run_id=self.run_id, source="mqtt")
+        self.seqlog = SeqLog()
+        self.days: dict[tuple[str, dt.date], DayCount] = {}
+        self.stats = Stats()
+        self._pending: list[Received] = []
+        self._lock = threading.Lock()
+        self._dirty_hours: dict[str, set[int]] = {}
+        self._historian_days: dict[tuple[str, dt.date], bool] = {}
+        self._loaded: set[tuple[str, dt.date]] = set()  # plant-days whose bronze keys are in seqlog
+        self._client = None
+        self._connected = threading.Event()
+        self._stop = threading.Event()
+        self._last_gold = time.monotonic()
+
+    # ---------------------------------------------------------------- MQTT
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("collector: broker refused the connection: %s", reason_code)
+            return
+        client.subscribe(wire.DATA_FILTER, qos=1)
+        self._connected.set()
+        log.info("collector %s connected to %s:%s (session present: %s)", self.config.client_id, self.config.host,
+                 self.config.port, flags.session_present)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+        log.warning("collector disconnected from the broker (%s); paho reconnects", reason_code)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        with self._lock:
+            self._pending.append(Received(msg.mid, msg.topic, bytes(msg.payload), _now_us()))
+
+    def connect(self, timeout_s: float = 10.0) -> None:
+        """Open the persistent session and start paho's network thread."""
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.config.client_id,
+                             protocol=mqtt.MQTTv5)
+        client.manual_ack_set(True)  # PUBACK only after the rows are committed
+        client.on_connect, client.on_disconnect, client.on_message = (
+            self._on_connect, self._on_disconnect, self._on_message)
+        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.config.session_expiry_s
+        props.ReceiveMaximum = 65535  # unacknowledged messages in flight to us (we ack per micro-batch)
+        client.connect_async(self.config.host, self.config.port, keepalive=30, clean_start=False, properties=props)
+        client.loop_start()
+        self._client = client
+        if not self._connected.wait(timeout_s):
+            raise ConnectionError(f"collector: no MQTT broker answered at {self.config.host}:{self.config.port} "
+                                  f"within {timeout_s:g} s")
+
+    def close(self) -> None:
+        """Commit what has arrived, then leave the session (the broker keeps it and queues for us)."""
+        try:
+            self.flush()
+            self.refresh_gold()
+        finally:
+            if self._client is not None:
+                self._client.disconnect()
+                self._client.loop_stop()
+                self._client = None
+
+    # ---------------------------------------------------------------- start-up
+    def recover(self, now: dt.datetime | None = None) -> dict[str, int]:
+        """Pick up where a stopped collector left off (at start-up).
+
+        The plant-days bronze received rows for in the last :attr:`CollectorConfig.lookback_days`
+        (found from the files' ``_ingested_at`` statistics) get their deduplication keys loaded,
+        their accounting rows read, and the points a killed predecessor committed to bronze but
+        did not publish are published (:meth:`_finish_unpublished`). Keys of any other plant-day
+        are loaded when its first message arrives (:meth:`_ensure_keys`).
+        """
+        now = now or dt.datetime.now(dt.timezone.utc)
+        since = now - dt.timedelta(days=self.config.lookback_days)
+        if not self.lake.exists(BRONZE_STREAM_READINGS):
+            return {"partitions": 0, "published": 0}
+        ingested = self.lake.dataset(BRONZE_STREAM_READINGS, files=[("_ingested_at", ">=", since)]).to_table(
+            columns=["plant_id", "period_date"], filter=pc.field("_ingested_at") >= pa.scalar(since, _TS))
+        partitions = sorted(set(zip(ingested["plant_id"].to_pylist(), ingested["period_date"].to_pylist())))
+        if partitions and self.lake.exists(FCT_STREAM_BATCHES):
+            for r in self.lake.read(FCT_STREAM_BATCHES).to_pylist():
+                if (r["plant_id"], r["period_date"]) in partitions:
+                    last = r["last_reading_at"]
+                    self.days[(r["plant_id"], r["period_date"])] = DayCount(
+                        r["messages"], r["redeliveries_dropped"], r["points_received"], r["silver_rows"],
+                        r["quarantined_rows"], r["held_rows"], _us(last) if last else None, _us(r["last_commit_at"]))
+        published = 0
+        for plant, day in partitions:
+            self._ensure_keys(plant, day)
+            published += self._finish_unpublished(plant, day)
+        log.info("collector recovered %d plant-day(s), %d stream(s); published %d point(s) its predecessor had "
+                 "committed to bronze only", len(partitions), len(self.seqlog.streams()), published)
+        return {"partitions": len(partitions), "published": published}
+
+    def _ensure_keys(self, plant: str, day: dt.date) -> None:
+        """Load the ``(stream, seq)`` keys bronze holds for a plant-day, once per collector."""
+        if (plant, day) in self._loaded:
+            return
+        self._loaded.add((plant, day))
+        if not self.lake.exists(BRONZE_STREAM_READINGS):
+            return
+        keys = self.lake.dataset(BRONZE_STREAM_READINGS, files=[("plant_id", "=", plant), ("period_date", "=", day)]) \
+            .to_table(columns=["_stream", "_seq"],
+                      filter=(pc.field("plant_id") == plant) & (pc.field("period_date") == pa.scalar(day)))
+        if keys.num_rows:
+            with scratch() as con:
+                con.register("k", keys)
+                self.seqlog.update(con.sql("SELECT DISTINCT _stream, _seq FROM k ORDER BY ALL").fetchall())
+                con.unregister("k")
+
+    def _finish_unpublished(self, plant: str, day: dt.date) -> int:
+        """Publish the plant-day's bronze points a stopped collector committed but did not publish.
+
+        Unless the day's historian export is loaded, the day's counts are taken from the tables
+        (bronze messages; silver and quarantine rows from the stream), and the bronze points in
+        neither are published now. A day the export has replaced keeps its accounting row as it was
+        written (its streamed rows left silver with the export).
+        """
+        try:
+            get_plant(plant)
+        except KeyError:
+            return 0
+        published = 0
+        if not self._historian_loaded(plant, day):
+            part = self.lake.dataset(BRONZE_STREAM_READINGS, files=[("plant_id", "=", plant), ("period_date", "=", day)]) \
+                .to_table(filter=(pc.field("plant_id") == plant) & (pc.field("period_date") == pa.scalar(day)))
+            done = []
+            for spec, column in ((SILVER_SENSOR_READINGS, "reading_date"), (SILVER_SENSOR_QUARANTINE, "period_date")):
+                if self.lake.exists(spec):
+                    rows = self.lake.dataset(spec, files=[("plant_id", "=", plant), (column, "=", day)]).to_table(
+                        columns=["_source_file", "_line_number"],
+                        filter=(pc.field("plant_id") == plant) & (pc.field(column) == pa.scalar(day))
+                        & pc.starts_with(pc.field("_source_file"), SOURCE_PREFIX))
+                    done.append(rows)
+                else:
+                    done.append(pa.table({"_source_file": pa.array([], pa.string()),
+                                          "_line_number": pa.array([], pa.int64())}))
+            with scratch() as con:
+                con.register("b", part)
+                con.register("s", done[0])
+                con.register("q", done[1])
+                messages = con.sql("SELECT count(DISTINCT (_stream, _seq)) FROM b").fetchall()[0][0]
+                todo = con.sql(f"""SELECT b.* FROM b ANTI JOIN (SELECT * FROM s UNION ALL SELECT * FROM q) d
+                                   ON d._source_file = '{SOURCE_PREFIX}' || b._stream || '#' || CAST(b._seq AS VARCHAR)
+                                   AND d._line_number = b._point ORDER BY b._stream, b._seq, b._point""").to_arrow_table()
+                for name in ("b", "s", "q"):
+                    con.unregister(name)
+            old = self.days.get((plant, day), DayCount())
+            self.days[(plant, day)] = DayCount(
+                messages=messages, redeliveries_dropped=old.redeliveries_dropped,
+                points_received=done[0].num_rows + done[1].num_rows, silver_rows=done[0].num_rows,
+                quarantined_rows=done[1].num_rows, held_rows=0, last_reading_us=old.last_reading_us,
+                last_commit_us=old.last_commit_us or _now_us())
+            if todo.num_rows:
+                self._publish(todo.cast(BRONZE_STREAM_READINGS.schema), _now_us())
+                published += todo.num_rows
+        return published
+
+    # ---------------------------------------------------------------- micro-batches
+    def _take(self) -> list[Received]:
+        """The messages of the next micro-batch, in arrival order, cut at about ``max_points`` points."""
+        with self._lock:
+            points = 0
+            for i, m in enumerate(self._pending):
+                points += m.payload.count(b"],[") + 1  # points in a data payload (an estimate suffices)
+                if points > self.config.max_points and i:
+                    taken, self._pending = self._pending[:i], self._pending[i:]
+                    return taken
+            taken, self._pending = self._pending, []
+            return taken
+
+    def flush(self) -> dict[str, int]:
+        """One micro-batch: dedup, bronze commit, acknowledgements, silver. Returns its figures."""
+        batch = self._take()
+        if not batch:
+            return {"messages": 0, "points": 0, "dropped": 0}
+        fresh: list[dict[str, Any]] = []
+        seen: set[tuple[str, int]] = set()
+        dropped: dict[tuple[str, dt.date], int] = {}
+        counted: dict[tuple[str, dt.date], int] = {}
+        for message in batch:
+            key, rows = message_rows(message)
+            day = (rows[0]["plant_id"], rows[0]["period_date"])
+            for r in rows:  # a message is stored in the partitions of its points' days
+                self._ensure_keys(r["plant_id"], r["period_date"])
+            if key in self.seqlog or key in seen:
+                dropped[day] = dropped.get(day, 0) + 1
+                continue
+            seen.add(key)
+            fresh.extend(rows)
+            counted[day] = counted.get(day, 0) + 1
+        now_us = _now_us()
+        if fresh:
+            for r in fresh:
+                r["_ingested_at"], r["_run_id"] = _ts(now_us), self.run_id
+            bronze = pa.Table.from_pylist(fresh, schema=BRONZE_STREAM_READINGS.schema)
+            self.lake.append(BRONZE_STREAM_READINGS, bronze, meta=self.meta)
+        else:
+            bronze = BRONZE_STREAM_READINGS.schema.empty_table()
+        # committed (or already there): acknowledge, so the broker forgets them
+        self.seqlog.update(seen)
+        if self._client is not None:
+            for message in batch:
+                self._client.ack(message.mid, 1)
+        for (plant, day), n in counted.items():
+            self._day(plant, day).messages += n
+        for (plant, day), n in dropped.items():
+            self._day(plant, day).redeliveries_dropped += n
+        figures = self._publish(bronze, now_us)
+        self.stats.messages += len(seen)
+        self.stats.redeliveries_dropped += sum(dropped.values())
+        self.stats.points += bronze.num_rows
+        self.stats.flushes += 1
+        _release_validations()
+        return {"messages": len(seen), "points": bronze.num_rows, "dropped": sum(dropped.values()), **figures}
+
+    def _day(self, plant: str, day: dt.date) -> DayCount:
+        return self.days.setdefault((plant, day), DayCount())
+
+    def _historian_loaded(self, plant: str, day: dt.date) -> bool:
+        """Whether the plant-day's historian export has been loaded (then its silver rows are the export's)."""
+        key = (plant, day)
+        if key not in self._historian_days or not self._historian_days[key]:
+            loaded = False
+            if self.lake.exists(FCT_INGEST_BATCHES):
+                rows = self.lake.read(FCT_INGEST_BATCHES, where={"source": "sensor", "plant_id": plant},
+                                      columns=["period_date"])
+                loaded = day in set(rows["period_date"].to_pylist())
+            self._historian_days[key] = loaded
+        return self._historian_days[key]
+
+    def _publish(self, bronze: pa.Table, now_us: int) -> dict[str, int]:
+        """Silver and quarantine of a micro-batch's bronze rows, per plant (see the module docstring)."""
+        from etl.sensor import Batch, _silver_group, _stage, sensor_suite
+
+        out = {"silver_rows": 0, "quarantined_rows": 0, "held_rows": 0}
+        if not bronze.num_rows:
+            return out
+        for plant in sorted(set(bronze["plant_id"].to_pylist())):
+            rows = bronze.filter(pc.equal(bronze["plant_id"], plant))
+            for day in sorted(set(rows["period_date"].to_pylist())):
+                part = rows.filter(pc.equal(rows["period_date"], pa.scalar(day, pa.date32())))
+                count = self._day(plant, day)
+                count.points_received += part.num_rows
+                count.last_commit_us = now_us
+                stamps = pc.max(part["timestamp"]).as_py()
+                if stamps is not None:
+                    count.last_reading_us = max(count.last_reading_us or 0, _us(stamps))
+                try:
+                    get_plant(plant)
+                    known = True
+                except KeyError:
+                    known = False
+                if known and self._historian_loaded(plant, day):
+                    count.held_rows += part.num_rows
+                    out["held_rows"] += part.num_rows
+                    continue
+                staged = _as_historian_bronze(part)
+                if known:
+                    batch = Batch(plant, day)
+                    with scratch() as con:
+                        _stage(con, get_plant(plant), {})
+                        result = _silver_group(con, staged, sensor_suite(plant, batch), batch, self.meta,
+                                               _ts(now_us), f"{SILVER_SENSOR_READINGS.name}#stream")
+                    silver, quarantine = result["silver"], result["quarantine"].drop_columns(["_row"])
+                else:  # no catalog to check against: every point waits in quarantine with the reason
+                    silver = SILVER_SENSOR_READINGS.schema.empty_table()
+                    quarantine = _unknown_plant_quarantine(staged, plant, now_us, self.run_id)
+                if silver.num_rows:
+                    self.lake.append(SILVER_SENSOR_READINGS, silver, meta=self.meta)
+                    hours = pc.unique(pc.divide(pc.cast(silver["ts"], pa.int64()), _HOUR_US)).to_pylist()
+                    self._dirty_hours.setdefault(plant, set()).update(int(h) for h in hours)
+                    latest = pc.max(silver["ts"]).as_py()
+                    self.stats.latencies_s.append((now_us - _us(latest)) / 1e6)
+                if quarantine.num_rows:
+                    self.lake.append(SILVER_SENSOR_QUARANTINE, quarantine, meta=self.meta)
+                # duplicates of a reading within the micro-batch are quarantined, not dropped: a point
+                # is sent once by the contract, so a repeat is a fault of the sender worth seeing
+                dup = part.num_rows - silver.num_rows - quarantine.num_rows
+                if dup:
+                    raise AssertionError(f"{plant} {day}: {dup} point(s) neither published nor quarantined")
+                count.silver_rows += silver.num_rows
+                count.quarantined_rows += quarantine.num_rows
+                out["silver_rows"] += silver.num_rows
+                out["quarantined_rows"] += quarantine.num_rows
+        return out
+
+    # ---------------------------------------------------------------- gold
+    def refresh_gold(self) -> dict[str, int]:
+        """Replace the hourly gold rows of the hours that got readings, and write the days' accounting."""
+        from etl.sensor import hourly_aggregates
+
+        rows = 0
+        dirty, self._dirty_hours = self._dirty_hours, {}
+        for plant, hours in sorted(dirty.items()):
+            for lo_h, hi_h in _runs(sorted(hours)):
+                start, end = _ts(lo_h * _HOUR_US), _ts((hi_h + 1) * _HOUR_US)
+                first_day, last_day = start.date(), (end - dt.timedelta(microseconds=1)).date()
+                data = self.lake.dataset(SILVER_SENSOR_READINGS, files=[
+                    ("plant_id", "=", plant), ("reading_date", ">=", first_day), ("reading_date", "<=", last_day)])
+                expr = ((pc.field("plant_id") == plant) & (pc.field("ts") >= pa.scalar(start, SILVER_SENSOR_READINGS.column("ts").type))
+                        & (pc.field("ts") < pa.scalar(end, SILVER_SENSOR_READINGS.column("ts").type)))
+                readings = data.to_table(columns=["tag", "unit", "ts", "value", "quality", "flag"], filter=expr)
+                hourly = hourly_aggregates(readings, plant)
+                self.lake.replace_interval(FCT_TAG_HOURLY, hourly, start=start, end=end, where={"plant_id": plant},
+                                           meta=self.meta)
+                rows += hourly.num_rows
+        if self.days:
+            accounting = [{"plant_id": p, "period_date": d, "messages": c.messages,
+                           "redeliveries_dropped": c.redeliveries_dropped, "points_received": c.points_received,
+                           "silver_rows": c.silver_rows, "quarantined_rows": c.quarantined_rows,
+                           "held_rows": c.held_rows,
+                           "last_reading_at": _ts(c.last_reading_us) if c.last_reading_us else None,
+                           "last_commit_at": _ts(c.last_commit_us or _now_us()), "run_id": self.run_id}
+                          for (p, d), c in sorted(self.days.items())]
+            self.lake.upsert(FCT_STREAM_BATCHES, pa.Table.from_pylist(accounting, schema=FCT_STREAM_BATCHES.schema),
+                             meta=self.meta)
+        self._last_gold = time.monotonic()
+        return {"hourly_rows": rows}
+
+    # ---------------------------------------------------------------- loop
+    def run(self, duration_s: float | None = None, stop: threading.Event | None = None) -> Stats:
+        """Connect (if needed), then flush every ``flush_seconds`` and refresh gold every ``gold_seconds``."""
+        if self._client is None:
+            self.recover()
+            self.connect()
+        stop = stop or self._stop
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        try:
+            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                started = time.monotonic()
+                self.flush()
+                if time.monotonic() - self._last_gold >= self.config.gold_seconds:
+                    self.refresh_gold()
+                stop.wait(max(0.0, self.config.flush_seconds - (time.monotonic() - started)))
+        finally:
+            self.close()
+        return self.stats
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _runs(values: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted integers as ``(first, last)``."""
+    out: list[tuple[int, int]] = []
+    for v in values:
+        if out and out[-1][1] == v - 1:
+            out[-1] = (out[-1][0], v)
+        else:
+            out.append((v, v))
+    return out
+
+
+def _as_historian_bronze(part: pa.Table) -> pa.Table:
+    """Stream bronze rows in the historian bronze shape :func:`etl.sensor._silver_group` stages."""
+    n = part.num_rows
+    prefixed = pc.binary_join_element_wise(pa.array([SOURCE_PREFIX] * n, pa.string()), part["_stream"], "")
+    source = pc.binary_join_element_wise(prefixed, pc.cast(part["_seq"], pa.string()), "#")
+    return pa.table({
+        "plant_id": part["plant_id"], "period_date": part["period_date"], "tag": part["tag"],
+        "timestamp": part["timestamp"], "value": part["value"], "quality": part["quality"],
+        "_raw_line": part["_raw_line"], "_parse_error": part["_parse_error"], "_source_file": source,
+        "_source_sha256": pa.nulls(n, pa.string()), "_line_number": pc.cast(part["_point"], pa.int64()),
+        "_ingested_at": part["_ingested_at"], "_run_id": part["_run_id"],
+        ROW_ID: pa.array(np.arange(n, dtype=np.int64)),
+    })
+
+
+def _unknown_plant_quarantine(staged: pa.Table, plant: str, now_us: int, run_id: str) -> pa.Table:
+    n = staged.num_rows
+    reason = f"plant {plant!r} is neither a plant type nor an instance of the fleet (models.fleet)"
+    return pa.table({
+        "plant_id": staged["plant_id"], "period_date": staged["period_date"], "tag": staged["tag"],
+        "timestamp": staged["timestamp"], "value": staged["value"], "quality": staged["quality"],
+        "rule": pa.array(["unknown_plant"] * n), "reason": pa.array([reason] * n),
+        "_raw_line": staged["_raw_line"], "_source_file": staged["_source_file"],
+        "_line_number": staged["_line_number"], "_quarantined_at": pa.array([_ts(now_us)] * n, pa.timestamp("us", "UTC")),
+        "_run_id": pa.array([run_id] * n),
+    }).cast(SILVER_SENSOR_QUARANTINE.schema)
+
+
+def _release_validations() -> None:
+    """Drop the micro-batches' Great Expectations results from memory (a collector runs for months).
+
+    The daily historian path records its validations in ``gold.fct_validation_results``; the
+    stream's outcomes are in ``gold.fct_stream_batches`` and the quarantine rows' reasons.
+    """
+    take_results()
+
+
+# ------------------------------------------------------------------------------- reconciliation
+
+
+def reconcile(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> dict[str, Any]:
+    """Compare a plant-day's streamed readings with its historian export, tag by tag, into gold.
+
+    The stream side is bronze's readable points of the day, once per (tag, time) (the latest
+    delivery); the historian side is silver's rows of the day that came from export files (the
+    record). Two readings at the same time agree when their values differ by at most the
+    tolerance: half a unit in the export's last digit or 1e-9 of the tag's span, whichever is
+    larger (the export writes values rounded; see :mod:`models.historian`).
+    """
+    plant = get_plant(plant_id)
+    spans = {t.tag: (t.range_max - t.range_min, t.unit, t.canonical_unit) for t in plant.TAGS}
+    start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
+    stream = lake.dataset(BRONZE_STREAM_READINGS, files=[("plant_id", "=", plant_id), ("period_date", "=", day)]) \
+        .to_table(columns=["tag", "timestamp", "value", "quality", "_parse_error", "_received_at", "_seq"],
+                  filter=(pc.field("plant_id") == plant_id) & (pc.field("period_date") == pa.scalar(day)))
+    silver = lake.dataset(SILVER_SENSOR_READINGS, files=[("plant_id", "=", plant_id), ("reading_date", "=", day)]) \
+        .to_table(columns=["tag", "ts", "value", "unit", "_source_file"],
+                  filter=(pc.field("plant_id") == plant_id) & (pc.field("reading_date") == pa.scalar(day)))
+    from etl.units import convert
+
+    # silver is in canonical units; compare in the engineering unit the stream carries
+    rows = []
+    with scratch() as con:
+        con.register("stream_raw", stream)
+        con.register("silver_raw", silver)
+        tol = pa.table({"tag": list(spans), "tolerance": [max(1e-9 * s[0], 5e-7 * abs(s[0])) for s in spans.values()]})
+        con.register("tol", tol)
+        con.execute("""CREATE OR REPLACE TEMP TABLE st AS SELECT tag, timestamp AS ts, value FROM (
+            SELECT *, row_number() OVER (PARTITION BY tag, timestamp ORDER BY _received_at DESC, _seq DESC) AS k
+            FROM stream_raw WHERE _parse_error IS NULL) WHERE k = 1""")
+        hist = con.sql(f"SELECT tag, ts, value, unit FROM silver_raw WHERE _source_file NOT LIKE '{SOURCE_PREFIX}%'"
+                       ).to_arrow_table()
+        # back to engineering units, one conversion per tag
+        values = hist["value"].to_numpy(zero_copy_only=False).astype(float)
+        tags = hist["tag"].to_pylist()
+        for tag in set(tags):
+            if tag in spans and spans[tag][1] != spans[tag][2]:
+                idx = np.fromiter((i for i, t in enumerate(tags) if t == tag), int)
+                values[idx] = convert(values[idx], spans[tag][2], spans[tag][1])
+        con.register("hist", hist.set_column(hist.schema.get_field_index("value"), "value", pa.array(values)))
+        rows = con.sql("""
+            SELECT coalesce(s.tag, h.tag) AS tag,
+                   count(s.ts) AS streamed, count(h.ts) AS historian,
+                   count(*) FILTER (WHERE s.ts IS NOT NULL AND h.ts IS NOT NULL
+                                    AND (abs(s.value - h.value) <= t.tolerance OR (s.value IS NULL AND h.value IS NULL))) AS matched,
+                   count(*) FILTER (WHERE s.ts IS NOT NULL AND h.ts IS NOT NULL
+                                    AND NOT (abs(s.value - h.value) <= t.tolerance OR (s.value IS NULL AND h.value IS NULL))) AS differing,
+                   count(*) FILTER (WHERE h.ts IS NULL) AS stream_only,
+                   count(*) FILTER (WHERE s.ts IS NULL) AS historian_only,
+                   max(abs(s.value - h.value)) AS max_abs_difference,
+                   any_value(coalesce(t.tolerance, 0.0)) AS tolerance
+            FROM st s FULL OUTER JOIN hist h ON s.tag = h.tag AND s.ts = h.ts
+            LEFT JOIN tol t ON t.tag = coalesce(s.tag, h.tag)
+            GROUP BY ALL ORDER BY tag""").to_arrow_table().to_pylist()
+        con.execute("DROP TABLE st")
+        for name in ("stream_raw", "silver_raw", "tol", "hist"):
+            con.unregister(name)
+    now = dt.datetime.now(dt.timezone.utc)
+    for r in rows:
+        r.update(plant_id=plant_id, reading_date=day, reconciled_at=now, run_id=meta.run_id,
+                 status="differ" if r["differing"] else "incomplete" if r["stream_only"] or r["historian_only"]
+                 else "agree")
+    table = pa.Table.from_pylist(rows, schema=FCT_STREAM_RECONCILIATION.schema)
+    lake.replace_interval(FCT_STREAM_RECONCILIATION, table, start=day, end=day + dt.timedelta(days=1),
+                          where={"plant_id": plant_id}, meta=meta)
+    summary = {k: int(sum(r[k] for r in rows)) for k in
+               ("streamed", "historian", "matched", "differing", "stream_only", "historian_only")}
+    log.info("reconciled %s %s: %s", plant_id, day, summary)
+    return {**summary, "tags": len(rows), "status": {s: sum(r["status"] == s for r in rows)
+                                                     for s in ("agree", "differ", "incomplete")}}
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+def broker_address(value: str | None = None) -> tuple[str, int]:
+    """``host, port`` of the MQTT broker from ``mqtt://host:port`` or ``host:port`` (default ``NEXUS_MQTT_URL``,
+    else ``127.0.0.1:1883``)."""
+    import os
+    from urllib.parse import urlsplit
+
+    from nexus.errors import ConfigError
+
+    text = value or os.environ.get("NEXUS_MQTT_URL") or "mqtt://127.0.0.1:1883"
+    parts = urlsplit(text if "://" in text else f"mqtt://{text}")
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise ConfigError(f"MQTT broker must look like mqtt://host:port, found {text!r}")
+    try:
+        return parts.hostname, parts.port or 1883
+    except ValueError:
+        raise ConfigError(f"MQTT broker port must be a number, found {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``nexus collect``: run the collector until SIGTERM / Ctrl-C (or ``--duration`` seconds)."""
+    import argparse
+    import signal
+
+    from nexus.settings import get_settings
+
+    ap = argparse.ArgumentParser(prog="nexus collect", description=__doc__.split("\n")[0])
+    ap.add_argument("--broker", help="mqtt://host:port (default NEXUS_MQTT_URL, else mqtt://127.0.0.1:1883)")
+    ap.add_argument("--lake", help="lake root (default NEXUS_LAKE_ROOT)")
+    ap.add_argument("--client-id", default=CollectorConfig.client_id, help="persistent session id (one collector each)")
+    ap.add_argument("--flush-seconds", type=float, default=CollectorConfig.flush_seconds)
+    ap.add_argument("--gold-seconds", type=float, default=CollectorConfig.gold_seconds)
+    ap.add_argument("--duration", type=float, help="stop after this many seconds (default: run until stopped)")
+    args = ap.parse_args(argv)
+    host, port = broker_address(args.broker)
+    lake = Lake(args.lake or str(get_settings().lake_root))
+    collector = Collector(lake, CollectorConfig(host=host, port=port, client_id=args.client_id,
+                                                flush_seconds=args.flush_seconds, gold_seconds=args.gold_seconds))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: collector.stop())
+    stats = collector.run(duration_s=args.duration)
+    print(json.dumps({"messages": stats.messages, "points": stats.points,
+                      "redeliveries_dropped": stats.redeliveries_dropped, "flushes": stats.flushes}))
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise SystemExit(main())

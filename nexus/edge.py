@@ -257,7 +257,9 @@ class Edge:
         self.buffer = Buffer(buffer_path)
         try:
             resumed = self.buffer.last_sample_us()
-            start = (dt.datetime.now(dt.timezone.utc) if start is None else start).astimezone(dt.timezone.utc)
+            if start is not None and (start.tzinfo is None or start.utcoffset() != dt.timedelta(0)):
+                raise ConfigError(f"start must be a tz-aware UTC datetime, found {start!r}")
+            start = dt.datetime.now(dt.timezone.utc) if start is None else start.astimezone(dt.timezone.utc)
             later = [v for p, v in resumed.items() if p in plants]
             if later and _EPOCH + (max(later) + 1) * _US > start:
                 start = _EPOCH + (max(later) + 1) * _US

@@ -277,7 +277,8 @@ class Edge:
                 units: dict[str, list[str]] = {}
                 for spec in twin.tags:
                     units.setdefault(spec.unit_operation, []).append(spec.tag)
-                rng = np.random.default_rng([seed, zlib.crc32(plant_id.encode()), 0xED6E])
+                # Noise drawn per (seed, plant, start): a resumed edge does not repeat its noise.
+                rng = np.random.default_rng([seed, zlib.crc32(plant_id.encode()), 0xED6E, _us(start)])
                 self.links.append(_Link(plant_id, inst.plant_type, twin, inst.enterprise, inst.site.site_id, units,
                                         rng=rng))
         except BaseException:

@@ -39,6 +39,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -302,8 +303,12 @@ class Collector:
         with self._lock:
             self._pending.append(Received(msg.mid, msg.topic, bytes(msg.payload), _now_us()))
 
-    def connect(self, timeout_s: float = 10.0) -> None:
-        """Open the persistent session and start paho's network thread."""
+    def connect(self, timeout_s: float | None = 10.0) -> None:
+        """Open the persistent session and start paho's network thread.
+
+        With ``timeout_s=None`` (a service) it waits for the broker as long as it takes, saying so
+        every 30 s, and returns early only if the collector is stopped.
+        """
         import paho.mqtt.client as mqtt
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
@@ -320,6 +325,14 @@ class Collector:
         client.connect_async(self.config.host, self.config.port, keepalive=30, clean_start=False, properties=props)
         client.loop_start()
         self._client = client
+        if timeout_s is None:
+            waited = 0
+            while not self._connected.wait(1.0) and not self._stop.is_set():
+                waited += 1
+                if waited % 30 == 0:
+                    log.warning("collector: still waiting for the MQTT broker at %s:%s", self.config.host,
+                                self.config.port)
+            return
         if not self._connected.wait(timeout_s):
             raise ConnectionError(f"collector: no MQTT broker answered at {self.config.host}:{self.config.port} "
                                   f"within {timeout_s:g} s")
@@ -598,7 +611,7 @@ class Collector:
         """Connect (if needed), then flush every ``flush_seconds`` and refresh gold every ``gold_seconds``."""
         if self._client is None:
             self.recover()
-            self.connect()
+            self.connect(timeout_s=None)
         stop = stop or self._stop
         deadline = None if duration_s is None else time.monotonic() + duration_s
         try:
@@ -742,30 +755,13 @@ def reconcile(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> dict
 # ------------------------------------------------------------------------------------------ CLI
 
 
-def broker_address(value: str | None = None) -> tuple[str, int]:
-    """``host, port`` of the MQTT broker from ``mqtt://host:port`` or ``host:port`` (default ``NEXUS_MQTT_URL``,
-    else ``127.0.0.1:1883``)."""
-    import os
-    from urllib.parse import urlsplit
-
-    from nexus.errors import ConfigError
-
-    text = value or os.environ.get("NEXUS_MQTT_URL") or "mqtt://127.0.0.1:1883"
-    parts = urlsplit(text if "://" in text else f"mqtt://{text}")
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise ConfigError(f"MQTT broker must look like mqtt://host:port, found {text!r}")
-    try:
-        return parts.hostname, parts.port or 1883
-    except ValueError:
-        raise ConfigError(f"MQTT broker port must be a number, found {text!r}") from None
-
-
 def main(argv: list[str] | None = None) -> int:
     """``nexus collect``: run the collector until SIGTERM / Ctrl-C (or ``--duration`` seconds)."""
     import argparse
     import signal
 
-    from nexus.settings import get_settings
+    from nexus.errors import ConfigError
+    from nexus.settings import get_settings, mqtt_broker
 
     ap = argparse.ArgumentParser(prog="nexus collect", description=__doc__.split("\n")[0])
     ap.add_argument("--broker", help="mqtt://host:port (default NEXUS_MQTT_URL, else mqtt://127.0.0.1:1883)")
@@ -775,7 +771,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gold-seconds", type=float, default=CollectorConfig.gold_seconds)
     ap.add_argument("--duration", type=float, help="stop after this many seconds (default: run until stopped)")
     args = ap.parse_args(argv)
-    host, port = broker_address(args.broker)
+    try:
+        host, port = mqtt_broker(args.broker)
+    except ConfigError as exc:
+        print(f"nexus collect: {exc}", file=sys.stderr)
+        return 2
     lake = Lake(args.lake or str(get_settings().lake_root))
     collector = Collector(lake, CollectorConfig(host=host, port=port, client_id=args.client_id,
                                                 flush_seconds=args.flush_seconds, gold_seconds=args.gold_seconds))

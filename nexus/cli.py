@@ -428,6 +428,27 @@ def _cmd_services(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_edge(args: argparse.Namespace) -> int:
+    from nexus.edge import main as edge_main
+
+    return edge_main(args.rest)
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    import logging
+
+    from etl.stream import main as collect_main
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return collect_main(args.rest)
+
+
+def _cmd_setpoints(args: argparse.Namespace) -> int:
+    from optimization.writeback import main as setpoints_main
+
+    return setpoints_main(args.rest)
+
+
 def _cmd_airflow(args: argparse.Namespace) -> int:
     from nexus.airflow_env import airflow_environ
     from nexus.services import protect_password_file
@@ -556,6 +577,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="Celery workers to start with the CeleryExecutor")
     p.set_defaults(func=_cmd_services)
 
+    p = sub.add_parser("edge", help="run plant instances as live plants publishing over MQTT (the plant side)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_edge)
+
+    p = sub.add_parser("collect", help="the MQTT collector: live readings into bronze, silver and gold",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_collect)
+
+    p = sub.add_parser("setpoints", help="setpoint writes: list | propose | approve | reject | confirm",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_setpoints)
+
     p = sub.add_parser("airflow", help="the airflow command with the project's settings (AIRFLOW_HOME=.airflow)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_airflow)
@@ -566,8 +602,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands whose module parses its own arguments.
+PASS_THROUGH = {"edge": _cmd_edge, "collect": _cmd_collect, "setpoints": _cmd_setpoints}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors are one line on stderr (exit 2: wrong usage, 1: failed), never a traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # edge, collect and setpoints have their own parsers (their --help included): pass the rest through
+    at = 2 if argv[:1] == ["--lake"] else 1 if argv[:1] and argv[0].startswith("--lake=") else 0
+    if len(argv) > at and argv[at] in PASS_THROUGH:
+        if at:
+            os.environ["NEXUS_LAKE_ROOT"] = argv[1] if at == 2 else argv[0].split("=", 1)[1]
+        return PASS_THROUGH[argv[at]](argparse.Namespace(rest=argv[at + 1:]))
     args = build_parser().parse_args(argv)
     if args.lake:
         os.environ["NEXUS_LAKE_ROOT"] = args.lake

@@ -1,8 +1,8 @@
 """Start, watch and stop the Airflow components of one host: ``nexus services up|status|down``.
 
 For a host running Nexus without containers (the production shape on one machine, or a laptop
-trying it): each component — api-server, scheduler, dag-processor, triggerer and, with the
-CeleryExecutor, the workers — runs in its own process group, with its log in
+trying it): each component — api-server, scheduler, dag-processor, triggerer, with the
+CeleryExecutor the workers, and the live path's MQTT collector (``nexus collect``) — runs in its own process group, with its log in
 ``$AIRFLOW_HOME/logs/services/<name>.log`` and its process-group id in
 ``$AIRFLOW_HOME/run/<name>.pid``. ``down`` stops every group (SIGTERM, then SIGKILL after a
 grace period), so no scheduler or task process outlives it.
@@ -33,8 +33,11 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 @dataclass(frozen=True)
 class Component:
+    """One process group: ``program`` (a console script next to this Python) with ``args``."""
+
     name: str
     args: tuple[str, ...]
+    program: str = "airflow"
 
 
 def plan(env: dict[str, str], workers: int) -> list[Component]:
@@ -45,6 +48,8 @@ def plan(env: dict[str, str], workers: int) -> list[Component]:
     if env.get("AIRFLOW__CORE__EXECUTOR", "") == "CeleryExecutor":
         comps += [Component(f"worker-{i}", ("celery", "worker", "--celery-hostname", f"nexus-worker-{i}@%h"))
                   for i in range(1, workers + 1)]
+    # the live path's MQTT collector (etl.stream): one per lake, it waits for the broker if it is not up yet
+    comps.append(Component("collector", ("collect",), program="nexus"))
     return comps
 
 
@@ -129,7 +134,8 @@ def up(*, workers: int = 2, env: dict[str, str] | None = None, wait: float = 180
         raise RuntimeError(f"airflow db migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-2000:]}")
     for comp in plan(env, workers):
         with (logs / f"{comp.name}.log").open("a") as fh:
-            proc = subprocess.Popen([airflow, *comp.args], env=env, stdout=fh, stderr=subprocess.STDOUT,
+            program = airflow if comp.program == "airflow" else str(Path(sys.executable).with_name(comp.program))
+            proc = subprocess.Popen([program, *comp.args], env=env, stdout=fh, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         (run / f"{comp.name}.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + wait

@@ -121,3 +121,24 @@ def airflow_port_environ(environ: Mapping[str, str] | None = None) -> dict[str, 
                               f"api-server listens on AIRFLOW__API__PORT={port}: set only AIRFLOW__API__PORT "
                               "and the URLs follow it")
     return resolved
+
+
+def mqtt_broker(value: str | None = None, environ: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """``(host, port)`` of the live path's MQTT broker.
+
+    From ``value`` (``mqtt://host:port`` or ``host:port``), else ``NEXUS_MQTT_URL``, else the
+    broker every Nexus machine runs on ``127.0.0.1:1883``.
+
+    Raises:
+        ConfigError: anything else, with what was found.
+    """
+    env = os.environ if environ is None else environ
+    text = value or env.get("NEXUS_MQTT_URL", "").strip() or "mqtt://127.0.0.1:1883"
+    parts = urlsplit(text if "://" in text else f"mqtt://{text}")
+    try:
+        port = parts.port or 1883
+    except ValueError:
+        port = None
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname or port is None:
+        raise ConfigError(f"MQTT broker must look like HOST:PORT or mqtt://host:port, found {text!r}")
+    return parts.hostname, port

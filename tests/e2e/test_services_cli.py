@@ -33,7 +33,7 @@ def test_up_status_down_leaves_no_process(tmp_path):
         up = subprocess.run([NEXUS, "services", "up"], env=env, capture_output=True, text=True, timeout=300)
         assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
         state = json.loads(up.stdout[: up.stdout.rindex("}") + 1])
-        assert state == {c: "running" for c in ("api-server", "dag-processor", "scheduler", "triggerer")}
+        assert state == {c: "running" for c in ("api-server", "collector", "dag-processor", "scheduler", "triggerer")}
         status = subprocess.run([NEXUS, "services", "status"], env=env, capture_output=True, text=True, check=True)
         assert json.loads(status.stdout) == state
         again = subprocess.run([NEXUS, "services", "up"], env=env, capture_output=True, text=True)

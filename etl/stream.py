@@ -35,6 +35,7 @@ points' quarantine rows, and :func:`reconcile` compares the two sides tag by tag
 from __future__ import annotations
 
 import bisect
+import collections
 import datetime as dt
 import hashlib
 import json
@@ -73,6 +74,7 @@ _EPOCH_DAY = dt.date(1970, 1, 1)
 _HOUR_US = 3_600_000_000
 _DAY_US = 86_400_000_000
 RAW_PAYLOAD_BYTES = 4096
+LATENCY_WINDOW = 1_000_000
 _TS = pa.timestamp("us", tz="UTC")
 
 
@@ -261,7 +263,17 @@ class Stats:
     redeliveries_dropped: int = 0
     points: int = 0
     flushes: int = 0
-    latencies_s: list[float] = field(default_factory=list)  # sample time -> silver commit, per message (last point)
+    #: seconds from each point's reading time to the end of the silver commit that published it (the
+    #: most recent :data:`LATENCY_WINDOW` points)
+    latencies_s: collections.deque = field(default_factory=lambda: collections.deque(maxlen=LATENCY_WINDOW))
+
+    def latency(self) -> dict[str, float | None]:
+        """p50 / p95 / max of :attr:`latencies_s`, in seconds (None before any point)."""
+        if not self.latencies_s:
+            return {"p50_s": None, "p95_s": None, "max_s": None}
+        values = np.fromiter(self.latencies_s, float)
+        return {"p50_s": round(float(np.percentile(values, 50)), 3), "p95_s": round(float(np.percentile(values, 95)), 3),
+                "max_s": round(float(values.max()), 3)}
 
 
 class Collector:
@@ -556,10 +568,11 @@ class Collector:
                     quarantine = _unknown_plant_quarantine(staged, plant, now_us, self.run_id)
                 if silver.num_rows:
                     self.lake.append(SILVER_SENSOR_READINGS, silver, meta=self.meta)
-                    hours = pc.unique(pc.divide(pc.cast(silver["ts"], pa.int64()), _HOUR_US)).to_pylist()
+                    queryable = _now_us()
+                    stamps = pc.cast(silver["ts"], pa.int64()).to_numpy()
+                    self.stats.latencies_s.extend(((queryable - stamps) / 1e6).tolist())
+                    hours = np.unique(stamps // _HOUR_US).tolist()
                     self._dirty_hours.setdefault(plant, set()).update(int(h) for h in hours)
-                    latest = pc.max(silver["ts"]).as_py()
-                    self.stats.latencies_s.append((now_us - _us(latest)) / 1e6)
                 if quarantine.num_rows:
                     self.lake.append(SILVER_SENSOR_QUARANTINE, quarantine, meta=self.meta)
                 # duplicates of a reading within the micro-batch are quarantined, not dropped: a point
@@ -783,7 +796,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: collector.stop())
     stats = collector.run(duration_s=args.duration)
     print(json.dumps({"messages": stats.messages, "points": stats.points,
-                      "redeliveries_dropped": stats.redeliveries_dropped, "flushes": stats.flushes}))
+                      "redeliveries_dropped": stats.redeliveries_dropped, "flushes": stats.flushes,
+                      "latency_to_silver": stats.latency()}), flush=True)
     return 0
 
 

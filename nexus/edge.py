@@ -45,7 +45,6 @@ import datetime as dt
 import fcntl
 import json
 import logging
-import os
 import re
 import signal
 import sqlite3
@@ -56,7 +55,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -300,10 +298,16 @@ class Edge:
 
     def stats(self) -> dict[str, Any]:
         """Counters: messages and points generated, messages published (acknowledged by the broker),
-        messages in the buffer now, the last ``seq`` of every stream (data streams and each plant's
-        ``<edge>/<plant>/ack``), the twin time every plant has reached and whether each is connected."""
+        messages in the buffer now, the last ``seq`` of every data stream (``edge/plant/unit``: the
+        messages it has sent, as seq counts from 1 without gaps), acks sent per plant (they are
+        numbered in the buffer as stream ``edge/plant/ack``, not part of the wire contract), the twin
+        time every plant has reached and whether each plant is connected."""
         with self._lock:
-            return {**self._stats, "buffered": self.buffer.pending, "last_seq": dict(self.buffer.last_seq),
+            seqs = self.buffer.last_seq
+            acks = {f"{self.edge_id}/{k.plant_id}/ack": k.plant_id for k in self.links}
+            return {**self._stats, "buffered": self.buffer.pending,
+                    "last_seq": {s: n for s, n in seqs.items() if s not in acks},
+                    "acks_sent": {p: seqs.get(s, 0) for s, p in acks.items()},
                     "twin_time": self._twin_now.isoformat(), "connected": {k.plant_id: k.connected for k in self.links}}
 
     def stop(self) -> None:
@@ -534,16 +538,10 @@ class Edge:
 
 def broker_address(value: str | None = None) -> tuple[str, int]:
     """``(host, port)`` from ``HOST:PORT`` or ``mqtt://host:port`` (default ``NEXUS_MQTT_URL``, else
-    ``127.0.0.1:1883``)."""
-    text = value or os.environ.get("NEXUS_MQTT_URL") or "mqtt://127.0.0.1:1883"
-    parts = urlsplit(text if "://" in text else f"mqtt://{text}")
-    try:
-        port = parts.port or 1883
-    except ValueError:
-        port = None
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname or port is None:
-        raise ConfigError(f"MQTT broker must look like HOST:PORT or mqtt://host:port, found {text!r}")
-    return parts.hostname, port
+    ``127.0.0.1:1883``): :func:`nexus.settings.mqtt_broker`, the one broker setting of Nexus."""
+    from nexus.settings import mqtt_broker
+
+    return mqtt_broker(value)
 
 
 def default_buffer_path(edge_id: str) -> Path:

@@ -33,8 +33,12 @@ state ``refused`` and nothing is sent to the broker). Checks, by name in ``check
 * ``operating_limits``: the target lies in the envelope's tighter limits for the tag, if any, and
   in the tag's model-based limit: for ``CSTR.TC102.SP`` the runaway limit
   (:func:`optimization.cstr.runaway_limit_k`: lowest ignition temperature minus
-  ``Envelope.runaway_margin_k``, the optimizer's own 2 K) evaluated with the latest calibrated UA
-  and k0 over the feed flows between nominal and the latest measured one, converted to degC.
+  ``Envelope.runaway_margin_k``, 1.5 K) evaluated with the latest calibrated UA and k0 over the
+  feed flows between nominal and the latest measured one, converted to degC. The optimizer keeps
+  2 K from ignition at the nominal feed; the envelope's hard limit keeps 1.5 K at the *measured*
+  feed, so a recommendation on the optimizer's limit passes while the feed reads within about
+  ±6 L/min of nominal (ignition falls about 0.08 K per L/min), and a real move toward runaway
+  does not.
 * ``max_step``: ``|target - last good value|`` within ``Envelope.max_step`` (default 10 % of the
   span), the last good value being the latest good reading of the set point tag in silver.
 * ``ramp_rate``: the write goes out with a ramp (tag unit per minute) so the edge moves the set
@@ -159,7 +163,7 @@ class Envelope:
         rate_fraction_per_min: default ramp as a fraction of span per minute (0.01).
         max_staleness: newest silver reading of the plant may be at most this old.
         event_grace: a blocking event that ended less than this before ``now`` still blocks.
-        runaway_margin_k: margin below the CSTR's ignition temperature, K (the optimizer's 2 K).
+        runaway_margin_k: margin below the CSTR's ignition temperature, K (1.5: inside the optimizer's 2 K).
         settle_time: time after the ramp within which the plant must read the target.
         tolerance_fraction: default readback tolerance as a fraction of span (0.005).
     """
@@ -171,7 +175,7 @@ class Envelope:
     rate_fraction_per_min: float = 0.01
     max_staleness: dt.timedelta = dt.timedelta(minutes=10)
     event_grace: dt.timedelta = dt.timedelta(minutes=30)
-    runaway_margin_k: float = 2.0
+    runaway_margin_k: float = 1.5
     settle_time: dt.timedelta = dt.timedelta(minutes=30)
     tolerance_fraction: float = 0.005
 

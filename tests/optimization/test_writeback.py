@@ -221,9 +221,11 @@ def test_an_unapproved_write_is_never_published(lake, meta, broker, edge_factory
 @pytest.mark.parametrize("case, state, extra, failing", [
     ("out of instrument range", {"sp_c": 1.0, "current_k": 1.0 + ZERO_C, "target_k": -5.0 + ZERO_C}, {},
      "instrument_range"),
-    ("above the runaway limit with its margin", {"target_k": 61.0 + ZERO_C}, {}, "operating_limits"),
-    # ignition falls with the feed flow: at 120 L/min the limit is 333.01 K = 59.86 degC, below the 60 degC target
-    ("above the runaway limit at the measured feed flow", {"flow": 120.0}, {}, "operating_limits"),
+    # the envelope keeps 1.5 K from ignition: 61.00 degC at the nominal 100 L/min
+    ("above the runaway limit with its margin", {"target_k": 61.5 + ZERO_C}, {}, "operating_limits"),
+    # ignition falls with the feed flow: at 120 L/min the limit is 60.36 degC, below a 60.5 degC target
+    ("above the runaway limit at the measured feed flow", {"flow": 120.0, "target_k": 60.5 + ZERO_C}, {},
+     "operating_limits"),
     ("step too large", {"sp_c": 40.0, "current_k": 40.0 + ZERO_C, "target_k": 58.0 + ZERO_C}, {}, "max_step"),
     ("ramp faster than allowed", {}, {"ramp_per_min": 2.0}, "ramp_rate"),
     ("open process_anomaly event", {"event": ("process_anomaly", None)}, {}, "no_open_event"),
@@ -254,11 +256,12 @@ def test_each_envelope_check_refuses_on_its_own(lake, meta, broker, edge_factory
 
 
 def test_runaway_limit_is_the_optimizers_in_degc(lake, meta):
-    """The optimum at the optimizer's runaway limit (333.654 K at 100 L/min) passes; the limit is in degC."""
+    """The optimum at the optimizer's runaway limit (333.654 K at 100 L/min, 2 K from ignition) passes; the
+    envelope's own limit keeps 1.5 K (61.004 degC) and is stated in degC."""
     wid = _approved(lake, meta, target_k=333.6540683087416)
     checks = wb.check(lake, wid, now=NOW)
     assert all(c.passed for c in checks.values()), {k: c.detail for k, c in checks.items() if not c.passed}
-    assert "runaway limit 60.504 degC" in checks["operating_limits"].detail
+    assert "runaway limit 61.004 degC" in checks["operating_limits"].detail
 
 
 def test_an_approved_write_in_the_envelope_is_published_with_its_ramp_and_acknowledged(lake, meta, broker,

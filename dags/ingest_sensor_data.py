@@ -15,7 +15,9 @@ one plant's bad day does not hold up another:
    in canonical units, quarantines the rest in `silver.process__sensor_quarantine` with the reason,
    and records the row accounting in `gold.fct_ingest_batches`.
 4. **build_gold** — hourly time-weighted statistics in `gold.fct_tag_hourly`, plus `gold.dim_tags`
-   and `gold.dim_plants`.
+   and `gold.dim_plants`. If the plant also streamed the day over MQTT (`nexus collect`), the
+   export replaced the streamed readings in silver and the two are compared tag by tag in
+   `gold.fct_stream_reconciliation` (agree / differ / incomplete; nothing is counted twice).
 5. **validate_completeness** — compares the readings that reached silver with what the tag catalog
    expects for the day (tags × samples per day; `completeness` and `status` in
    `gold.fct_ingest_batches`). Only a day with at least `min_completeness` of them announces fresh
@@ -120,9 +122,11 @@ def ingest_sensor_data():
     @task(map_index_template="{{ plant_id }}")
     def build_gold(silver: dict) -> dict:
         from etl.sensor import build_gold as build
+        from etl.stream import reconcile_days
 
         batch, lake, meta, _ = _batch_and_meta(silver["plant_id"], "build_gold")
-        return {**silver, "gold": build(lake, batch, meta)}
+        gold = build(lake, batch, meta)
+        return {**silver, "gold": gold, "stream_reconciliation": reconcile_days(lake, batch.plant_id, batch.days, meta)}
 
     @task(outlets=[SILVER_SENSOR_READINGS, GOLD_TAG_HOURLY], map_index_template="{{ plant_id }}",
           on_skipped_callback=alert_on_skip)

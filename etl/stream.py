@@ -236,7 +236,7 @@ class CollectorConfig:
     session_expiry_s: int = 7 * 86400
     flush_seconds: float = 2.0
     gold_seconds: float = 60.0
-    max_points: int = 200_000
+    max_points: int = 60_000
     lookback_days: int = 2
 
     def __post_init__(self) -> None:
@@ -699,11 +699,14 @@ def reconcile(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> dict
     The stream side is bronze's readable points of the day, once per (tag, time) (the latest
     delivery); the historian side is silver's rows of the day that came from export files (the
     record). Two readings at the same time agree when their values differ by at most the
-    tolerance: half a unit in the export's last digit or 1e-9 of the tag's span, whichever is
-    larger (the export writes values rounded; see :mod:`models.historian`).
+    tolerance: half a unit in the export's last digit (the historian writes values rounded to
+    :func:`models.historian.value_decimals`, 1e-5 of the span or finer; the stream carries them
+    unrounded), plus 1e-9 of the span for the unit conversion back from silver's canonical unit.
     """
+    from models.historian import value_decimals
+
     plant = get_plant(plant_id)
-    spans = {t.tag: (t.range_max - t.range_min, t.unit, t.canonical_unit) for t in plant.TAGS}
+    spans = {t.tag: (t.range_max - t.range_min, t.unit, t.canonical_unit, value_decimals(t)) for t in plant.TAGS}
     start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
     stream = lake.dataset(BRONZE_STREAM_READINGS, files=[("plant_id", "=", plant_id), ("period_date", "=", day)]) \
         .to_table(columns=["tag", "timestamp", "value", "quality", "_parse_error", "_received_at", "_seq"],
@@ -718,7 +721,7 @@ def reconcile(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> dict
     with scratch() as con:
         con.register("stream_raw", stream)
         con.register("silver_raw", silver)
-        tol = pa.table({"tag": list(spans), "tolerance": [max(1e-9 * s[0], 5e-7 * abs(s[0])) for s in spans.values()]})
+        tol = pa.table({"tag": list(spans), "tolerance": [0.5 * 10.0 ** -s[3] + 1e-9 * s[0] for s in spans.values()]})
         con.register("tol", tol)
         con.execute("""CREATE OR REPLACE TEMP TABLE st AS SELECT tag, timestamp AS ts, value FROM (
             SELECT *, row_number() OVER (PARTITION BY tag, timestamp ORDER BY _received_at DESC, _seq DESC) AS k
@@ -763,6 +766,19 @@ def reconcile(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> dict
     log.info("reconciled %s %s: %s", plant_id, day, summary)
     return {**summary, "tags": len(rows), "status": {s: sum(r["status"] == s for r in rows)
                                                      for s in ("agree", "differ", "incomplete")}}
+
+
+def reconcile_days(lake: Lake, plant_id: str, days: Iterable[dt.date], meta: CommitMeta) -> dict[str, Any]:
+    """:func:`reconcile` for each of ``days`` the plant streamed (the daily sensor pipeline's step after
+    its export is in silver); days without streamed readings are left alone. Returns day -> summary."""
+    if not lake.exists(BRONZE_STREAM_READINGS):
+        return {}
+    out = {}
+    for day in days:
+        streamed = lake.dataset(BRONZE_STREAM_READINGS, files=[("plant_id", "=", plant_id), ("period_date", "=", day)])
+        if streamed.count_rows(filter=(pc.field("plant_id") == plant_id) & (pc.field("period_date") == pa.scalar(day))):
+            out[day.isoformat()] = reconcile(lake, plant_id, day, meta)
+    return out
 
 
 # ------------------------------------------------------------------------------------------ CLI

@@ -45,6 +45,7 @@ import datetime as dt
 import fcntl
 import json
 import logging
+import os
 import re
 import signal
 import sqlite3
@@ -181,6 +182,68 @@ class Buffer:
 # ------------------------------------------------------------------------------------------- links
 
 
+class HistorianArchive:
+    """The plant historian behind the edge: it archives every transmitted reading and exports each
+    completed UTC day as the daily file a real historian would drop into the landing folder.
+
+    Readings of a day accumulate in ``<landing>/.historian-partial/<plant>/<plant>__<day>__01.csv``
+    (appended as they are sampled; a restarted edge resumes after its last sample, so nothing
+    repeats); when the twin's clock passes the day's end the file moves to
+    ``<landing>/sensor/<plant>/`` (:func:`models.historian.export_path`), where the daily sensor
+    pipeline picks it up and reconciles it with what was streamed (``etl.stream.reconcile``).
+    Values are written with the historian's resolution (:func:`models.historian.value_decimals`).
+    """
+
+    def __init__(self, landing_dir: str | Path) -> None:
+        self.landing = Path(landing_dir)
+        self.partial = self.landing / ".historian-partial"
+        self._decimals: dict[str, dict[str, int]] = {}
+        self._day: dict[str, dt.date] = {}
+
+    def _path(self, plant_id: str, day: dt.date) -> Path:
+        from models.historian import export_path
+
+        return self.partial / plant_id / export_path("", plant_id, day, 1).name
+
+    def record(self, plant_id: str, tags: Sequence[Any], rows: Sequence[tuple[dt.datetime, dict[str, tuple]]]) -> None:
+        """Append ``(ts, {tag: (value, quality)})`` rows of a plant; closes the days the rows leave behind."""
+        from models.historian import HEADER, value_decimals
+
+        if not rows:
+            return
+        decimals = self._decimals.setdefault(plant_id, {t.tag: value_decimals(t) for t in tags})
+        by_day: dict[dt.date, list[str]] = {}
+        for ts, readings in rows:
+            stamp = ts.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ts.microsecond:06d}" if ts.microsecond else "") + "Z"
+            lines = by_day.setdefault(ts.date(), [])
+            for tag, (value, quality) in readings.items():
+                text = "" if value is None or not np.isfinite(value) else f"{round(value, decimals[tag]) + 0.0:.{decimals[tag]}f}"
+                lines.append(f"{tag},{stamp},{text},{quality}\n")
+        for day in sorted(by_day):
+            previous = self._day.get(plant_id)
+            if previous is not None and day > previous:
+                self.close_day(plant_id, previous)
+            self._day[plant_id] = day
+            path = self._path(plant_id, day)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            new = not path.exists()
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write((HEADER + "\n" if new else "") + "".join(by_day[day]))
+
+    def close_day(self, plant_id: str, day: dt.date) -> Path | None:
+        """Move a completed day's file into the landing folder (atomic rename); returns where it went."""
+        from models.historian import export_path
+
+        source = self._path(plant_id, day)
+        if not source.exists():
+            return None
+        target = export_path(self.landing, plant_id, day, 1)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        log.info("historian export of %s %s landed: %s", plant_id, day, target)
+        return target
+
+
 @dataclass
 class _Link:
     """One plant on the edge: its twin, topics, MQTT client and publication state.
@@ -236,7 +299,8 @@ class Edge:
 
     def __init__(self, broker_host: str, broker_port: int, plants: Sequence[str], *, factor: float = 1.0,
                  start: dt.datetime | None = None, sample_every: float | None = None,
-                 buffer_path: str | Path, edge_id: str, seed: int = 0) -> None:
+                 buffer_path: str | Path, edge_id: str, seed: int = 0,
+                 historian_dir: str | Path | None = None) -> None:
         from models import live
 
         if not factor > 0:
@@ -282,6 +346,8 @@ class Edge:
         except BaseException:
             self.buffer.close()
             raise
+        #: the plant historian's daily exports into this landing folder (None: the edge streams only)
+        self.historian = HistorianArchive(historian_dir) if historian_dir is not None else None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._stats = {"messages_generated": 0, "points_generated": 0, "messages_published": 0}
@@ -455,7 +521,10 @@ class Edge:
             samples = link.twin.advance(until)
             link.horizon = until
             points = 0
-            for ts, readings in measured(link.twin, samples, link.rng):
+            transmitted = measured(link.twin, samples, link.rng)
+            if self.historian is not None:
+                self.historian.record(link.plant_id, link.twin.tags, transmitted)
+            for ts, readings in transmitted:
                 ts_us = _us(ts)
                 for unit, tags in link.units.items():
                     pts = [(tag, ts_us, *readings[tag]) for tag in tags]
@@ -559,6 +628,16 @@ def _iso(text: str) -> dt.datetime:
     return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t.astimezone(dt.timezone.utc)
 
 
+def _historian_dir(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    if value:
+        return Path(value)
+    from nexus.settings import get_settings
+
+    return get_settings().landing_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     """``nexus edge``: run live plants on MQTT until SIGTERM / Ctrl-C (or ``--duration`` seconds).
 
@@ -573,13 +652,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--buffer", help="store-and-forward SQLite file (default <lake>/_state/edge/<edge-id>.sqlite)")
     ap.add_argument("--edge-id", default="edge-a", help="the edge's name (default edge-a)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--historian", metavar="LANDING_DIR", nargs="?", const="",
+                    help="also export each completed UTC day as the plant historian's daily file into this landing "
+                         "folder (default with no value: NEXUS_LANDING_DIR), as a real plant's historian does")
     ap.add_argument("--duration", type=float, help="stop after this many wall seconds (default: run until stopped)")
     args = ap.parse_args(argv)
     try:
         host, port = broker_address(args.broker)
         edge = Edge(host, port, args.plant or ["cstr"], factor=args.factor, start=args.start,
                     sample_every=args.sample_every, buffer_path=args.buffer or default_buffer_path(args.edge_id),
-                    edge_id=args.edge_id, seed=args.seed)
+                    edge_id=args.edge_id, seed=args.seed, historian_dir=_historian_dir(args.historian))
     except (ConfigError, wire.WireError) as exc:
         print(f"nexus edge: {exc}", flush=True)
         return 2

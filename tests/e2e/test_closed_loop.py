@@ -93,8 +93,9 @@ def test_a_recommendation_approved_and_written_moves_the_plant_as_predicted(copy
             optimize_day(lake, DAY, meta=META, plants=["cstr"], pareto_points=2)
             rec = {r["setpoint"]: r for r in lake.read(FCT_SETPOINT_RECOMMENDATIONS, where={"plant_id": "cstr"})
                    .to_pylist() if r["recommendation_date"] == DAY}["tc102_setpoint_k"]
-            # the optimizer's current point is the steady state at the measured jacket temperature
-            assert rec["current_value"] == pytest.approx(before["CSTR.TC102.SP"], abs=0.1)
+            # the optimizer's current point is the steady state at the day's mean jacket temperature so far
+            # (a partial hour's few readings included), which moves the reactor temperature ~1.5 K per K
+            assert rec["current_value"] == pytest.approx(before["CSTR.TC102.SP"], abs=0.5)
             assert rec["recommended_value"] - rec["current_value"] > 1.0  # the optimum is somewhere else
 
             [write_id] = writeback.propose(lake, "cstr", DAY, meta=META, now=edge.twin_now())

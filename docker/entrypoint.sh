@@ -3,6 +3,7 @@
 #
 #   entrypoint.sh init          migrate the metadata database and drop the shipped regulatory
 #                               documents into the landing folder (once per deployment)
+#   entrypoint.sh collect|edge  exec `nexus collect` / `nexus edge` (the live path)
 #   entrypoint.sh ARGS...       exec `airflow ARGS...` (api-server, scheduler, celery worker, ...)
 #
 # Configuration comes from the environment only (never from the image): NEXUS_ENV, NEXUS_LAKE_ROOT,
@@ -40,6 +41,11 @@ if [[ "$1" == "init" ]]; then
     nexus seed-regulatory >/dev/null
     echo "nexus entrypoint: metadata database migrated; regulatory documents in $NEXUS_LANDING_DIR/regulatory"
     exit 0
+fi
+
+# the live path's long-running Nexus commands (the MQTT collector, a plant edge) run as themselves
+if [[ "$1" == "collect" || "$1" == "edge" ]]; then
+    exec nexus "$@"
 fi
 
 exec airflow "$@"

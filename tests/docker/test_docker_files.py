@@ -70,8 +70,21 @@ def test_no_literal_secrets(compose):
         assert re.search(r":\$\{POSTGRES_PASSWORD:\?[^}]*\}@", conn), conn
 
 
+def test_the_live_path_has_a_persistent_broker_and_a_collector(compose):
+    services = compose["services"]
+    collector, broker = services["collector"], services["mosquitto"]
+    assert collector["command"] == ["collect"] and collector["environment"]["NEXUS_MQTT_URL"] == "mqtt://mosquitto:1883"
+    assert collector["depends_on"]["mosquitto"]["condition"] == "service_healthy"
+    assert "lake:/data" in collector["volumes"]
+    conf = (DOCKER / "mosquitto.conf").read_text()
+    mounted = [v for v in broker["volumes"] if v.endswith("/mosquitto/config/mosquitto.conf:ro")]
+    assert mounted and (DOCKER / mounted[0].split(":")[0]).resolve() == (DOCKER / "mosquitto.conf").resolve()
+    assert "persistence true" in conf and int(re.search(r"max_queued_messages (\d+)", conf)[1]) >= 100_000
+
+
 def test_every_airflow_command_exists(compose):
-    commands = {tuple(svc["command"]) for svc in airflow_services(compose).values() if svc["command"] != ["init"]}
+    commands = {tuple(svc["command"]) for svc in airflow_services(compose).values()
+                if svc["command"] not in (["init"], ["collect"])}
     for command in commands:
         words = [w for w in command if not w.startswith("-") and not w.isdigit()]
         out = subprocess.run([AIRFLOW, *words, "--help"], capture_output=True, text=True)
@@ -118,3 +131,5 @@ def test_entrypoint_prepares_the_lake_and_runs_airflow(tmp_path):
     out = _entrypoint(tmp_path, "init", **env)  # migrate (SQLite here) and seed the regulatory documents
     assert out.returncode == 0, out.stdout[-1000:] + out.stderr[-1000:]
     assert len(list((tmp_path / "landing" / "regulatory").glob("*.yaml"))) >= 9
+    out = _entrypoint(tmp_path, "collect", "--help", **env)  # the live path's commands run as nexus
+    assert out.returncode == 0 and "usage: nexus collect" in out.stdout, out.stderr[-1000:]

@@ -429,8 +429,11 @@ def _cmd_services(args: argparse.Namespace) -> int:
 
 
 def _cmd_edge(args: argparse.Namespace) -> int:
+    import logging
+
     from nexus.edge import main as edge_main
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return edge_main(args.rest)
 
 

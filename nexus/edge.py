@@ -78,6 +78,10 @@ _US = dt.timedelta(microseconds=1)
 _EDGE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")  # one level of a stream name edge/plant/unit
 
 
+#: Wall seconds between the edge's status lines (twin time, published, buffered).
+STATUS_EVERY_S = 30.0
+
+
 def _us(t: dt.datetime) -> int:
     return (t - _EPOCH) // _US
 
@@ -564,9 +568,15 @@ class Edge:
             link.client.loop_start()
         try:
             deadline = None if duration_s is None else self._launch + duration_s
+            said = self._launch
             while not self._stop.is_set() and not (stop_event is not None and stop_event.is_set()):
                 began = time.monotonic()
                 self._tick()
+                if began - said >= STATUS_EVERY_S:  # the plant's clock, for people (an accelerated twin runs ahead)
+                    said = began
+                    stats = self.stats()
+                    log.info("twin time %s; %d messages published, %d buffered", self._twin_now.isoformat(
+                        timespec="seconds"), stats["messages_published"], stats["buffered"])
                 if deadline is not None and began >= deadline:
                     break
                 wait = TICK_S - (time.monotonic() - began)

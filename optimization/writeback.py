@@ -75,7 +75,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import queue
 import sys
 import threading
@@ -85,7 +84,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -291,7 +289,7 @@ def _record(lake: Lake, rows: list[dict[str, Any]], *, state: str, at: dt.dateti
             meta: CommitMeta, checks: Mapping[str, Check] | None = None, **values: Any) -> dict[str, Any]:
     """Append the write's next state (step = last + 1); ``values`` override from_value / to_value."""
     last = rows[-1]
-    row = {**last, "step": last["step"] + 1, "state": state, "at": at, "actor": actor, "reason": reason,
+    row = {**last, "step": last["step"] + 1, "state": state, "changed_at": at, "actor": actor, "reason": reason,
            "checks_json": json.dumps({k: c.as_json() for k, c in checks.items()}) if checks is not None else None,
            **values}
     lake.append(FCT_SETPOINT_WRITES, pa.Table.from_pylist([row], schema=FCT_SETPOINT_WRITES.schema), meta=meta)
@@ -483,7 +481,7 @@ def _evaluate(lake: Lake, rows: list[dict[str, Any]], now: dt.datetime, envelope
     readback = _readback(lake, plant_id, tags, now - READBACK_LOOKBACK, now)
     approval = next((r for r in reversed(rows) if r["state"] == "approved"), None)
     checks = {"approved": Check(last["state"] == "approved",
-                                f"approved by {approval['actor']} at {_iso(approval['at'])}"
+                                f"approved by {approval['actor']} at {_iso(approval['changed_at'])}"
                                 if last["state"] == "approved" and approval else
                                 f"state is {last['state']}: only an approved write may be published")}
     checks |= _value_checks(lake, plant_id, spec, float(last["to_value"]), now, readback, envelope)
@@ -565,7 +563,7 @@ def propose(lake: Lake, plant_id: str, day: dt.date, *, scenario_id: str = "base
             log.info("%s %s: %s already proposed as %s", plant_id, day, name, wid)
             continue
         new.append({
-            "write_id": wid, "step": 1, "state": "proposed", "at": now, "actor": NEXUS, "plant_id": plant_id,
+            "write_id": wid, "step": 1, "state": "proposed", "changed_at": now, "actor": NEXUS, "plant_id": plant_id,
             "tag": tag, "setpoint": name, "unit": spec.unit, "from_value": from_value, "to_value": to_value,
             "reason": (f"recommendation {scenario_id} {day}: {name} {_g(rec['current_value'])} -> "
                        f"{rec['recommended_value']:.6g} {rec['unit']}, expected {rec['delta_profit_usd_h']:+.2f} USD/h "
@@ -803,11 +801,11 @@ def confirm(lake: Lake, write_id: str, *, now: dt.datetime, meta: CommitMeta, to
     target, held = float(last["to_value"]), published["from_value"]
     ramp = json.loads(published["checks_json"])["ramp_rate"]["value"]
     ramp_min = 0.0 if held is None else abs(target - held) / ramp
-    deadline = last["at"] + dt.timedelta(minutes=ramp_min) + envelope.settle_time
+    deadline = last["changed_at"] + dt.timedelta(minutes=ramp_min) + envelope.settle_time
     tol = envelope.tolerance(spec) if tolerance is None else float(tolerance)
     pv = PROCESS_VALUES.get(spec.tag)
     wanted = {spec.tag: spec} | ({pv: tags[pv]} if pv else {})
-    readback = _readback(lake, plant_id, wanted, published["at"], min(now, deadline))
+    readback = _readback(lake, plant_id, wanted, published["changed_at"], min(now, deadline))
     sp_value = readback.values.get(spec.tag)
     pv_value = None if pv is None or pv not in readback.values else float(
         convert(readback.values[pv], tags[pv].unit, spec.unit))
@@ -865,26 +863,28 @@ def writes(lake: Lake, *, plant_id: str | None = None, state: str | None = None)
     latest = table.join(last, keys=["write_id", "step"], join_type="inner").select(schema.names)
     if state is not None:
         latest = latest.filter(pc.equal(latest["state"], state))
-    return latest.sort_by([("at", "ascending"), ("write_id", "ascending")])
+    return latest.sort_by([("changed_at", "ascending"), ("write_id", "ascending")])
 
 
 # ----------------------------------------------------------------------------------------------- CLI
 
 
-def _broker() -> tuple[str, int]:
-    """Broker from ``NEXUS_MQTT_URL`` (``mqtt://host:port``), default 127.0.0.1:1883."""
-    url = os.environ.get("NEXUS_MQTT_URL", "").strip() or "mqtt://127.0.0.1:1883"
-    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
-    if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
-        raise InvalidWriteRequest(f"NEXUS_MQTT_URL must look like mqtt://host:port, found {url!r}")
-    return parsed.hostname, parsed.port or 1883
-
-
 def _print_rows(rows: Sequence[Mapping[str, Any]], out=None) -> None:
     out = out or sys.stdout
     for r in rows:
-        print(f"{r['write_id']}  step {r['step']}  {r['state']:<12} {_iso(r['at'])}  {r['plant_id']} {r['tag']} "
+        print(f"{r['write_id']}  step {r['step']}  {r['state']:<12} {_iso(r['changed_at'])}  {r['plant_id']} {r['tag']} "
               f"{_g(r['from_value'])} -> {_g(r['to_value'])} {r['unit']}  by {r['actor']}: {r['reason']}", file=out)
+
+
+PLANT_TIME_HELP = ("the plant's clock (ISO 8601 UTC) for the envelope's checks and the audit, default now; for an "
+                   "accelerated twin (nexus edge --factor) or a replay, its time")
+
+
+def _utc_time(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"--plant-time needs a UTC offset (e.g. 2026-03-04T02:00:00Z), found {text!r}")
+    return value.astimezone(dt.UTC)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -893,7 +893,7 @@ def main(argv: list[str] | None = None) -> int:
     Exit codes: 0 done (confirm: confirmed or still pending), 2 refused or invalid request, 1 failed
     (no ack, edge rejected, or the write was reverted).
     """
-    from nexus.settings import get_settings
+    from nexus.settings import get_settings, mqtt_broker
 
     parser = argparse.ArgumentParser(prog="nexus setpoints", description="Setpoint write-back with a safety envelope.")
     parser.add_argument("--lake", help="lake root (default: the settings' lake)")
@@ -910,6 +910,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--operator", required=True)
     p.add_argument("--reason", default="")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the edge's ack")
+    p.add_argument("--plant-time", type=_utc_time, help=PLANT_TIME_HELP)
     p = sub.add_parser("reject", help="reject a proposed write")
     p.add_argument("write_id")
     p.add_argument("--operator", required=True)
@@ -917,6 +918,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("confirm", help="confirm an acknowledged write by readback, or revert it")
     p.add_argument("write_id")
     p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--plant-time", type=_utc_time, help=PLANT_TIME_HELP)
     args = parser.parse_args(argv)
 
     lake = Lake(args.lake) if args.lake else Lake(get_settings().lake_root)
@@ -933,11 +935,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "reject":
             print(reject(lake, args.write_id, operator=args.operator, reason=args.reason, meta=meta, now=now))
             return 0
-        host, port = _broker()
+        host, port = mqtt_broker()
+        if args.plant_time is not None:
+            now = args.plant_time
         if args.command == "approve":
             print(approve(lake, args.write_id, operator=args.operator, reason=args.reason, meta=meta, now=now))
-            outcome = publish(lake, args.write_id, broker_host=host, broker_port=port, now=dt.datetime.now(dt.UTC),
-                              meta=meta, timeout_s=args.timeout)
+            outcome = publish(lake, args.write_id, broker_host=host, broker_port=port,
+                              now=args.plant_time or dt.datetime.now(dt.UTC), meta=meta, timeout_s=args.timeout)
             for r in _rows(lake, args.write_id):
                 if r["state"] not in ("proposed", "approved"):
                     print(f"{r['state']}: {r['reason']}")

@@ -1311,7 +1311,7 @@ FCT_SETPOINT_WRITES = _add(TableSpec(
         Column("step", pa.int32(), "1-based position of the state change within the write", nullable=False),
         Column("state", pa.string(), "proposed | approved | rejected | refused | published | acknowledged | "
                "confirmed | reverted | failed", nullable=False),
-        Column("at", UTC_TS, "when the state was entered", nullable=False),
+        Column("changed_at", UTC_TS, "when the state was entered (the plant's clock)", nullable=False),
         Column("actor", pa.string(), "who: the operator's identity, or nexus / edge", nullable=False),
         Column("plant_id", pa.string(), "plant instance", nullable=False),
         Column("tag", pa.string(), "setpoint tag written", nullable=False),
@@ -1328,5 +1328,5 @@ FCT_SETPOINT_WRITES = _add(TableSpec(
     constraints={"write_state_known": "state IN ('proposed', 'approved', 'rejected', 'refused', 'published', "
                                       "'acknowledged', 'confirmed', 'reverted', 'failed')",
                  "step_positive": "step >= 1"},
-    interval_column="at",
+    interval_column="changed_at",
 ))

@@ -282,7 +282,7 @@ def test_an_approved_write_in_the_envelope_is_published_with_its_ramp_and_acknow
     assert rows[2]["from_value"] == pytest.approx(57.0) and "at 0.5 degC/min" in rows[2]["reason"]
     assert all(v["passed"] for v in json.loads(rows[2]["checks_json"]).values())
     assert rows[3]["reason"].startswith("edge accepted")
-    assert [r["at"] for r in rows] == sorted(r["at"] for r in rows)
+    assert [r["changed_at"] for r in rows] == sorted(r["changed_at"] for r in rows)
     latest = wb.writes(lake)
     assert latest.num_rows == 1 and latest["state"].to_pylist() == ["acknowledged"]
     assert latest["step"].to_pylist() == [4]

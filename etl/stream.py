@@ -483,6 +483,8 @@ class Collector:
             day = (rows[0]["plant_id"], rows[0]["period_date"])
             for r in rows:  # a message is stored in the partitions of its points' days
                 self._ensure_keys(r["plant_id"], r["period_date"])
+            if rows[0]["_point"] == -1:  # an unreadable one on its day of receipt: a redelivery may cross midnight
+                self._ensure_keys(rows[0]["plant_id"], rows[0]["period_date"] - dt.timedelta(days=1))
             if key in self.seqlog or key in seen:
                 dropped[day] = dropped.get(day, 0) + 1
                 continue

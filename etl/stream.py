@@ -228,6 +228,8 @@ class CollectorConfig:
         gold_seconds: interval of the hourly gold rows and the day's accounting.
         max_points: a micro-batch is cut at this many points (memory bound at high rates).
         lookback_days: days of bronze read at start-up to rebuild the deduplication keys.
+        compact_seconds: interval of compacting the plant-days the micro-batches appended to (a
+            commit every ``flush_seconds`` leaves a small file per commit and partition).
     """
 
     host: str = "127.0.0.1"
@@ -238,6 +240,7 @@ class CollectorConfig:
     gold_seconds: float = 60.0
     max_points: int = 60_000
     lookback_days: int = 2
+    compact_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         if not self.flush_seconds > 0 or not self.gold_seconds > 0:
@@ -296,6 +299,9 @@ class Collector:
         self._connected = threading.Event()
         self._stop = threading.Event()
         self._last_gold = time.monotonic()
+        self._last_compact = time.monotonic()
+        #: (table name, plant, day) partitions appended to since the last compaction
+        self._appended: set[tuple[str, str, dt.date]] = set()
 
     # ---------------------------------------------------------------- MQTT
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -354,6 +360,7 @@ class Collector:
         try:
             self.flush()
             self.refresh_gold()
+            self.compact()
         finally:
             if self._client is not None:
                 self._client.disconnect()
@@ -497,6 +504,7 @@ class Collector:
                 r["_ingested_at"], r["_run_id"] = _ts(now_us), self.run_id
             bronze = pa.Table.from_pylist(fresh, schema=BRONZE_STREAM_READINGS.schema)
             self.lake.append(BRONZE_STREAM_READINGS, bronze, meta=self.meta)
+            self._appended.update((BRONZE_STREAM_READINGS.name, r["plant_id"], r["period_date"]) for r in fresh)
         else:
             bronze = BRONZE_STREAM_READINGS.schema.empty_table()
         # committed (or already there): acknowledge, so the broker forgets them
@@ -570,6 +578,8 @@ class Collector:
                     quarantine = _unknown_plant_quarantine(staged, plant, now_us, self.run_id)
                 if silver.num_rows:
                     self.lake.append(SILVER_SENSOR_READINGS, silver, meta=self.meta)
+                    self._appended.update((SILVER_SENSOR_READINGS.name, plant, d)
+                                          for d in set(silver["reading_date"].to_pylist()))
                     queryable = _now_us()
                     stamps = pc.cast(silver["ts"], pa.int64()).to_numpy()
                     self.stats.latencies_s.extend(((queryable - stamps) / 1e6).tolist())
@@ -577,6 +587,7 @@ class Collector:
                     self._dirty_hours.setdefault(plant, set()).update(int(h) for h in hours)
                 if quarantine.num_rows:
                     self.lake.append(SILVER_SENSOR_QUARANTINE, quarantine, meta=self.meta)
+                    self._appended.add((SILVER_SENSOR_QUARANTINE.name, plant, day))
                 # duplicates of a reading within the micro-batch are quarantined, not dropped: a point
                 # is sent once by the contract, so a repeat is a fault of the sender worth seeing
                 dup = part.num_rows - silver.num_rows - quarantine.num_rows
@@ -621,6 +632,22 @@ class Collector:
         self._last_gold = time.monotonic()
         return {"hourly_rows": rows}
 
+    def compact(self) -> dict[str, int]:
+        """Compact the partitions the micro-batches appended to since the last time (one file each).
+
+        Readers of the current day then open a few files instead of one per micro-batch; the
+        superseded files go with the lake's vacuum (``maintain_lake``).
+        """
+        done, self._appended = self._appended, set()
+        removed = 0
+        specs = {s.name: s for s in (BRONZE_STREAM_READINGS, SILVER_SENSOR_READINGS, SILVER_SENSOR_QUARANTINE)}
+        for name, plant, day in sorted(done):
+            spec = specs[name]
+            column = "reading_date" if spec is SILVER_SENSOR_READINGS else "period_date"
+            removed += self.lake.compact(spec, meta=self.meta, where={"plant_id": plant, column: day})["files_removed"]
+        self._last_compact = time.monotonic()
+        return {"partitions": len(done), "files_removed": removed}
+
     # ---------------------------------------------------------------- loop
     def run(self, duration_s: float | None = None, stop: threading.Event | None = None) -> Stats:
         """Connect (if needed), then flush every ``flush_seconds`` and refresh gold every ``gold_seconds``."""
@@ -635,6 +662,8 @@ class Collector:
                 self.flush()
                 if time.monotonic() - self._last_gold >= self.config.gold_seconds:
                     self.refresh_gold()
+                if time.monotonic() - self._last_compact >= self.config.compact_seconds:
+                    self.compact()
                 stop.wait(max(0.0, self.config.flush_seconds - (time.monotonic() - started)))
         finally:
             self.close()

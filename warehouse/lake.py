@@ -572,15 +572,25 @@ class Lake:
 
     # ------------------------------------------------------------------ maintenance
     @_retry_on_conflict
-    def compact(self, spec: TableSpec, *, meta: CommitMeta, target_size: int | None = None) -> dict[str, int]:
+    @_retry_on_conflict
+    def compact(self, spec: TableSpec, *, meta: CommitMeta, target_size: int | None = None,
+                where: Mapping[str, Scalar] | None = None) -> dict[str, int]:
         """Rewrite many small files into few (Delta OPTIMIZE compact); the data is unchanged.
 
-        Returns ``{"files_removed": n, "files_added": m}``. Superseded files stay until
-        :meth:`vacuum` removes them, so time travel keeps working within the retention.
+        ``where`` (partition column = value, ANDed) limits the rewrite to those partitions, e.g. the
+        day a stream is appending to. Returns ``{"files_removed": n, "files_added": m}``. Superseded
+        files stay until :meth:`vacuum` removes them, so time travel keeps working within the retention.
         """
+        outside = sorted(set(where or {}) - set(spec.partition_by))
+        if outside:
+            raise ValueError(f"{spec.name}: compact(where=...) takes partition columns {list(spec.partition_by)}, "
+                             f"found {outside}")
         # (a spec's row-group size holds for the rewritten files too; rows keep their order within each old file)
         properties = WriterProperties(max_row_group_size=spec.row_group_rows) if spec.row_group_rows else None
-        out = self._open(spec).optimize.compact(target_size=target_size, writer_properties=properties,
+        filters = [(k, "=", v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else str(v))
+                   for k, v in (where or {}).items()] or None
+        out = self._open(spec).optimize.compact(partition_filters=filters, target_size=target_size,
+                                                writer_properties=properties,
                                                 commit_properties=meta.properties("compact"))
         return {"files_removed": int(out.get("numFilesRemoved", 0)), "files_added": int(out.get("numFilesAdded", 0))}
 

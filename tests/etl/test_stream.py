@@ -128,7 +128,9 @@ def test_a_stream_lands_in_bronze_silver_and_gold_once(broker, tmp_path):
     collector.connect()
     try:
         items = messages(range(90))  # 10:00-11:29, every tag each minute
-        publish(broker, items)
+        publish(broker, items[:180])
+        collect_until(collector, 45 * len(TAGS))  # a first micro-batch (its own files)
+        publish(broker, items[180:])
         publish(broker, items[:7])  # an edge re-sends part of its buffer after a reconnect
         collect_until(collector, 90 * len(TAGS))
         deadline = time.monotonic() + 10
@@ -141,6 +143,10 @@ def test_a_stream_lands_in_bronze_silver_and_gold_once(broker, tmp_path):
     bronze = lake.read(BRONZE_STREAM_READINGS)
     assert bronze.num_rows == 90 * len(TAGS)
     assert collector.stats.redeliveries_dropped == 7
+    assert collector.stats.flushes > 1
+    # the micro-batches' small files are compacted: one file per partition when the collector stops
+    for spec, day_column in ((BRONZE_STREAM_READINGS, "period_date"), (SILVER_SENSOR_READINGS, "reading_date")):
+        assert len(lake.dataset(spec, files=[("plant_id", "=", "cstr"), (day_column, "=", DAY)]).files) == 1
     silver = lake.read(SILVER_SENSOR_READINGS, where={"plant_id": "cstr"})
     assert silver.num_rows == 90 * len(TAGS)
     assert set(pc.unique(silver["_source_file"]).to_pylist()) >= {"mqtt:edge-t/cstr/reactor#1"}

@@ -28,17 +28,19 @@ with retained birth and last-will state messages. A schema version is part of ev
 
 **Data payload** (``nexus.data/1``)::
 
-    {"schema": "nexus.data/1", "edge": "edge-a", "plant_id": "cstr", "unit": "reactor",
+    {"schema": "nexus.data/1", "edge": "edge-a", "epoch": "3f9c2a", "plant_id": "cstr", "unit": "reactor",
      "seq": 7, "sent_at": 1733457600123456,
      "points": [["CSTR.TI102", 1733457600000000, 65.21, 192], ...]}
 
 ``points`` are ``[tag, ts, value, quality]``: ``ts`` in microseconds since 1970-01-01 UTC,
 ``value`` in the tag's engineering unit (the tag catalog's ``unit``; ``null`` when there is none,
 never NaN), ``quality`` the OPC DA code 0–255 (192 good, 64 uncertain, 0 bad), as the historian
-exports them. ``seq`` counts the messages of one *stream* — (edge, plant, unit) — from 1, by one,
-and survives edge restarts (the edge keeps it with its store-and-forward buffer): a message
+exports them. ``seq`` counts the messages of one *stream* — (edge, epoch, plant, unit) — from 1, by
+one, and survives edge restarts (the edge keeps it with its store-and-forward buffer): a message
 delivered twice (QoS 1 is at-least-once) carries the same ``(stream, seq)``, which is the
-collector's deduplication key.
+collector's deduplication key. ``epoch`` (optional, ``[A-Za-z0-9]{1,32}``) names the edge's buffer:
+an edge whose buffer was lost or recreated starts a new epoch, so its ``seq`` restarting at 1 is a
+new stream, not a redelivery of the old one's messages.
 
 **Write payload** (``nexus.write/1``) and **ack payload** (``nexus.ack/1``)::
 
@@ -126,7 +128,7 @@ def parse_topic(topic: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class DataMessage:
-    """One decoded data message; ``stream`` is ``edge/plant_id/unit``, the deduplication scope of ``seq``."""
+    """One decoded data message; ``stream`` is ``edge[.epoch]/plant_id/unit``, the deduplication scope of ``seq``."""
 
     edge: str
     plant_id: str
@@ -134,10 +136,12 @@ class DataMessage:
     seq: int
     sent_at_us: int
     points: tuple[Point, ...]
+    epoch: str | None = None
 
     @property
     def stream(self) -> str:
-        return f"{self.edge}/{self.plant_id}/{self.unit}"
+        edge = f"{self.edge}.{self.epoch}" if self.epoch else self.edge
+        return f"{edge}/{self.plant_id}/{self.unit}"
 
 
 def _dumps(obj: Any) -> bytes:
@@ -145,14 +149,23 @@ def _dumps(obj: Any) -> bytes:
 
 
 def encode_data(*, edge: str, plant_id: str, unit: str, seq: int, sent_at_us: int,
-                points: Sequence[Point]) -> bytes:
+                points: Sequence[Point], epoch: str | None = None) -> bytes:
     """A data payload; NaN or infinite values go out as ``null`` (the contract has no NaN)."""
     if seq < 1:
         raise WireError(f"seq counts from 1, found {seq}")
     rows = [[tag, int(ts), (None if v is None or not math.isfinite(v) else float(v)), int(q)]
             for tag, ts, v, q in points]
-    return _dumps({"schema": DATA_SCHEMA, "edge": edge, "plant_id": plant_id, "unit": unit, "seq": int(seq),
-                   "sent_at": int(sent_at_us), "points": rows})
+    head = {"schema": DATA_SCHEMA, "edge": edge}
+    if epoch is not None:
+        head["epoch"] = _epoch(epoch)
+    return _dumps({**head, "plant_id": plant_id, "unit": unit, "seq": int(seq), "sent_at": int(sent_at_us),
+                   "points": rows})
+
+
+def _epoch(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 32 or not value.isascii() or not value.isalnum():
+        raise WireError(f"'epoch' must be 1-32 ASCII letters or digits, found {value!r}")
+    return value
 
 
 def _int(obj: dict[str, Any], key: str, lo: int = 0) -> int:
@@ -191,8 +204,9 @@ def decode_envelope(payload: bytes | str) -> DataMessage:
     points = obj.get("points")
     if not isinstance(points, list):
         raise WireError(f"'points' must be a list, found {type(points).__name__}")
+    epoch = obj.get("epoch")
     return DataMessage(_str(obj, "edge"), _str(obj, "plant_id"), _str(obj, "unit"), _int(obj, "seq", 1),
-                       _int(obj, "sent_at"), tuple(points))
+                       _int(obj, "sent_at"), tuple(points), None if epoch is None else _epoch(epoch))
 
 
 def check_point(point: Any) -> Point:
@@ -215,7 +229,7 @@ def decode_data(payload: bytes | str) -> DataMessage:
     """A data payload, every point checked; raises :class:`WireError` on the first breach."""
     message = decode_envelope(payload)
     return DataMessage(message.edge, message.plant_id, message.unit, message.seq, message.sent_at_us,
-                       tuple(check_point(p) for p in message.points))
+                       tuple(check_point(p) for p in message.points), message.epoch)
 
 
 # ------------------------------------------------------------------------------- writes and acks

@@ -16,13 +16,13 @@ saturation, quality 192) timestamped with the twin time of the sample.
 **Store-and-forward.** Every message is first committed to a SQLite buffer, together with the next
 ``seq`` of its stream (edge/plant/unit), so ``seq`` counts on across restarts and a message exists
 exactly once with its number; it is deleted only when the broker's PUBACK for it arrives. Pending
-messages go out in buffer order with at most :data:`MAX_IN_FLIGHT` unacknowledged; after every
-(re)connect all of them are sent again from the start (same payload, same ``seq``: the collector
-deduplicates on ``(stream, seq)``). While the broker is away the edge keeps sampling into the buffer,
-which is bounded only by the disk. The buffer also keeps each plant's last sample instant, so a
-restarted edge resumes after it (its twins restart from steady state; a CSTR set point written before
-the restart is not remembered) and timestamps never repeat. A lock file keeps a second edge off the
-same buffer.
+messages go out in buffer order, acks ahead of data, with at most :data:`MAX_IN_FLIGHT`
+unacknowledged; after every (re)connect all of them are sent again from the start (same payload, same
+``seq``: the collector deduplicates on ``(stream, seq)``). While the broker is away the edge keeps
+sampling into the buffer, which is bounded only by the disk. The buffer also keeps each plant's last
+sample instant, so a restarted edge resumes after it (its twins restart from steady state; a CSTR set
+point written before the restart is not remembered) and timestamps never repeat. A lock file keeps a
+second edge off the same buffer.
 
 **Sessions.** One MQTT v5 client per plant, because the Last Will (retained state ``offline``) can
 name one topic only. On connect: retained birth (tags with unit, unit operation, range, writable) and
@@ -30,10 +30,16 @@ retained state ``online``; a clean stop publishes ``offline`` itself. The edge c
 session on purpose: a set-point write issued while the edge was away must not be applied minutes
 later; Nexus sees no ``accepted`` ack and handles the timeout.
 
+**Epoch.** The buffer has a random id, drawn when its file is created and kept with it; every data
+message carries it, so on the wire a stream is ``edge.epoch/plant/unit`` (:class:`Buffer`). A lost
+buffer means a new epoch: its ``seq`` restarting at 1 is a new stream, not a redelivery.
+
 **Writes.** ``.../write`` (QoS 1) of each plant: a writable tag with a value in range is passed to the
 twin and answered ``accepted`` (value = target); anything else ``rejected`` with the reason; when a ramp
 reaches its target, ``done``. A later write to the same tag supersedes a ramp under way (the earlier
-write then gets no ``done``). Acks go through the buffer like data (they are not lost either).
+write then gets no ``done``). Acks go through the buffer like data (they are not lost either), but
+ahead of it: the buffer publishes acks before any pending data, so an ack is not stuck behind a
+backlog after a reconnect while Nexus's write-back waits for it.
 Metadata times (``sent_at``, ack ``at``, birth, state) are wall-clock UTC; data ``ts`` are twin time.
 """
 
@@ -47,12 +53,13 @@ import json
 import logging
 import os
 import re
+import secrets
 import signal
 import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +80,8 @@ MAX_IN_FLIGHT = 1000
 MAX_SAMPLES_PER_TICK = 600
 #: Wall seconds between ticks of the edge's loop.
 TICK_S = 0.2
+#: Publication priorities in the buffer (lower goes first): acks before data.
+PRIORITY_ACK, PRIORITY_DATA = 0, 1
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _US = dt.timedelta(microseconds=1)
 _EDGE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")  # one level of a stream name edge/plant/unit
@@ -96,12 +105,22 @@ def _wall_us() -> int:
 class Buffer:
     """The store-and-forward buffer: a SQLite file of messages not yet acknowledged by the broker.
 
-    Tables: ``messages(id, plant_id, stream, seq, topic, payload)`` (``id`` only grows, so it is the
-    publication order), ``streams(stream, last_seq)`` (the ``seq`` counters) and
-    ``clocks(plant_id, last_sample_us)``. A batch of messages and the counters it moves are committed
-    in one transaction, so a killed edge never reuses or skips a ``seq``. WAL journal: a process crash
-    loses nothing committed. Used by one thread at a time: built where the edge is built, then used by
-    the thread that runs it.
+    Tables: ``messages(id, plant_id, stream, seq, topic, payload, priority)`` (``id`` only grows),
+    ``streams(stream, last_seq)`` (the ``seq`` counters), ``clocks(plant_id, last_sample_us)`` and
+    ``meta(key, value)`` with the buffer's ``epoch``. A batch of messages and the counters it moves
+    are committed in one transaction, so a killed edge never reuses or skips a ``seq``. WAL journal: a
+    process crash loses nothing committed. Used by one thread at a time: built where the edge is
+    built, then used by the thread that runs it.
+
+    **Epoch.** A random 12-hex-character id drawn once, when the file is created (or first opened by
+    an edge that knows epochs), and kept in ``meta`` for the file's life. Every data message carries
+    it (:func:`nexus.wire.encode_data`), so the collector's stream is ``edge.epoch/plant/unit``: an
+    edge whose buffer was deleted starts ``seq`` at 1 again under a new epoch, a new stream, instead
+    of having its new data dropped as redeliveries of the old buffer's messages.
+
+    **Priority.** Publication order is ``(priority, id)``: acks (:data:`PRIORITY_ACK`) go out before
+    data (:data:`PRIORITY_DATA`), so after a reconnect an ack is not stuck behind a data backlog while
+    Nexus's write-back waits for it; within one priority the order is the order of commit.
 
     Raises:
         ConfigError: another edge holds the buffer.
@@ -127,28 +146,38 @@ class Buffer:
             CREATE INDEX IF NOT EXISTS messages_by_plant ON messages (plant_id, id);
             CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS clocks (plant_id TEXT PRIMARY KEY, last_sample_us INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         """)
+        with self.db:  # a buffer written before priorities and epochs existed gets them now
+            self.db.execute("BEGIN IMMEDIATE")
+            if "priority" not in {r[1] for r in self.db.execute("PRAGMA table_info(messages)")}:
+                self.db.execute(f"ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT {PRIORITY_DATA}")
+            self.db.execute("CREATE INDEX IF NOT EXISTS messages_by_priority ON messages (plant_id, priority, id)")
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)", (secrets.token_hex(6),))
+        #: the buffer's epoch: 12 hex characters, drawn when the file was created (class docstring)
+        self.epoch: str = self.db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0]
         self.last_seq: dict[str, int] = dict(self.db.execute("SELECT stream, last_seq FROM streams"))
         self.pending = int(self.db.execute("SELECT count(*) FROM messages").fetchone()[0])
 
     def last_sample_us(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT plant_id, last_sample_us FROM clocks"))
 
-    def append(self, plant_id: str, messages: Sequence[tuple[str, str, Any]],
+    def append(self, plant_id: str, messages: Sequence[tuple],
                last_sample_us: int | None = None) -> int:
-        """Commit ``(stream, topic, build)`` messages; ``build(seq) -> payload`` gets the stream's next seq."""
+        """Commit ``(stream, topic, build[, priority])`` messages; ``build(seq) -> payload`` gets the
+        stream's next seq; ``priority`` defaults to :data:`PRIORITY_DATA`."""
         if not messages and last_sample_us is None:
             return 0
         seqs = dict(self.last_seq)
         rows = []
-        for stream, topic, build in messages:
+        for stream, topic, build, *rest in messages:
             seq = seqs.get(stream, 0) + 1
             seqs[stream] = seq
-            rows.append((plant_id, stream, seq, topic, build(seq)))
+            rows.append((plant_id, stream, seq, topic, build(seq), int(rest[0]) if rest else PRIORITY_DATA))
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT INTO messages (plant_id, stream, seq, topic, payload) VALUES (?, ?, ?, ?, ?)",
-                                rows)
+            self.db.executemany("INSERT INTO messages (plant_id, stream, seq, topic, payload, priority) "
+                                "VALUES (?, ?, ?, ?, ?, ?)", rows)
             self.db.executemany("INSERT INTO streams VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET "
                                 "last_seq = excluded.last_seq",
                                 [(s, seqs[s]) for s in {r[1] for r in rows}])
@@ -159,13 +188,23 @@ class Buffer:
         self.pending += len(rows)
         return len(rows)
 
-    def next_batch(self, plant_id: str, after_id: int, limit: int) -> list[tuple[int, str, bytes]]:
-        """Up to ``limit`` pending ``(id, topic, payload)`` of a plant with ``id > after_id``, in order."""
-        return self.db.execute("SELECT id, topic, payload FROM messages WHERE plant_id = ? AND id > ? "
-                               "ORDER BY id LIMIT ?", (plant_id, after_id, limit)).fetchall()
+    def next_batch(self, plant_id: str, after: Mapping[int, int] | int,
+                   limit: int) -> list[tuple[int, str, bytes, int]]:
+        """Up to ``limit`` pending ``(id, topic, payload, priority)`` of a plant in publication order,
+        ``(priority, id)``, that come after ``after``: per priority the last id already sent (absent:
+        none), or one id for every priority. Ids only grow, so a message committed later at one
+        priority always comes after that priority's cursor."""
+        cursors = {PRIORITY_ACK: after, PRIORITY_DATA: after} if isinstance(after, int) else dict(after)
+        return self.db.execute(
+            "SELECT id, topic, payload, priority FROM messages WHERE plant_id = ? "
+            "AND ((priority = ? AND id > ?) OR (priority = ? AND id > ?)) ORDER BY priority, id LIMIT ?",
+            (plant_id, PRIORITY_ACK, cursors.get(PRIORITY_ACK, 0), PRIORITY_DATA, cursors.get(PRIORITY_DATA, 0),
+             limit)).fetchall()
 
-    def get(self, ids: Sequence[int]) -> list[tuple[int, str, bytes]]:
-        return [r for i in ids for r in self.db.execute("SELECT id, topic, payload FROM messages WHERE id = ?", (i,))]
+    def get(self, ids: Sequence[int]) -> list[tuple[int, str, bytes, int]]:
+        """The pending ``(id, topic, payload, priority)`` of these ids (acknowledged ones are gone)."""
+        return [r for i in ids for r in self.db.execute(
+            "SELECT id, topic, payload, priority FROM messages WHERE id = ?", (i,))]
 
     def delete(self, ids: Sequence[int]) -> int:
         """Forget acknowledged messages."""
@@ -191,8 +230,9 @@ class HistorianArchive:
     completed UTC day as the daily file a real historian would drop into the landing folder.
 
     Readings of a day accumulate in ``<landing>/.historian-partial/<plant>/<plant>__<day>__01.csv``
-    (appended as they are sampled; a restarted edge resumes after its last sample, so nothing
-    repeats); when the twin's clock passes the day's end the file moves to
+    (appended after the buffer has committed them; a restarted edge resumes after its last buffered
+    sample, so nothing repeats); when the twin's clock passes the day's end, or when an edge starts
+    after it (:meth:`close_days_before`), the file moves to
     ``<landing>/sensor/<plant>/`` (:func:`models.historian.export_path`), where the daily sensor
     pipeline picks it up and reconciles it with what was streamed (``etl.stream.reconcile``).
     Values are written with the historian's resolution (:func:`models.historian.value_decimals`).
@@ -234,6 +274,27 @@ class HistorianArchive:
             with path.open("a", encoding="utf-8") as fh:
                 fh.write((HEADER + "\n" if new else "") + "".join(by_day[day]))
 
+    def close_days_before(self, plant_id: str, day: dt.date) -> list[Path]:
+        """Move every partial file of a plant for a day before ``day`` into the landing folder.
+
+        The day being written lives in memory only; an edge that stopped before midnight and starts
+        again after it would otherwise leave that day's partial file behind for good. Called when
+        the edge starts, with the day of its start time (no later sample can belong to those days).
+        Returns where the files went, oldest day first.
+        """
+        folder = self.partial / plant_id
+        days = []
+        for path in folder.glob(f"{plant_id}__*__01.csv") if folder.is_dir() else ():
+            try:
+                found = dt.date.fromisoformat(path.name[len(plant_id) + 2:-len("__01.csv")])
+            except ValueError:
+                log.warning("historian: %s is not a partial day file (<plant>__<YYYY-MM-DD>__01.csv); left as is",
+                            path)
+                continue
+            if found < day:
+                days.append(found)
+        return [p for d in sorted(days) if (p := self.close_day(plant_id, d)) is not None]
+
     def close_day(self, plant_id: str, day: dt.date) -> Path | None:
         """Move a completed day's file into the landing folder (atomic rename); returns where it went."""
         from models.historian import export_path
@@ -266,7 +327,7 @@ class _Link:
     connected: bool = False
     fresh: bool = False                      # (re)connected: resend everything from the start
     inflight: dict[int, int] = field(default_factory=dict)   # mid -> buffer id
-    cursor: int = 0                          # last buffer id sent on this connection
+    cursor: dict[int, int] = field(default_factory=dict)     # priority -> last buffer id sent on this connection
     retry: list[int] = field(default_factory=list)           # ids whose PUBACK carried a failure
     pubacks: collections.deque = field(default_factory=collections.deque)  # (mid, failed)
     writes: collections.deque = field(default_factory=collections.deque)   # raw write payloads
@@ -352,6 +413,9 @@ class Edge:
             raise
         #: the plant historian's daily exports into this landing folder (None: the edge streams only)
         self.historian = HistorianArchive(historian_dir) if historian_dir is not None else None
+        if self.historian is not None:  # days an earlier run left open (it stopped before their end)
+            for plant_id in plants:
+                self.historian.close_days_before(plant_id, start.date())
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._stats = {"messages_generated": 0, "points_generated": 0, "messages_published": 0}
@@ -368,8 +432,9 @@ class Edge:
 
     def stats(self) -> dict[str, Any]:
         """Counters: messages and points generated, messages published (acknowledged by the broker),
-        messages in the buffer now, the last ``seq`` of every data stream (``edge/plant/unit``: the
-        messages it has sent, as seq counts from 1 without gaps), acks sent per plant (they are
+        messages in the buffer now, the last ``seq`` of every data stream (keyed ``edge/plant/unit``,
+        without the epoch: the messages it has sent, as seq counts from 1 without gaps), the buffer's
+        ``epoch`` (on the wire the stream is ``edge.epoch/plant/unit``), acks sent per plant (they are
         numbered in the buffer as stream ``edge/plant/ack``, not part of the wire contract), the twin
         time every plant has reached and whether each plant is connected."""
         with self._lock:
@@ -377,7 +442,7 @@ class Edge:
             acks = {f"{self.edge_id}/{k.plant_id}/ack": k.plant_id for k in self.links}
             return {**self._stats, "buffered": self.buffer.pending,
                     "last_seq": {s: n for s, n in seqs.items() if s not in acks},
-                    "acks_sent": {p: seqs.get(s, 0) for s, p in acks.items()},
+                    "acks_sent": {p: seqs.get(s, 0) for s, p in acks.items()}, "epoch": self.buffer.epoch,
                     "twin_time": self._twin_now.isoformat(), "connected": {k.plant_id: k.connected for k in self.links}}
 
     def stop(self) -> None:
@@ -434,7 +499,7 @@ class Edge:
             link.inflight.clear()
             link.retry.clear()
             link.pubacks.clear()
-            link.cursor = 0
+            link.cursor = {}
         done: list[int] = []
         while link.pubacks:
             mid, failed = link.pubacks.popleft()
@@ -458,9 +523,9 @@ class Edge:
         if room - len(batch) > 0:
             fresh = self.buffer.next_batch(link.plant_id, link.cursor, room - len(batch))
             batch += fresh
-            if fresh:
-                link.cursor = fresh[-1][0]
-        for row_id, topic, payload in batch:
+            for row_id, _topic, _payload, priority in fresh:
+                link.cursor[priority] = row_id  # ascending within a priority
+        for row_id, topic, payload, _priority in batch:
             info = link.client.publish(topic, payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 # Lost the connection meanwhile: all pending messages go out again after the reconnect.
@@ -472,7 +537,7 @@ class Edge:
     def _ack(self, link: _Link, write_id: str, status: str, reason: str = "", value: float | None = None):
         payload = wire.encode_ack(wire.Ack(write_id, link.plant_id, status, reason, _wall_us(), value))
         log.info("%s: write %s %s%s", link.plant_id, write_id, status, f" ({reason})" if reason else "")
-        return (f"{self.edge_id}/{link.plant_id}/ack", link.topic("ack"), lambda _seq: payload)
+        return (f"{self.edge_id}/{link.plant_id}/ack", link.topic("ack"), lambda _seq: payload, PRIORITY_ACK)
 
     def _apply_write(self, link: _Link, payload: bytes, at: dt.datetime) -> tuple | None:
         try:
@@ -526,8 +591,6 @@ class Edge:
             link.horizon = until
             points = 0
             transmitted = measured(link.twin, samples, link.rng)
-            if self.historian is not None:
-                self.historian.record(link.plant_id, link.twin.tags, transmitted)
             for ts, readings in transmitted:
                 ts_us = _us(ts)
                 for unit, tags in link.units.items():
@@ -545,12 +608,18 @@ class Edge:
                 self._stats["messages_generated"] += n
                 self._stats["points_generated"] += points
                 self._twin_now = min(k.horizon or self.start for k in self.links)
+            # The historian archives the readings only once the buffer has committed them: an edge
+            # killed in between resumes after them and never samples these instants again, so the
+            # export holds each instant at most once (a kill right here loses them from the export;
+            # the reconciliation shows it).
+            if self.historian is not None:
+                self.historian.record(link.plant_id, link.twin.tags, transmitted)
             self._flush(link)
 
     def _data_builder(self, plant_id: str, unit: str, points: list):
         def build(seq: int) -> bytes:
             return wire.encode_data(edge=self.edge_id, plant_id=plant_id, unit=unit, seq=seq, sent_at_us=_wall_us(),
-                                    points=points)
+                                    points=points, epoch=self.buffer.epoch)
         return build
 
     def run(self, duration_s: float | None = None, stop_event: threading.Event | None = None) -> dict[str, Any]:

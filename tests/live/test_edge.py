@@ -1,11 +1,13 @@
 """The plant edge (nexus.edge) against a real private Mosquitto broker and plain paho subscribers:
 every tag published in sequence, retained birth and state, writes answered, nothing lost through a
-broker outage or an edge killed with SIGKILL."""
+broker outage or an edge killed with SIGKILL; the buffer's epoch and ack priority, the historian's
+days left open by an earlier run."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -43,6 +45,8 @@ class Subscriber:
         self.client.reconnect_delay_set(1, 1)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: c.subscribe(f"{PLANT}/#", qos=1)
+        self.subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
         props = None
         if persistent:
             props = Properties(PacketTypes.CONNECT)
@@ -62,9 +66,11 @@ class Subscriber:
         return [wire.decode_data(m.payload) for m in self.of("data")]
 
     def seqs(self) -> dict[str, set[int]]:
+        """The seqs received per stream, keyed ``edge/plant/unit`` like ``Edge.stats()["last_seq"]``
+        (on the wire the edge is ``edge.epoch``; :func:`assert_complete` checks the epoch)."""
         out: dict[str, set[int]] = defaultdict(set)
         for m in self.data():
-            out[m.stream].add(m.seq)
+            out[f"{m.edge}/{m.plant_id}/{m.unit}"].add(m.seq)
         return out
 
     def acks(self) -> dict[str, list[wire.Ack]]:
@@ -102,9 +108,11 @@ def data_streams(last_seq: dict[str, int]) -> dict[str, int]:
     return last_seq
 
 
-def assert_complete(sub: Subscriber, last_seq: dict[str, int], edge_id: str) -> None:
-    """Every stream's seq 1..n arrived (at least once), each (stream, seq) always with the same points."""
-    streams = data_streams(last_seq)
+def assert_complete(sub: Subscriber, stats: dict, edge_id: str) -> None:
+    """Every stream's seq 1..n arrived (at least once), each (stream, seq) always with the same points,
+    every message with the epoch of the edge's buffer."""
+    assert {m.epoch for m in sub.data()} == {stats["epoch"]}
+    streams = data_streams(stats["last_seq"])
     assert set(streams) == {f"{edge_id}/cstr/{u}" for u in UNITS}
     seen = sub.seqs()
     for stream, n in streams.items():
@@ -180,7 +188,7 @@ def test_an_accelerated_cstr_edge_publishes_every_tag_in_sequence_and_answers_wr
         assert stats["buffered"] == 0 and stats["messages_published"] == stats["messages_generated"]
         assert stats["acks_sent"] == {"cstr": 6}  # accepted + done + 4 rejected
         assert stats["messages_generated"] == sum(stats["last_seq"].values()) + 6
-        assert_complete(sub, stats["last_seq"], "edge-a")
+        assert_complete(sub, stats, "edge-a")
         assert wire.decode_state(retained(broker.port)["state"].payload)["status"] == "offline"
         acks = sub.acks()
     finally:
@@ -242,7 +250,7 @@ def test_a_broker_outage_loses_nothing(broker, tmp_path):
         assert stats["buffered"] == 0
         streams = data_streams(stats["last_seq"])
         wait_for(lambda: all(len(sub.seqs()[s]) == n for s, n in streams.items()), what="every message")
-        assert_complete(sub, stats["last_seq"], "edge-b")
+        assert_complete(sub, stats, "edge-b")
         assert during["last_seq"]["edge-b/cstr/reactor"] > before + 10  # sampled on while the broker was away
         assert stats["messages_generated"] == sum(streams.values())
     finally:
@@ -289,7 +297,7 @@ def test_a_killed_edge_resumes_its_sequence_and_clock_from_the_buffer(broker, tm
         streams = data_streams(stats["last_seq"])
         assert stats["buffered"] == 0 and streams[reactor] >= killed_at + 10
         wait_for(lambda: all(len(sub.seqs()[s]) == n for s, n in streams.items()), what="every message")
-        assert_complete(sub, stats["last_seq"], "edge-k")  # no seq skipped, none reused for other data
+        assert_complete(sub, stats, "edge-k")  # no seq skipped, none reused for other data
         ts = {m.seq: m.points[0][1] for m in sub.data() if m.stream == reactor}
         steps = {ts[k + 1] - ts[k] for k in range(1, max(ts))}
         assert min(steps) > 0  # the restarted twin resumed after the last buffered sample
@@ -353,3 +361,174 @@ def test_a_buffer_serves_one_edge_at_a_time(tmp_path):
     finally:
         first.close()
     Edge("127.0.0.1", 1, ["cstr"], start=START, buffer_path=tmp_path / "one.sqlite", edge_id="e1").close()
+
+
+# ------------------------------------------------------------------ buffer epoch and ack priority
+
+
+def test_a_buffer_file_keeps_one_epoch_for_life_and_every_data_message_carries_it(tmp_path):
+    from nexus.edge import Buffer
+
+    first = Buffer(tmp_path / "one.sqlite")
+    epoch = first.epoch
+    first.close()
+    again = Buffer(tmp_path / "one.sqlite")
+    other = Buffer(tmp_path / "two.sqlite")
+    try:
+        assert re.fullmatch(r"[0-9a-f]{12}", epoch)
+        assert again.epoch == epoch  # the same file after a restart
+        assert other.epoch != epoch  # a new file: a new epoch
+    finally:
+        again.close()
+        other.close()
+
+    edge = Edge("127.0.0.1", 1, ["cstr"], start=START, buffer_path=tmp_path / "one.sqlite", edge_id="e1")
+    try:
+        edge._tick()  # the sample at START, into the buffer (no broker)
+        rows = edge.buffer.next_batch("cstr", {}, 100)
+        stats = edge.stats()
+    finally:
+        edge.close()
+    messages = [wire.decode_data(payload) for _id, _topic, payload, _priority in rows]
+    assert stats["epoch"] == epoch and len(messages) == 4
+    assert {m.epoch for m in messages} == {epoch}
+    assert {m.stream for m in messages} == {f"e1.{epoch}/cstr/{u}" for u in UNITS}
+    assert set(stats["last_seq"]) == {f"e1/cstr/{u}" for u in UNITS}  # stats keep edge/plant/unit
+
+
+def test_a_buffer_from_before_epochs_and_priorities_is_upgraded_in_place(tmp_path):
+    from nexus.edge import PRIORITY_ACK, Buffer
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # the schema an earlier edge left on disk, one message pending
+        db.executescript("""
+            CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, plant_id TEXT NOT NULL,
+                stream TEXT NOT NULL, seq INTEGER NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL,
+                UNIQUE (stream, seq));
+            CREATE TABLE streams (stream TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+            CREATE TABLE clocks (plant_id TEXT PRIMARY KEY, last_sample_us INTEGER NOT NULL);
+            INSERT INTO messages (plant_id, stream, seq, topic, payload) VALUES ('cstr', 'e/cstr/feed', 7, 't', x'00');
+            INSERT INTO streams VALUES ('e/cstr/feed', 7);
+        """)
+    buffer = Buffer(path)
+    try:
+        assert re.fullmatch(r"[0-9a-f]{12}", buffer.epoch) and buffer.last_seq == {"e/cstr/feed": 7}
+        buffer.append("cstr", [("e/cstr/ack", "a", lambda _seq: b"ack", PRIORITY_ACK)])
+        assert [r[2] for r in buffer.next_batch("cstr", {}, 10)] == [b"ack", b"\x00"]
+    finally:
+        buffer.close()
+    assert Buffer(path).epoch == buffer.epoch
+
+
+def test_the_buffer_hands_out_acks_before_pending_data(tmp_path):
+    from nexus.edge import PRIORITY_ACK, PRIORITY_DATA, Buffer
+
+    def data(n):
+        return [("e/cstr/reactor", "d", lambda seq: f"d{seq}".encode())] * n
+
+    def ack(name, plant="cstr"):
+        return [(f"e/{plant}/ack", "a", lambda _seq: name.encode(), PRIORITY_ACK)]
+
+    buffer = Buffer(tmp_path / "p.sqlite")
+    try:
+        buffer.append("cstr", data(3))
+        buffer.append("cstr", ack("accepted"))
+        buffer.append("other", ack("other plant", "other"))
+        first = buffer.next_batch("cstr", {}, 2)
+        assert [r[2] for r in first] == [b"accepted", b"d1"]
+        # Sent so far: the ack and d1. A later ack still overtakes the data not yet sent.
+        cursor = {priority: row_id for row_id, _t, _p, priority in first}
+        buffer.append("cstr", data(1) + ack("done"))
+        assert [r[2] for r in buffer.next_batch("cstr", cursor, 10)] == [b"done", b"d2", b"d3", b"d4"]
+        # One cursor (the last id sent) would have skipped d2 and d3: the first ack's id is after theirs.
+        assert cursor[PRIORITY_ACK] > cursor[PRIORITY_DATA]
+        assert buffer.last_seq == {"e/cstr/reactor": 4, "e/cstr/ack": 2, "e/other/ack": 1}
+    finally:
+        buffer.close()
+
+
+def test_after_an_outage_a_buffered_ack_goes_out_before_the_data_backlog(broker, tmp_path):
+    from nexus.edge import PRIORITY_ACK
+
+    buffer = tmp_path / "q.sqlite"
+    broker.stop()
+    edge = Edge("127.0.0.1", broker.port, ["cstr"], factor=6000, start=START, buffer_path=buffer, edge_id="edge-q")
+    try:
+        edge.run(duration_s=1.0)  # no broker: everything stays in the buffer
+        backlog = edge.stats()["buffered"]
+        ack = wire.encode_ack(wire.Ack("w-q", "cstr", "accepted", "", time.time_ns() // 1000, 60.0))
+        edge.buffer.append("cstr", [("edge-q/cstr/ack", f"{PLANT}/ack", lambda _seq: ack, PRIORITY_ACK)])
+    finally:
+        edge.close()
+    assert backlog >= 40
+
+    broker.start()
+    sub = Subscriber(broker.port, "collector-q")
+    wait_for(sub.subscribed.is_set, what="the subscription")
+    edge = Edge("127.0.0.1", broker.port, ["cstr"], factor=600, start=START, buffer_path=buffer, edge_id="edge-q")
+    thread, stop = run_edge(edge)
+    try:
+        wait_for(lambda: sub.of("ack") and len(sub.of("data")) >= backlog, what="the ack and the backlog")
+    finally:
+        stop.set()
+        thread.join(20)
+        edge.close()
+        sub.close()
+    with sub.lock:
+        kinds = [wire.parse_topic(m.topic)["kind"] for m in sub.messages]
+    ordered = [k for k in kinds if k in ("ack", "data")]
+    assert ordered[0] == "ack" and ordered.count("ack") == 1  # ahead of the whole backlog
+
+
+# ------------------------------------------------------------------------------------ historian
+
+
+def test_a_starting_edge_closes_the_historian_days_an_earlier_run_left_open(tmp_path):
+    landing = tmp_path / "landing"
+    partial = landing / ".historian-partial"
+    header = "tag,ts,value,quality\n"
+    files = {
+        partial / "cstr" / "cstr__2026-12-04__01.csv": "CSTR.TI102,2026-12-04T23:59:00Z,65.2,192\n",
+        partial / "cstr" / "cstr__2026-12-05__01.csv": "CSTR.TI102,2026-12-05T23:50:00Z,65.3,192\n",
+        partial / "cstr" / "cstr__2026-12-06__01.csv": "CSTR.TI102,2026-12-06T00:00:00Z,65.4,192\n",  # START's day
+        partial / "other" / "other__2026-12-05__01.csv": "X,2026-12-05T23:50:00Z,1.0,192\n",  # not this edge's
+    }
+    for path, body in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + body)
+    Edge("127.0.0.1", 1, ["cstr"], start=START, buffer_path=tmp_path / "h.sqlite", edge_id="e1",
+         historian_dir=landing).close()
+    for day in ("2026-12-04", "2026-12-05"):
+        landed = landing / "sensor" / "cstr" / f"cstr__{day}__01.csv"
+        assert landed.read_text() == header + files[partial / "cstr" / f"cstr__{day}__01.csv"]
+        assert not (partial / "cstr" / f"cstr__{day}__01.csv").exists()
+    assert (partial / "cstr" / "cstr__2026-12-06__01.csv").exists()  # the start's own day goes on
+    assert (partial / "other" / "other__2026-12-05__01.csv").exists()
+    assert sorted(p.name for p in (landing / "sensor").rglob("*.csv")) == \
+        ["cstr__2026-12-04__01.csv", "cstr__2026-12-05__01.csv"]
+
+
+def test_the_historian_records_only_what_the_buffer_committed(tmp_path):
+    landing = tmp_path / "landing"
+    edge = Edge("127.0.0.1", 1, ["cstr"], start=START, buffer_path=tmp_path / "c.sqlite", edge_id="e1",
+                historian_dir=landing)
+    try:
+        edge.buffer.db.execute("PRAGMA query_only = ON")  # the buffer's commit fails (like a full disk)
+        with pytest.raises(sqlite3.OperationalError):
+            edge._tick()
+        assert not list(landing.rglob("*.csv"))  # so the historian holds nothing of that tick
+    finally:
+        edge.close()
+    edge = Edge("127.0.0.1", 1, ["cstr"], start=START, buffer_path=tmp_path / "d.sqlite", edge_id="e1",
+                historian_dir=landing)
+    try:
+        edge._tick()  # committed: the historian has the same readings
+        points = [p for _i, _t, payload, _p in edge.buffer.next_batch("cstr", {}, 100)
+                  for p in wire.decode_data(payload).points]
+    finally:
+        edge.close()
+    (path,) = landing.rglob("*.csv")
+    lines = path.read_text().splitlines()[1:]
+    assert len(points) == len(lines) == 10
+    assert {line.split(",")[0] for line in lines} == {p[0] for p in points}
+    assert {line.split(",")[1] for line in lines} == {"2026-12-06T00:00:00Z"}

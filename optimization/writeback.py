@@ -40,17 +40,32 @@ state ``refused`` and nothing is sent to the broker). Checks, by name in ``check
   ±6 L/min of nominal (ignition falls about 0.08 K per L/min), and a real move toward runaway
   does not.
 * ``max_step``: ``|target - last good value|`` within ``Envelope.max_step`` (default 10 % of the
-  span), the last good value being the latest good reading of the set point tag in silver.
+  span), the last good value being the latest good reading of the set point tag in silver, which
+  must be at most ``Envelope.max_staleness`` before ``now`` (a step is not measured from a value the
+  plant may have left hours ago).
 * ``ramp_rate``: the write goes out with a ramp (tag unit per minute) so the edge moves the set
   point gradually; the requested ramp must not exceed ``Envelope.max_rate_per_min``.
 * ``no_open_event``: no ``process_anomaly`` or ``shutdown`` event of the plant in
   ``gold.fct_events`` open at ``now`` (``end_at`` null) or ended less than ``Envelope.event_grace``
   before it.
+* ``plant_clock``: ``now`` is not earlier than the plant's newest silver reading (any tag, any
+  quality). The plant's clock cannot be behind its own data; a ``now`` (``--plant-time``) in the
+  past would make every other check look at a plant that no longer exists (an anomaly opened since,
+  stale readings judged fresh) while the write goes to the live plant.
 * ``fresh_data``: the plant's newest silver reading is at most ``Envelope.max_staleness`` old.
 * ``operating_mode``: the plant runs in a mode that permits writes (:data:`OPERATING_MODES`, one
-  rule per plant type; a type without a rule is refused).
-* ``no_write_in_flight``: no other write of the same tag is published or acknowledged and not yet
-  confirmed or reverted.
+  rule per plant type; a type without a rule is refused), judged on the rule tag's latest good
+  reading, which must be at most ``Envelope.max_staleness`` before ``now``.
+* ``no_write_in_flight``: no other write of the same tag is *in flight*: published or
+  acknowledged and not yet confirmed or reverted, or ``failed`` in a way that may still have
+  reached the plant. The latter is a write that was sent and then ended ``failed`` by Nexus, not
+  by the edge: no ack within the timeout after publishing, no PUBACK from the broker (recorded
+  ``published``, then ``failed``), or its revert sent without an ack or PUBACK. The broker may
+  still deliver such a write (QoS 1, persistent session) and the edge's contract has no expiry, so
+  it counts as in flight until its settle deadline, ``published`` time (for a revert: the failure's
+  time) + ramp time (``|to - from| / ramp``) + ``Envelope.settle_time``, has passed, or until a
+  write of the same tag published after it was confirmed. A write the edge ``rejected``, or one
+  that never left Nexus (broker unreachable before sending), is not in flight.
 
 **Confirmation.** After the edge's ``accepted`` ack, the set point tag must read the target within a
 tolerance and so must its process value (:data:`PROCESS_VALUES`: ``CSTR.TC102.SP`` ->
@@ -63,8 +78,10 @@ opened here.
 **Assumptions.** One process drives a given write at a time (the CLI): steps are numbered from the
 rows read, and Delta appends do not enforce the primary key across commits. A write whose ack did
 not come within the timeout is recorded ``failed`` although the broker may still deliver it to the
-edge later (QoS 1, persistent session): the edge contract has no expiry for writes. All timestamps
-are UTC; ``now`` is a parameter everywhere, so tests and replays set the clock.
+edge later (QoS 1, persistent session): the edge contract has no expiry for writes, hence the
+settle deadline of ``no_write_in_flight``. All timestamps are UTC; ``now`` is a parameter
+everywhere, so tests and replays set the clock, but it is checked against the plant's data
+(``plant_clock``, ``fresh_data``): it must be the plant's current time.
 """
 
 from __future__ import annotations
@@ -76,6 +93,7 @@ import json
 import logging
 import math
 import queue
+import re
 import sys
 import threading
 import time
@@ -344,6 +362,27 @@ def _readback(lake: Lake, plant_id: str, tags: Mapping[str, TagSpec], start: dt.
     return _Readback(values, times, newest)
 
 
+def _newest_after(lake: Lake, plant_id: str, after: dt.datetime) -> dt.datetime | None:
+    """The newest silver reading of ``plant_id`` (any tag, any quality) later than ``after``, else None."""
+    if not lake.exists(SILVER_SENSOR_READINGS):
+        return None
+    ts_type = SILVER_SENSOR_READINGS.column("ts").type
+    dataset = lake.dataset(SILVER_SENSOR_READINGS,
+                           files=[("plant_id", "=", plant_id), ("reading_date", ">=", after.date())])
+    table = dataset.to_table(columns=["ts"], filter=(pc.field("plant_id") == plant_id)
+                             & (pc.field("ts") > pa.scalar(after, ts_type)))
+    return pc.max(table["ts"]).as_py() if table.num_rows else None
+
+
+def _stale(readback: _Readback, tag: str, now: dt.datetime, envelope: Envelope) -> str | None:
+    """Why the latest good value of ``tag`` is too old to act on (older than ``max_staleness``), else None."""
+    at = readback.times.get(tag)
+    if at is None or now - at <= envelope.max_staleness:
+        return None
+    return (f"{tag} has no good reading since {_iso(at)}, {now - at} before {_iso(now)}, "
+            f"max {envelope.max_staleness}")
+
+
 # ------------------------------------------------------------------------------- model-based limits
 
 
@@ -414,6 +453,8 @@ def _value_checks(lake: Lake, plant_id: str, spec: TagSpec, value: float, now: d
     if last is None:
         out["max_step"] = Check(False, f"no good reading of {spec.tag} in silver in the {READBACK_LOOKBACK} before "
                                        f"{_iso(now)}: no last good value to step from")
+    elif (stale := _stale(readback, spec.tag, now, envelope)) is not None:
+        out["max_step"] = Check(False, f"{stale}: the last good value {last:.4g} {u} is too old to step from")
     else:
         step = abs(value - last)
         out["max_step"] = Check(step <= limit + 1e-9, f"step {step:.4g} {u} from the last good value {last:.4g} {u} "
@@ -441,6 +482,14 @@ def _interlocks(lake: Lake, write: Mapping[str, Any], plant_id: str, now: dt.dat
     else:
         out["no_open_event"] = Check(True, f"no {' or '.join(BLOCKING_EVENTS)} event of {plant_id} open at "
                                            f"{_iso(now)} or ended within {envelope.event_grace}")
+    # the plant's clock: not behind the plant's own data
+    ahead = _newest_after(lake, plant_id, now)
+    if ahead is not None:
+        out["plant_clock"] = Check(False, f"plant time {_iso(now)} precedes the plant's newest reading {_iso(ahead)}; "
+                                          "pass the plant's current time")
+    else:
+        out["plant_clock"] = Check(True, f"plant time {_iso(now)} not earlier than the plant's newest reading "
+                                         f"({'none' if readback.newest is None else _iso(readback.newest)})")
     # stale data
     if readback.newest is None:
         out["fresh_data"] = Check(False, f"no silver reading of {plant_id} in the {READBACK_LOOKBACK} "
@@ -458,19 +507,78 @@ def _interlocks(lake: Lake, write: Mapping[str, Any], plant_id: str, now: dt.dat
                                              f"(OPERATING_MODES has {sorted(OPERATING_MODES)}): writes are refused")
     elif rule.tag not in readback.values:
         out["operating_mode"] = Check(False, f"no good reading of {rule.tag} to tell the mode ({rule.why})")
+    elif (stale := _stale(readback, rule.tag, now, envelope)) is not None:
+        out["operating_mode"] = Check(False, f"{stale}: too old to tell the mode ({rule.why})")
     else:
         reading = float(convert(readback.values[rule.tag], tags[rule.tag].unit, rule.unit))
         out["operating_mode"] = Check(reading > rule.minimum, f"{rule.tag} = {reading:.4g} {rule.unit}, must exceed "
                                                               f"{rule.minimum:g} {rule.unit}: {rule.why}")
     # another write of the same tag still moving the plant
-    busy = []
-    if lake.exists(FCT_SETPOINT_WRITES):
-        latest = writes(lake, plant_id=plant_id)
-        busy = [r["write_id"] for r in latest.to_pylist() if r["tag"] == write["tag"]
-                and r["write_id"] != write["write_id"] and r["state"] in ("published", "acknowledged")]
-    out["no_write_in_flight"] = Check(not busy, (f"write(s) {', '.join(busy)} of {write['tag']} not yet confirmed or "
-                                                 "reverted") if busy else f"no other write of {write['tag']} in flight")
+    busy = _in_flight(lake, plant_id, write["tag"], now, envelope, exclude=write["write_id"])
+    out["no_write_in_flight"] = Check(not busy, ("; ".join(f"write {w} of {write['tag']} {why}" for w, why in busy))
+                                      if busy else f"no other write of {write['tag']} in flight")
     return out
+
+
+#: Outcomes of :func:`_exchange` after which the write may still reach the edge (sent, no ack or no PUBACK).
+MAYBE_DELIVERED = ("timeout", "unconfirmed")
+
+
+def _maybe_delivered(rows: list[dict[str, Any]], envelope: Envelope) -> tuple[dt.datetime, dt.datetime] | None:
+    """For a write that ended ``failed`` after it (or its revert) was sent without an ack or PUBACK: (the time
+    it was sent, its settle deadline); None for any other write.
+
+    Publish failures are ``published`` then ``failed`` by Nexus (an edge rejection is recorded by the edge, a
+    broker unreachable before sending has no ``published`` row); a revert sent without an answer is
+    ``acknowledged`` then ``failed`` by Nexus, its outcome (:data:`MAYBE_DELIVERED`) named in the reason.
+    """
+    last = rows[-1]
+    if last["state"] != "failed" or last["actor"] != NEXUS or len(rows) < 2:
+        return None
+    prev = rows[-2]
+    if prev["state"] == "published":
+        sent = prev["changed_at"]
+    elif prev["state"] == "acknowledged" and re.search(
+            rf"revert write {re.escape(last['write_id'])}\.revert to .* ({'|'.join(MAYBE_DELIVERED)}): ",
+            last["reason"] or ""):
+        sent = last["changed_at"]  # the revert went out just before its failure was recorded
+    else:
+        return None
+    published = next(r for r in reversed(rows) if r["state"] == "published")
+    ramp = float(json.loads(published["checks_json"])["ramp_rate"]["value"])
+    held = published["from_value"]
+    ramp_min = 0.0 if held is None else abs(float(published["to_value"]) - float(held)) / ramp
+    return sent, sent + dt.timedelta(minutes=ramp_min) + envelope.settle_time
+
+
+def _in_flight(lake: Lake, plant_id: str, tag: str, now: dt.datetime, envelope: Envelope, *,
+               exclude: str) -> list[tuple[str, str]]:
+    """Writes of ``tag`` in flight at ``now`` (``no_write_in_flight`` in the module docstring): (write id, why)."""
+    if not lake.exists(FCT_SETPOINT_WRITES):
+        return []
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for r in lake.read(FCT_SETPOINT_WRITES, where={"plant_id": plant_id}).to_pylist():
+        if r["tag"] == tag and r["write_id"] != exclude:
+            by_id.setdefault(r["write_id"], []).append(r)
+    for rows in by_id.values():
+        rows.sort(key=lambda r: r["step"])
+    confirmed_sent = [r["changed_at"] for rows in by_id.values() if rows[-1]["state"] == "confirmed"
+                      for r in rows if r["state"] == "published"]
+    busy = []
+    for wid, rows in sorted(by_id.items()):
+        state = rows[-1]["state"]
+        if state in ("published", "acknowledged"):
+            busy.append((wid, f"{state}, not yet confirmed or reverted"))
+            continue
+        maybe = _maybe_delivered(rows, envelope)
+        if maybe is None:
+            continue
+        sent, deadline = maybe
+        if now >= deadline or any(t > sent for t in confirmed_sent):
+            continue
+        busy.append((wid, f"failed at {_iso(rows[-1]['changed_at'])} after it was sent ({rows[-1]['reason']}): "
+                          f"it may still reach the plant, in flight until its settle deadline {_iso(deadline)}"))
+    return busy
 
 
 def _evaluate(lake: Lake, rows: list[dict[str, Any]], now: dt.datetime, envelope: Envelope,
@@ -687,11 +795,13 @@ class _EdgeLink:
 
 
 def _exchange(write: wire.Write, *, broker_host: str, broker_port: int, timeout_s: float,
-              on_sent: Callable[[], None]) -> tuple[str, wire.Ack | None, float, str]:
+              on_sent: Callable[[bool], None]) -> tuple[str, wire.Ack | None, float, str]:
     """Send ``write`` to its plant's edge and wait for the ack.
 
     Returns ``(outcome, ack, seconds waited, detail)``, outcome one of ``unreachable`` (nothing sent),
-    ``accepted``, ``rejected``, ``timeout``. ``on_sent`` runs once the broker confirmed the write.
+    ``unconfirmed`` (sent, but the broker's PUBACK did not come: it may still be delivered),
+    ``accepted``, ``rejected``, ``timeout`` (sent, no ack). ``on_sent(confirmed)`` runs once the write
+    left Nexus: ``confirmed`` True when the broker confirmed it, False when the PUBACK is missing.
     """
     from models.fleet import get_instance
 
@@ -707,8 +817,9 @@ def _exchange(write: wire.Write, *, broker_host: str, broker_port: int, timeout_
         try:
             link.send(topics[0], wire.encode_write(write))
         except ConnectionError as exc:
-            return "unreachable", None, time.monotonic() - t0, str(exc)
-        on_sent()
+            on_sent(False)
+            return "unconfirmed", None, time.monotonic() - t0, str(exc)
+        on_sent(True)
         ack = link.await_ack(write.write_id, write.plant_id, t0 + timeout_s)
     finally:
         link.__exit__()
@@ -729,10 +840,14 @@ def publish(lake: Lake, write_id: str, *, broker_host: str, broker_port: int, no
     """Check an ``approved`` write against the envelope and, only if every check passes, publish it.
 
     The write goes out as ``nexus.write/1`` on the plant's write topic at QoS 1 with the ramp, after
-    subscribing to the ack topic; then: ``published`` (the broker confirmed it, ``from_value`` the
-    set point read back from silver), and ``acknowledged`` on the edge's ``accepted`` (or ``done``)
-    ack, ``failed`` on ``rejected`` (the edge's reason) or when no ack came within ``timeout_s``.
-    A failed check records ``refused`` with the reasons, and nothing reaches the broker.
+    subscribing to the ack topic; then: ``published`` (sent; ``from_value`` the set point read back
+    from silver; the reason says when the broker's PUBACK did not come, and the write then ends
+    ``failed``), and ``acknowledged`` on the edge's ``accepted`` (or ``done``) ack, ``failed`` on
+    ``rejected`` (the edge's reason) or when no ack came within ``timeout_s``. A write ``failed``
+    after ``published`` by Nexus may still reach the edge and blocks other writes of its tag until
+    its settle deadline (``no_write_in_flight``). A broker unreachable before sending records
+    ``failed`` with no ``published`` row. A failed check records ``refused`` with the reasons, and
+    nothing reaches the broker.
 
     Raises:
         InvalidWriteRequest: the write is not ``approved`` (nothing is recorded or sent).
@@ -755,8 +870,9 @@ def publish(lake: Lake, write_id: str, *, broker_host: str, broker_port: int, no
     sent_reason = (f"to {w.value:.4g} {w.unit} from {held:.4g} {w.unit} at {ramp:.4g} {w.unit}/min, "
                    f"approved by {approval['actor']}")
 
-    def on_sent() -> None:
-        _record(lake, rows, state="published", at=now, actor=NEXUS, reason=sent_reason, meta=meta, checks=checks,
+    def on_sent(confirmed: bool) -> None:
+        reason = sent_reason if confirmed else f"{sent_reason}; the broker did not confirm it (no PUBACK)"
+        _record(lake, rows, state="published", at=now, actor=NEXUS, reason=reason, meta=meta, checks=checks,
                 from_value=held)
 
     outcome, ack, waited, detail = _exchange(w, broker_host=broker_host, broker_port=broker_port,
@@ -837,7 +953,7 @@ def confirm(lake: Lake, write_id: str, *, now: dt.datetime, meta: CommitMeta, to
     w = wire.Write(write_id=revert_id, plant_id=plant_id, tag=spec.tag, value=float(held), unit=spec.unit,
                    ramp_per_min=ramp, issued_at_us=_us(now), issued_by=NEXUS)
     outcome, _, waited, detail = _exchange(w, broker_host=broker_host, broker_port=broker_port, timeout_s=timeout_s,
-                                           on_sent=lambda: None)
+                                           on_sent=lambda confirmed: None)
     at = now + dt.timedelta(seconds=waited)
     if outcome == "accepted":
         _record(lake, rows, state="reverted", at=at, actor=NEXUS, meta=meta, checks=checks,
@@ -877,7 +993,8 @@ def _print_rows(rows: Sequence[Mapping[str, Any]], out=None) -> None:
 
 
 PLANT_TIME_HELP = ("the plant's clock (ISO 8601 UTC) for the envelope's checks and the audit, default now; for an "
-                   "accelerated twin (nexus edge --factor) or a replay, its time")
+                   "accelerated twin (nexus edge --factor) or a replay, its current time. The envelope refuses a "
+                   "plant time earlier than the plant's newest reading in silver (check plant_clock)")
 
 
 def _utc_time(text: str) -> dt.datetime:

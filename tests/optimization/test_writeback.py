@@ -231,7 +231,8 @@ def test_an_unapproved_write_is_never_published(lake, meta, broker, edge_factory
     ("open process_anomaly event", {"event": ("process_anomaly", None)}, {}, "no_open_event"),
     ("shutdown ended within the grace period", {"event": ("shutdown", NOW - dt.timedelta(minutes=10))}, {},
      "no_open_event"),
-    ("stale data", {"last": NOW - dt.timedelta(minutes=20)}, {}, "fresh_data"),
+    # every tag is stale: the set point and the feed too, so step and mode have no recent value to judge by
+    ("stale data", {"last": NOW - dt.timedelta(minutes=20)}, {}, {"fresh_data", "max_step", "operating_mode"}),
     ("plant not running", {"flow": 0.0}, {}, "operating_mode"),
 ])
 def test_each_envelope_check_refuses_on_its_own(lake, meta, broker, edge_factory, case, state, extra, failing):
@@ -241,16 +242,17 @@ def test_each_envelope_check_refuses_on_its_own(lake, meta, broker, edge_factory
     if ev:
         event(lake, meta, kind=ev[0], start=NOW - dt.timedelta(hours=2), end=ev[1])
     out = _publish(lake, meta, broker, wid, **extra)
+    failing = {failing} if isinstance(failing, str) else failing
     assert out.state == "refused", case
-    assert set(out.failed_checks) == {failing}, out.failed_checks
+    assert set(out.failed_checks) == failing, out.failed_checks
     assert _nothing_sent(edge)
     rows = audit(lake, wid)
     assert [r["state"] for r in rows] == ["proposed", "approved", "refused"]
-    assert rows[-1]["actor"] == "nexus" and failing in rows[-1]["reason"]
+    assert rows[-1]["actor"] == "nexus" and all(f in rows[-1]["reason"] for f in failing)
     recorded = json.loads(rows[-1]["checks_json"])
     assert set(recorded) == {"approved", "instrument_range", "operating_limits", "max_step", "ramp_rate",
-                             "no_open_event", "fresh_data", "operating_mode", "no_write_in_flight"}
-    assert [k for k, v in recorded.items() if not v["passed"]] == [failing]
+                             "no_open_event", "plant_clock", "fresh_data", "operating_mode", "no_write_in_flight"}
+    assert {k for k, v in recorded.items() if not v["passed"]} == failing
     with pytest.raises(wb.InvalidWriteRequest):  # refused is final
         _publish(lake, meta, broker, wid)
 
@@ -392,3 +394,103 @@ def test_a_second_write_of_the_tag_waits_for_the_first_to_be_confirmed(lake, met
     assert first in out.failed_checks["no_write_in_flight"].detail
     assert len(edge.received) == 1
     assert audit(lake, second)[1]["reason"] == "approved"  # no reason given: recorded as such
+
+
+def test_a_plant_time_before_the_plants_newest_reading_is_refused(lake, meta, broker, edge_factory):
+    """The reviewer's scenario: an anomaly open since 03:40, readings up to 04:00, and the write asked with the
+    plant time 03:35, when the anomaly had not started yet: refused on the plant's clock, nothing sent."""
+    edge = edge_factory()
+    wid = _approved(lake, meta, last=NOW)
+    event(lake, meta, start=dt.datetime(2026, 12, 6, 3, 40, tzinfo=UTC), end=None)
+    early = dt.datetime(2026, 12, 6, 3, 35, tzinfo=UTC)
+    out = _publish(lake, meta, broker, wid, now=early)
+    assert out.state == "refused"
+    assert "plant_clock" in out.failed_checks
+    assert out.failed_checks["plant_clock"].detail == ("plant time 2026-12-06T03:35:00Z precedes the plant's newest "
+                                                       "reading 2026-12-06T04:00:00Z; pass the plant's current time")
+    assert "no_open_event" not in out.failed_checks  # at 03:35 the anomaly had not started: the hole it closes
+    assert _nothing_sent(edge)
+    assert [r["state"] for r in audit(lake, wid)] == ["proposed", "approved", "refused"]
+    # at the plant's own time the clock check passes and the open anomaly would refuse the write
+    checks = wb.check(lake, wid, now=NOW)
+    assert checks["plant_clock"].passed and not checks["no_open_event"].passed
+
+
+def test_mode_and_step_need_their_own_tag_to_be_fresh(lake, meta):
+    """FI101 (the mode's tag) last read good 2 h ago while the set point and TI102 are fresh: fresh_data passes,
+    the mode cannot be told; likewise a set point whose last good value is old gives no step to measure from."""
+    recommendation(lake, meta)
+    old = NOW - dt.timedelta(hours=2)
+    readings(lake, meta, [("CSTR.FI101", old, 100.0)]
+             + [(tag, NOW - dt.timedelta(minutes=i), 57.0 + ZERO_C) for i in range(1, 4)
+                for tag in ("CSTR.TC102.SP", "CSTR.TI102")])
+    [wid] = wb.propose(lake, PLANT, DAY, meta=meta, now=NOW - dt.timedelta(minutes=30))
+    wb.approve(lake, wid, operator="alice", meta=meta, now=NOW - dt.timedelta(minutes=10))
+    checks = wb.check(lake, wid, now=NOW)
+    assert {k for k, c in checks.items() if not c.passed} == {"operating_mode"}
+    assert checks["operating_mode"].detail.startswith("CSTR.FI101 has no good reading since 2026-12-06T02:00:00Z")
+    assert checks["fresh_data"].passed and checks["max_step"].passed
+    # 15 min on: the feed and TI102 read on, the set point's last good value (03:59) is 16 min old
+    later = NOW + dt.timedelta(minutes=15)
+    readings(lake, meta, [("CSTR.FI101", later, 100.0), ("CSTR.TI102", later, 57.0 + ZERO_C)])
+    checks = wb.check(lake, wid, now=later)
+    assert {k for k, c in checks.items() if not c.passed} == {"max_step"}
+    assert checks["max_step"].detail.startswith("CSTR.TC102.SP has no good reading since 2026-12-06T03:59:00Z")
+
+
+def test_a_write_failed_without_ack_blocks_the_tag_until_its_settle_deadline(lake, meta, broker, edge_factory):
+    """No ack within the timeout: the write may still reach the plant (QoS 1), so a second write of the tag is
+    refused until published + ramp (57 -> 60 degC at 0.5 degC/min: 6 min) + settle time (30 min) = 04:36."""
+    edge = edge_factory(status=None)
+    first = _approved(lake, meta)
+    assert _publish(lake, meta, broker, first, timeout_s=1.0).state == "failed"
+    next_day = DAY + dt.timedelta(days=1)
+    recommendation(lake, meta, day=next_day, target_k=59.0 + ZERO_C)
+    [second] = wb.propose(lake, PLANT, next_day, meta=meta, now=NOW)
+    wb.approve(lake, second, operator="alice", meta=meta, now=NOW)
+    before = NOW + dt.timedelta(minutes=35)
+    plant_state(lake, meta, last=before)  # the plant reads on: the other checks stay green
+    checks = wb.check(lake, second, now=before)
+    assert {k for k, c in checks.items() if not c.passed} == {"no_write_in_flight"}
+    detail = checks["no_write_in_flight"].detail
+    assert first in detail and "no acknowledgement within 1 s" in detail and "2026-12-06T04:36:00Z" in detail
+    after = NOW + dt.timedelta(minutes=37)
+    plant_state(lake, meta, last=after)
+    out = _publish(lake, meta, broker, second, now=after, timeout_s=1.0)
+    assert out.failed_checks == {}, out.failed_checks
+    assert [w.write_id for _, w in edge.received] == [first, second]
+
+
+def test_a_rejected_or_unsent_write_is_not_in_flight_and_a_later_confirmed_write_clears_one(lake, meta, broker,
+                                                                                            edge_factory):
+    """An edge rejection is a real failure and a broker unreachable before sending sent nothing: neither blocks.
+    A write failed without ack stops blocking once a write of the tag published after it is confirmed."""
+    from tests.mqtt import free_port
+
+    rejecting = edge_factory(status="rejected", reason="in manual")
+    first = _approved(lake, meta)
+    assert _publish(lake, meta, broker, first).state == "failed"
+    rejecting.close()
+    wids = []
+    for i, target in enumerate((59.0, 58.0, 58.5)):
+        day = DAY + dt.timedelta(days=i + 1)
+        recommendation(lake, meta, day=day, target_k=target + ZERO_C)
+        [w] = wb.propose(lake, PLANT, day, meta=meta, now=NOW)
+        wb.approve(lake, w, operator="alice", meta=meta, now=NOW)
+        wids.append(w)
+    # unreachable broker: nothing sent, not in flight
+    out = wb.publish(lake, wids[0], broker_host="127.0.0.1", broker_port=free_port(), now=NOW, meta=meta,
+                     timeout_s=2.0)
+    assert out.state == "failed" and out.failed_checks == {}
+    # a silent edge: the write fails without ack and blocks
+    edge_factory(status=None)
+    assert _publish(lake, meta, broker, wids[1], timeout_s=1.0).state == "failed"
+    assert not wb.check(lake, wids[2], now=NOW)["no_write_in_flight"].passed
+    # a later write of the tag (written here as its audit rows) confirmed: the failed one no longer blocks
+    later = NOW + dt.timedelta(minutes=2)
+    rows = [dict(audit(lake, wids[1])[0], write_id="w-later", step=i + 1, state=st, changed_at=later,
+                 checks_json=json.dumps({"ramp_rate": {"passed": True, "detail": "", "value": 0.5}}))
+            for i, st in enumerate(("proposed", "approved", "published", "acknowledged", "confirmed"))]
+    lake.append(FCT_SETPOINT_WRITES, pa.Table.from_pylist(rows, schema=FCT_SETPOINT_WRITES.schema), meta=meta)
+    checks = wb.check(lake, wids[2], now=NOW + dt.timedelta(minutes=3))
+    assert checks["no_write_in_flight"].passed, checks["no_write_in_flight"].detail

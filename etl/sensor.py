@@ -397,10 +397,18 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: in
 
     # on the partition column reading_date (the UTC day of ts, so the same rows as the ts interval): the
     # day's partitions are replaced from the log alone, without scanning years of files' statistics
+    # The accounting row first: it also tells a running MQTT collector (etl.stream) that the export
+    # owns these days now, so it holds late streamed points instead of appending them after the
+    # replace below. (A failed replace is retried by the DAG; the row is rewritten then.)
+    lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
+    # A day the export did not fill (no file, or no line) keeps the readings streamed for it.
+    kept = _streamed_silver(lake, batch, [day for day in batch.days if not per_day["bronze_rows"].get(day)])
     with spill:
         writer = _IntervalWriter(lake, SILVER_SENSOR_READINGS, batch, meta, "reading_date")
         for part in _parts(silver_parts):
             writer.write(part)
+        if kept.num_rows:
+            writer.write(kept)
         writer.close()
     # the day's quarantine is the export's plus the streamed points' (etl.stream), which the export does not replace
     streamed = _streamed_quarantine(lake, batch)
@@ -408,7 +416,6 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: in
         quarantine = pa.concat_tables([quarantine, streamed])
     lake.replace_interval(SILVER_SENSOR_QUARANTINE, quarantine, start=batch.day, end=batch.stop, column="period_date",
                           where={"plant_id": batch.plant_id}, meta=meta)
-    lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
     figures = {
         "bronze_rows": n_bronze, "silver_rows": n_silver, "quarantined_rows": quarantine.num_rows,
         "duplicates_removed": n_dropped, "conflicting_rows": n_conflicts,
@@ -422,6 +429,16 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: in
         log.warning("%s is %s: %d of %d expected readings (%.1f %%) reached silver", batch, figures["status"],
                     n_silver, figures["expected_rows"], 100 * figures["completeness"])
     return {**figures, "quarantine_rules": rules, "expectations": evaluated}
+
+
+def _streamed_silver(lake: Lake, batch: Batch, days: list[dt.date]) -> pa.Table:
+    """Silver rows streamed over MQTT (``_source_file`` ``mqtt:...``; see etl.stream) on ``days``."""
+    if not days or not lake.exists(SILVER_SENSOR_READINGS):
+        return SILVER_SENSOR_READINGS.schema.empty_table()
+    dataset = lake.dataset(SILVER_SENSOR_READINGS, files=[("plant_id", "=", batch.plant_id),
+                                                          ("reading_date", "in", days)])
+    return dataset.to_table(filter=(pc.field("plant_id") == batch.plant_id) & pc.field("reading_date").isin(days)
+                            & pc.starts_with(pc.field("_source_file"), "mqtt:")).cast(SILVER_SENSOR_READINGS.schema)
 
 
 def _streamed_quarantine(lake: Lake, batch: Batch) -> pa.Table:

@@ -54,6 +54,7 @@ import pyarrow.compute as pc
 
 from models import get_plant
 from nexus import wire
+from nexus.errors import ContractViolation
 from warehouse.duck import scratch
 from warehouse.lake import CommitMeta, Lake
 from warehouse.quality import ROW_ID, take_results
@@ -258,6 +259,7 @@ class DayCount:
     held_rows: int = 0
     last_reading_us: int | None = None
     last_commit_us: int = 0
+    duplicates_removed: int = 0
 
 
 @dataclass
@@ -295,6 +297,7 @@ class Collector:
         self._dirty_hours: dict[str, set[int]] = {}
         self._historian_days: dict[tuple[str, dt.date], bool] = {}
         self._loaded: set[tuple[str, dt.date]] = set()  # plant-days whose bronze keys are in seqlog
+        self._marks: dict[tuple[str, dt.date], dict[str, int]] = {}  # plant-day -> tag -> newest published µs
         self._client = None
         self._connected = threading.Event()
         self._stop = threading.Event()
@@ -387,10 +390,7 @@ class Collector:
         if partitions and self.lake.exists(FCT_STREAM_BATCHES):
             for r in self.lake.read(FCT_STREAM_BATCHES).to_pylist():
                 if (r["plant_id"], r["period_date"]) in partitions:
-                    last = r["last_reading_at"]
-                    self.days[(r["plant_id"], r["period_date"])] = DayCount(
-                        r["messages"], r["redeliveries_dropped"], r["points_received"], r["silver_rows"],
-                        r["quarantined_rows"], r["held_rows"], _us(last) if last else None, _us(r["last_commit_at"]))
+                    self.days[(r["plant_id"], r["period_date"])] = _stored_count(r)
         published = 0
         for plant, day in partitions:
             self._ensure_keys(plant, day)
@@ -525,17 +525,27 @@ class Collector:
         return {"messages": len(seen), "points": bronze.num_rows, "dropped": sum(dropped.values()), **figures}
 
     def _day(self, plant: str, day: dt.date) -> DayCount:
-        return self.days.setdefault((plant, day), DayCount())
+        """The plant-day's running counts; a day first touched since start-up continues its stored row."""
+        key = (plant, day)
+        if key not in self.days:
+            count = DayCount()
+            if self.lake.exists(FCT_STREAM_BATCHES):
+                for r in self.lake.read(FCT_STREAM_BATCHES, where={"plant_id": plant}).to_pylist():
+                    if r["period_date"] == day:
+                        count = _stored_count(r)
+            self.days[key] = count
+        return self.days[key]
 
     def _historian_loaded(self, plant: str, day: dt.date) -> bool:
         """Whether the plant-day's historian export has been loaded (then its silver rows are the export's)."""
         key = (plant, day)
         if key not in self._historian_days or not self._historian_days[key]:
             loaded = False
-            if self.lake.exists(FCT_INGEST_BATCHES):
+            if self.lake.exists(FCT_INGEST_BATCHES):  # a day the export filled (a day without files keeps the stream)
                 rows = self.lake.read(FCT_INGEST_BATCHES, where={"source": "sensor", "plant_id": plant},
-                                      columns=["period_date"])
-                loaded = day in set(rows["period_date"].to_pylist())
+                                      columns=["period_date", "bronze_rows"])
+                loaded = any(d == day and n > 0 for d, n in zip(rows["period_date"].to_pylist(),
+                                                                 rows["bronze_rows"].to_pylist()))
             self._historian_days[key] = loaded
         return self._historian_days[key]
 
@@ -573,9 +583,14 @@ class Collector:
                         result = _silver_group(con, staged, sensor_suite(plant, batch), batch, self.meta,
                                                _ts(now_us), f"{SILVER_SENSOR_READINGS.name}#stream")
                     silver, quarantine = result["silver"], result["quarantine"].drop_columns(["_row"])
+                    duplicates = result["dropped"]  # identical repeats within the micro-batch, kept once
+                    silver, quarantine, repeated = self._against_published(plant, day, silver, quarantine, staged,
+                                                                           now_us)
+                    duplicates += repeated
                 else:  # no catalog to check against: every point waits in quarantine with the reason
                     silver = SILVER_SENSOR_READINGS.schema.empty_table()
                     quarantine = _unknown_plant_quarantine(staged, plant, now_us, self.run_id)
+                    duplicates = 0
                 if silver.num_rows:
                     self.lake.append(SILVER_SENSOR_READINGS, silver, meta=self.meta)
                     self._appended.update((SILVER_SENSOR_READINGS.name, plant, d)
@@ -585,19 +600,106 @@ class Collector:
                     self.stats.latencies_s.extend(((queryable - stamps) / 1e6).tolist())
                     hours = np.unique(stamps // _HOUR_US).tolist()
                     self._dirty_hours.setdefault(plant, set()).update(int(h) for h in hours)
+                    marks = self._published_until(plant, day)
+                    for row in silver.select(["tag", "ts"]).group_by("tag").aggregate(
+                            [("ts", "max")]).to_pylist():
+                        marks[row["tag"]] = max(marks.get(row["tag"], -1), _us(row["ts_max"]))
                 if quarantine.num_rows:
                     self.lake.append(SILVER_SENSOR_QUARANTINE, quarantine, meta=self.meta)
                     self._appended.add((SILVER_SENSOR_QUARANTINE.name, plant, day))
-                # duplicates of a reading within the micro-batch are quarantined, not dropped: a point
-                # is sent once by the contract, so a repeat is a fault of the sender worth seeing
-                dup = part.num_rows - silver.num_rows - quarantine.num_rows
-                if dup:
-                    raise AssertionError(f"{plant} {day}: {dup} point(s) neither published nor quarantined")
+                # every point counted where it went: silver, quarantine, or an identical repeat of a reading
+                # already published (the contract sends a point once; an edge re-running a period repeats)
+                if part.num_rows != silver.num_rows + quarantine.num_rows + duplicates:
+                    raise ContractViolation(
+                        f"{plant} {day}: {part.num_rows} points received but {silver.num_rows} published + "
+                        f"{quarantine.num_rows} quarantined + {duplicates} repeats")
                 count.silver_rows += silver.num_rows
                 count.quarantined_rows += quarantine.num_rows
+                count.duplicates_removed += duplicates
                 out["silver_rows"] += silver.num_rows
                 out["quarantined_rows"] += quarantine.num_rows
         return out
+
+    def _published_until(self, plant: str, day: dt.date) -> dict[str, int]:
+        """Per tag, the newest reading time (µs) published to silver for the plant-day (loaded once)."""
+        key = (plant, day)
+        if key not in self._marks:
+            marks: dict[str, int] = {}
+            if self.lake.exists(SILVER_SENSOR_READINGS):
+                got = self.lake.dataset(SILVER_SENSOR_READINGS, files=[("plant_id", "=", plant),
+                                                                       ("reading_date", "=", day)]).to_table(
+                    columns=["tag", "ts"], filter=(pc.field("plant_id") == plant) & (pc.field("reading_date") == pa.scalar(day)))
+                if got.num_rows:
+                    for row in got.group_by("tag").aggregate([("ts", "max")]).to_pylist():
+                        marks[row["tag"]] = _us(row["ts_max"])
+            self._marks[key] = marks
+        return self._marks[key]
+
+    def _against_published(self, plant: str, day: dt.date, silver: pa.Table, quarantine: pa.Table,
+                           staged: pa.Table, now_us: int) -> tuple[pa.Table, pa.Table, int]:
+        """Silver rows checked against the readings already published: ``(silver, quarantine, repeats)``.
+
+        A row newer than everything published for its tag (the usual case: the stream moves forward)
+        is new. An older one is looked up in silver: absent, it is a late reading and published; the
+        same value and quality, it is an identical repeat (counted, not published again); another
+        value, it is a conflict and goes to quarantine with both values, as a conflict between
+        historian files does.
+        """
+        marks = self._published_until(plant, day)
+        if not silver.num_rows or not marks:
+            return silver, quarantine, 0
+        ts_us = pc.cast(silver["ts"], pa.int64()).to_numpy()
+        mark = np.array([marks.get(t, -1) for t in silver["tag"].to_pylist()], dtype=np.int64)
+        older = ts_us <= mark
+        if not older.any():
+            return silver, quarantine, 0
+        candidates = silver.filter(pa.array(older))
+        tags = sorted(set(candidates["tag"].to_pylist()))
+        lo, hi = pc.min(candidates["ts"]), pc.max(candidates["ts"])
+        published = self.lake.dataset(SILVER_SENSOR_READINGS, files=[("plant_id", "=", plant), ("reading_date", "=", day)]) \
+            .to_table(columns=["tag", "ts", "value", "quality_code", "_source_file", "_line_number"],
+                      filter=(pc.field("plant_id") == plant) & (pc.field("reading_date") == pa.scalar(day))
+                      & pc.field("tag").isin(tags) & (pc.field("ts") >= lo) & (pc.field("ts") <= hi))
+        with scratch() as con:
+            con.register("cand", candidates.select(["tag", "ts", "value", "quality_code", "_source_file",
+                                                    "_line_number"]))
+            con.register("pub", published)
+            verdict = con.sql("""
+                SELECT c._source_file, c._line_number,
+                       CASE WHEN p.ts IS NULL THEN 'late'
+                            WHEN c.value IS NOT DISTINCT FROM p.value AND c.quality_code = p.quality_code THEN 'repeat'
+                            ELSE 'conflict' END AS verdict,
+                       p.value AS published_value, p.quality_code AS published_quality, p._source_file AS published_in
+                FROM cand c LEFT JOIN (SELECT * FROM pub QUALIFY row_number() OVER (PARTITION BY tag, ts
+                                                                                   ORDER BY _source_file) = 1) p
+                  ON p.tag = c.tag AND p.ts = c.ts""").to_arrow_table()
+            for name in ("cand", "pub"):
+                con.unregister(name)
+        drop = verdict.filter(pc.not_equal(verdict["verdict"], "late"))
+        if not drop.num_rows:
+            return silver, quarantine, 0
+        gone = set(zip(drop["_source_file"].to_pylist(), drop["_line_number"].to_pylist()))
+        keep = pa.array([(f, n) not in gone for f, n in zip(silver["_source_file"].to_pylist(),
+                                                            silver["_line_number"].to_pylist())])
+        conflicts = drop.filter(pc.equal(drop["verdict"], "conflict")).to_pylist()
+        if conflicts:
+            raw = {(f, n): i for i, (f, n) in enumerate(zip(staged["_source_file"].to_pylist(),
+                                                             staged["_line_number"].to_pylist()))}
+            rows = []
+            for c in conflicts:
+                b = staged.slice(raw[(c["_source_file"], c["_line_number"])], 1).to_pylist()[0]
+                rows.append({"plant_id": plant, "period_date": day, "tag": b["tag"], "timestamp": b["timestamp"],
+                             "value": b["value"], "quality": b["quality"], "rule": "conflict",
+                             "reason": f"{b['tag']} at {b['timestamp'].isoformat()} was already published from "
+                                       f"{c['published_in']} with value {c['published_value']!r} (canonical unit) and "
+                                       f"quality {c['published_quality']}; this reading differs",
+                             "_raw_line": b["_raw_line"], "_source_file": b["_source_file"],
+                             "_line_number": b["_line_number"], "_quarantined_at": _ts(now_us), "_run_id": self.run_id})
+            quarantine = pa.concat_tables([quarantine, pa.Table.from_pylist(rows, schema=SILVER_SENSOR_QUARANTINE.schema)])
+        repeats = drop.num_rows - len(conflicts)
+        log.warning("%s %s: %d reading(s) already published came again (%d identical, %d conflicting)",
+                    plant, day, drop.num_rows, repeats, len(conflicts))
+        return silver.filter(keep), quarantine, repeats
 
     # ---------------------------------------------------------------- gold
     def refresh_gold(self) -> dict[str, int]:
@@ -623,7 +725,7 @@ class Collector:
             accounting = [{"plant_id": p, "period_date": d, "messages": c.messages,
                            "redeliveries_dropped": c.redeliveries_dropped, "points_received": c.points_received,
                            "silver_rows": c.silver_rows, "quarantined_rows": c.quarantined_rows,
-                           "held_rows": c.held_rows,
+                           "held_rows": c.held_rows, "duplicates_removed": c.duplicates_removed,
                            "last_reading_at": _ts(c.last_reading_us) if c.last_reading_us else None,
                            "last_commit_at": _ts(c.last_commit_us or _now_us()), "run_id": self.run_id}
                           for (p, d), c in sorted(self.days.items())]
@@ -671,6 +773,13 @@ class Collector:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _stored_count(r: dict[str, Any]) -> DayCount:
+    last = r["last_reading_at"]
+    return DayCount(r["messages"], r["redeliveries_dropped"], r["points_received"], r["silver_rows"],
+                    r["quarantined_rows"], r["held_rows"], _us(last) if last else None, _us(r["last_commit_at"]),
+                    r["duplicates_removed"])
 
 
 def _runs(values: list[int]) -> list[tuple[int, int]]:

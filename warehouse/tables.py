@@ -1228,9 +1228,10 @@ BRONZE_STREAM_READINGS = _add(TableSpec(
                nullable=False),
         Column("_parse_error", pa.string(), "why the point or message breaks the wire contract, else null"),
         Column("_topic", pa.string(), "MQTT topic of the message", nullable=False),
-        Column("_stream", pa.string(), "edge/plant_id/unit: the scope of _seq ('?/<topic>' if unreadable)",
+        Column("_stream", pa.string(), "edge[.epoch]/plant_id/unit: the scope of _seq ('?/<topic>' if unreadable)",
                nullable=False),
-        Column("_seq", pa.int64(), "message sequence number within its stream (0 if unreadable)", nullable=False),
+        Column("_seq", pa.int64(), "message sequence number within its stream (for an unreadable message: a 56-bit "
+               "hash of its bytes, so a redelivery is stored once)", nullable=False),
         Column("_point", pa.int32(), "0-based position of the point in its message (-1: the whole message)",
                nullable=False),
         Column("_sent_at", UTC_TS, "when the edge published the message (its clock), if readable"),
@@ -1247,8 +1248,8 @@ FCT_STREAM_BATCHES = _add(TableSpec(
     name="gold.fct_stream_batches",
     description="Row accounting of the live path per plant and UTC day, updated as micro-batches land: messages "
     "and points received, redeliveries dropped by the deduplication key, and where every point went. Invariant: "
-    "points_received = silver_rows + quarantined_rows + held_rows (points of a day whose historian export has "
-    "already been loaded stay in bronze and are reconciled, not published twice).",
+    "points_received = silver_rows + quarantined_rows + held_rows + duplicates_removed (points of a day whose "
+    "historian export has already been loaded stay in bronze and are reconciled, not published twice).",
     columns=(
         Column("plant_id", pa.string(), "plant instance", nullable=False),
         Column("period_date", pa.date32(), "UTC day of the readings", nullable=False),
@@ -1261,12 +1262,15 @@ FCT_STREAM_BATCHES = _add(TableSpec(
         Column("quarantined_rows", pa.int64(), "points sent to the sensor quarantine", nullable=False),
         Column("held_rows", pa.int64(), "points kept in bronze only: the day's historian export had been loaded",
                nullable=False),
+        Column("duplicates_removed", pa.int64(), "points identical to a reading already published (same tag, time, "
+               "value and quality), kept once", nullable=False),
         Column("last_reading_at", UTC_TS, "newest reading time of the day"),
         Column("last_commit_at", UTC_TS, "when the collector last committed rows of the day", nullable=False),
         Column("run_id", pa.string(), "collector run that wrote the row", nullable=False),
     ),
     primary_key=("plant_id", "period_date"),
-    constraints={"stream_rows_accounted": "points_received = silver_rows + quarantined_rows + held_rows"},
+    constraints={"stream_points_accounted": "points_received = silver_rows + quarantined_rows + held_rows + "
+                                            "duplicates_removed"},
 ))
 
 FCT_STREAM_RECONCILIATION = _add(TableSpec(

@@ -291,3 +291,56 @@ def test_the_historian_export_replaces_the_streamed_day_and_reconciles(broker, t
     rows = {r["tag"]: r for r in lake.read(FCT_STREAM_RECONCILIATION).to_pylist()}
     assert rows["CSTR.FI101"]["status"] == "incomplete" and rows["CSTR.FI101"]["historian_only"] == 1
     assert rows["CSTR.AI102"]["status"] == "agree" and rows["CSTR.AI102"]["matched"] == 30
+
+
+def _offline(lake: Lake) -> Collector:
+    """A collector fed by hand (no broker): messages go straight into its queue, as paho would put them."""
+    return Collector(lake, CollectorConfig(client_id="offline"))
+
+
+def _feed(collector: Collector, items: list[tuple[str, bytes]]) -> dict:
+    collector._pending.extend(Received(0, topic, payload, T0) for topic, payload in items)
+    return collector.flush()
+
+
+def test_a_reading_sent_again_under_another_key_is_counted_once_and_a_changed_one_quarantined(tmp_path):
+    lake = Lake(str(tmp_path / "lake"))
+    collector = _offline(lake)
+    _feed(collector, messages(range(3)))
+    # the same readings again from another edge (a new stream): identical repeats, not new readings
+    again = _feed(collector, messages(range(3), edge="edge-u"))
+    assert again["silver_rows"] == 0 and again["quarantined_rows"] == 0
+    # one reading with another value: a conflict with what silver already holds
+    topic = wire.data_topic("nexus", "de_chempark", "cstr", "reactor")
+    changed = wire.encode_data(edge="edge-v", plant_id="cstr", unit="reactor", seq=1, sent_at_us=T0,
+                               points=[("CSTR.TI102", T0, value_of("CSTR.TI102", 0) + 1.0, 192),
+                                       ("CSTR.TI102", T0 + 30 * MINUTE, 60.0, 192)])  # and a late new one
+    out = _feed(collector, [(topic, changed)])
+    assert out["silver_rows"] == 1 and out["quarantined_rows"] == 1
+    collector.refresh_gold()
+    silver = lake.read(SILVER_SENSOR_READINGS)
+    keys = list(zip(silver["tag"].to_pylist(), silver["ts"].to_pylist()))
+    assert len(keys) == len(set(keys)) == 3 * len(TAGS) + 1
+    [conflict] = lake.read(SILVER_SENSOR_QUARANTINE).to_pylist()
+    assert conflict["rule"] == "conflict" and "was already published from mqtt:edge-t/cstr/reactor#1" in conflict["reason"]
+    [acct] = lake.read(FCT_STREAM_BATCHES).to_pylist()
+    assert acct["points_received"] == 2 * 3 * len(TAGS) + 2
+    assert acct["duplicates_removed"] == 3 * len(TAGS) and acct["silver_rows"] == 3 * len(TAGS) + 1
+
+
+def test_a_day_without_an_export_keeps_its_streamed_readings(tmp_path):
+    from etl.sensor import Batch, run_batch
+
+    lake = Lake(str(tmp_path / "lake"))
+    collector = _offline(lake)
+    _feed(collector, messages(range(30)))
+    collector.refresh_gold()
+    before = lake.read(SILVER_SENSOR_READINGS).num_rows
+    # the nightly run finds no export file for the day: it must not empty the streamed day
+    run_batch(lake, tmp_path / "landing", Batch("cstr", DAY), META)
+    assert lake.read(SILVER_SENSOR_READINGS).num_rows == before == 30 * len(TAGS)
+    assert lake.read(FCT_TAG_HOURLY, where={"plant_id": "cstr"}).num_rows == len(TAGS)
+    assert not Collector(lake)._historian_loaded("cstr", DAY)  # later points are still published
+    late = wire.encode_data(edge="edge-t", plant_id="cstr", unit="reactor", seq=999, sent_at_us=T0,
+                            points=[("CSTR.TI102", T0 + 40 * MINUTE, 61.0, 192)])
+    assert _feed(Collector(lake), [(wire.data_topic("nexus", "de_chempark", "cstr", "reactor"), late)])["silver_rows"] == 1

@@ -298,7 +298,7 @@ def test_a_killed_edge_resumes_its_sequence_and_clock_from_the_buffer(broker, tm
         assert stats["buffered"] == 0 and streams[reactor] >= killed_at + 10
         wait_for(lambda: all(len(sub.seqs()[s]) == n for s, n in streams.items()), what="every message")
         assert_complete(sub, stats, "edge-k")  # no seq skipped, none reused for other data
-        ts = {m.seq: m.points[0][1] for m in sub.data() if m.stream == reactor}
+        ts = {m.seq: m.points[0][1] for m in sub.data() if m.stream == f"edge-k.{stats['epoch']}/cstr/reactor"}
         steps = {ts[k + 1] - ts[k] for k in range(1, max(ts))}
         assert min(steps) > 0  # the restarted twin resumed after the last buffered sample
         assert wire.decode_state(retained(broker.port)["state"].payload)["status"] == "offline"

@@ -494,3 +494,26 @@ def test_a_rejected_or_unsent_write_is_not_in_flight_and_a_later_confirmed_write
     lake.append(FCT_SETPOINT_WRITES, pa.Table.from_pylist(rows, schema=FCT_SETPOINT_WRITES.schema), meta=meta)
     checks = wb.check(lake, wids[2], now=NOW + dt.timedelta(minutes=3))
     assert checks["no_write_in_flight"].passed, checks["no_write_in_flight"].detail
+
+
+def test_an_unanswered_revert_keeps_the_write_in_flight(lake, meta, broker, edge_factory):
+    """The plant did not follow, the revert went out and no ack came: the revert may still reach the plant."""
+    accepting = edge_factory()
+    first = _approved(lake, meta)
+    assert _publish(lake, meta, broker, first).state == "acknowledged"
+    accepting.close()
+    silent = edge_factory(status=None)
+    plant_state(lake, meta, sp_c=60.0, pv_c=57.0, last=NOW + dt.timedelta(minutes=39), minutes=30)
+    kw = dict(meta=meta, broker_host="127.0.0.1", broker_port=broker.port, timeout_s=1.0)
+    assert wb.confirm(lake, first, now=NOW + dt.timedelta(minutes=40), **kw) == "failed"
+    assert [w.write_id for _, w in silent.received] == [f"{first}.revert"]
+    assert "timeout: no acknowledgement within 1 s" in audit(lake, first)[-1]["reason"]
+    next_day = DAY + dt.timedelta(days=1)
+    recommendation(lake, meta, day=next_day, target_k=59.0 + ZERO_C)
+    [second] = wb.propose(lake, PLANT, next_day, meta=meta, now=NOW)
+    wb.approve(lake, second, operator="alice", meta=meta, now=NOW)
+    checks = wb.check(lake, second, now=NOW + dt.timedelta(minutes=40))
+    assert not checks["no_write_in_flight"].passed and first in checks["no_write_in_flight"].detail
+    # the revert's settle deadline: its failure (04:40 + the 1 s wait) + 6 min ramp + 30 min
+    later = NOW + dt.timedelta(minutes=77)
+    assert wb.check(lake, second, now=later)["no_write_in_flight"].passed

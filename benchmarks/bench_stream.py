@@ -194,13 +194,15 @@ def commit_latencies(lake: Path, after: dt.datetime) -> dict:
 
     path = Lake(str(lake)).path(SILVER_SENSOR_READINGS)
     table = DeltaTable(path)
-    history = {h["version"]: h["timestamp"] for h in table.history()}
+    # commits that wrote rows (a compaction rewrites old rows into new files: not a publication)
+    history = {h["version"]: h["timestamp"] for h in table.history() if h.get("operation") != "OPTIMIZE"}
+    versions = sorted(h["version"] for h in table.history())
     seen: set[str] = set()
     values = []
-    for version in sorted(history):
+    for version in versions:
         files = set(DeltaTable(path, version=version).file_uris())
         added, seen = files - seen, files
-        if not added:
+        if not added or version not in history:
             continue
         ts = ds.dataset(sorted(added), format="parquet").to_table(columns=["ts"])["ts"]
         us = ts.cast("int64").to_numpy()

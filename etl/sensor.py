@@ -402,7 +402,8 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: in
     # replace below. (A failed replace is retried by the DAG; the row is rewritten then.)
     lake.upsert(FCT_INGEST_BATCHES, pa.Table.from_pylist(audits, schema=FCT_INGEST_BATCHES.schema), meta=meta)
     # A day the export did not fill (no file, or no line) keeps the readings streamed for it.
-    kept = _streamed_silver(lake, batch, [day for day in batch.days if not per_day["bronze_rows"].get(day)])
+    kept = _streamed(lake, SILVER_SENSOR_READINGS, "reading_date", batch,
+                     [day for day in batch.days if not per_day["bronze_rows"].get(day)])
     with spill:
         writer = _IntervalWriter(lake, SILVER_SENSOR_READINGS, batch, meta, "reading_date")
         for part in _parts(silver_parts):
@@ -411,7 +412,7 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: in
             writer.write(kept)
         writer.close()
     # the day's quarantine is the export's plus the streamed points' (etl.stream), which the export does not replace
-    streamed = _streamed_quarantine(lake, batch)
+    streamed = _streamed(lake, SILVER_SENSOR_QUARANTINE, "period_date", batch, batch.days)
     if streamed.num_rows:
         quarantine = pa.concat_tables([quarantine, streamed])
     lake.replace_interval(SILVER_SENSOR_QUARANTINE, quarantine, start=batch.day, end=batch.stop, column="period_date",
@@ -431,23 +432,14 @@ def publish_silver(lake: Lake, batch: Batch, meta: CommitMeta, *, group_rows: in
     return {**figures, "quarantine_rules": rules, "expectations": evaluated}
 
 
-def _streamed_silver(lake: Lake, batch: Batch, days: list[dt.date]) -> pa.Table:
-    """Silver rows streamed over MQTT (``_source_file`` ``mqtt:...``; see etl.stream) on ``days``."""
-    if not days or not lake.exists(SILVER_SENSOR_READINGS):
-        return SILVER_SENSOR_READINGS.schema.empty_table()
-    dataset = lake.dataset(SILVER_SENSOR_READINGS, files=[("plant_id", "=", batch.plant_id),
-                                                          ("reading_date", "in", days)])
-    return dataset.to_table(filter=(pc.field("plant_id") == batch.plant_id) & pc.field("reading_date").isin(days)
-                            & pc.starts_with(pc.field("_source_file"), "mqtt:")).cast(SILVER_SENSOR_READINGS.schema)
-
-
-def _streamed_quarantine(lake: Lake, batch: Batch) -> pa.Table:
-    """The batch's quarantine rows of points that came over MQTT (``_source_file`` ``mqtt:...``; see etl.stream)."""
-    if not lake.exists(SILVER_SENSOR_QUARANTINE):
-        return SILVER_SENSOR_QUARANTINE.schema.empty_table()
-    dataset, rows = _batch_dataset(lake, SILVER_SENSOR_QUARANTINE, batch, "period_date", batch.day, batch.stop)
-    return dataset.to_table(filter=rows & pc.starts_with(pc.field("_source_file"), "mqtt:")).cast(
-        SILVER_SENSOR_QUARANTINE.schema)
+def _streamed(lake: Lake, spec: Any, column: str, batch: Batch, days: list[dt.date]) -> pa.Table:
+    """``spec``'s rows of the plant on ``days`` (by ``column``) that came over MQTT (``_source_file``
+    ``mqtt:...``; see etl.stream): what an export's replace of those days keeps."""
+    if not days or not lake.exists(spec):
+        return spec.schema.empty_table()
+    dataset = lake.dataset(spec, files=[("plant_id", "=", batch.plant_id), (column, "in", days)])
+    return dataset.to_table(filter=(pc.field("plant_id") == batch.plant_id) & pc.field(column).isin(days)
+                            & pc.starts_with(pc.field("_source_file"), "mqtt:")).cast(spec.schema)
 
 
 def _trim() -> None:

@@ -79,20 +79,11 @@ LATENCY_WINDOW = 1_000_000
 _TS = pa.timestamp("us", tz="UTC")
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1000
-
-
-def _us(value: dt.datetime) -> int:
-    return int(value.timestamp() * 1_000_000) if value.tzinfo else int(value.replace(tzinfo=dt.timezone.utc).timestamp() * 1e6)
+_us, _ts, _now_us = wire.to_us, wire.from_us, wire.now_us
 
 
 def _day_of(us: int) -> dt.date:
     return _EPOCH_DAY + dt.timedelta(days=us // _DAY_US)
-
-
-def _ts(us: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=us)
 
 
 # ------------------------------------------------------------------------------------- seq log
@@ -488,8 +479,8 @@ class Collector:
         for message in batch:
             key, rows = message_rows(message)
             day = (rows[0]["plant_id"], rows[0]["period_date"])
-            for r in rows:  # a message is stored in the partitions of its points' days
-                self._ensure_keys(r["plant_id"], r["period_date"])
+            for plant_day in {(r["plant_id"], r["period_date"]) for r in rows}:  # its points' partitions
+                self._ensure_keys(*plant_day)
             if rows[0]["_point"] == -1:  # an unreadable one on its day of receipt: a redelivery may cross midnight
                 self._ensure_keys(rows[0]["plant_id"], rows[0]["period_date"] - dt.timedelta(days=1))
             if key in self.seqlog or key in seen:
@@ -847,35 +838,30 @@ def reconcile(lake: Lake, plant_id: str, day: dt.date, meta: CommitMeta) -> dict
 
     plant = get_plant(plant_id)
     spans = {t.tag: (t.range_max - t.range_min, t.unit, t.canonical_unit, value_decimals(t)) for t in plant.TAGS}
-    start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
     stream = lake.dataset(BRONZE_STREAM_READINGS, files=[("plant_id", "=", plant_id), ("period_date", "=", day)]) \
         .to_table(columns=["tag", "timestamp", "value", "quality", "_parse_error", "_received_at", "_seq"],
                   filter=(pc.field("plant_id") == plant_id) & (pc.field("period_date") == pa.scalar(day)))
     silver = lake.dataset(SILVER_SENSOR_READINGS, files=[("plant_id", "=", plant_id), ("reading_date", "=", day)]) \
         .to_table(columns=["tag", "ts", "value", "unit", "_source_file"],
                   filter=(pc.field("plant_id") == plant_id) & (pc.field("reading_date") == pa.scalar(day)))
-    from etl.units import convert
+    from etl.sensor import _to_canonical
 
     # silver is in canonical units; compare in the engineering unit the stream carries
-    rows = []
     with scratch() as con:
         con.register("stream_raw", stream)
         con.register("silver_raw", silver)
-        tol = pa.table({"tag": list(spans), "tolerance": [0.5 * 10.0 ** -s[3] + 1e-9 * s[0] for s in spans.values()]})
+        tol = pa.table({"tag": list(spans), "tolerance": [0.5 * 10.0 ** -s[3] + 1e-9 * s[0] for s in spans.values()],
+                        "engineering_unit": [s[1] for s in spans.values()]})
         con.register("tol", tol)
         con.execute("""CREATE OR REPLACE TEMP TABLE st AS SELECT tag, timestamp AS ts, value FROM (
             SELECT *, row_number() OVER (PARTITION BY tag, timestamp ORDER BY _received_at DESC, _seq DESC) AS k
             FROM stream_raw WHERE _parse_error IS NULL) WHERE k = 1""")
-        hist = con.sql(f"SELECT tag, ts, value, unit FROM silver_raw WHERE _source_file NOT LIKE '{SOURCE_PREFIX}%'"
-                       ).to_arrow_table()
-        # back to engineering units, one conversion per tag
-        values = hist["value"].to_numpy(zero_copy_only=False).astype(float)
-        tags = hist["tag"].to_pylist()
-        for tag in set(tags):
-            if tag in spans and spans[tag][1] != spans[tag][2]:
-                idx = np.fromiter((i for i, t in enumerate(tags) if t == tag), int)
-                values[idx] = convert(values[idx], spans[tag][2], spans[tag][1])
-        con.register("hist", hist.set_column(hist.schema.get_field_index("value"), "value", pa.array(values)))
+        # back to engineering units: the silver conversion's runs of one tag, from canonical to engineering
+        hist = _to_canonical(con.sql(
+            "SELECT h.tag, h.ts, h.value, h.unit AS source_unit, coalesce(t.engineering_unit, h.unit) AS unit "
+            f"FROM silver_raw h LEFT JOIN tol t USING (tag) WHERE h._source_file NOT LIKE '{SOURCE_PREFIX}%' "
+            "ORDER BY h.tag, h.ts").to_arrow_table())
+        con.register("hist", hist.select(["tag", "ts", "value"]))
         rows = con.sql("""
             SELECT coalesce(s.tag, h.tag) AS tag,
                    count(s.ts) AS streamed, count(h.ts) AS historian,

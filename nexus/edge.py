@@ -69,8 +69,9 @@ import paho.mqtt.client as mqtt
 
 from nexus import wire
 from nexus.errors import ConfigError
+from nexus.settings import mqtt_broker
 
-__all__ = ["Edge", "Buffer", "MAX_IN_FLIGHT", "broker_address", "default_buffer_path", "main"]
+__all__ = ["Edge", "Buffer", "MAX_IN_FLIGHT", "default_buffer_path", "main"]
 
 log = logging.getLogger("nexus.edge")
 
@@ -82,8 +83,6 @@ MAX_SAMPLES_PER_TICK = 600
 TICK_S = 0.2
 #: Publication priorities in the buffer (lower goes first): acks before data.
 PRIORITY_ACK, PRIORITY_DATA = 0, 1
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_US = dt.timedelta(microseconds=1)
 _EDGE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")  # one level of a stream name edge/plant/unit
 
 
@@ -91,12 +90,7 @@ _EDGE_ID = re.compile(r"^[A-Za-z0-9_.-]+$")  # one level of a stream name edge/p
 STATUS_EVERY_S = 30.0
 
 
-def _us(t: dt.datetime) -> int:
-    return (t - _EPOCH) // _US
-
-
-def _wall_us() -> int:
-    return time.time_ns() // 1000
+_us, _wall_us = wire.to_us, wire.now_us
 
 
 # ------------------------------------------------------------------------------------------ buffer
@@ -388,8 +382,8 @@ class Edge:
                 raise ConfigError(f"start must be a tz-aware UTC datetime, found {start!r}")
             start = dt.datetime.now(dt.timezone.utc) if start is None else start.astimezone(dt.timezone.utc)
             later = [v for p, v in resumed.items() if p in plants]
-            if later and _EPOCH + (max(later) + 1) * _US > start:
-                start = _EPOCH + (max(later) + 1) * _US
+            if later and wire.from_us(max(later) + 1) > start:
+                start = wire.from_us(max(later) + 1)
                 log.info("buffer %s holds samples up to %s: resuming after them", buffer_path, start.isoformat())
             self.start = start
             self.links: list[_Link] = []
@@ -684,14 +678,6 @@ class Edge:
 # --------------------------------------------------------------------------------------------- CLI
 
 
-def broker_address(value: str | None = None) -> tuple[str, int]:
-    """``(host, port)`` from ``HOST:PORT`` or ``mqtt://host:port`` (default ``NEXUS_MQTT_URL``, else
-    ``127.0.0.1:1883``): :func:`nexus.settings.mqtt_broker`, the one broker setting of Nexus."""
-    from nexus.settings import mqtt_broker
-
-    return mqtt_broker(value)
-
-
 def default_buffer_path(edge_id: str) -> Path:
     """``<lake root>/_state/edge/<edge_id>.sqlite``: next to the lake of the environment (NEXUS_LAKE_ROOT)."""
     from nexus.settings import get_settings
@@ -737,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, help="stop after this many wall seconds (default: run until stopped)")
     args = ap.parse_args(argv)
     try:
-        host, port = broker_address(args.broker)
+        host, port = mqtt_broker(args.broker)
         edge = Edge(host, port, args.plant or ["cstr"], factor=args.factor, start=args.start,
                     sample_every=args.sample_every, buffer_path=args.buffer or default_buffer_path(args.edge_id),
                     edge_id=args.edge_id, seed=args.seed, historian_dir=_historian_dir(args.historian))

@@ -56,8 +56,10 @@ the target).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +75,24 @@ ACK_FILTER = f"{ROOT}/+/+/+/ack"
 ACK_STATUSES = ("accepted", "rejected", "done")
 
 Point = tuple[str, int, float | None, int]
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def to_us(t: dt.datetime) -> int:
+    """A tz-aware datetime as the contract's time: whole microseconds since 1970-01-01 UTC (exact)."""
+    return (t - EPOCH) // _MICROSECOND
+
+
+def from_us(us: int) -> dt.datetime:
+    """The contract's time as a UTC datetime."""
+    return EPOCH + dt.timedelta(microseconds=us)
+
+
+def now_us() -> int:
+    """Wall-clock time now in the contract's unit."""
+    return time.time_ns() // 1000
 
 
 class WireError(ValueError):

@@ -831,8 +831,7 @@ def _exchange(write: wire.Write, *, broker_host: str, broker_port: int, timeout_
     return "accepted", ack, waited, f"edge {ack.status} at {_iso(dt.datetime.fromtimestamp(ack.at_us / 1e6, dt.UTC))}"
 
 
-def _us(ts: dt.datetime) -> int:
-    return int(round(ts.timestamp() * 1e6))
+_us = wire.to_us
 
 
 def publish(lake: Lake, write_id: str, *, broker_host: str, broker_port: int, now: dt.datetime, meta: CommitMeta,

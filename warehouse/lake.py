@@ -230,9 +230,7 @@ class Lake:
             table = self._handle(spec)
             found = [f.name for f in table.schema().fields]
             if found != spec.column_names:
-                raise SchemaDrift(
-                    f"{spec.name} at {self.path(spec)} has columns {found}, the spec expects {spec.column_names}"
-                )
+                table = self._add_columns(spec, table, found, meta)
             if _constraint_names(table) != set(spec.constraints):
                 self._migrate_constraints(spec, table, meta)
                 table = self._handle(spec)
@@ -254,6 +252,27 @@ class Lake:
                 raise
             table = self._open(spec)  # another writer created it first
         self._ensure_constraints(spec, table, meta)
+        return self._handle(spec)
+
+    def _add_columns(self, spec: TableSpec, table: DeltaTable, found: list[str], meta: CommitMeta) -> DeltaTable:
+        """Evolve an existing table whose spec appends nullable columns (the one migration done in place).
+
+        Columns added at the end of a spec, nullable, are added to the table (``ALTER TABLE ... ADD
+        COLUMNS``; existing rows read them as null). Any other difference -- a column dropped, renamed,
+        reordered, retyped, or a new non-nullable one -- raises :class:`SchemaDrift`.
+        """
+        new = spec.column_names[len(found):]
+        fields = {f.name: f for f in spec.schema}
+        if spec.column_names[:len(found)] != found or not new or not all(fields[c].nullable for c in new):
+            raise SchemaDrift(
+                f"{spec.name} at {self.path(spec)} has columns {found}, the spec expects {spec.column_names} "
+                "(only nullable columns appended at the end are added in place)"
+            )
+        from deltalake.schema import Field as DeltaField
+
+        added = [DeltaField.from_arrow(fields[c].remove_metadata()) for c in new]
+        table.alter.add_columns(added, commit_properties=meta.properties("add columns"))
+        log.info("%s: added columns %s", spec.name, new)
         return self._handle(spec)
 
     def _migrate_constraints(self, spec: TableSpec, table: DeltaTable, meta: CommitMeta) -> None:

@@ -116,6 +116,23 @@ def test_existing_table_with_other_columns_is_drift(lake, meta):
         lake.ensure(other, meta)
 
 
+def test_nullable_columns_appended_to_a_spec_are_added_in_place(lake, meta):
+    """A release that appends a nullable column to a table's spec keeps working on an existing lake:
+    the column is added (old rows read null); anything else stays SchemaDrift."""
+    lake.append(SPEC, rows(("a", t(1), 1.0)), meta=meta)
+    wider = TableSpec(name=SPEC.name, description="x", partition_by=SPEC.partition_by, primary_key=SPEC.primary_key,
+                      constraints=SPEC.constraints, interval_column="ts",
+                      columns=(*SPEC.columns, Column("note", pa.string(), "added later")))
+    lake.append(wider, rows(("a", t(2), 2.0)).append_column("note", pa.array(["new"])), meta=meta)
+    got = lake.read(wider).sort_by("ts").to_pylist()
+    assert [(r["value"], r["note"]) for r in got] == [(1.0, None), (2.0, "new")]
+    assert "add columns" in str(lake.history(wider, limit=3))
+    required = TableSpec(name=SPEC.name, description="x", columns=(*wider.columns,
+                                                                     Column("must", pa.int64(), "x", nullable=False)))
+    with pytest.raises(SchemaDrift, match="only nullable columns appended"):
+        lake.ensure(required, meta)
+
+
 def test_editing_a_column_description_does_not_break_writes(lake, meta):
     """Descriptions are documentation: a new wording in the registry must not make delta-rs refuse
     writes to a table created with the old one (SchemaMismatchError on merging field metadata)."""

@@ -1147,6 +1147,9 @@ FCT_SETPOINT_RECOMMENDATIONS = _add(TableSpec(
         Column("termination", pa.string(), "solver termination", nullable=False),
         Column("solve_seconds", pa.float64(), "wall time of all stages", unit="s", nullable=False),
         *_COMPUTED,
+        Column("decision_policy", pa.string(), "how the point was picked from the Pareto front "
+               "(optimization.policy; null: rows written before policies existed, maximum profit)"),
+        Column("policy_note", pa.string(), "what the policy did: the cap or price it applied, a fallback and why"),
     ),
     primary_key=("scenario_id", "plant_id", "recommendation_date", "setpoint"),
     interval_column="recommendation_date",
@@ -1172,6 +1175,157 @@ FCT_PARETO_FRONT = _add(TableSpec(
     ),
     primary_key=("scenario_id", "plant_id", "recommendation_date", "point"),
     interval_column="recommendation_date",
+))
+
+# ------------------------------------------------------------------------- proving the benefits
+# DESIGN.md "Proving the benefits": KPIs per instance and day measured from the historian, and
+# counterfactual replays of the calibrated twin under decision policies (optimization.benefits).
+FCT_KPIS_DAILY = _add(TableSpec(
+    name="gold.fct_kpis_daily",
+    description="Key performance indicators per plant instance and UTC day, measured: product, operating profit "
+    "(metered activity x the prices in force, carbon cost on Scope 1), net purchased energy and specific energy, "
+    "waste (defined per plant type, see waste_definition), CO2e (Scope 1 + location-based Scope 2, and with Scope 3) "
+    "and its intensity, fresh water. Amounts integrate gold hourly tag means (optimization.benefits.KPI_BASES).",
+    columns=(
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant instance", nullable=False),
+        Column("kpi_date", pa.date32(), "UTC day", nullable=False),
+        Column("product", pa.string(), "main product", nullable=False),
+        Column("product_unit", pa.string(), "unit of product_amount and the per-unit KPIs (t, or kmol for the CSTR)",
+               nullable=False),
+        Column("product_amount", pa.float64(), "product made over the day, in product_unit", nullable=False),
+        Column("hours_measured", pa.int32(), "hours of the day with a measured product rate", nullable=False),
+        Column("revenue_usd", pa.float64(), "products and exported electricity at market prices", unit="USD"),
+        Column("purchases_usd", pa.float64(), "feedstocks, chemicals, fuel and electricity bought", unit="USD"),
+        Column("energy_cost_usd", pa.float64(), "fuel and electricity bought, less electricity sold", unit="USD"),
+        Column("carbon_cost_usd", pa.float64(), "Scope 1 CO2e x the carbon price net of free allocation", unit="USD"),
+        Column("operating_profit_usd", pa.float64(), "revenue - purchases - carbon cost", unit="USD"),
+        Column("energy_gj", pa.float64(), "net purchased final energy: fuel + electricity and steam imported - "
+               "electricity exported", unit="GJ", nullable=False),
+        Column("specific_energy_gj_per_unit", pa.float64(), "energy_gj per product_unit", unit="GJ/product_unit"),
+        Column("waste_t", pa.float64(), "waste over the day (waste_definition)", unit="t", nullable=False),
+        Column("waste_t_per_unit", pa.float64(), "waste_t per product_unit", unit="t/product_unit"),
+        Column("waste_definition", pa.string(), "what counts as waste for this plant type", nullable=False),
+        Column("co2e_s12_t", pa.float64(), "Scope 1 + Scope 2 (location-based)", unit="t"),
+        Column("co2e_total_t", pa.float64(), "Scopes 1 + 2 (location-based) + 3", unit="t"),
+        Column("intensity_s12_t_per_unit", pa.float64(), "co2e_s12_t per product_unit", unit="t/product_unit"),
+        Column("intensity_total_t_per_unit", pa.float64(), "co2e_total_t per product_unit", unit="t/product_unit"),
+        Column("water_m3", pa.float64(), "fresh water taken in", unit="m**3", nullable=False),
+        Column("water_m3_per_unit", pa.float64(), "water_m3 per product_unit", unit="m**3/product_unit"),
+        Column("prices_json", pa.string(), "JSON: item -> price used and its source", nullable=False),
+        *_COMPUTED,
+    ),
+    primary_key=("scenario_id", "plant_id", "kpi_date"),
+    constraints={"kpi_amounts_not_negative": "product_amount >= 0 AND energy_gj >= -1e12 AND waste_t >= 0 "
+                                             "AND water_m3 >= 0",
+                 "kpi_hours_range": "hours_measured >= 0 AND hours_measured <= 24"},
+    interval_column="kpi_date",
+))
+
+FCT_BENEFITS_DAILY = _add(TableSpec(
+    name="gold.fct_benefits_daily",
+    description="Counterfactual closed-loop replay of a past day with the calibrated twin, per plant instance, "
+    "scenario and decision policy: 'baseline' re-simulates the operation that was recorded (and says how well it "
+    "reproduces the historian), each policy applies the setpoints it picks through the write-back envelope's steps "
+    "and ramps in the hours without an open event. KPIs and deltas against the baseline, with one-sigma "
+    "uncertainties propagated from the calibration's standard errors.",
+    columns=(
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant instance", nullable=False),
+        Column("benefit_date", pa.date32(), "UTC day replayed", nullable=False),
+        Column("policy", pa.string(), "baseline | max_profit | max_profit_no_co2e_increase | internal_carbon_price "
+               "| min_co2e_profit_floor | co2e_budget", nullable=False),
+        Column("policy_params_json", pa.string(), "JSON: the policy's parameters and what it did", nullable=False),
+        Column("hours_replayed", pa.int32(), "hours the twin could be evaluated at the recorded operation",
+               nullable=False),
+        Column("hours_applied", pa.int32(), "hours the policy's setpoints were in force (no open event)",
+               nullable=False),
+        Column("product_unit", pa.string(), "unit of product_amount (t, or kmol for the CSTR)", nullable=False),
+        Column("product_amount", pa.float64(), "product made", nullable=False),
+        Column("profit_usd", pa.float64(), "operating profit (the optimizer's definition)", unit="USD",
+               nullable=False),
+        Column("energy_gj", pa.float64(), "net purchased final energy", unit="GJ", nullable=False),
+        Column("energy_cost_usd", pa.float64(), "cost of that energy at the day's prices", unit="USD",
+               nullable=False),
+        Column("waste_t", pa.float64(), "waste (the plant type's definition, as in gold.fct_kpis_daily)", unit="t",
+               nullable=False),
+        Column("co2e_t", pa.float64(), "Scope 1 + location-based Scope 2", unit="t", nullable=False),
+        Column("specific_energy_gj_per_unit", pa.float64(), "energy_gj / product_amount", unit="GJ/product_unit"),
+        Column("energy_cost_usd_per_unit", pa.float64(), "energy_cost_usd / product_amount",
+               unit="USD/product_unit"),
+        Column("waste_t_per_unit", pa.float64(), "waste_t / product_amount", unit="t/product_unit"),
+        Column("co2e_t_per_unit", pa.float64(), "co2e_t / product_amount", unit="t/product_unit"),
+        Column("delta_profit_pct", pa.float64(), "against the baseline (0 for the baseline)", unit="percent"),
+        Column("delta_profit_pct_sd", pa.float64(), "one sigma of delta_profit_pct", unit="percent"),
+        Column("delta_specific_energy_pct", pa.float64(), "against the baseline", unit="percent"),
+        Column("delta_specific_energy_pct_sd", pa.float64(), "one sigma", unit="percent"),
+        Column("delta_energy_cost_per_unit_pct", pa.float64(), "against the baseline", unit="percent"),
+        Column("delta_energy_cost_per_unit_pct_sd", pa.float64(), "one sigma", unit="percent"),
+        Column("delta_waste_per_unit_pct", pa.float64(), "against the baseline", unit="percent"),
+        Column("delta_waste_per_unit_pct_sd", pa.float64(), "one sigma", unit="percent"),
+        Column("delta_co2e_pct", pa.float64(), "against the baseline", unit="percent"),
+        Column("delta_co2e_pct_sd", pa.float64(), "one sigma", unit="percent"),
+        Column("delta_co2e_per_unit_pct", pa.float64(), "against the baseline", unit="percent"),
+        Column("delta_co2e_per_unit_pct_sd", pa.float64(), "one sigma", unit="percent"),
+        Column("reproduction_tag", pa.string(), "baseline: historian tag the replay is checked against"),
+        Column("reproduction_bias_pct", pa.float64(), "baseline: replayed - measured day mean of that tag, % of "
+               "measured", unit="percent"),
+        Column("reproduction_z", pa.float64(), "baseline: RMS of the hourly residuals over the tag's hourly noise "
+               "(within-hour spread / 4); about 1 means within the noise", unit="1"),
+        Column("reproduces", pa.bool_(), "baseline: |bias| within the calibration's validation band and z <= 3"),
+        Column("setpoints_json", pa.string(), "JSON: setpoint -> mean value applied over the replayed hours",
+               nullable=False),
+        Column("model_version", pa.string(), "calibrated parameter set", nullable=False),
+        *_COMPUTED,
+    ),
+    primary_key=("scenario_id", "plant_id", "benefit_date", "policy"),
+    constraints={"benefit_hours_range": "hours_applied >= 0 AND hours_applied <= hours_replayed "
+                                        "AND hours_replayed <= 24"},
+    interval_column="benefit_date",
+))
+
+DIM_BENEFIT_TARGETS = _add(TableSpec(
+    name="gold.dim_benefit_targets",
+    description="The benefits the origin documents promise per plant type: KPI, target change (a range where the "
+    "document gives one) and where it comes from. Plant types without a promised figure have no rows.",
+    columns=(
+        Column("plant_type", pa.string(), "plant type", nullable=False),
+        Column("kpi", pa.string(), "profit | specific_energy | energy_cost_per_unit | waste_per_unit | co2e_per_unit",
+               nullable=False),
+        Column("target_pct", pa.float64(), "promised change, the less ambitious end of a range", unit="percent",
+               nullable=False),
+        Column("target_stretch_pct", pa.float64(), "the ambitious end of a range (= target_pct when one figure)",
+               unit="percent", nullable=False),
+        Column("source", pa.string(), "document and wording of the promise", nullable=False),
+    ),
+    primary_key=("plant_type", "kpi"),
+))
+
+FCT_SENSITIVITY_INDICES = _add(TableSpec(
+    name="gold.fct_sensitivity_indices",
+    description="Sobol' first- and total-order indices of the plant's profit and CO2e at the day's operating point "
+    "with respect to the calibrated parameters' uncertainty (models.sensitivity), with bootstrap 95 % intervals.",
+    columns=(
+        _SCENARIO,
+        Column("plant_id", pa.string(), "plant instance", nullable=False),
+        Column("analysis_date", pa.date32(), "day whose conditions and calibration were used", nullable=False),
+        Column("output", pa.string(), "profit_usd_h | co2e_kg_h", nullable=False),
+        Column("parameter", pa.string(), "calibrated parameter", nullable=False),
+        Column("first_order", pa.float64(), "S1: share of the output variance the parameter explains alone",
+               unit="1", nullable=False),
+        Column("first_order_low", pa.float64(), "95 % interval, low", unit="1"),
+        Column("first_order_high", pa.float64(), "95 % interval, high", unit="1"),
+        Column("total_order", pa.float64(), "ST: share including all interactions", unit="1", nullable=False),
+        Column("total_order_low", pa.float64(), "95 % interval, low", unit="1"),
+        Column("total_order_high", pa.float64(), "95 % interval, high", unit="1"),
+        Column("output_mean", pa.float64(), "mean of the output over the sample", nullable=False),
+        Column("output_sd", pa.float64(), "standard deviation of the output over the sample", nullable=False),
+        Column("n_samples", pa.int64(), "model evaluations", nullable=False),
+        Column("model_version", pa.string(), "calibrated parameter set", nullable=False),
+        *_COMPUTED,
+    ),
+    primary_key=("scenario_id", "plant_id", "analysis_date", "output", "parameter"),
+    interval_column="analysis_date",
 ))
 
 # ------------------------------------------------------------------------------ data quality

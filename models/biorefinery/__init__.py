@@ -94,7 +94,8 @@ binding). This module re-exports the API.
 from __future__ import annotations
 
 from models.base import forward_to
-from models.biorefinery import physics, scenarios, simulator, tags
+from models.biorefinery import fermentation, physics, scenarios, simulator, tags
+from models.biorefinery.fermentation import FermentationParams
 from models.biorefinery.tags import (
     ACTIVITY,
     INFO,
@@ -150,6 +151,7 @@ __all__ = [
     "PLANT_ID",
     "TAGS",
     "BiorefineryParams",
+    "FermentationParams",
     "acid_ph",
     "back_end",
     "beer_column_duty_kw",
@@ -159,6 +161,7 @@ __all__ = [
     "distillation",
     "enzymatic_conversion",
     "feed_composition",
+    "fermentation",
     "fouling_ratio",
     "front_end",
     "kremser_unstripped",

@@ -33,6 +33,7 @@ from optimization.plants import (
     Solution,
     plant_optimizer,
 )
+from optimization.policy import DecisionPolicy, choose
 from warehouse.lake import CommitMeta, Lake
 from warehouse.tables import (
     FCT_MODEL_PARAMETERS,
@@ -298,9 +299,16 @@ def pareto_front(plant_id: str, conditions: OperatingConditions, n_points: int =
 
 
 def optimize_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[str] | None = None,
-                 scenario: Scenario | None = None, pareto_points: int = 7) -> dict[str, Any]:
-    """Recommendations and Pareto fronts of ``day`` for each plant, into gold (keyed by scenario)."""
+                 scenario: Scenario | None = None, pareto_points: int = 7,
+                 policy: DecisionPolicy | None = None) -> dict[str, Any]:
+    """Recommendations and Pareto fronts of ``day`` for each plant, into gold (keyed by scenario).
+
+    The recommended point is the one ``policy`` picks from the front (:mod:`optimization.policy`;
+    default: the maximum profit that does not raise CO2e above the current point); the front itself
+    always spans the minimum-CO2e and maximum-profit ends.
+    """
     scenario = scenario or Scenario()
+    policy = policy or DecisionPolicy()
     rules_frame = _rules_frame(lake)
     now = pd.Timestamp.now(tz="UTC")
     stamp = {"scenario_id": scenario.scenario_id, "recommendation_date": day, "run_id": meta.run_id, "computed_at": now}
@@ -310,7 +318,8 @@ def optimize_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence
         module = plant_optimizer(plant_id)
         t0 = time.perf_counter()
         cond, provenance = conditions_for(lake, plant_id, day, scenario, rules_frame)
-        best = module.optimize(cond)
+        choice = choose(policy, cond, optimize=module.optimize)
+        best = choice.solution
         for name, value in best.setpoints.items():
             sp = module.SETPOINTS.get(name)
             recs.append({**stamp, "plant_id": plant_id, "setpoint": name, "unit": sp.unit if sp else _unit_from_name(name),
@@ -325,8 +334,10 @@ def optimize_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence
                          "carbon_price_usd_t": cond.carbon_price_usd_t,
                          "grid_kg_co2e_per_kwh": cond.grid_kg_co2e_per_kwh, "limits_json": json.dumps(cond.limits),
                          "active_constraints": ",".join(best.active_constraints), "termination": best.termination,
-                         "solve_seconds": best.solve_seconds})
-        front = pareto_front(plant_id, cond, pareto_points, best) if pareto_points >= 2 else [best]
+                         "solve_seconds": best.solve_seconds, "decision_policy": policy.kind,
+                         "policy_note": choice.note})
+        front = (pareto_front(plant_id, cond, pareto_points, choice.max_profit) if pareto_points >= 2
+                 else [choice.max_profit])
         for i, s in enumerate(front):
             kind = "min_co2e" if i == 0 else "max_profit" if i == len(front) - 1 else "epsilon"
             fronts.append({**{k: v for k, v in stamp.items()}, "plant_id": plant_id, "point": i, "kind": kind,
@@ -339,7 +350,8 @@ def optimize_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence
                          "delta_co2e_kg_h": round(best.co2e_kg_h - best.current_co2e_kg_h, 3),
                          "setpoints": {k: round(v, 4) for k, v in best.setpoints.items()},
                          "pareto_points": len(front), "seconds": round(time.perf_counter() - t0, 2),
-                         "model_version": best.model_version}
+                         "model_version": best.model_version, "decision_policy": policy.kind,
+                         "policy_note": choice.note}
         where = {"scenario_id": scenario.scenario_id, "plant_id": plant_id}
         end = day + dt.timedelta(days=1)
         lake.replace_interval(FCT_SETPOINT_RECOMMENDATIONS,

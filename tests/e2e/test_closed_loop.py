@@ -25,6 +25,7 @@ from etl.stream import Collector, CollectorConfig
 from nexus.edge import Edge
 from optimization import writeback
 from optimization.pipeline import conditions_for, optimize_day
+from optimization.policy import DecisionPolicy
 from tests.conftest import GOLD_DAYS
 from tests.mqtt import Broker
 from warehouse.lake import CommitMeta
@@ -90,7 +91,10 @@ def test_a_recommendation_approved_and_written_moves_the_plant_as_predicted(copy
             wait_for(lambda: edge.twin_now() > START + dt.timedelta(hours=2, minutes=5), 60, "two twin hours")
             before = wait_for(lambda: hour_means(lake, START + dt.timedelta(hours=1)), 30, "the first hours in gold")
 
-            optimize_day(lake, DAY, meta=META, plants=["cstr"], pareto_points=2)
+            # maximum profit: the default policy (no CO2e increase) keeps this CSTR where it is, since
+            # every point meeting its conversion spec draws more chiller power
+            optimize_day(lake, DAY, meta=META, plants=["cstr"], pareto_points=2,
+                         policy=DecisionPolicy("max_profit"))
             rec = {r["setpoint"]: r for r in lake.read(FCT_SETPOINT_RECOMMENDATIONS, where={"plant_id": "cstr"})
                    .to_pylist() if r["recommendation_date"] == DAY}["tc102_setpoint_k"]
             # the optimizer's current point is the steady state at the day's mean jacket temperature so far

@@ -82,6 +82,9 @@ def test_recommendations_beat_the_current_point_and_record_what_they_used(optimi
     rec = lake.read(FCT_SETPOINT_RECOMMENDATIONS).to_pandas()
     assert set(rec["plant_id"]) == set(PLANTS) and (rec["termination"] == "optimal").all()
     assert (rec["expected_profit_usd_h"] >= rec["current_profit_usd_h"] - 1e-6).all()
+    # the default decision policy never raises CO2e above the current point, and says what it did
+    assert (rec["decision_policy"] == "max_profit_no_co2e_increase").all() and rec["policy_note"].str.len().gt(0).all()
+    assert (rec["expected_co2e_kg_h"] <= rec["current_co2e_kg_h"] * (1 + 1e-6) + 1e-9).all()
     assert (rec["recommended_value"] >= rec["lower_bound"] - 1e-6).all()
     assert (rec["recommended_value"] <= rec["upper_bound"] + 1e-6).all()
     ecr = rec[rec["plant_id"] == "co2_electrolyzer"].iloc[0]

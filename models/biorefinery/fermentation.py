@@ -574,8 +574,8 @@ def integrated_batch_monod_time(params: FermentationParams, x0: float, s0: float
 
 def max_specific_uptake_g_g_h(params: FermentationParams) -> float:
     """Specific substrate uptake at S >> Ks and P = 0 (g/(g h)), the ``q`` of the twin's ``theta = tau q X``."""
-    mu, _, qs = specific_rates(0.0, 1e12, 0.0, FermentationParams(**{**_asdict(params), "ki_g_l": math.inf}))
-    return float(qs)
+    p = params
+    return p.mu_max_h / p.yxs_g_g + (p.alpha_g_g * p.mu_max_h + p.beta_g_g_h) / p.yps_g_g + p.ms_g_g_h
 
 
 def folded_uptake_g_l_h(params: FermentationParams, x_g_l: float) -> float:
@@ -586,10 +586,6 @@ def folded_uptake_g_l_h(params: FermentationParams, x_g_l: float) -> float:
 def implied_biomass_g_l(params: FermentationParams, theta_g_l: float, tau_h: float) -> float:
     """Active biomass (g/L) that makes this model's uptake equal the twin's ``theta`` at residence time ``tau_h``."""
     return float(theta_g_l) / (float(tau_h) * max_specific_uptake_g_g_h(params))
-
-
-def _asdict(params: FermentationParams) -> dict[str, float]:
-    return {f.name: getattr(params, f.name) for f in fields(params)}
 
 
 def twin_params(bio_params: Any = None, sugar: Literal["glucose", "pentose"] = "glucose",

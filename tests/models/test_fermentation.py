@@ -232,3 +232,12 @@ def test_twin_steady_state_satisfies_this_models_substrate_balance():
     np.testing.assert_allclose(k["tau_h"] * qp * x_implied, p, rtol=1e-9)
     # The twin's overall yields: 0.5114 * 0.95/0.98 ethanol and 0.02/0.98 cells per g glucose consumed.
     assert qp / qs == pytest.approx(np.full(3, ETHANOL_YIELD_THEORETICAL_G_G * 0.95 / 0.98), rel=1e-12)
+
+
+def test_module_docstring_example_runs():
+    import doctest
+
+    from models.biorefinery import fermentation
+
+    result = doctest.testmod(fermentation, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 5 and result.failed == 0

@@ -11,9 +11,15 @@ point → set up the optimisation → solve → report): maximum operating profi
 within safety limits, product specs, equipment capacities and emission limits. A non-optimal or
 infeasible solve fails the task with the solver's message.
 
+The recommended point is picked from the profit vs CO2e front by the `decision_policy` param. The
+default, `max_profit_no_co2e_increase`, earns the most without raising CO2e above the current
+operating point (it keeps the current setpoints when every feasible point emits more). Others:
+`max_profit`, `internal_carbon_price` (with `internal_carbon_price_usd_t`), `min_co2e_profit_floor`
+(with `profit_floor_usd_h`, empty = the current profit) and `co2e_budget` (with `co2e_budget_t_d`).
+
 Writes `gold.fct_setpoint_recommendations` (recommended vs current setpoints, expected profit and
-CO2e against the current point, model version, prices used) and `gold.fct_pareto_front`
-(epsilon-constraint front of profit vs CO2e, `pareto_points` points per plant).
+CO2e against the current point, model version, prices used, the policy and what it did) and
+`gold.fct_pareto_front` (epsilon-constraint front of profit vs CO2e, `pareto_points` points per plant).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from nexus.assets import (
     GOLD_PRICES_DAILY,
     GOLD_SETPOINT_RECOMMENDATIONS,
 )
-from nexus.dag_support import lake_and_meta, plant_days
+from nexus.dag_support import lake_and_meta, plant_days, policy_params
 
 from models.fleet import instance_ids  # the fleet file; plant modules load lazily
 
@@ -52,6 +58,7 @@ PLANTS = instance_ids(capability="optimization")  # plant instances of the fleet
                                                  "complete day in gold"),
         "pareto_points": Param(7, type="integer", minimum=0, maximum=25,
                                description="points on the profit vs CO2e front (0 = optimum only)"),
+        **policy_params(),
     },
     doc_md=__doc__,
 )
@@ -65,11 +72,13 @@ def optimize_setpoints():
           map_index_template="{{ task.op_kwargs['job']['plant_id'] }}")
     def optimize_plant(job: dict) -> dict:
         from optimization.pipeline import optimize_day
+        from optimization.policy import DecisionPolicy
         from nexus.lineage import announce
 
         lake, meta, ctx = lake_and_meta("optimization", "optimize_plant")
         out = optimize_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=[job["plant_id"]],
-                           pareto_points=ctx["params"]["pareto_points"])
+                           pareto_points=ctx["params"]["pareto_points"],
+                           policy=DecisionPolicy.from_params(ctx["params"]))
         return announce([GOLD_SETPOINT_RECOMMENDATIONS, GOLD_PARETO_FRONT], lake, meta, out)
 
     optimize_plant.expand(job=select_plants())

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -154,8 +155,8 @@ class CalibrationResult:
         The engine's result of the final (second-stage) fit.
     parameters : DataFrame
         One row per parameter: ``parameter, unit, estimate, std_error, ci95_low, ci95_high,
-        design_value, band_low, band_high, drift_pct`` (estimate vs design, %) and
-        ``out_of_band`` (bool).
+        design_value, band_low, band_high, drift_pct`` (estimate vs design, %),
+        ``out_of_band`` (bool) and ``correlation_json`` (JSON: other parameter -> correlation).
     fit_hours, validation_hours : int
         Hours fitted and held out.
     validation_mape_pct, fit_mape_pct : dict
@@ -894,8 +895,18 @@ def _parameter_table(cal: PlantCalibration, est: estimation.Estimate) -> pd.Data
             "band_high": float(band_high),
             "drift_pct": 100.0 * (value - design) / design,
             "out_of_band": bool(value < band_low or value > band_high),
+            "correlation_json": _correlations(est, p.name),
         })
     return pd.DataFrame(rows)
+
+
+def _correlations(est: estimation.Estimate, name: str) -> str | None:
+    """JSON of ``name``'s correlation with each other estimated parameter (None if fitted alone)."""
+    corr = est.correlation
+    if corr is None or name not in corr.index or len(corr.index) < 2:
+        return None
+    return json.dumps({q: round(float(corr.loc[name, q]), 6) for q in corr.columns
+                       if q != name and np.isfinite(corr.loc[name, q])})
 
 
 def _message(plant_id, cal, est, table, fit_frame, val_frame, fit_mape, val_mape, n_in, n_incomplete, n_invalid,

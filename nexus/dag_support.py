@@ -54,3 +54,29 @@ def plant_days(lake: Any, plants: Sequence[str], day: str | None) -> list[dict[s
             continue
         todo.append({"plant_id": plant_id, "day": when.isoformat()})
     return todo
+
+
+#: The decision policies (optimization.policy.POLICIES; repeated here so DAG files parse without it).
+POLICY_KINDS: tuple[str, ...] = ("max_profit_no_co2e_increase", "max_profit", "internal_carbon_price",
+                                 "min_co2e_profit_floor", "co2e_budget")
+
+
+def policy_params() -> dict[str, Any]:
+    """DAG params choosing how the recommended point is picked from the Pareto front."""
+    from airflow.sdk import Param
+
+    return {
+        "decision_policy": Param(
+            POLICY_KINDS[0], type="string", enum=list(POLICY_KINDS),
+            description="how the recommended point is picked from the profit vs CO2e front: max_profit_no_co2e_increase "
+                        "(default: the most profit without raising CO2e above the current point), max_profit, "
+                        "internal_carbon_price (profit - price x CO2e), min_co2e_profit_floor (least CO2e earning at "
+                        "least the current profit), co2e_budget (most profit within a daily CO2e budget)"),
+        "internal_carbon_price_usd_t": Param(None, type=["null", "number"], minimum=0,
+                                             description="internal_carbon_price: USD per t CO2e (Scope 1 + 2)"),
+        "profit_floor_usd_h": Param(None, type=["null", "number"],
+                                    description="min_co2e_profit_floor: floor in USD/h; empty = the current point's "
+                                                "profit"),
+        "co2e_budget_t_d": Param(None, type=["null", "number"], minimum=0,
+                                 description="co2e_budget: t CO2e per day (Scope 1 + location-based Scope 2)"),
+    }

@@ -1108,6 +1108,8 @@ FCT_MODEL_PARAMETERS = _add(TableSpec(
         Column("window_end", UTC_TS, "end of the fit window (exclusive)", nullable=False),
         Column("validation_mape_pct", pa.float64(), "worst validation MAPE of the plant's key outputs", unit="percent"),
         *_COMPUTED,
+        Column("correlation_json", pa.string(), "JSON: other estimated parameter -> correlation with this one (the "
+               "fit's linearised covariance is std_error x correlation x std_error); null when fitted alone"),
     ),
     primary_key=("scenario_id", "plant_id", "fit_date", "parameter"),
     interval_column="fit_date",

@@ -20,6 +20,8 @@ absolute tolerance where the standard error is known to understate the error:
 
 from __future__ import annotations
 
+import json
+
 import dataclasses
 import datetime as dt
 import functools
@@ -43,7 +45,7 @@ UTC = dt.UTC
 START = dt.datetime(2024, 3, 1, tzinfo=UTC)
 DAYS = 3
 TABLE_COLUMNS = ["parameter", "unit", "estimate", "std_error", "ci95_low", "ci95_high", "design_value",
-                 "band_low", "band_high", "drift_pct", "out_of_band"]
+                 "band_low", "band_high", "drift_pct", "out_of_band", "correlation_json"]
 #: Absolute tolerances where 3 standard errors understate the error (see the module docstring).
 ABS_TOL = {"eh_glucose_yield": 0.01, "ce_ref": 0.001}
 
@@ -128,6 +130,13 @@ def test_design_values_recovered_and_validated(plant_id):
     assert list(result.parameters.columns) == TABLE_COLUMNS
     assert list(result.parameters["parameter"]) == [p.name for p in cal.parameters]
     assert not result.parameters["out_of_band"].any(), result.message
+    # the correlations the benefits' uncertainty uses: the fit's own, symmetric, within [-1, 1]
+    corr = {r.parameter: json.loads(r.correlation_json) for r in result.parameters.itertuples() if r.correlation_json}
+    for p, row in corr.items():
+        for q, r in row.items():
+            assert -1 - 1e-9 <= r <= 1 + 1e-9
+            assert r == pytest.approx(result.estimate.correlation.loc[p, q], abs=1e-6)
+            assert corr.get(q, {}).get(p, r) == pytest.approx(r, abs=1e-6)
     assert_recovered(result, {p.name: cal.design[p.name] for p in cal.parameters
                               if np.isfinite(result.parameters.set_index("parameter").loc[p.name, "std_error"])})
     assert_validated(result)

@@ -129,7 +129,7 @@ def test_calibrated_parameters_are_used(copy_lake):
            "parameter": "UA", "unit": "J/(min*K)", "estimate": 4.0e4, "std_error": 500.0, "ci95_low": 3.9e4,
            "ci95_high": 4.1e4, "design_value": 5.0e4, "band_low": 4.25e4, "band_high": 5.5e4, "drift_pct": -20.0,
            "out_of_band": True, "window_start": pd.Timestamp("2026-02-23", tz="UTC"),
-           "window_end": pd.Timestamp("2026-03-02", tz="UTC"), "validation_mape_pct": 1.0, "run_id": "x",
+           "window_end": pd.Timestamp("2026-03-02", tz="UTC"), "validation_mape_pct": 1.0, "correlation_json": None, "run_id": "x",
            "computed_at": pd.Timestamp.now(tz="UTC")}
     copy_lake.upsert(FCT_MODEL_PARAMETERS, pd.DataFrame([row]), meta=META)
     cond, _ = conditions_for(copy_lake, "cstr", DAY)

@@ -82,3 +82,10 @@ def test_policy_params_are_validated():
     p = DecisionPolicy.from_params({"decision_policy": "co2e_budget", "co2e_budget_t_d": 12, "internal_carbon_price_usd_t": 9})
     assert p.as_params() == {"decision_policy": "co2e_budget", "co2e_budget_t_d": 12.0}
     assert DecisionPolicy.from_params({}).kind == DEFAULT_POLICY
+
+
+def test_the_dag_param_lists_every_policy_with_the_default_first():
+    from nexus.dag_support import POLICY_KINDS
+    from optimization.policy import POLICIES
+
+    assert set(POLICY_KINDS) == set(POLICIES) and POLICY_KINDS[0] == DEFAULT_POLICY

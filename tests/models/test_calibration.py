@@ -131,7 +131,7 @@ def test_design_values_recovered_and_validated(plant_id):
     assert list(result.parameters["parameter"]) == [p.name for p in cal.parameters]
     assert not result.parameters["out_of_band"].any(), result.message
     # the correlations the benefits' uncertainty uses: the fit's own, symmetric, within [-1, 1]
-    corr = {r.parameter: json.loads(r.correlation_json) for r in result.parameters.itertuples() if r.correlation_json}
+    corr = {r.parameter: json.loads(r.correlation_json) for r in result.parameters.itertuples() if isinstance(r.correlation_json, str)}
     for p, row in corr.items():
         for q, r in row.items():
             assert -1 - 1e-9 <= r <= 1 + 1e-9

@@ -484,9 +484,53 @@ def _health_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: 
     return "".join(parts)
 
 
+def _sensitivity_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any, px: Any) -> str:
+    """Sobol' total- and first-order indices of profit and CO2e per plant (gold.fct_sensitivity_indices)."""
+    idx = _read(lake, "gold.fct_sensitivity_indices", where={"scenario_id": scenario_id},
+                end=on + dt.timedelta(days=1))
+    if idx.empty:
+        return ('<p class="note">No sensitivity indices on or before this day: the sensitivity step has not written '
+                "gold.fct_sensitivity_indices.</p>")
+    idx = pd.concat([_latest(g, "analysis_date", on) for _, g in idx.groupby("plant_id")], ignore_index=True)
+    outputs = {"profit_usd_h": "Profit, USD/h", "co2e_kg_h": "CO2e, kg/h"}
+    idx = idx.assign(output_label=idx["output"].map(outputs).fillna(idx["output"]))
+    idx = idx.sort_values(["plant_id", "output", "total_order"], ascending=[True, False, True])
+    colours = px.colors.qualitative.Dark24
+    palette = {p: colours[i % len(colours)] for i, p in enumerate(sorted(idx["parameter"].unique()))}
+    fig = px.bar(idx, x="total_order", y="output_label", color="parameter", orientation="h", barmode="group",
+                 facet_row="plant_id", color_discrete_map=palette,
+                 error_x=(idx["total_order_high"] - idx["total_order"]).clip(lower=0),
+                 error_x_minus=(idx["total_order"] - idx["total_order_low"]).clip(lower=0),
+                 labels={"total_order": "total-order index S_T (share of the output variance)", "output_label": "",
+                         "parameter": "parameter", "plant_id": "plant"},
+                 title="Total-order Sobol' index of each calibrated parameter, with the bootstrap 95 % interval")
+    fig.update_yaxes(matches=None)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    n_plants = idx["plant_id"].nunique()
+    chart = page.figure(fig, height=170 * n_plants + 120)
+    tbl = idx.assign(interval=[f"{lo:.2f} to {hi:.2f}" if pd.notna(lo) and pd.notna(hi) else ""
+                               for lo, hi in zip(idx["total_order_low"], idx["total_order_high"], strict=True)])
+    tbl = tbl[["plant_id", "output_label", "parameter", "total_order", "interval", "first_order", "output_mean",
+               "output_sd", "n_samples", "model_version", "analysis_date"]].rename(columns={
+        "plant_id": "Plant", "output_label": "Output", "parameter": "Parameter", "total_order": "Total order S_T",
+        "interval": "S_T 95 % interval", "first_order": "First order S_1", "output_mean": "Output mean",
+        "output_sd": "Output SD", "n_samples": "Model runs", "model_version": "Calibration",
+        "analysis_date": "Day"})
+    tbl = tbl.sort_values(["Plant", "Output", "Total order S_T"], ascending=[True, True, False])
+    note = ('<p class="note">Method: Sobol\' variance decomposition (Saltelli et al. 2010 sampling, Jansen total '
+            "order, bootstrap 95 % intervals; models.sensitivity) of each plant's profit and CO2e at the day's current "
+            "operating point, with each calibrated parameter drawn from a normal law (estimate, standard error) "
+            "truncated to its physical range and taken as independent; S_T is the share of the output's variance a "
+            "parameter explains with its interactions, S_1 alone; parameters without a standard error are held "
+            "fixed (0).</p>")
+    return chart + _table(tbl, {"Total order S_T": ".2f", "First order S_1": ".2f", "Output mean": ",.4g",
+                                "Output SD": ".3g"}) + note
+
+
 _OPTIONAL_SECTIONS: Sequence[tuple[str, str, Callable[..., str]]] = (
     ("plant-health", "Plant health: events, sensor health and remaining useful life", _health_section),
     ("lca", "Life cycle assessment (cradle to gate, per kg of product)", _lca_section),
     ("heat-integration", "Heat integration opportunity (pinch analysis)", _heat_section),
     ("recommendations", "Optimizer recommendations", _recommendations_section),
+    ("sensitivity", "What drives profit and CO2e: sensitivity to the calibrated parameters", _sensitivity_section),
 )

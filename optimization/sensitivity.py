@@ -13,9 +13,13 @@
    where the table's unit is ``"1"`` (in this project's calibration every dimensionless calibrated
    parameter is a fraction: hydrolysis and fermentation yields, faradaic and current efficiencies).
    A parameter with a missing, NaN or zero standard error is held at its estimate and reported with
-   indices 0 (a constant explains no variance). Parameters are taken as independent: the table has
-   no covariances, so correlation between estimates (e.g. the CSTR's UA and k0, both seen through
-   the reactor temperature) is ignored.
+   indices 0 (a constant explains no variance). Parameters are taken as **independent**, as the
+   Sobol'-Hoeffding decomposition and these estimators require; the fit's correlations
+   (``correlation_json``) are not used. So the indices rank each parameter's *own* uncertainty, and
+   where estimates are strongly correlated the output spread (``output_sd``) is overstated: the
+   CSTR's UA and k0, both seen through the reactor temperature, correlate at 0.99 in the demo fit and
+   act on profit with opposite signs, so the joint linearised SD of profit is about 40 % of the
+   independent one. Indices for dependent inputs (e.g. Kucherenko et al. 2012) are not attempted.
 3. **Model** — profit (USD/h) and CO2e (kg/h) at the day's *current operating point*, not at the
    optimum: ``plant_optimizer(plant).optimize(replace(cond, parameters=sample))`` and its
    ``current_profit_usd_h`` / ``current_co2e_kg_h`` (the square solve at the current setpoints).

@@ -79,9 +79,10 @@ from scipy.integrate import solve_ivp
 
 from models import cstr as plant
 from models.cstr.physics import CSTRParams, LoopInputs, LoopState, PITuning
-from nexus.errors import ConfigError, InfeasibleOptimization
+from nexus.errors import ConfigError
 from optimization.cstr import CSTRPrices, _performance, ignition_point, runaway_limit_k
-from optimization.solvers import nlp_solver, solve
+from optimization.mpc.core import HorizonConfig, RecedingHorizon, sample_times
+from optimization.solvers import solve
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -92,8 +93,6 @@ __all__ = [
     "CSTRMHE",
     "CSTRNMPC",
     "ClosedLoopResult",
-    "HorizonConfig",
-    "RecedingHorizon",
     "Scenario",
     "compare_with_pi",
     "make_scenario",
@@ -149,112 +148,6 @@ class CSTREstimate:
     temp_k: float
     jacket_k: float
     ua_factor: float
-
-
-# ---------------------------------------------------------------------------------- generic core
-
-
-@dataclass(frozen=True)
-class HorizonConfig:
-    """Time grid of a receding-horizon problem.
-
-    Attributes
-    ----------
-    samples : int
-        Horizon (NMPC) or window (MHE) length in sampling intervals.
-    dt_min : float
-        Sampling interval, min.
-    ncp : int
-        Radau collocation points per interval (3: order 5).
-    """
-
-    samples: int = 20
-    dt_min: float = 1.0
-    ncp: int = 3
-
-    def __post_init__(self) -> None:
-        if self.samples < 1 or self.dt_min <= 0 or self.ncp < 1:
-            raise ConfigError(f"horizon expected samples >= 1, dt_min > 0, ncp >= 1, found {self}")
-
-    @property
-    def length_min(self) -> float:
-        return self.samples * self.dt_min
-
-
-class RecedingHorizon:
-    """Generic core of an NMPC or MHE on a ``pyomo.dae`` model.
-
-    A subclass builds its model in :meth:`build` on ``self.t`` (a ContinuousSet over the horizon,
-    discretised here with Radau collocation, one finite element per sampling interval) and
-    ``self.k`` (interval index of piecewise-constant inputs). This class provides the grid,
-    warm start by shifting the previous solution one interval, the guarded solve (failures are
-    counted and leave the caller to fall back) and per-solve wall times.
-    """
-
-    stage_name = "receding horizon"
-
-    def __init__(self, config: HorizonConfig, *, max_iter: int = 200) -> None:
-        self.config = config
-        self.solver = nlp_solver(max_iter=max_iter, tol=1e-6, acceptable_tol=1e-5)
-        self.solve_times_s: list[float] = []
-        self.failures = 0
-        self.solved = False
-
-    def grid(self, samples: int | None = None) -> pyo.ConcreteModel:
-        """Empty model with ``t`` (ContinuousSet, discretised) and ``k`` (intervals)."""
-        n = self.config.samples if samples is None else samples
-        m = pyo.ConcreteModel()
-        m.t = dae.ContinuousSet(bounds=(0.0, n * self.config.dt_min))
-        m.k = pyo.Set(initialize=range(n), ordered=True)
-        return m
-
-    def discretize(self, m: pyo.ConcreteModel) -> None:
-        """Radau collocation of every DerivativeVar of ``m`` declared so far."""
-        n = len(m.k)
-        pyo.TransformationFactory("dae.collocation").apply_to(
-            m, wrt=m.t, nfe=n, ncp=self.config.ncp, scheme="LAGRANGE-RADAU")
-
-    def interval(self, t: float) -> int:
-        """Index of the sampling interval holding time ``t`` (right-continuous at boundaries)."""
-        return max(0, int(math.ceil(t / self.config.dt_min - 1e-9)) - 1)
-
-    def shift(self, m: pyo.ConcreteModel) -> None:
-        """Warm start: move every time-indexed value one interval earlier, repeat the last one."""
-        dt = self.config.dt_min
-        times = list(m.t)
-        end = times[-1]
-        lookup = {round(t, 9): t for t in times}
-        for var in m.component_objects(pyo.Var, descend_into=True):
-            if not var.is_indexed():
-                continue
-            index_set = var.index_set()
-            if index_set is m.t:
-                for t in times:
-                    src = lookup.get(round(min(t + dt, end), 9), end)
-                    if var[src].value is not None and not var[t].fixed:
-                        var[t].set_value(var[src].value, skip_validation=True)
-            elif index_set is m.k:
-                ks = list(m.k)
-                for i, k in enumerate(ks):
-                    src = ks[min(i + 1, len(ks) - 1)]
-                    if var[src].value is not None and not var[k].fixed:
-                        var[k].set_value(var[src].value, skip_validation=True)
-
-    def guarded_solve(self, m: pyo.ConcreteModel) -> bool:
-        """Solve ``m``; record the wall time; False (and count a failure) unless optimal."""
-        start = time.perf_counter()
-        try:
-            solve(m, self.solver, stage_name=self.stage_name)
-            ok = True
-        except InfeasibleOptimization:
-            self.failures += 1
-            ok = False
-        except (ValueError, RuntimeError, ArithmeticError):  # evaluation errors inside IPOPT's callbacks
-            self.failures += 1
-            ok = False
-        self.solve_times_s.append(time.perf_counter() - start)
-        self.solved = self.solved or ok
-        return ok
 
 
 def _balances(p: CSTRParams, ca, temp, tj, u, q, caf, tf, ua, exp=pyo.exp):
@@ -324,11 +217,6 @@ def _simulate_into(owner: RecedingHorizon, m: pyo.ConcreteModel, state: tuple[fl
                 var[t].set_value(float(val), skip_validation=True)
         x = tuple(float(v) for v in sol.y[:, -1])
     return x
-
-
-def _sample_times(m: pyo.ConcreteModel, dt: float) -> list[float]:
-    """Points of ``m.t`` on the sampling grid (0, dt, 2 dt, ...)."""
-    return [t for t in m.t if abs(t / dt - round(t / dt)) < 1e-9]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -447,7 +335,7 @@ class CSTRMHE(RecedingHorizon):
         _add_balances(self, m, self.params, lambda k: m.theta[k] * self.params.UA,
                       lambda k: m.w[k])
         m.n_meas = n + 1
-        samples = _sample_times(m, self.config.dt_min)
+        samples = sample_times(m, self.config.dt_min)
         m.j = pyo.Set(initialize=range(n + 1), ordered=True)
         m.yT = pyo.Param(m.j, mutable=True, initialize=330.0)
         m.yTj = pyo.Param(m.j, mutable=True, initialize=300.0)
@@ -775,7 +663,7 @@ def predict_open_loop(
         v[t0].fix(x)
     _simulate_into(core, m, state, ua_factor * params.UA, params)
     solve(m, core.solver, stage_name=core.stage_name)
-    rows = [(t, m.ca[t].value, m.temp[t].value, m.tj[t].value) for t in _sample_times(m, dt_min)]
+    rows = [(t, m.ca[t].value, m.temp[t].value, m.tj[t].value) for t in sample_times(m, dt_min)]
     return pd.DataFrame(rows, columns=["minute", "ca", "temp_k", "jacket_k"]).set_index("minute")
 
 

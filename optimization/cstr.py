@@ -389,7 +389,13 @@ SETPOINTS: dict[str, Setpoint] = {
 }
 #: Historian tag (gold canonical unit) and factor giving each setpoint's current value.
 SETPOINT_TAGS: dict[str, tuple[str, float]] = {"coolant_temp_k": ("CSTR.TI103", 1.0),
-                                               "tc102_setpoint_k": ("CSTR.TC102.SP", 1.0)}
+                                               "tc102_setpoint_k": ("CSTR.TC102.SP", 1.0),
+                                               "feed_flow_l_min": ("CSTR.FI101", 1.0),
+                                               "feed_conc_mol_l": ("CSTR.AI101", 1.0),
+                                               "feed_temp_k": ("CSTR.TI101", 1.0)}
+#: Conditions the optimizer holds at their measured value (``conditions.current``; missing: the
+#: design feed of :data:`models.cstr.DEFAULT`): the feed is the upstream plant's, not a decision.
+HELD_CONDITIONS: tuple[str, ...] = ("feed_flow_l_min", "feed_conc_mol_l", "feed_temp_k")
 #: Prices the objective needs. The pilot's A and B have no market series: the defaults below are
 #: this project's assumptions (``DEFAULT_PRICES``), used when the market feed has no quote.
 PRICE_ITEMS: dict[str, str] = {"cstr_product": "USD/mol", "cstr_feed": "USD/mol", "electricity": "USD/kWh"}
@@ -417,7 +423,11 @@ def optimize(conditions: OperatingConditions, *, co2e_cap_kg_h: float | None = N
     prices = {**DEFAULT_PRICES, **conditions.prices}
     flow = CSTROptimization(params)
     flow.build()
-    flow.set_conditions(coolant_temp_k=float(conditions.current.get("coolant_temp_k", 300.0)))
+    held = {arg: float(conditions.current[name]) for name, arg in (("feed_flow_l_min", "feed_flow"),
+                                                                    ("feed_conc_mol_l", "feed_conc"),
+                                                                    ("feed_temp_k", "feed_temp_k"))
+            if conditions.current.get(name) is not None}
+    flow.set_conditions(coolant_temp_k=float(conditions.current.get("coolant_temp_k", 300.0)), **held)
     flow.initialize()
     flow.setup_optimization({"product_usd_mol": prices["cstr_product"], "feed_usd_mol": prices["cstr_feed"],
                              "electricity_usd_kwh": prices["electricity"], "carbon_usd_tco2e": 0.0,

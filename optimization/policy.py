@@ -139,7 +139,8 @@ def _fmt(x: float) -> str:
 
 
 def choose(policy: DecisionPolicy, conditions: OperatingConditions, *,
-           optimize: Callable[..., Solution] | None = None, best: Solution | None = None) -> PolicyChoice:
+           optimize: Callable[..., Solution] | None = None, best: Solution | None = None,
+           baseline_co2e_kg_h: float | None = None, baseline_profit_usd_h: float | None = None) -> PolicyChoice:
     """The operating point ``policy`` picks under ``conditions``.
 
     Args:
@@ -148,6 +149,9 @@ def choose(policy: DecisionPolicy, conditions: OperatingConditions, *,
             policy and the profit floor refer to).
         optimize: the plant's ``optimize`` (default: the plant type's optimizer module).
         best: the maximum-profit solution if already solved (saves one solve).
+        baseline_co2e_kg_h, baseline_profit_usd_h: the baseline the default policy and the profit
+            floor refer to, when it is known better than the model's current point (a replay's
+            recorded hours); the stricter of the two is used for CO2e.
 
     Raises:
         InfeasibleOptimization: the maximum-profit problem itself has no optimum (nothing to pick).
@@ -189,7 +193,8 @@ def choose(policy: DecisionPolicy, conditions: OperatingConditions, *,
             cap = 1000.0 * float(policy.co2e_budget_t_d) / 24.0
             what = f"CO2e budget {_fmt(policy.co2e_budget_t_d)} t/d = {_fmt(cap)} kg/h"
         else:
-            cap = best.current_co2e_kg_h
+            cap = best.current_co2e_kg_h if baseline_co2e_kg_h is None else min(best.current_co2e_kg_h,
+                                                                                 baseline_co2e_kg_h)
             what = f"CO2e capped at the current point's {_fmt(cap)} kg/h"
         if best.co2e_kg_h <= cap + tol:
             return done(best, f"{what}: the maximum-profit point ({_fmt(best.co2e_kg_h)} kg/h) is within it")
@@ -244,7 +249,8 @@ def choose(policy: DecisionPolicy, conditions: OperatingConditions, *,
                          f"{_fmt(sol.co2e_kg_h)} kg/h, profit {_fmt(sol.profit_usd_h)} USD/h")
 
     # min_co2e_profit_floor
-    floor = best.current_profit_usd_h if policy.profit_floor_usd_h is None else float(policy.profit_floor_usd_h)
+    current = best.current_profit_usd_h if baseline_profit_usd_h is None else baseline_profit_usd_h
+    floor = current if policy.profit_floor_usd_h is None else float(policy.profit_floor_usd_h)
     what = ("profit no lower than the current point's " if policy.profit_floor_usd_h is None else "profit floor ") \
         + f"{_fmt(floor)} USD/h"
     if low.profit_usd_h >= floor:

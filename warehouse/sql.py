@@ -104,6 +104,64 @@ VIEWS: dict[str, tuple[str, tuple[str, ...], str]] = {
         WHERE s.scenario_id <> 'base'
         """,
     ),
+    "gold.v_benefit_targets": (
+        "Each benefit the origin documents promise (gold.dim_benefit_targets) against what the counterfactual "
+        "replays achieve (gold.fct_benefits_daily), per scenario, plant instance and decision policy over every "
+        "replayed day: the change against the baseline (ratio of the period's totals), its one-sigma uncertainty "
+        "from the calibration (the mean of the daily sigmas: the same parameters err alike every day), and whether "
+        "the target is met (met_2sigma: met with the uncertainty taken against it).",
+        ("gold.fct_benefits_daily", "gold.dim_benefit_targets"),
+        """
+        WITH b AS (SELECT * FROM gold.fct_benefits_daily),
+        agg AS (
+            SELECT p.scenario_id, p.plant_id, p.plant_type, p.policy, count(*) AS days,
+                   min(p.benefit_date) AS first_day, max(p.benefit_date) AS last_day,
+                   sum(p.hours_replayed) AS hours_replayed,
+                   sum(p.profit_usd) AS profit, sum(q.profit_usd) AS base_profit,
+                   sum(p.product_amount) AS product, sum(q.product_amount) AS base_product,
+                   sum(p.energy_gj) AS energy, sum(q.energy_gj) AS base_energy,
+                   sum(p.energy_cost_usd) AS energy_cost, sum(q.energy_cost_usd) AS base_energy_cost,
+                   sum(p.waste_amount) AS waste, sum(q.waste_amount) AS base_waste,
+                   sum(p.co2e_t) AS co2e, sum(q.co2e_t) AS base_co2e,
+                   avg(p.delta_profit_pct_sd) AS sd_profit, avg(p.delta_specific_energy_pct_sd) AS sd_specific_energy,
+                   avg(p.delta_energy_cost_per_unit_pct_sd) AS sd_energy_cost_per_unit,
+                   avg(p.delta_waste_per_unit_pct_sd) AS sd_waste_per_unit, avg(p.delta_co2e_pct_sd) AS sd_co2e,
+                   avg(p.delta_co2e_per_unit_pct_sd) AS sd_co2e_per_unit,
+                   bool_and(q.reproduces) AS baseline_reproduces
+            FROM b p JOIN b q ON q.policy = 'baseline' AND q.scenario_id = p.scenario_id AND q.plant_id = p.plant_id
+                             AND q.benefit_date = p.benefit_date
+            WHERE p.policy <> 'baseline'
+            GROUP BY ALL),
+        k AS (
+            SELECT a.*, t.kpi, t.target_pct, t.target_stretch_pct, t.source,
+                   CASE t.kpi
+                       WHEN 'profit' THEN 100 * (a.profit - a.base_profit) / nullif(abs(a.base_profit), 0)
+                       WHEN 'specific_energy' THEN 100 * ((a.energy / nullif(a.product, 0))
+                                                         / nullif(a.base_energy / nullif(a.base_product, 0), 0) - 1)
+                       WHEN 'energy_cost_per_unit' THEN 100 * ((a.energy_cost / nullif(a.product, 0))
+                                                         / nullif(a.base_energy_cost / nullif(a.base_product, 0), 0) - 1)
+                       WHEN 'waste_per_unit' THEN 100 * ((a.waste / nullif(a.product, 0))
+                                                         / nullif(a.base_waste / nullif(a.base_product, 0), 0) - 1)
+                       WHEN 'co2e' THEN 100 * (a.co2e - a.base_co2e) / nullif(a.base_co2e, 0)
+                       WHEN 'co2e_per_unit' THEN 100 * ((a.co2e / nullif(a.product, 0))
+                                                        / nullif(a.base_co2e / nullif(a.base_product, 0), 0) - 1)
+                   END AS achieved_pct,
+                   CASE t.kpi WHEN 'profit' THEN a.sd_profit WHEN 'specific_energy' THEN a.sd_specific_energy
+                              WHEN 'energy_cost_per_unit' THEN a.sd_energy_cost_per_unit
+                              WHEN 'waste_per_unit' THEN a.sd_waste_per_unit WHEN 'co2e' THEN a.sd_co2e
+                              WHEN 'co2e_per_unit' THEN a.sd_co2e_per_unit END AS achieved_sd_pct
+            FROM agg a JOIN gold.dim_benefit_targets t ON t.plant_type = a.plant_type)
+        SELECT scenario_id, plant_id, plant_type, policy, kpi, target_pct, target_stretch_pct, achieved_pct,
+               achieved_sd_pct,
+               CASE WHEN achieved_pct IS NULL THEN NULL
+                    WHEN target_pct >= 0 THEN achieved_pct >= target_pct ELSE achieved_pct <= target_pct END AS met,
+               CASE WHEN achieved_pct IS NULL THEN NULL
+                    WHEN target_pct >= 0 THEN achieved_pct - 2 * coalesce(achieved_sd_pct, 0) >= target_pct
+                    ELSE achieved_pct + 2 * coalesce(achieved_sd_pct, 0) <= target_pct END AS met_2sigma,
+               days, first_day, last_day, hours_replayed, baseline_reproduces, source
+        FROM k
+        """,
+    ),
 }
 _EMPTY_EMISSIONS = ("(SELECT NULL::VARCHAR AS scenario_id, NULL::VARCHAR AS plant_id, NULL::DATE AS emission_date, "
                     "NULL::DOUBLE AS total_market_tco2e WHERE false)")

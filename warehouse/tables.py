@@ -1202,11 +1202,13 @@ FCT_KPIS_DAILY = _add(TableSpec(
         Column("energy_cost_usd", pa.float64(), "fuel and electricity bought, less electricity sold", unit="USD"),
         Column("carbon_cost_usd", pa.float64(), "Scope 1 CO2e x the carbon price net of free allocation", unit="USD"),
         Column("operating_profit_usd", pa.float64(), "revenue - purchases - carbon cost", unit="USD"),
-        Column("energy_gj", pa.float64(), "net purchased final energy: fuel + electricity and steam imported - "
-               "electricity exported", unit="GJ", nullable=False),
+        Column("energy_gj", pa.float64(), "energy used over the day: fuel fired (LHV) + electricity imported - "
+               "exported (energy_definition)", unit="GJ", nullable=False),
+        Column("energy_definition", pa.string(), "what counts as energy for this plant type", nullable=False),
         Column("specific_energy_gj_per_unit", pa.float64(), "energy_gj per product_unit", unit="GJ/product_unit"),
-        Column("waste_t", pa.float64(), "waste over the day (waste_definition)", unit="t", nullable=False),
-        Column("waste_t_per_unit", pa.float64(), "waste_t per product_unit", unit="t/product_unit"),
+        Column("waste_amount", pa.float64(), "waste over the day (waste_definition), in waste_unit", nullable=False),
+        Column("waste_unit", pa.string(), "unit of waste_amount (t, or kmol for the CSTR)", nullable=False),
+        Column("waste_per_unit", pa.float64(), "waste_amount per product_unit", unit="waste_unit/product_unit"),
         Column("waste_definition", pa.string(), "what counts as waste for this plant type", nullable=False),
         Column("co2e_s12_t", pa.float64(), "Scope 1 + Scope 2 (location-based)", unit="t"),
         Column("co2e_total_t", pa.float64(), "Scopes 1 + 2 (location-based) + 3", unit="t"),
@@ -1218,8 +1220,7 @@ FCT_KPIS_DAILY = _add(TableSpec(
         *_COMPUTED,
     ),
     primary_key=("scenario_id", "plant_id", "kpi_date"),
-    constraints={"kpi_amounts_not_negative": "product_amount >= 0 AND energy_gj >= -1e12 AND waste_t >= 0 "
-                                             "AND water_m3 >= 0",
+    constraints={"kpi_amounts_not_negative": "product_amount >= 0 AND waste_amount >= 0 AND water_m3 >= 0",
                  "kpi_hours_range": "hours_measured >= 0 AND hours_measured <= 24"},
     interval_column="kpi_date",
 ))
@@ -1234,6 +1235,8 @@ FCT_BENEFITS_DAILY = _add(TableSpec(
     columns=(
         _SCENARIO,
         Column("plant_id", pa.string(), "plant instance", nullable=False),
+        Column("plant_type", pa.string(), "plant type of the instance (its targets: gold.dim_benefit_targets)",
+               nullable=False),
         Column("benefit_date", pa.date32(), "UTC day replayed", nullable=False),
         Column("policy", pa.string(), "baseline | max_profit | max_profit_no_co2e_increase | internal_carbon_price "
                "| min_co2e_profit_floor | co2e_budget", nullable=False),
@@ -1246,16 +1249,18 @@ FCT_BENEFITS_DAILY = _add(TableSpec(
         Column("product_amount", pa.float64(), "product made", nullable=False),
         Column("profit_usd", pa.float64(), "operating profit (the optimizer's definition)", unit="USD",
                nullable=False),
-        Column("energy_gj", pa.float64(), "net purchased final energy", unit="GJ", nullable=False),
+        Column("energy_gj", pa.float64(), "energy used (the plant type's definition, as in gold.fct_kpis_daily)",
+               unit="GJ", nullable=False),
         Column("energy_cost_usd", pa.float64(), "cost of that energy at the day's prices", unit="USD",
                nullable=False),
-        Column("waste_t", pa.float64(), "waste (the plant type's definition, as in gold.fct_kpis_daily)", unit="t",
+        Column("waste_amount", pa.float64(), "waste (the plant type's definition, as in gold.fct_kpis_daily)",
                nullable=False),
+        Column("waste_unit", pa.string(), "unit of waste_amount (t, or kmol for the CSTR)", nullable=False),
         Column("co2e_t", pa.float64(), "Scope 1 + location-based Scope 2", unit="t", nullable=False),
         Column("specific_energy_gj_per_unit", pa.float64(), "energy_gj / product_amount", unit="GJ/product_unit"),
         Column("energy_cost_usd_per_unit", pa.float64(), "energy_cost_usd / product_amount",
                unit="USD/product_unit"),
-        Column("waste_t_per_unit", pa.float64(), "waste_t / product_amount", unit="t/product_unit"),
+        Column("waste_per_unit", pa.float64(), "waste_amount / product_amount", unit="waste_unit/product_unit"),
         Column("co2e_t_per_unit", pa.float64(), "co2e_t / product_amount", unit="t/product_unit"),
         Column("delta_profit_pct", pa.float64(), "against the baseline (0 for the baseline)", unit="percent"),
         Column("delta_profit_pct_sd", pa.float64(), "one sigma of delta_profit_pct", unit="percent"),
@@ -1272,9 +1277,11 @@ FCT_BENEFITS_DAILY = _add(TableSpec(
         Column("reproduction_tag", pa.string(), "baseline: historian tag the replay is checked against"),
         Column("reproduction_bias_pct", pa.float64(), "baseline: replayed - measured day mean of that tag, % of "
                "measured", unit="percent"),
-        Column("reproduction_z", pa.float64(), "baseline: RMS of the hourly residuals over the tag's hourly noise "
-               "(within-hour spread / 4); about 1 means within the noise", unit="1"),
-        Column("reproduces", pa.bool_(), "baseline: |bias| within the calibration's validation band and z <= 3"),
+        Column("reproduction_mape_pct", pa.float64(), "baseline: mean absolute error of the replayed hours against "
+               "the measured hourly means, % of measured", unit="percent"),
+        Column("reproduction_z", pa.float64(), "baseline: RMS of the hourly residuals over the instrument's noise sigma "
+               "(tag catalog); null for a calculated tag", unit="1"),
+        Column("reproduces", pa.bool_(), "baseline: |bias| <= 2 %, MAPE <= 3 % and z <= 3 where z is defined"),
         Column("setpoints_json", pa.string(), "JSON: setpoint -> mean value applied over the replayed hours",
                nullable=False),
         Column("model_version", pa.string(), "calibrated parameter set", nullable=False),

@@ -21,7 +21,15 @@ or from the UI (Trigger → a date range, with the params below). Params:
 `limit_overrides` (`{"smelter:cf4:day": 5.0}`, in the unit of the limit in force).
 
 Compare with the base case in SQL: `SELECT * FROM gold.v_scenario_comparison` (profit, CO2e and
-setpoints per plant and day, scenario against base). Replaying `base` itself fills the base case
+setpoints per plant and day, scenario against base).
+
+The replay re-simulates operation under the scenario, not only prices: `replay_benefits` runs the
+calibrated twin over the day's steady hours as operated and with the setpoints the decision policy
+(`decision_policy` and its parameter; with `replay_policies`, every other policy too) picks under
+the scenario's prices and rules, applied through the write-back's steps and ramps. KPIs and their
+change against the recorded operation land in `gold.fct_benefits_daily` keyed by `scenario_id`;
+`SELECT * FROM gold.v_benefit_targets WHERE scenario_id = 'carbon-150'` sets them against the
+targets the origin documents promise. Replaying `base` itself fills the base case
 for past days. Scheduled (daily) runs of the base scenario do nothing: `calibrate_models` and
 `optimize_setpoints` keep the base case current.
 """
@@ -35,11 +43,12 @@ from airflow.sdk import Param, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from nexus.assets import (
+    GOLD_BENEFITS_DAILY,
     GOLD_EMISSIONS_DAILY,
     GOLD_MODEL_PARAMETERS,
     GOLD_SETPOINT_RECOMMENDATIONS,
 )
-from nexus.dag_support import lake_and_meta
+from nexus.dag_support import lake_and_meta, policy_params
 
 from models.fleet import instance_ids  # the fleet file; plant modules load lazily
 
@@ -68,6 +77,10 @@ PLANTS = instance_ids(capability="optimization")  # plant instances of the fleet
         "plants": Param(PLANTS, type="array", items={"type": "string", "enum": PLANTS}, examples=PLANTS),
         "window_days": Param(7, type="integer", minimum=1, maximum=90, description="calibration window"),
         "pareto_points": Param(5, type="integer", minimum=0, maximum=25),
+        **policy_params(),
+        "replay_policies": Param(True, type="boolean",
+                                 description="also replay every other decision policy next to decision_policy "
+                                             "(gold.fct_benefits_daily)"),
     },
     doc_md=__doc__,
 )
@@ -101,13 +114,33 @@ def replay_scenario():
     @task(outlets=[GOLD_SETPOINT_RECOMMENDATIONS])
     def optimize_setpoints(job: dict, calibration: dict) -> dict:
         from optimization.pipeline import Scenario, optimize_day
+        from optimization.policy import DecisionPolicy
         from nexus.lineage import announce
 
         lake, meta, ctx = lake_and_meta("scenario", "optimize_setpoints")
         p = ctx["params"]
         out = optimize_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=p["plants"],
-                           scenario=Scenario.from_params(p), pareto_points=p["pareto_points"])
+                           scenario=Scenario.from_params(p), pareto_points=p["pareto_points"],
+                           policy=DecisionPolicy.from_params(p))
         return announce(GOLD_SETPOINT_RECOMMENDATIONS, lake, meta, out)
+
+    @task(outlets=[GOLD_BENEFITS_DAILY])
+    def replay_benefits(job: dict, calibration: dict) -> dict:
+        from optimization.benefits import REPLAY_POLICIES, replay_day, write_targets
+        from optimization.pipeline import Scenario
+        from optimization.policy import DecisionPolicy
+        from nexus.lineage import announce
+
+        lake, meta, ctx = lake_and_meta("scenario", "replay_benefits")
+        p = ctx["params"]
+        chosen = DecisionPolicy.from_params(p)
+        policies = [chosen, *(q for q in REPLAY_POLICIES if q.kind != chosen.kind)] if p["replay_policies"] \
+            else [chosen]
+        write_targets(lake, meta=meta)
+        out = replay_day(lake, dt.date.fromisoformat(job["day"]), meta=meta, plants=p["plants"],
+                         scenario=Scenario.from_params(p), policies=policies,
+                         budget_fraction=0.9 if p["replay_policies"] else None)
+        return announce(GOLD_BENEFITS_DAILY, lake, meta, out)
 
     @task(outlets=[GOLD_EMISSIONS_DAILY])
     def compute_emissions(job: dict) -> dict:
@@ -123,7 +156,9 @@ def replay_scenario():
         return announce(GOLD_EMISSIONS_DAILY, lake, meta, out)
 
     job = select_day()
-    optimize_setpoints(job, calibrate_models(job))
+    calibration = calibrate_models(job)
+    optimize_setpoints(job, calibration)
+    replay_benefits(job, calibration)
     compute_emissions(job)
 
 

@@ -17,11 +17,22 @@ the report never shows the previous day's recommendations; or on demand with a r
    method, allocation variants, Monte Carlo 95 % intervals) → `gold.fct_lca_results`.
 4. **compute_heat_integration** — pinch analysis of the plants' hot and cold streams →
    `gold.fct_heat_integration`.
-5. **write_report** — one self-contained HTML file (plotly, works offline) under
+5. **measure_kpis** — per plant and day of the window, measured from the historian: product,
+   operating profit, specific energy, waste, CO2e intensity, water → `gold.fct_kpis_daily`.
+6. **replay_benefits** — the last `benefit_days` days re-simulated with the calibrated twin: the
+   recorded operation (and how well it reproduces the historian) and every decision policy applied
+   through the write-back's steps and ramps, with deltas and their uncertainty →
+   `gold.fct_benefits_daily`; against the origin documents' targets in `gold.v_benefit_targets`.
+7. **analyse_sensitivity** — Sobol' indices of profit and CO2e for the calibrated parameters'
+   uncertainty at the report day's operating point (`sensitivity_samples`, 0 = skip) →
+   `gold.fct_sensitivity_indices`.
+8. **write_report** — one self-contained HTML file (plotly, works offline) under
    `<lake>/reports/sustainability/<date>.html` (and `latest.html`), listed in `gold.fct_reports`.
 
 A `scenario_id` other than `base` with `overrides` (e.g. `{"grid_location_kg_per_kwh": 0.1}`)
 recomputes emissions and the report under the scenario, keyed by its id; the base case is untouched.
+KPIs, replays and sensitivities are computed for the base case only here: `replay_scenario`
+replays a period under another carbon price, prices, limits or decision policy.
 Find the reports with `nexus sql "SELECT report_date, path FROM gold.fct_reports ORDER BY 1 DESC"`.
 """
 
@@ -33,11 +44,14 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from nexus.assets import (
+    GOLD_BENEFITS_DAILY,
     GOLD_EMISSION_FACTORS,
     GOLD_EMISSIONS_DAILY,
     GOLD_HEAT_INTEGRATION,
+    GOLD_KPIS_DAILY,
     GOLD_LCA_RESULTS,
     GOLD_REPORTS,
+    GOLD_SENSITIVITY_INDICES,
     GOLD_SETPOINT_RECOMMENDATIONS,
     GOLD_TAG_HOURLY,
 )
@@ -63,6 +77,13 @@ from nexus.dag_support import lake_and_meta
         "gwp_set": Param("AR6", enum=["AR6", "AR5"], description="IPCC GWP100 set"),
         "lca_samples": Param(500, type="integer", minimum=0, maximum=20000,
                              description="Monte Carlo samples of the LCA (0 = deterministic only)"),
+        "benefit_days": Param(1, type="integer", minimum=0, maximum=31,
+                              description="days up to the report day replayed for the benefits (0 = none)"),
+        "internal_carbon_price_usd_t": Param(100.0, type="number", minimum=0,
+                                             description="internal carbon price of the replay's "
+                                                         "internal_carbon_price policy, USD/t CO2e"),
+        "sensitivity_samples": Param(32, type="integer", minimum=0, maximum=1024,
+                                     description="Sobol' base sample size per plant (0 = skip the sensitivity)"),
     },
     doc_md=__doc__,
 )
@@ -110,8 +131,58 @@ def sustainability_report():
         out = compute(lake, dt.date.fromisoformat(report_date), meta=meta)
         return announce(GOLD_HEAT_INTEGRATION, lake, meta, out)
 
+    @task(outlets=[GOLD_KPIS_DAILY])
+    def measure_kpis(report_date: str, emissions: dict) -> dict:
+        from optimization.benefits import measure_day
+        from nexus.lineage import announce
+
+        lake, meta, ctx = lake_and_meta("benefits", "measure_kpis")
+        params = ctx["params"]
+        if params["scenario_id"] != "base":
+            return {"skipped": "KPIs are measured for the base case"}
+        last = dt.date.fromisoformat(report_date)
+        out = {}
+        for i in range(params["window_days"] - 1, -1, -1):
+            day = last - dt.timedelta(days=i)
+            out[day.isoformat()] = measure_day(lake, day, meta=meta)
+        return announce(GOLD_KPIS_DAILY, lake, meta, out)
+
+    @task(outlets=[GOLD_BENEFITS_DAILY])
+    def replay_benefits(report_date: str) -> dict:
+        from optimization.benefits import REPLAY_POLICIES, replay_day, write_targets
+        from optimization.policy import DecisionPolicy
+        from nexus.lineage import announce
+
+        lake, meta, ctx = lake_and_meta("benefits", "replay_benefits")
+        params = ctx["params"]
+        if params["scenario_id"] != "base" or not params["benefit_days"]:
+            return {"skipped": "replays run for the base case here (replay_scenario for other scenarios)"}
+        write_targets(lake, meta=meta)
+        policies = [p if p.kind != "internal_carbon_price" else
+                    DecisionPolicy(p.kind, internal_carbon_price_usd_t=params["internal_carbon_price_usd_t"])
+                    for p in REPLAY_POLICIES]
+        last = dt.date.fromisoformat(report_date)
+        out = {}
+        for i in range(params["benefit_days"] - 1, -1, -1):
+            day = last - dt.timedelta(days=i)
+            out[day.isoformat()] = replay_day(lake, day, meta=meta, policies=policies)
+        return announce(GOLD_BENEFITS_DAILY, lake, meta, out)
+
+    @task(outlets=[GOLD_SENSITIVITY_INDICES])
+    def analyse_sensitivity(report_date: str) -> dict:
+        from optimization.sensitivity import sensitivity_day
+        from nexus.lineage import announce
+
+        lake, meta, ctx = lake_and_meta("benefits", "analyse_sensitivity")
+        params = ctx["params"]
+        if params["scenario_id"] != "base" or not params["sensitivity_samples"]:
+            return {"skipped": "sensitivity runs for the base case with sensitivity_samples > 0"}
+        out = sensitivity_day(lake, dt.date.fromisoformat(report_date), meta=meta, n=params["sensitivity_samples"])
+        return announce(GOLD_SENSITIVITY_INDICES, lake, meta, out)
+
     @task(outlets=[GOLD_REPORTS])
-    def write_report(report_date: str, emissions: dict, lca: dict, heat: dict) -> dict:
+    def write_report(report_date: str, emissions: dict, lca: dict, heat: dict, kpis: dict, benefits: dict,
+                     sensitivity: dict) -> dict:
         from sustainability.pipeline import write_report as write
         from nexus.lineage import announce
 
@@ -122,7 +193,9 @@ def sustainability_report():
         return announce(GOLD_REPORTS, lake, meta, out)
 
     day = select_report_date()
-    write_report(day, compute_emissions(day), compute_lca(day), compute_heat_integration(day))
+    emissions = compute_emissions(day)
+    write_report(day, emissions, compute_lca(day), compute_heat_integration(day), measure_kpis(day, emissions),
+                 replay_benefits(day), analyse_sensitivity(day))
 
 
 sustainability_report()

@@ -663,8 +663,8 @@ def _reproduction(plant_id: str, basis: KpiBasis, measured: Hourly, base: Mappin
 
 
 def replay_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[str] | None = None,
-               scenario: Scenario | None = None, policies: Sequence[DecisionPolicy] | None = None,
-               uncertainty: bool = True) -> dict[str, Any]:
+               scenario: Scenario | None = None, policies: Sequence[DecisionPolicy] = REPLAY_POLICIES,
+               budget_fraction: float | None = DEFAULT_BUDGET_FRACTION, uncertainty: bool = True) -> dict[str, Any]:
     """Counterfactual replay of ``day`` per plant instance into ``gold.fct_benefits_daily``.
 
     Args:
@@ -674,8 +674,9 @@ def replay_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[s
         plants: plant instances (default: every instance with an optimizer).
         scenario: prices and rules to replay under (default: those in force); the policies pick
             their points under it, so a scenario replay re-simulates operation, not only prices.
-        policies: decision policies to replay (default :data:`REPLAY_POLICIES` plus a CO2e budget
-            of 90 % of the baseline's).
+        policies: decision policies to replay (default :data:`REPLAY_POLICIES`).
+        budget_fraction: unless ``policies`` has a ``co2e_budget`` of its own, one is added with a
+            budget of this fraction of the baseline's CO2e (None: none).
         uncertainty: propagate the calibration's standard errors to the deltas.
 
     Returns:
@@ -710,9 +711,10 @@ def replay_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[s
         base_k = _kpis([base_pts[h] for h in hours], basis, cond.prices)
         # ramps restart after every gap (an event, an hour the twin could not solve)
         steady = pd.Series(True, index=recorded.index).where(recorded.index.isin(hours), False)
-        policy_list = list(policies) if policies is not None else [
-            *REPLAY_POLICIES, DecisionPolicy("co2e_budget", co2e_budget_t_d=DEFAULT_BUDGET_FRACTION * base_k["co2e_t"]
-                                             * 24.0 / len(hours))]
+        policy_list = list(policies)
+        if budget_fraction is not None and not any(p.kind == "co2e_budget" for p in policy_list):
+            policy_list.append(DecisionPolicy("co2e_budget", co2e_budget_t_d=budget_fraction * base_k["co2e_t"]
+                                              * 24.0 / len(hours)))
         names, se, corr = _parameter_uncertainty(lake, plant_id, day, cond) if uncertainty else ([], [], [])
         # the policies decide at the day's steady operating point (the day's mean over all hours
         # would average in shutdowns and start-ups)
@@ -747,7 +749,8 @@ def replay_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[s
             pol_k = _kpis(pts, basis, cond.prices)
             row = _row(scenario.scenario_id, plant_id, day, policy.kind,
                        {**policy.as_params(), "note": choice.note,
-                        "targets": {k: round(v, 6) for k, v in choice.solution.setpoints.items()}},
+                        "targets": {k: round(v, 6) for k, v in choice.solution.setpoints.items()},
+                        "active_constraints": list(choice.solution.active_constraints)},
                        pol_k, base_k, path, len(hours), applied, basis, cond, meta, now)
             if len(names):
                 row |= _uncertainty(twin, basis, cond, recorded.loc[hours], path, names, se, corr)
@@ -830,3 +833,55 @@ def _row(scenario_id: str, plant_id: str, day: dt.date, policy: str, params: Map
         row[f"delta_{key}_pct"] = d[key]
         row[f"delta_{key}_pct_sd"] = 0.0 if policy == "baseline" else None
     return row
+
+
+# ---------------------------------------------------------------------------------------- targets
+KPI_LABELS: dict[str, str] = {"profit": "operating profit", "specific_energy": "specific energy",
+                              "energy_cost_per_unit": "energy cost per unit of product",
+                              "waste_per_unit": "waste per unit of product", "co2e": "CO2e",
+                              "co2e_per_unit": "CO2e per unit of product"}
+_SUMS = {"profit": "profit_usd", "product": "product_amount", "energy": "energy_gj", "energy_cost": "energy_cost_usd",
+         "waste": "waste_amount", "co2e_t": "co2e_t"}
+
+
+def achieved(benefits: pd.DataFrame, targets: Sequence[Mapping[str, Any]] = TARGETS) -> pd.DataFrame:
+    """Each promised target against what the replays in ``benefits`` achieve, per scenario, plant and policy.
+
+    The same figures as the view ``gold.v_benefit_targets`` (which covers every replayed day) for any
+    selection of ``gold.fct_benefits_daily`` rows, e.g. a report's window: the change of the period's
+    totals against the baseline's, the mean of the daily one-sigma uncertainties, met and met at two sigma.
+    """
+    cols = ["scenario_id", "plant_id", "plant_type", "policy", "kpi", "target_pct", "target_stretch_pct",
+            "achieved_pct", "achieved_sd_pct", "met", "met_2sigma", "days", "baseline_reproduces", "source"]
+    if benefits.empty:
+        return pd.DataFrame(columns=cols)
+    key = ["scenario_id", "plant_id", "benefit_date"]
+    base = benefits[benefits["policy"] == "baseline"].set_index(key)
+    rows = []
+    for (scenario_id, plant_id, ptype, policy), g in benefits[benefits["policy"] != "baseline"].groupby(
+            ["scenario_id", "plant_id", "plant_type", "policy"]):
+        g = g.set_index(key)
+        q = base.reindex(g.index).dropna(subset=["profit_usd"])
+        g = g.loc[q.index]
+        if g.empty:
+            continue
+        pol = {k: float(g[c].sum()) for k, c in _SUMS.items()}
+        ref = {k: float(q[c].sum()) for k, c in _SUMS.items()}
+        deltas = _deltas(pol, ref)
+        for t in targets:
+            if t["plant_type"] != ptype:
+                continue
+            value = deltas[t["kpi"]]
+            sd = g[f"delta_{t['kpi']}_pct_sd"].mean()
+            sd = None if pd.isna(sd) else float(sd)
+            up = t["target_pct"] >= 0
+            met = None if value is None else (value >= t["target_pct"] if up else value <= t["target_pct"])
+            margin = 2 * (sd or 0.0)
+            met2 = None if value is None else (value - margin >= t["target_pct"] if up
+                                                else value + margin <= t["target_pct"])
+            rows.append({"scenario_id": scenario_id, "plant_id": plant_id, "plant_type": ptype, "policy": policy,
+                         "kpi": t["kpi"], "target_pct": t["target_pct"], "target_stretch_pct": t["target_stretch_pct"],
+                         "achieved_pct": value, "achieved_sd_pct": sd, "met": met, "met_2sigma": met2,
+                         "days": len(g), "baseline_reproduces": bool(q["reproduces"].fillna(False).all()),
+                         "source": t["source"]})
+    return pd.DataFrame(rows, columns=cols)

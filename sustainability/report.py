@@ -428,6 +428,100 @@ def _recommendations_section(lake: Lake, on: dt.date, scenario_id: str, page: _P
             + charts)
 
 
+def _benefits_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any, px: Any) -> str:
+    """Optimized vs baseline: the origin documents' targets against the counterfactual replays."""
+    from optimization.benefits import KPI_LABELS, achieved
+
+    b = _read(lake, "gold.fct_benefits_daily")
+    if len(b):
+        b = b[(b["scenario_id"] == scenario_id) & (pd.to_datetime(b["benefit_date"]).dt.date <= on)]
+    if b.empty:
+        return ('<p class="note">No replays yet: the replay_benefits task of this pipeline (benefit_days > 0) or '
+                "replay_scenario writes gold.fct_benefits_daily.</p>")
+    days = sorted(pd.to_datetime(b["benefit_date"]).dt.date.unique())
+    a = achieved(b)
+    parts = [f"<p>The calibrated twin re-ran {len(days)} day(s) ({days[0]} to {days[-1]}) over their steady hours: "
+             "once as operated (the baseline) and once per decision policy, each applied through the write-back's "
+             "steps and ramps. Changes are the period's totals against the baseline, &plusmn; one sigma from the "
+             "calibration's uncertainty.</p>"]
+    base = b[b["policy"] == "baseline"]
+    repro = base.groupby("plant_id").agg(days=("benefit_date", "nunique"), hours=("hours_replayed", "sum"),
+                                         bias=("reproduction_bias_pct", "mean"), mape=("reproduction_mape_pct", "mean"),
+                                         ok=("reproduces", "all"), tag=("reproduction_tag", "first")).reset_index()
+    parts.append("<h3>Does the baseline replay reproduce the historian?</h3>" + _table(
+        repro.rename(columns={"plant_id": "Plant", "days": "Days", "hours": "Steady hours replayed",
+                              "tag": "Checked against", "bias": "Bias of the day, %", "mape": "Hourly error, %",
+                              "ok": "Reproduces (bias <= 2 %, error <= 3 %)"}),
+        {"Bias of the day, %": "+.2f", "Hourly error, %": ".2f"}))
+    if len(a):
+        rows = []
+        for (plant_id, kpi), g in a.groupby(["plant_id", "kpi"], sort=True):
+            default = g[g["policy"] == "max_profit_no_co2e_increase"]
+            up = g["target_pct"].iloc[0] >= 0
+            best = g.sort_values("achieved_pct", ascending=not up).iloc[0]
+            promised = g["target_pct"].iloc[0]
+            stretch = g["target_stretch_pct"].iloc[0]
+            met_by = sorted(g.loc[g["met"].fillna(False).astype(bool), "policy"])
+            why = ""
+            if not met_by:
+                params = b[(b["plant_id"] == plant_id) & (b["policy"] == best["policy"])]["policy_params_json"]
+                active = sorted({c for raw in params for c in json.loads(raw).get("active_constraints", [])})
+                why = (f"best {best['achieved_pct']:+.1f} % ({best['policy']}), "
+                       f"{abs(promised - best['achieved_pct']):.1f} points short"
+                       + (f"; at its bounds: {', '.join(active)}" if active else "")
+                       + ("" if best["baseline_reproduces"] else "; the baseline replay misses the historian"))
+            fmt = lambda r: "" if r is None or pd.isna(r["achieved_pct"]) else (  # noqa: E731
+                f"{r['achieved_pct']:+.1f} %" + (f" ± {r['achieved_sd_pct']:.1f}" if pd.notna(r["achieved_sd_pct"])
+                                                  else ""))
+            rows.append({"Plant": plant_id, "Promise": KPI_LABELS.get(kpi, kpi),
+                         "Target": f"{promised:+g} %" + ("" if stretch == promised else f" to {stretch:+g} %"),
+                         "Default policy": fmt(default.iloc[0]) if len(default) else "",
+                         "Best policy": best["policy"], "Best achieves": fmt(best),
+                         "Met by": ", ".join(met_by) or "none", "Why not": why,
+                         "status": "ok" if met_by else "exceeded"})
+        tbl = pd.DataFrame(rows)
+        parts.append("<h3>Promised against replayed</h3>" + _table(tbl.drop(columns="status"))
+                     + f'<p class="note">Sources: {html.escape("; ".join(sorted(set(a["source"]))))}. The default '
+                     "policy (max_profit_no_co2e_increase) never raises CO2e above the baseline at the point it picks; "
+                     "SQL: <code>nexus sql \"SELECT * FROM gold.v_benefit_targets\"</code>.</p>")
+    policies = [p for p in ("max_profit", "max_profit_no_co2e_increase", "internal_carbon_price",
+                            "min_co2e_profit_floor", "co2e_budget") if p in set(b["policy"])]
+    colors = dict(zip(policies, px.colors.qualitative.Safe))
+    kpis = ["profit", "specific_energy", "energy_cost_per_unit", "waste_per_unit", "co2e", "co2e_per_unit"]
+    pol = b[b["policy"] != "baseline"]
+    for plant_id, g in pol.groupby("plant_id"):
+        fig = go.Figure()
+        means = g.groupby("policy")[[f"delta_{k}_pct" for k in kpis] + [f"delta_{k}_pct_sd" for k in kpis]].mean()
+        for p in policies:
+            if p not in means.index:
+                continue
+            fig.add_trace(go.Bar(name=p, x=[KPI_LABELS[k] for k in kpis], marker_color=colors[p],
+                                 y=[means.loc[p, f"delta_{k}_pct"] for k in kpis],
+                                 error_y={"type": "data", "array": [means.loc[p, f"delta_{k}_pct_sd"] for k in kpis]}))
+        fig.add_hline(y=0, line_color="#555")
+        fig.update_layout(barmode="group", title=f"{plant_id}: change against the baseline by decision policy "
+                          f"(mean of {g['benefit_date'].nunique()} replayed day(s))", yaxis_title="change, %")
+        parts.append(page.figure(fig, height=360))
+    k = _read(lake, "gold.fct_kpis_daily")
+    if len(k):
+        k = k[(k["scenario_id"] == scenario_id) & (pd.to_datetime(k["kpi_date"]).dt.date == on)]
+    if len(k):
+        k = k.assign(unit=lambda d: d["product_unit"])
+        tbl = pd.DataFrame({"Plant": k["plant_id"], "Product": k["product"] + ", " + k["product_unit"],
+                            "Made": k["product_amount"], "Operating profit, USD": k["operating_profit_usd"],
+                            "Energy, GJ per unit": k["specific_energy_gj_per_unit"],
+                            "Waste per unit": k["waste_per_unit"].map(lambda v: f"{v:.4g}") + " " + k["waste_unit"]
+                            + "/" + k["unit"],
+                            "CO2e (S1+S2 location), t per unit": k["intensity_s12_t_per_unit"],
+                            "Water, m3 per unit": k["water_m3_per_unit"]})
+        parts.append(f"<h3>Measured KPIs on {on}</h3>" + _table(tbl, {
+            "Made": ",.2f", "Operating profit, USD": ",.0f", "Energy, GJ per unit": ".3g",
+            "CO2e (S1+S2 location), t per unit": ".4g", "Water, m3 per unit": ".3g"})
+            + '<p class="note">Measured from the historian (gold.fct_kpis_daily); waste and energy are defined per '
+            "plant type in the table's waste_definition and energy_definition columns.</p>")
+    return "".join(parts)
+
+
 def _health_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any, px: Any) -> str:
     """The day's detected events, sensor health and remaining useful life (monitoring, from the data alone)."""
     day0 = pd.Timestamp(on).tz_localize("UTC")
@@ -532,5 +626,6 @@ _OPTIONAL_SECTIONS: Sequence[tuple[str, str, Callable[..., str]]] = (
     ("lca", "Life cycle assessment (cradle to gate, per kg of product)", _lca_section),
     ("heat-integration", "Heat integration opportunity (pinch analysis)", _heat_section),
     ("recommendations", "Optimizer recommendations", _recommendations_section),
+    ("benefits", "Optimized vs baseline: the promised benefits, replayed", _benefits_section),
     ("sensitivity", "What drives profit and CO2e: sensitivity to the calibrated parameters", _sensitivity_section),
 )

@@ -163,7 +163,7 @@ def test_calibration_uncertainty_reaches_the_deltas(lake, tmp_path):
         for name, se in fit.items():
             params.loc[params["parameter"] == name, "std_error"] = se
         copy.upsert(FCT_MODEL_PARAMETERS, params, meta=META)
-        replay_day(copy, DAY, meta=META, plants=["cstr"], policies=REPLAY_POLICIES[:1])
+        replay_day(copy, DAY, meta=META, plants=["cstr"], policies=REPLAY_POLICIES[:1], budget_fraction=None)
         return copy.read(FCT_BENEFITS_DAILY, where={"plant_id": "cstr", "policy": "max_profit"}
                          ).to_pylist()[0]["delta_profit_pct_sd"]
 
@@ -215,7 +215,7 @@ def test_a_scenario_replay_resimulates_operation_under_it(lake):
     lake, _ = lake
     before = lake.read(FCT_BENEFITS_DAILY, where={"scenario_id": "base", "plant_id": "smelter"}).to_pandas()
     dear = Scenario("dear-power", price_multipliers={"electricity": 3.0})
-    replay_day(lake, DAY, meta=META, plants=["smelter"], scenario=dear, policies=REPLAY_POLICIES[:1])
+    replay_day(lake, DAY, meta=META, plants=["smelter"], scenario=dear, policies=REPLAY_POLICIES[:1], budget_fraction=None)
     after = lake.read(FCT_BENEFITS_DAILY, where={"scenario_id": "base", "plant_id": "smelter"}).to_pandas()
     pd.testing.assert_frame_equal(before.sort_values("policy").reset_index(drop=True),
                                   after.sort_values("policy").reset_index(drop=True))

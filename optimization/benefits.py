@@ -76,7 +76,7 @@ from etl.market import quantity_factor
 from etl.units import convert
 from models import get_plant
 from models.fleet import instance_ids, plant_type
-from nexus.errors import InfeasibleOptimization
+from nexus.errors import ContractViolation, InfeasibleOptimization
 from optimization.pipeline import BASE, Scenario, _rules_frame, conditions_for
 from optimization.plants import OperatingConditions, plant_optimizer
 from optimization.policy import DecisionPolicy, choose
@@ -371,7 +371,6 @@ def measure_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[
         basis = KPI_BASES[plant_type(plant_id)]
         module = plant_optimizer(plant_id)
         streams = get_plant(plant_id).ACTIVITY
-        cond, prov = conditions_for(lake, plant_id, day, scenario, rules_frame)
         tags = sorted({s.tag for s in streams} | set(basis.tag_units))
         hourly = _read_hourly(lake, plant_id, day, tags)
         wide = _wide(hourly, basis.tag_units)
@@ -382,7 +381,13 @@ def measure_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[
             continue
         waste, _ = _daily_amount(basis.waste_rate(wide))
         activity = daily_activity(hourly, streams)
-        money = _money(activity, wide, basis, module, cond, product)
+        try:
+            cond, prov = conditions_for(lake, plant_id, day, scenario, rules_frame)
+        except ContractViolation as exc:  # a price not quoted yet: the physical KPIs still stand
+            log.warning("%s: KPIs of %s without money: %s", plant_id, day, exc)
+            cond, prov = None, {"prices": {}, "carbon_source": None, "missing": str(exc)}
+        money = _money(activity, wide, basis, module, cond, product) if cond is not None else \
+            {"revenue": None, "purchases": None, "energy_cost": None, "unpriced": ["all: " + prov["missing"]]}
         energy, _ = _daily_amount(basis.energy_rate(wide))
         water = sum(float(convert(a.amount, a.unit, "m**3")) for a in activity.itertuples() if a.kind == "water_intake")
         summary = _summary(lake, plant_id, day, scenario.scenario_id)
@@ -391,7 +396,7 @@ def measure_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[
             scope1 = float(summary["scope1_tco2e"])
             s12 = scope1 + float(summary["scope2_location_tco2e"])
             total = float(summary["total_location_tco2e"])
-        carbon = None if scope1 is None else scope1 * cond.carbon_price_usd_t
+        carbon = None if scope1 is None or cond is None else scope1 * cond.carbon_price_usd_t
         profit = None if carbon is None else money["revenue"] - money["purchases"] - carbon
         row = {"scenario_id": scenario.scenario_id, "plant_id": plant_id, "kpi_date": day, "product": basis.product,
                "product_unit": basis.product_unit, "product_amount": product, "hours_measured": hours,
@@ -690,7 +695,12 @@ def replay_day(lake: Lake, day: dt.date, *, meta: CommitMeta, plants: Sequence[s
         t0 = time.perf_counter()
         basis = KPI_BASES[plant_type(plant_id)]
         module = plant_optimizer(plant_id)
-        cond, _ = conditions_for(lake, plant_id, day, scenario, rules_frame)
+        try:
+            cond, _ = conditions_for(lake, plant_id, day, scenario, rules_frame)
+        except ContractViolation as exc:
+            out[plant_id] = {"skipped": str(exc)}
+            log.warning("%s: no replay of %s: %s", plant_id, day, exc)
+            continue
         twin = _Twin(module, cond, basis)
         best = module.optimize(cond)
         recorded = _hourly_inputs(lake, plant_id, day, module, basis, best.current_setpoints)

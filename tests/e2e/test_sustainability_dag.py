@@ -28,6 +28,14 @@ def test_report_dag_writes_emissions_lca_heat_and_the_report(airflow_db, lake_en
     assert str(report_date) == "2026-03-02"  # the latest complete day in gold, chosen by the DAG
     assert plants_listed == "biorefinery,co2_electrolyzer,cstr,smelter"
     assert (Path(lake_env.root) / path).stat().st_size > 1_000_000
+    # the benefits: KPIs measured over the window, the report day replayed under every policy
+    assert con.execute("SELECT count(DISTINCT kpi_date), count(DISTINCT plant_id) FROM gold.fct_kpis_daily"
+                       ).fetchall() == [(2, 4)]
+    assert con.execute("SELECT count(DISTINCT plant_id), count(DISTINCT policy), min(benefit_date) "
+                       "FROM gold.fct_benefits_daily").fetchall()[0][:2] == (4, 6)
+    assert con.execute("SELECT count(*) FROM gold.v_benefit_targets").fetchall()[0][0] > 0
+    page = (Path(lake_env.root) / path).read_text()
+    assert "Optimized vs baseline" in page and "Promised against replayed" in page
 
 
 def test_a_scenario_run_is_keyed_by_its_id(airflow_db, lake_env):

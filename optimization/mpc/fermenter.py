@@ -365,7 +365,8 @@ class FermenterNMPC(RecedingHorizon):
     x_min_g_l : float
         Lowest cell concentration (no washout), g/L.
     backoff_g_l : float
-        Margin below the spec kept by the constraint (2 sigma of the HPLC noise).
+        Margin below the spec kept by the constraint: the HPLC's noise (0.2 g/L); the MHE's
+        estimate of S is tighter than one sample.
     dilution_bounds_h : (float, float)
         Dilution-rate range, 1/h; the upper end defaults to 90 % of the nominal washout rate.
     move_rate_h : float
@@ -380,7 +381,7 @@ class FermenterNMPC(RecedingHorizon):
 
     def __init__(self, params: FermentationParams = FermentationParams(), prices: FermenterPrices = FermenterPrices(),
                  *, horizon: int = 24, dt_h: float = 1.0, s_spec_g_l: float = 5.0, x_min_g_l: float = 2.0,
-                 backoff_g_l: float = 0.4, dilution_bounds_h: tuple[float, float] | None = None,
+                 backoff_g_l: float = 0.2, dilution_bounds_h: tuple[float, float] | None = None,
                  move_rate_h: float = 0.02, move_weight: float = 50.0, slack_penalty: float = 10.0,
                  terminal_band_g_l: float = 0.5, mhe_window: int = 8, feed_filter: int = 3, ncp: int = 4) -> None:
         super().__init__(HorizonConfig(horizon, dt_h, ncp))

@@ -71,12 +71,14 @@ from optimization.solvers import solve
 
 __all__ = [
     "FERMENTER_SCENARIOS",
+    "FERMENTER_TAGS",
     "FermenterEstimate",
     "FermenterMHE",
     "FermenterMeasurement",
     "FermenterNMPC",
     "FermenterPI",
     "FermenterPrices",
+    "FermenterResult",
     "FermenterScenario",
     "compare_fermenter_with_pi",
     "fermenter_measurement_noise",
@@ -391,6 +393,7 @@ class FermenterNMPC(RecedingHorizon):
         self.move_rate, self.move_weight = float(move_rate_h), float(move_weight)
         self.slack_penalty, self.band = float(slack_penalty), float(terminal_band_g_l)
         self.mhe = FermenterMHE(params, window=mhe_window, dt_h=dt_h)
+        self.d_spec = _dilution_at_spec(params, S_FEED_G_L, self.s_spec - self.backoff)
         self.feed_history: deque[float] = deque(maxlen=max(1, int(feed_filter)))
         self.model = self.build()
         self.last_move: float | None = None
@@ -444,13 +447,18 @@ class FermenterNMPC(RecedingHorizon):
         return m
 
     def _cold_start(self, est: FermenterEstimate) -> None:
+        """Initial guess: D ramps (at the rate limit) from the current rate to the one that holds
+        the spec at nominal activity; states simulated; terminal point the chemostat there."""
         m = self.model
         d = self.last_move if self.last_move is not None else 0.1
+        goal = min(max(self.d_spec, self.bounds[0]), self.bounds[1])
         for k in m.k:
-            m.d[k].set_value(min(max(d, self.bounds[0]), self.bounds[1]))
+            step = max(-self.move_rate, min(self.move_rate, goal - d))
+            d = d + step
+            m.d[k].set_value(d)
         _simulate_into(self, m, (est.x_g_l, est.s_g_l, est.p_g_l), self.params, lambda k: pyo.value(m.theta))
         ss = chemostat_steady_state(replace(self.params, mu_max_h=self.params.mu_max_h * pyo.value(m.theta)),
-                                    min(max(d, self.bounds[0]), self.bounds[1]), float(pyo.value(m.sf[0])))
+                                    d, float(pyo.value(m.sf[0])))
         if not ss["washout"]:
             m.x_s.set_value(max(ss["x_g_l"], self.x_min), skip_validation=True)
             m.s_s.set_value(ss["s_g_l"], skip_validation=True)

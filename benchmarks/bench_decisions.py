@@ -7,8 +7,9 @@ days of every plant ingested to gold, then times, per plant:
 * one profit optimization (IPOPT, all stages; median of ``--repeats`` solves after a warm-up),
 * one ε-constraint Pareto front of ``--pareto-points`` points,
 
-and the day's carbon accounting, LCA (Monte Carlo ``--lca-samples``), pinch analysis and HTML
-report.
+and the day's carbon accounting, LCA (Monte Carlo ``--lca-samples``), pinch analysis, the benefits
+(measured KPIs of the last day, its counterfactual replay under every decision policy with the
+uncertainty propagation, and the Sobol' indices with ``--sobol-n``), and the HTML report.
 
     .venv/bin/python benchmarks/bench_decisions.py --days 7 [--json]
 """
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--pareto-points", type=int, default=7)
     parser.add_argument("--lca-samples", type=int, default=500)
+    parser.add_argument("--sobol-n", type=int, default=32)
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of a table")
     args = parser.parse_args(argv)
 
@@ -106,12 +108,27 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         compute_heat_integration(lake, last, meta=meta)
         pinch_s = time.perf_counter() - t0
+        from optimization.benefits import measure_day, replay_day, write_targets
+        from optimization.sensitivity import sensitivity_day
+
+        t0 = time.perf_counter()
+        measure_day(lake, last, meta=meta)
+        kpis_s = time.perf_counter() - t0
+        write_targets(lake, meta=meta)
+        replay = replay_day(lake, last, meta=meta)
+        for plant_id, out in replay.items():
+            results[plant_id]["replay_s"] = out.get("seconds")
+            results[plant_id]["replay_evaluations"] = out.get("twin_evaluations")
+        t0 = time.perf_counter()
+        sensitivity_day(lake, last, meta=meta, n=args.sobol_n)
+        sobol_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         rep = write_report(lake, last, meta=meta, window_days=args.days)
         report_s = time.perf_counter() - t0
 
     summary = {"days": args.days, "setup_s": round(setup_s, 1), "plants": results,
                "emissions_s": round(emissions_s, 2), "lca_s": round(lca_s, 2), "pinch_s": round(pinch_s, 3),
+               "kpis_s": round(kpis_s, 2), "sobol_s": round(sobol_s, 1),
                "report_s": round(report_s, 2), "report_mb": round(rep["size_bytes"] / 1e6, 2),
                "peak_rss_mib": round(peak_rss_mib())}
     if args.json:
@@ -119,14 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"lake with {args.days} days of 4 plants, prices and rules built in {setup_s:.1f} s")
     print(f"{'plant':<18}{'calib s':>9}{'s/plant-day':>13}{'val MAPE %':>12}{'optimize s':>12}{'Pareto s':>10}"
-          f"{'points':>8}{'dProfit USD/h':>15}{'dCO2e kg/h':>12}")
+          f"{'points':>8}{'dProfit USD/h':>15}{'dCO2e kg/h':>12}{'replay s':>10}{'twin evals':>12}")
     for plant_id, r in results.items():
         mape = "" if r["validation_mape_pct"] is None else f"{r['validation_mape_pct']:.2f}"
         print(f"{plant_id:<18}{r['calibration_s']:>9.2f}{r['calibration_s_per_plant_day']:>13.3f}{mape:>12}"
               f"{r['optimize_s_median']:>12.3f}{r['pareto_s']:>10.2f}{r['pareto_points']:>8}"
-              f"{r['delta_profit_usd_h']:>15.2f}{r['delta_co2e_kg_h']:>12.2f}")
+              f"{r['delta_profit_usd_h']:>15.2f}{r['delta_co2e_kg_h']:>12.2f}{r.get('replay_s') or 0:>10.2f}"
+              f"{r.get('replay_evaluations') or 0:>12}")
     print(f"carbon accounting of {args.days} days x 4 plants {emissions_s:.2f} s; LCA ({args.lca_samples} samples) "
-          f"{lca_s:.2f} s; pinch {pinch_s:.3f} s; report {report_s:.2f} s ({rep['size_bytes'] / 1e6:.1f} MB); "
+          f"{lca_s:.2f} s; pinch {pinch_s:.3f} s; KPIs of a day {kpis_s:.2f} s; Sobol' (n={args.sobol_n}) {sobol_s:.1f} s; "
+          f"report {report_s:.2f} s ({rep['size_bytes'] / 1e6:.1f} MB); "
           f"peak RSS {peak_rss_mib():.0f} MiB")
     return 0
 

@@ -82,8 +82,9 @@ from nexus.dag_support import lake_and_meta
         "internal_carbon_price_usd_t": Param(100.0, type="number", minimum=0,
                                              description="internal carbon price of the replay's "
                                                          "internal_carbon_price policy, USD/t CO2e"),
-        "sensitivity_samples": Param(32, type="integer", minimum=0, maximum=1024,
-                                     description="Sobol' base sample size per plant (0 = skip the sensitivity)"),
+        "sensitivity_samples": Param(32, type="integer", enum=[0, 8, 16, 32, 64, 128, 256, 512, 1024],
+                                     description="Sobol' base sample size per plant, a power of 2 "
+                                                 "(0 = skip the sensitivity)"),
     },
     doc_md=__doc__,
 )

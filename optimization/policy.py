@@ -196,7 +196,8 @@ def choose(policy: DecisionPolicy, conditions: OperatingConditions, *,
             cap = best.current_co2e_kg_h if baseline_co2e_kg_h is None else min(best.current_co2e_kg_h,
                                                                                  baseline_co2e_kg_h)
             what = f"CO2e capped at the current point's {_fmt(cap)} kg/h"
-        if best.co2e_kg_h <= cap + tol:
+        # the default promises no increase at all; a budget is a figure an operator set, met to the solver's tolerance
+        if best.co2e_kg_h <= (cap if kind == "max_profit_no_co2e_increase" else cap + tol):
             return done(best, f"{what}: the maximum-profit point ({_fmt(best.co2e_kg_h)} kg/h) is within it")
         sol = capped(cap)
         if sol is not None:

@@ -447,7 +447,8 @@ def _benefits_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go
     base = b[b["policy"] == "baseline"]
     repro = base.groupby("plant_id").agg(days=("benefit_date", "nunique"), hours=("hours_replayed", "sum"),
                                          bias=("reproduction_bias_pct", "mean"), mape=("reproduction_mape_pct", "mean"),
-                                         ok=("reproduces", "all"), tag=("reproduction_tag", "first")).reset_index()
+                                         ok=("reproduces", lambda v: bool(v.fillna(False).all())),
+                                         tag=("reproduction_tag", "first")).reset_index()
     parts.append("<h3>Does the baseline replay reproduce the historian?</h3>" + _table(
         repro.rename(columns={"plant_id": "Plant", "days": "Days", "hours": "Steady hours replayed",
                               "tag": "Checked against", "bias": "Bias of the day, %", "mape": "Hourly error, %",
@@ -482,7 +483,8 @@ def _benefits_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go
         tbl = pd.DataFrame(rows)
         parts.append("<h3>Promised against replayed</h3>" + _table(tbl.drop(columns="status"))
                      + f'<p class="note">Sources: {html.escape("; ".join(sorted(set(a["source"]))))}. The default '
-                     "policy (max_profit_no_co2e_increase) never raises CO2e above the baseline at the point it picks; "
+                     "policy (max_profit_no_co2e_increase) never raises the day's CO2e above the baseline's (where the ramps "
+                     "to its point would, the replay cuts the move short and says so in policy_params_json); "
                      "SQL: <code>nexus sql \"SELECT * FROM gold.v_benefit_targets\"</code>.</p>")
     policies = [p for p in ("max_profit", "max_profit_no_co2e_increase", "internal_carbon_price",
                             "min_co2e_profit_floor", "co2e_budget") if p in set(b["policy"])]

@@ -127,24 +127,26 @@ VIEWS: dict[str, tuple[str, tuple[str, ...], str]] = {
                    avg(p.delta_energy_cost_per_unit_pct_sd) AS sd_energy_cost_per_unit,
                    avg(p.delta_waste_per_unit_pct_sd) AS sd_waste_per_unit, avg(p.delta_co2e_pct_sd) AS sd_co2e,
                    avg(p.delta_co2e_per_unit_pct_sd) AS sd_co2e_per_unit,
-                   bool_and(q.reproduces) AS baseline_reproduces
+                   bool_and(coalesce(q.reproduces, false)) AS baseline_reproduces
             FROM b p JOIN b q ON q.policy = 'baseline' AND q.scenario_id = p.scenario_id AND q.plant_id = p.plant_id
                              AND q.benefit_date = p.benefit_date
             WHERE p.policy <> 'baseline'
             GROUP BY ALL),
         k AS (
             SELECT a.*, t.kpi, t.target_pct, t.target_stretch_pct, t.source,
+                   -- change against the baseline, per cent of its magnitude (a negative baseline, e.g. the
+                   -- energy cost of a plant that exports power, keeps the sign of the change)
                    CASE t.kpi
                        WHEN 'profit' THEN 100 * (a.profit - a.base_profit) / nullif(abs(a.base_profit), 0)
-                       WHEN 'specific_energy' THEN 100 * ((a.energy / nullif(a.product, 0))
-                                                         / nullif(a.base_energy / nullif(a.base_product, 0), 0) - 1)
-                       WHEN 'energy_cost_per_unit' THEN 100 * ((a.energy_cost / nullif(a.product, 0))
-                                                         / nullif(a.base_energy_cost / nullif(a.base_product, 0), 0) - 1)
-                       WHEN 'waste_per_unit' THEN 100 * ((a.waste / nullif(a.product, 0))
-                                                         / nullif(a.base_waste / nullif(a.base_product, 0), 0) - 1)
-                       WHEN 'co2e' THEN 100 * (a.co2e - a.base_co2e) / nullif(a.base_co2e, 0)
-                       WHEN 'co2e_per_unit' THEN 100 * ((a.co2e / nullif(a.product, 0))
-                                                        / nullif(a.base_co2e / nullif(a.base_product, 0), 0) - 1)
+                       WHEN 'specific_energy' THEN 100 * (a.energy / nullif(a.product, 0) - a.base_energy
+                           / nullif(a.base_product, 0)) / nullif(abs(a.base_energy / nullif(a.base_product, 0)), 0)
+                       WHEN 'energy_cost_per_unit' THEN 100 * (a.energy_cost / nullif(a.product, 0) - a.base_energy_cost
+                           / nullif(a.base_product, 0)) / nullif(abs(a.base_energy_cost / nullif(a.base_product, 0)), 0)
+                       WHEN 'waste_per_unit' THEN 100 * (a.waste / nullif(a.product, 0) - a.base_waste
+                           / nullif(a.base_product, 0)) / nullif(abs(a.base_waste / nullif(a.base_product, 0)), 0)
+                       WHEN 'co2e' THEN 100 * (a.co2e - a.base_co2e) / nullif(abs(a.base_co2e), 0)
+                       WHEN 'co2e_per_unit' THEN 100 * (a.co2e / nullif(a.product, 0) - a.base_co2e
+                           / nullif(a.base_product, 0)) / nullif(abs(a.base_co2e / nullif(a.base_product, 0)), 0)
                    END AS achieved_pct,
                    CASE t.kpi WHEN 'profit' THEN a.sd_profit WHEN 'specific_energy' THEN a.sd_specific_energy
                               WHEN 'energy_cost_per_unit' THEN a.sd_energy_cost_per_unit

@@ -229,7 +229,9 @@ def runaway_limit_at(params: CSTRParams, q: float, caf: float, tf: float, ua_fac
     (:func:`models.cstr.closed_loop_steady_state`) peaks: a bounded scalar search over
     300-360 K (the cold fold lies below the hot fold, 360.5 K at nominal conditions), ~1 ms
     instead of the ~40 ms grid scan of :func:`models.cstr.fold_points`; both agree to 1e-4 K
-    (tests).
+    (tests) wherever an ignition point exists. Where none lies below 360 K (no multiplicity, e.g.
+    a feed of 70 L/min) the search ends on its bound and the limit is 360 K - ``margin_k``: a
+    finite, conservative ceiling where :func:`optimization.cstr.runaway_limit_k` raises.
     """
     ua = params.UA * ua_factor
 

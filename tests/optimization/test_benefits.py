@@ -15,6 +15,7 @@ from optimization.benefits import (
     REPLAY_POLICIES,
     TARGETS,
     _applied_path,
+    achieved,
     measure_day,
     replay_day,
     write_targets,
@@ -209,6 +210,23 @@ def test_targets_view_sets_replays_against_the_promises(lake):
     assert row["achieved_pct"] == pytest.approx(100 * (per_unit(b.loc["max_profit"]) / per_unit(b.loc["baseline"]) - 1))
     assert row["met"] == (row["achieved_pct"] <= row["target_pct"])
     assert row["source"].startswith("smelter platform origin document")
+    # the report's figures (optimization.benefits.achieved) are the view's, row for row
+    mine = achieved(lake.read(FCT_BENEFITS_DAILY).to_pandas())
+    key = ["scenario_id", "plant_id", "policy", "kpi"]
+    both = v.merge(mine[mine["scenario_id"] == "base"], on=key, suffixes=("_sql", "_py"))
+    assert len(both) == len(v) > 0
+    assert both["achieved_pct_sql"].to_numpy() == pytest.approx(both["achieved_pct_py"].to_numpy(), rel=1e-9, abs=1e-9)
+    assert (both["met_sql"] == both["met_py"]).all()
+    assert (both["baseline_reproduces_sql"] == both["baseline_reproduces_py"]).all()
+
+
+def test_a_change_is_per_cent_of_the_baseline_magnitude():
+    from optimization.benefits import _deltas
+
+    base = {"profit": -100.0, "product": 10.0, "energy": 5.0, "energy_cost": -50.0, "waste": 1.0, "co2e_t": 2.0}
+    better = base | {"profit": -50.0, "energy_cost": -60.0}  # less loss; more income from exported power
+    d = _deltas(better, base)
+    assert d["profit"] == pytest.approx(50.0) and d["energy_cost_per_unit"] == pytest.approx(-20.0)
 
 
 def test_a_scenario_replay_resimulates_operation_under_it(lake):

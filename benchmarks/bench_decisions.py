@@ -68,9 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             prices_from -= dt.timedelta(days=1)
         simulate_market(prices_from, (end - prices_from).days, seed=3, landing_dir=landing)
         em.load_history(lake, landing, prices_from, end, meta, reporting_currency="USD")
+        from etl.monitoring import monitor_range
+
         for plant_id in OPTIMIZED_PLANTS:
             simulate(plant_id, start, args.days, seed=3, landing_dir=landing, lake=lake)
             load_history(lake, landing, plant_id, start, end, meta)
+            # calibration fits the hours monitoring found steady and normal: without event frames it has none
+            monitor_range(lake, plant_id, start, end, meta)
         setup_s = time.perf_counter() - t0
 
         for plant_id in OPTIMIZED_PLANTS:

@@ -48,9 +48,11 @@ MHE problem (window of the last N samples)::
     s.t. the balances with the applied moves and measured feed, theta_k per interval (random
          walk) and a process noise w_k on dT/dt (model error of the filtered feed inputs).
 
-The arrival cost's prior (xbar, thetabar) is the previous MHE's estimate of the state at the new
-window's first sample (its weights are fixed, not propagated by an EKF: a documented
-simplification). Until N samples exist the window grows from the first measurement.
+The arrival cost's prior (xbar, thetabar) always refers to the window's first sample: when the
+window slides it is the previous MHE's estimate of the state at the new first sample or, if that
+solve failed, the old prior integrated one interval through the model (applied move, measured
+feed, the prior's UA fraction). Its weights are fixed, not propagated by an EKF: a documented
+simplification. Until N samples exist the window grows from the first measurement.
 
 Example
 -------
@@ -219,6 +221,19 @@ def _simulate_into(owner: RecedingHorizon, m: pyo.ConcreteModel, state: tuple[fl
     return x
 
 
+def _model_step(state: tuple[float, float, float], move_k: float, q: float, caf: float, tf: float, ua: float,
+                dt_min: float, params: CSTRParams) -> tuple[float, float, float]:
+    """The model's state after one interval, move and feed held (scipy LSODA, as :func:`_simulate_into`)."""
+    def f(t, y):
+        dca, dtemp = plant.balances(y[0], y[1], y[2], params, q=q, caf=caf, tf=tf, ua=ua)
+        return [float(dca), float(dtemp), (move_k - y[2]) / params.tau_j]
+
+    sol = solve_ivp(f, (0.0, dt_min), [float(v) for v in state], method="LSODA", rtol=1e-8, atol=1e-10)
+    if not sol.success:
+        raise RuntimeError(f"cstr model integration failed: {sol.message}")
+    return float(sol.y[0, -1]), float(sol.y[1, -1]), float(sol.y[2, -1])
+
+
 def runaway_limit_at(params: CSTRParams, q: float, caf: float, tf: float, ua_factor: float,
                      *, margin_k: float = 2.0) -> float:
     """:func:`optimization.cstr.runaway_limit_k` at given feed and fouling: ignition T - ``margin_k``, K.
@@ -311,6 +326,12 @@ class CSTRMHE(RecedingHorizon):
         scenario), so a drift is followed without lag instead of averaged over the window.
     ncp : int
         Collocation points per interval.
+
+    The arrival cost's prior (``prior``) refers to the window's first sample, whose index among
+    the samples received so far is ``prior_sample``. When the window slides it becomes the last
+    solution's estimate at the new first sample; if that solve failed (or none succeeded yet), the
+    old prior is integrated one interval through the model (:func:`_model_step`) with the applied
+    move, the measured feed and the prior's UA fraction (a random walk: kept).
     """
 
     stage_name = "cstr: mhe"
@@ -328,6 +349,9 @@ class CSTRMHE(RecedingHorizon):
         self._models: dict[int, pyo.ConcreteModel] = {}
         self.history: deque[tuple[CSTRMeasurement, float | None]] = deque(maxlen=window + 1)
         self.prior: CSTREstimate | None = None
+        self.prior_sample = 0  # index of the sample the prior refers to (the window's first)
+        self.samples_seen = 0
+        self._last_solve_ok = False
         self.estimates: list[CSTREstimate] = []
 
     def _model(self, n: int) -> pyo.ConcreteModel:
@@ -384,11 +408,24 @@ class CSTRMHE(RecedingHorizon):
         previous = self._models.get(len(self.history) - 1) if self.history else None
         if self.prior is None:
             self.prior = self._initial_prior(measurement)
-        elif full_before and previous is not None and self.solved:
-            # The window slides: the prior is the last estimate of the state at its new first sample.
-            t1 = previous.samples[1]
-            self.prior = CSTREstimate(previous.ca[t1].value, previous.temp[t1].value, previous.tj[t1].value,
-                                      previous.theta[1].value)
+            self.prior_sample = self.samples_seen
+        elif full_before:
+            # The window slides: the prior moves to its new first sample.
+            if previous is not None and self._last_solve_ok:
+                # The last estimate of the state at that sample.
+                t1 = previous.samples[1]
+                self.prior = CSTREstimate(previous.ca[t1].value, previous.temp[t1].value, previous.tj[t1].value,
+                                          previous.theta[1].value)
+            else:
+                # No fresh estimate of that sample: integrate the old prior over the dropped interval.
+                pr, (y0, _), (_, u01) = self.prior, self.history[0], self.history[1]
+                ca, temp, tj = _model_step((max(pr.ca, 0.0), pr.temp_k, pr.jacket_k), u01, y0.feed_flow_l_min,
+                                           y0.feed_conc_mol_l, y0.feed_temp_k, pr.ua_factor * self.params.UA,
+                                           self.config.dt_min, self.params)
+                self.prior = CSTREstimate(ca, temp, tj, pr.ua_factor)
+            self.prior_sample += 1
+        self.samples_seen += 1
+        self._last_solve_ok = False
         self.history.append((measurement, applied_move_k))
         n = len(self.history) - 1
         if n == 0:
@@ -407,7 +444,8 @@ class CSTRMHE(RecedingHorizon):
         pr = self.prior
         m.prior_ca, m.prior_temp, m.prior_tj, m.prior_theta = pr.ca, pr.temp_k, pr.jacket_k, pr.ua_factor
         self._initialize(m, n, full_before and previous is m)
-        if not self.guarded_solve(m):
+        self._last_solve_ok = self.guarded_solve(m)
+        if not self._last_solve_ok:
             last = self.estimates[-1] if self.estimates else pr
             est = replace(last, temp_k=measurement.temp_k, jacket_k=measurement.jacket_k)
         else:

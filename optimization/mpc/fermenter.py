@@ -37,7 +37,9 @@ NMPC (one finite element per hour, Radau, D piecewise constant)::
          never on the washout branch.
 
 MHE: window of the last N hourly samples; unknowns the initial state, ``theta_k`` per interval
-(random walk) and a process noise on dX/dt; arrival cost from the previous estimate.
+(random walk) and a process noise on dX/dt; the arrival cost's prior always refers to the window's
+first sample: the previous MHE's estimate of it, or, when the previous solve failed, the old prior
+integrated one interval through the model (applied D, measured feed, the prior's theta).
 
 PI baseline: effluent glucose (``BIO.AI402``) -> dilution rate, hourly, the same noisy samples,
 IMC tuning from the chemostat's steady-state gain and residence time (:func:`pi_tuning`).
@@ -211,6 +213,17 @@ def _simulate_into(owner: RecedingHorizon, m: pyo.ConcreteModel, state, params: 
     return float(y[0]), float(y[1]), float(y[2])
 
 
+def _model_step(state, dilution_h: float, s_feed_g_l: float, theta: float, dt_h: float,
+                params: FermentationParams) -> tuple[float, float, float]:
+    """The model's state after one interval, inputs and theta held (scipy Radau, as :func:`_simulate_into`)."""
+    prm = replace(params, mu_max_h=params.mu_max_h * theta)
+    sol = solve_ivp(lambda t, z: derivatives(t, z, prm, dilution_h=dilution_h, s_feed_g_l=s_feed_g_l),
+                    (0.0, dt_h), np.asarray(state, dtype=float), method="Radau", rtol=1e-8, atol=1e-10)
+    if not sol.success:
+        raise RuntimeError(f"fermenter model integration failed: {sol.message}")
+    return float(sol.y[0, -1]), float(sol.y[1, -1]), float(sol.y[2, -1])
+
+
 # ---------------------------------------------------------------------------------- plant
 
 
@@ -253,6 +266,12 @@ class FermenterMHE(RecedingHorizon):
         Random-walk standard deviation of theta per interval.
     x_noise_std : float
         Process noise on dX/dt, g/(L h).
+
+    The arrival cost's prior (``prior``) refers to the window's first sample, whose index among
+    the samples received so far is ``prior_sample``. When the window slides it becomes the last
+    solution's estimate at the new first sample; if that solve failed (or none succeeded yet), the
+    old prior is integrated one interval through the model (:func:`_model_step`) with the applied
+    dilution rate, the measured feed glucose and the prior's theta (a random walk: kept).
     """
 
     stage_name = "fermenter: mhe"
@@ -269,6 +288,9 @@ class FermenterMHE(RecedingHorizon):
         self._models: dict[int, pyo.ConcreteModel] = {}
         self.history: deque[tuple[FermenterMeasurement, float | None]] = deque(maxlen=window + 1)
         self.prior: FermenterEstimate | None = None
+        self.prior_sample = 0  # index of the sample the prior refers to (the window's first)
+        self.samples_seen = 0
+        self._last_solve_ok = False
         self.estimates: list[FermenterEstimate] = []
 
     def _model(self, n: int) -> pyo.ConcreteModel:
@@ -313,10 +335,22 @@ class FermenterMHE(RecedingHorizon):
         previous = self._models.get(len(self.history) - 1) if self.history else None
         if self.prior is None:
             self.prior = self._initial_prior(measurement, current_dilution_h)
-        elif full_before and previous is not None and self.solved:
-            t1 = previous.samples[1]
-            self.prior = FermenterEstimate(previous.x[t1].value, previous.s[t1].value, previous.p[t1].value,
-                                           previous.theta[1].value)
+            self.prior_sample = self.samples_seen
+        elif full_before:
+            # The window slides one sample: the prior moves to its new first sample.
+            if previous is not None and self._last_solve_ok:
+                t1 = previous.samples[1]
+                self.prior = FermenterEstimate(previous.x[t1].value, previous.s[t1].value, previous.p[t1].value,
+                                               previous.theta[1].value)
+            else:
+                # No fresh estimate of that sample: integrate the old prior over the dropped interval.
+                pr, (y0, _), (_, d01) = self.prior, self.history[0], self.history[1]
+                x, s, p = _model_step((pr.x_g_l, pr.s_g_l, pr.p_g_l), d01, y0.s_feed_g_l, pr.theta,
+                                      self.config.dt_min, self.params)
+                self.prior = FermenterEstimate(x, s, p, pr.theta)
+            self.prior_sample += 1
+        self.samples_seen += 1
+        self._last_solve_ok = False
         self.history.append((measurement, applied_dilution_h))
         n = len(self.history) - 1
         if n == 0:
@@ -338,7 +372,8 @@ class FermenterMHE(RecedingHorizon):
                 m.theta[k].set_value(pr.theta)
                 m.w[k].set_value(0.0)
             _simulate_into(self, m, (pr.x_g_l, pr.s_g_l, pr.p_g_l), self.params, lambda k: pr.theta)
-        if self.guarded_solve(m):
+        self._last_solve_ok = self.guarded_solve(m)
+        if self._last_solve_ok:
             tn = m.t.last()
             est = FermenterEstimate(m.x[tn].value, m.s[tn].value, m.p[tn].value, m.theta[m.k.last()].value)
         else:

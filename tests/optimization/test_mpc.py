@@ -180,3 +180,85 @@ def test_fermenter_mhe_finds_the_activity_loss(fermenter_disturbance):
     assert frame["theta"].iloc[-1] == pytest.approx(0.8)
     assert (frame["est_theta"] - frame["theta"]).abs().iloc[-8:].max() < 0.05  # measured 0.034
     assert (frame["est_x_g_l"] - frame["x_g_l"]).abs().iloc[-8:].max() < 0.3  # cells, g/L (unmeasured); 0.13
+
+
+# ---------------------------------------------------------------------------------- MHE arrival cost after a failed solve
+
+from optimization.mpc import CSTRMHE, FermenterMHE  # noqa: E402
+from optimization.mpc import core as mpc_core  # noqa: E402
+from optimization.mpc.fermenter import FermenterMeasurement  # noqa: E402
+from models.cstr.physics import LoopInputs  # noqa: E402
+from nexus.errors import InfeasibleOptimization  # noqa: E402
+
+MHE_WINDOW = 4
+FAILING_SAMPLES = {6, 7}  # two solves in a row after the window is full (it slides from sample 5 on)
+
+
+def _failing_solve(monkeypatch, mhe, samples):
+    """Make the MHE's solve raise (as IPOPT's iteration limit does) while it processes ``samples``."""
+    real = mpc_core.solve
+
+    def solve(model, solver, **kwargs):
+        if mhe.samples_seen - 1 in samples:
+            raise InfeasibleOptimization("forced failure")
+        return real(model, solver, **kwargs)
+
+    monkeypatch.setattr(mpc_core, "solve", solve)
+
+
+@pytest.mark.parametrize("failing", [FAILING_SAMPLES, set(range(1, 8))], ids=["after_solves", "from_the_start"])
+def test_cstr_mhe_prior_follows_the_window_after_a_failed_solve(monkeypatch, failing):
+    sc = make_scenario("setpoint_change", minutes=30)
+    inputs = replace(LoopInputs.constant(30, plant.DEFAULT, setpoint_k=330.0), ua_factor=np.full(30, 0.95))
+    mhe = CSTRMHE(window=MHE_WINDOW)
+    _failing_solve(monkeypatch, mhe, failing)
+    x, truth, u_prev = (sc.initial.ca, sc.initial.temp_k, sc.initial.jacket_k), [], None
+    for minute in range(20):
+        truth.append(x)
+        y = CSTRMeasurement(x[1], x[2], inputs.feed_flow[minute], inputs.feed_conc[minute], inputs.feed_temp_k[minute])
+        prior_before, first_before = mhe.prior, mhe.history[0] if len(mhe.history) == MHE_WINDOW + 1 else None
+        est = mhe.step(y, u_prev)
+        first = max(0, minute - MHE_WINDOW)
+        assert mhe.prior_sample == first  # the prior refers to the window's first sample
+        if minute - 1 in failing and first_before is not None:
+            # No fresh estimate of the new first sample: the old prior moved one interval through the model.
+            held = replace(inputs, ua_factor=np.full(30, prior_before.ua_factor))
+            expected = plant_step((prior_before.ca, prior_before.temp_k, prior_before.jacket_k), mhe.history[0][1],
+                                  float(first - 1), 1.0, held)
+            np.testing.assert_allclose((mhe.prior.ca, mhe.prior.temp_k, mhe.prior.jacket_k), expected, rtol=1e-6)
+            assert mhe.prior.ua_factor == prior_before.ua_factor
+            if failing == FAILING_SAMPLES:  # moved from a fresh estimate: near the truth at that sample
+                assert abs(mhe.prior.temp_k - truth[first][1]) < 0.2
+        u_prev = 301.0 if minute < 6 else 299.0
+        x = plant_step(x, u_prev, float(minute), 1.0, inputs)
+    assert mhe.failures == len(failing)
+    # Recovered: the estimate follows the plant again (noise-free samples) and finds the fouling.
+    assert abs(est.temp_k - truth[-1][1]) < 0.05 and abs(est.ca - truth[-1][0]) < 0.01
+    assert est.ua_factor == pytest.approx(0.95, abs=0.02)
+
+
+@pytest.mark.parametrize("failing", [FAILING_SAMPLES, set(range(1, 8))], ids=["after_solves", "from_the_start"])
+def test_fermenter_mhe_prior_follows_the_window_after_a_failed_solve(monkeypatch, failing):
+    sc = make_fermenter_scenario("spec_change", hours=30)
+    sc = replace(sc, theta=np.full(30, 0.9))
+    mhe = FermenterMHE(window=MHE_WINDOW)
+    _failing_solve(monkeypatch, mhe, failing)
+    x, truth, d_prev = sc.initial, [], None
+    for hour in range(20):
+        truth.append(x)
+        y = FermenterMeasurement(x[1], x[2], float(sc.s_feed_g_l[hour]))
+        prior_before, first_before = mhe.prior, mhe.history[0] if len(mhe.history) == MHE_WINDOW + 1 else None
+        est = mhe.step(y, d_prev, d_prev or sc.d0)
+        first = max(0, hour - MHE_WINDOW)
+        assert mhe.prior_sample == first
+        if hour - 1 in failing and first_before is not None:
+            held = replace(sc, theta=np.full(30, prior_before.theta))
+            expected = fermenter_step((prior_before.x_g_l, prior_before.s_g_l, prior_before.p_g_l),
+                                      mhe.history[0][1], float(first - 1), 1.0, held)
+            np.testing.assert_allclose((mhe.prior.x_g_l, mhe.prior.s_g_l, mhe.prior.p_g_l), expected, rtol=1e-5)
+            assert mhe.prior.theta == prior_before.theta
+        d_prev = 0.13 if hour < 6 else 0.11
+        x = fermenter_step(x, d_prev, float(hour), 1.0, sc)
+    assert mhe.failures == len(failing)
+    assert abs(est.s_g_l - truth[-1][1]) < 0.05 and abs(est.x_g_l - truth[-1][0]) < 0.2
+    assert est.theta == pytest.approx(0.9, abs=0.03)

@@ -98,6 +98,10 @@ __all__ = ["ANODE_BUTT_FRACTION", "KPI_BASES", "REPLAY_POLICIES", "TARGETS", "Kp
 log = logging.getLogger(__name__)
 
 GJ_PER_KWH = 0.0036
+#: Beer feed to the column against beer from the fermenters (FI501 / FI404 - 1) beyond which the
+#: beer well is filling or draining and the biorefinery's hour is not steady (3 %, about three times
+#: the two flow meters' combined noise at their 0.5 %-of-span accuracy).
+BEER_WELL_IMBALANCE = 0.03
 #: Chiller electricity per unit of the CSTR's jacket duty (1/COP of its activity stream).
 _CSTR_CHILLER = 0.25
 #: Spent anode butts as a fraction of the gross (new) prebaked anode mass. Assumption of this
@@ -172,6 +176,9 @@ class KpiBasis:
     #: inputs the plant sets itself from others (the biorefinery's residence times follow the feed
     #: with the vessels full, under level control): ``derive(inputs) -> {name: value}``
     derive: Callable[[Mapping[str, float]], Mapping[str, float]] | None = None
+    #: hours the historian shows away from steady state though no event is open (an inventory
+    #: filling or draining): True where the steady-state twin cannot represent the hour
+    unsteady: Callable[[Hourly], pd.Series] | None = None
 
 
 def _elec_cost(o: Outputs, p: Mapping[str, float]) -> float:
@@ -247,7 +254,8 @@ KPI_BASES: dict[str, KpiBasis] = {
         waste_definition="COD load to wastewater treatment (unconverted sugars, solubles and fines): "
                          "influent flow x influent COD (FI701 x AI701)",
         tag_units={"BIO.FI507": "t/h", "BIO.FI701": "m**3/h", "BIO.AI701": "kg/m**3", "BIO.QY801": "GJ/h",
-                   "BIO.QY803": "GJ/h", "BIO.JI821": "kW", "BIO.JI822": "kW"},
+                   "BIO.QY803": "GJ/h", "BIO.JI821": "kW", "BIO.JI822": "kW", "BIO.FI404": "t/h",
+                   "BIO.FI501": "t/h"},
         energy_rate=lambda w: (_col(w, "BIO.QY801") + _col(w, "BIO.QY803")
                                + (_col(w, "BIO.JI822") - _col(w, "BIO.JI821")) * GJ_PER_KWH),
         energy_definition="fuel fired, LHV (combustor QY801: residue and biogas; natural gas QY803) + electricity "
@@ -263,6 +271,9 @@ KPI_BASES: dict[str, KpiBasis] = {
                                          - o["power_export_kw"] * p.get("electricity_export", p["electricity"])),
         water_output=None,
         inputs=("dry_feed_t_h", "enzyme_mg_g", "eh_time_h", "ferm_time_h"), derive=_vessels_full,
+        # the beer well buffers fermentation from distillation: while the column works a backlog off
+        # (or the well fills) the product is not what the train makes at steady state
+        unsteady=lambda w: (_col(w, "BIO.FI501") / _col(w, "BIO.FI404") - 1).abs() > BEER_WELL_IMBALANCE,
         reproduction_tag="BIO.FI507", reproduction_output=lambda o: o["product_t_h"],
     ),
     "co2_electrolyzer": KpiBasis(
@@ -277,7 +288,7 @@ KPI_BASES: dict[str, KpiBasis] = {
         waste_output=lambda o: o["co2_vented_kg_h"] / 1000,
         energy_output=lambda o: o["electricity_kw"] * GJ_PER_KWH,
         energy_cost_output=_elec_cost, water_output=lambda o: o["water_m3_h"],
-        inputs=("current_a", "co2_flow_nm3_h", "co2_concentration_pct"),
+        inputs=("current_a", "co2_flow_nm3_h", "co2_concentration_pct", "electrode_age_h"),
         reproduction_tag="ECR.FY301", reproduction_output=lambda o: o["formic_acid_kg_h"] / 1000,
     ),
     "smelter": KpiBasis(
@@ -749,13 +760,16 @@ def _replay_plant(lake: Lake, plant_id: str, day: dt.date, scenario: Scenario, r
     if recorded.empty or recorded.isna().all(axis=None):
         raise _Skip(f"no recorded setpoints on {day} in gold.fct_tag_hourly")
     held = _held_hours(lake, plant_id, day)
+    if basis.unsteady is not None:
+        flags = basis.unsteady(_wide(_read_hourly(lake, plant_id, day, list(basis.tag_units)), basis.tag_units))
+        held |= flags.reindex(held.index, fill_value=False).fillna(False).astype(bool)
     recorded_all, recorded = recorded, recorded[[c for c in basis.inputs if c in recorded]]
     base_pts = {h: twin.at(row.dropna().to_dict()) for h, row in recorded.iterrows() if not held[h]}
     base_pts = {h: p for h, p in base_pts.items() if p is not None}
     hours = pd.DatetimeIndex(sorted(base_pts))
     if not len(hours):
-        raise _Skip("every hour had an open event" if held.all() else
-                    f"no steady hour the twin could solve: {twin.failures[:1]}")
+        raise _Skip("no steady hour: every hour had an open event or, by the historian, an inventory filling or "
+                    "draining" if held.all() else f"no steady hour the twin could solve: {twin.failures[:1]}")
     base_k = _kpis([base_pts[h] for h in hours], basis, cond.prices)
     base_co2e_kg_h, base_profit_usd_h = 1000.0 * base_k["co2e_t"] / len(hours), base_k["profit"] / len(hours)
     # ramps restart after every gap (an event, an hour the twin could not solve)

@@ -115,6 +115,9 @@ SETPOINTS: dict[str, Setpoint] = {
 HELD_CONDITIONS: dict[str, float] = {
     "co2_concentration_pct": plant.NOMINAL.co2_concentration_pct,
     "inlet_temp_c": plant.NOMINAL.inlet_temp_c,
+    # the electrode's age: the calibration fits the new-electrode Faradaic efficiency and ages it by
+    # this counter, so the optimizer must age it the same way (a new electrode overstates FE ~3 %)
+    "electrode_age_h": 0.0,
 }
 
 #: Market items of the objective and the unit their price must be in.
@@ -677,4 +680,5 @@ DEFAULT_PRICES: dict[str, float] = {"potassium_bicarbonate": 1.0}
 #: Historian tag (gold canonical unit) and factor giving each setpoint's, or held condition's, current value.
 SETPOINT_TAGS: dict[str, tuple[str, float]] = {"current_a": ("ECR.IIC101.SP", 1.0),
                                                "co2_flow_nm3_h": ("ECR.FIC201.SP", 1.0),
-                                               "co2_concentration_pct": ("ECR.AIC201.SP", 1.0)}
+                                               "co2_concentration_pct": ("ECR.AIC201.SP", 1.0),
+                                               "electrode_age_h": ("ECR.KY101", 1.0)}

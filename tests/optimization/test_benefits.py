@@ -119,8 +119,9 @@ def test_every_plant_has_a_baseline_and_every_policy(lake):
 def test_the_baseline_reproduces_the_historian(lake):
     lake, _ = lake
     base = lake.read(FCT_BENEFITS_DAILY, where={"policy": "baseline"}).to_pandas().set_index("plant_id")
-    # the CSTR with TC102 in automatic and the smelter's electrical balance: within 2 % on the day
-    for plant_id in ("cstr", "smelter"):
+    # the CSTR with TC102 in automatic, the smelter's electrical balance and the electrolyzer with its
+    # electrode's age (ECR.KY101; a new electrode's Faradaic efficiency overstated formic acid by 3 %)
+    for plant_id in ("cstr", "smelter", "co2_electrolyzer"):
         row = base.loc[plant_id]
         assert row["reproduces"], (plant_id, row["reproduction_bias_pct"], row["reproduction_mape_pct"])
         assert abs(row["reproduction_bias_pct"]) < 2.0

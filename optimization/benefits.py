@@ -270,7 +270,7 @@ KPI_BASES: dict[str, KpiBasis] = {
         energy_cost_output=lambda o, p: (o["natural_gas_gj_h"] * p["natural_gas"] + o["power_import_kw"] * p["electricity"]
                                          - o["power_export_kw"] * p.get("electricity_export", p["electricity"])),
         water_output=None,
-        inputs=("dry_feed_t_h", "enzyme_mg_g", "eh_time_h", "ferm_time_h"), derive=_vessels_full,
+        inputs=("dry_feed_t_h", "enzyme_mg_g", "eh_time_h", "ferm_time_h", "reboiler_ua_kw_k"), derive=_vessels_full,
         # the beer well buffers fermentation from distillation: while the column works a backlog off
         # (or the well fills) the product is not what the train makes at steady state
         unsteady=lambda w: (_col(w, "BIO.FI501") / _col(w, "BIO.FI404") - 1).abs() > BEER_WELL_IMBALANCE,

@@ -140,6 +140,7 @@ from optimization.solvers import SolveReport
 
 __all__ = [
     "CALIBRATED_PARAMETERS",
+    "HELD_CONDITIONS",
     "LEXICOGRAPHIC_WEIGHT",
     "LIMIT_KEYS",
     "OPTIONAL_PRICE_ITEMS",
@@ -182,8 +183,17 @@ SETPOINTS: dict[str, Setpoint] = {
 #: factor. The residence times have none: the trains run full, so the current ones follow from the
 #: feed and loading (:func:`design_setpoints`); the DCS residence time BIO.XI301 is a daily mean of
 #: volume / flow that includes upsets and would not match the mean feed.
+#: The reboiler UA is a held condition (:data:`HELD_CONDITIONS`): the DCS calculation BIO.UY502
+#: (duty / chest-to-bottoms dT, gold canonical unit kW/K).
 SETPOINT_TAGS: dict[str, tuple[str, float]] = {"dry_feed_t_h": ("BIO.FC101.SP", 1.0),
-                                               "enzyme_mg_g": ("BIO.FC301.SP", 1.0)}
+                                               "enzyme_mg_g": ("BIO.FC301.SP", 1.0),
+                                               "reboiler_ua_kw_k": ("BIO.UY502", 1.0)}
+
+#: Conditions held at their current value, not decided (``OperatingConditions.current`` may carry
+#: them): name -> unit. ``reboiler_ua_kw_k`` is the beer-column reboiler's measured UA (fouled:
+#: the plant's reads about half the clean value); missing = the clean UA
+#: (:func:`~models._biorefinery_physics.reboiler_ua_clean` of the parameters in use).
+HELD_CONDITIONS: dict[str, str] = {"reboiler_ua_kw_k": "kW/K"}
 
 #: Market items of the objective and the unit their price must be in (items of ``models.biorefinery.ACTIVITY``).
 PRICE_ITEMS: dict[str, str] = {
@@ -216,7 +226,7 @@ CALIBRATED_PARAMETERS: tuple[str, ...] = (
 LIMIT_KEYS: tuple[str, ...] = ("ch4_kg_h", "co2_kg_h", "co2e_scope1_kg_h", "nox_kg_h")
 
 #: Smoothing widths of the smooth min/max reformulations.
-SMOOTHING_EPS: dict[str, float] = {"steam_kg_h": 10.0, "power_kw": 1.0}
+SMOOTHING_EPS: dict[str, float] = {"steam_kg_h": 10.0, "power_kw": 1.0, "reboiler_kw": 50.0}
 
 #: objective="co2e" minimises ``co2e - LEXICOGRAPHIC_WEIGHT x profit`` (kg CO2e per USD): among
 #: points of (nearly) equal CO2e it takes the most profitable one, so the front's end point is
@@ -261,6 +271,19 @@ def _smooth_max0(x, eps: float):
 def _smooth_min(a, b, eps: float):
     """min(a, b), smooth: (a + b - sqrt((a - b)**2 + eps**2)) / 2."""
     return 0.5 * (a + b - pyo.sqrt((a - b) ** 2 + eps * eps))
+
+
+def _kremser_unstripped(s, stages: float):
+    """:func:`~models._biorefinery_physics.kremser_unstripped` for a Pyomo stripping factor ``s``.
+
+    ``(s - 1) / (s**(N+1) - 1)`` is 0/0 at s = 1; for a whole number of stages it equals
+    ``1 / sum_{k=0..N} s**k`` (geometric series), which is smooth for every s > 0 (and gives the
+    physics' 1/(N+1) at s = 1). A fractional N keeps the quotient (singular at s = 1 only).
+    """
+    n = float(stages)
+    if n.is_integer() and n >= 0:
+        return 1.0 / sum(s**k for k in range(int(n) + 1))
+    return (s - 1.0) / (s ** (n + 1.0) - 1.0)
 
 
 def calibrated_params(parameters: Mapping[str, float], base: phys.BiorefineryParams = _D) -> phys.BiorefineryParams:
@@ -443,10 +466,25 @@ class BiorefineryOptimization(StagedFlow):
         beer = define("beer", st, "beer to distillation, kg/h", index=phys.SPECIES)
         m.beer_kg_h = pyo.Expression(expr=sum(beer[s] for s in phys.SPECIES))
 
-        # Distillation: clean reboiler, duty on ratio control -> constant stripping factor and slip.
-        slip = float(phys.kremser_unstripped(p.k_ethanol * p.boilup_ratio, p.beer_column_stages))
-        m.reboiler_duty_kw = pyo.Expression(expr=float(phys.beer_column_duty_kw(1.0, p)) * m.beer_kg_h)
-        m.product_ethanol_kg_h = pyo.Expression(expr=beer["ethanol"] * (1.0 - slip))
+        # Distillation (the twin's distillation()): boil-up ratio control demands a duty; the reboiler,
+        # fouled to the measured UA (a held condition), transfers at most UA x dT_max; the boil-up left
+        # after heating the feed to the bottoms sets the stripping factor and the Kremser slip.
+        eps_reb = SMOOTHING_EPS["reboiler_kw"]
+        m.reboiler_ua_kw_k = pyo.Param(mutable=True, initialize=phys.reboiler_ua_clean(p), within=pyo.PositiveReals,
+                                       doc="reboiler UA (measured, held), kW/K")
+        m.reboiler_demand_kw = pyo.Expression(expr=float(phys.beer_column_duty_kw(1.0, p)) * m.beer_kg_h,
+                                              doc="duty demanded by boil-up ratio control, kW")
+        m.reboiler_capacity_kw = pyo.Expression(expr=m.reboiler_ua_kw_k * p.reboiler_dt_max_k,
+                                                doc="UA x largest steam-chest dT, kW")
+        define("reboiler_duty_kw", _smooth_min(m.reboiler_demand_kw, m.reboiler_capacity_kw, eps_reb),
+               "reboiler duty, kW")
+        sensible_kw = m.beer_kg_h * phys.CP_WATER * (p.beer_bottoms_temp_c - p.beer_feed_temp_c) / 3600.0
+        m.boilup_kg_h = pyo.Expression(expr=_smooth_max0(m.reboiler_duty_kw - sensible_kw, eps_reb)
+                                       * 3600.0 / phys.LATENT_BOTTOMS, doc="beer column boil-up, kg/h")
+        m.stripping_factor = pyo.Expression(expr=p.k_ethanol * m.boilup_kg_h / m.beer_kg_h)
+        define("ethanol_slip", _kremser_unstripped(m.stripping_factor, p.beer_column_stages),
+               "ethanol fraction left in the stillage (Kremser)")
+        m.product_ethanol_kg_h = pyo.Expression(expr=beer["ethanol"] * (1.0 - m.ethanol_slip))
         m.product_water_kg_h = pyo.Expression(expr=m.product_ethanol_kg_h * (1.0 - p.product_purity) / p.product_purity)
         m.product_kg_h = pyo.Expression(expr=m.product_ethanol_kg_h + m.product_water_kg_h, doc="99.5 wt% product")
         lp_latent = phys.H_EXTRACT_LP - phys.H_COND_LP
@@ -542,9 +580,9 @@ class BiorefineryOptimization(StagedFlow):
         # Equipment capacities (inequalities: off in the simulation stage).
         m.eh_volume = pyo.Constraint(expr=m.eh_time_h * m.slurry_m3_h <= p.eh_volume_m3)
         m.ferm_volume = pyo.Constraint(expr=m.ferm_time_h * m.slurry_m3_h <= p.ferm_volume_m3)
-        m.reboiler_capacity = pyo.Constraint(
-            expr=m.reboiler_duty_kw <= phys.reboiler_ua_clean(p) * p.reboiler_dt_max_k
-        )
+        # Reboiler capacity: no constraint (the duty is min(demand, UA dT_max) above, so a fouled
+        # reboiler costs boil-up and ethanol instead of making the point infeasible);
+        # active_constraints() lists "reboiler_capacity" while the demand exceeds the capacity.
         m.hp_steam_supply = pyo.Constraint(expr=m.hp_extraction_kg_h <= m.available_kg_h)
         m.aux_boiler_capacity = pyo.Constraint(expr=m.aux_steam_kg_h <= p.aux_boiler_capacity_t_h * 1000.0)
         self.model = m
@@ -559,15 +597,23 @@ class BiorefineryOptimization(StagedFlow):
         enzyme_mg_g: float | None = None,
         eh_time_h: float | None = None,
         ferm_time_h: float | None = None,
+        reboiler_ua_kw_k: float | None = None,
     ) -> None:
-        """Fix the current setpoints; None = design feed and loading, residence time = volume / flow."""
+        """Fix the current setpoints; None = design feed and loading, residence time = volume / flow.
+
+        ``reboiler_ua_kw_k`` (held condition): the reboiler's measured UA, kW/K; None = clean.
+        """
         m = self._model("set_conditions")
         full = design_setpoints(self.params, dry_feed_t_h=dry_feed_t_h, enzyme_mg_g=enzyme_mg_g)
         given = {"eh_time_h": eh_time_h, "ferm_time_h": ferm_time_h}
+        ua = phys.reboiler_ua_clean(self.params) if reboiler_ua_kw_k is None else reboiler_ua_kw_k
+        if not math.isfinite(ua) or ua <= 0:
+            raise ValueError(f"reboiler_ua_kw_k expected a finite number > 0, found {ua!r}")
         for name, value in {**full, **{k: v for k, v in given.items() if v is not None}}.items():
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"setpoint {name} expected a finite number > 0, found {value!r}")
             getattr(m, name).fix(float(value))
+        m.reboiler_ua_kw_k.set_value(float(ua))
 
     def initial_guess(self) -> None:
         """Every variable from its defining equation in build order; the implicit ones from the twin."""
@@ -717,6 +763,10 @@ class BiorefineryOptimization(StagedFlow):
             "aux_steam_t_h": m.aux_steam_kg_h / 1000.0,
             "condensing_t_h": m.condensing_kg_h / 1000.0,
             "reboiler_duty_kw": m.reboiler_duty_kw,
+            "reboiler_demand_kw": m.reboiler_demand_kw,
+            "reboiler_capacity_kw": m.reboiler_capacity_kw,
+            "reboiler_ua_kw_k": m.reboiler_ua_kw_k,
+            "ethanol_slip": m.ethanol_slip,
             "fuel_kw": m.fuel_kw,
             "generation_kw": m.generation_kw,
             "demand_kw": m.demand_kw,
@@ -730,9 +780,15 @@ class BiorefineryOptimization(StagedFlow):
         return v | (self._economics() if m.component("profit_usd_h") is not None else {})
 
     def active_constraints(self, rtol: float = 1e-6) -> list[str]:
-        """Inequalities and setpoint bounds at their bound (within ``rtol`` relative)."""
+        """Inequalities and setpoint bounds at their bound (within ``rtol`` relative).
+
+        ``reboiler_capacity`` is listed while the demanded duty is at or above UA x dT_max (the
+        duty is then the capacity, within the smoothing).
+        """
         m = self._model("active_constraints")
         active = []
+        if pyo.value(m.reboiler_demand_kw) >= pyo.value(m.reboiler_capacity_kw) * (1.0 - rtol):
+            active.append("reboiler_capacity")
         for c in m.component_data_objects(pyo.Constraint, active=True):
             if c.equality:
                 continue
@@ -815,9 +871,9 @@ def optimize(
     start = time.perf_counter()
     if conditions.plant_id != PLANT_ID:
         raise ValueError(f"conditions for plant {PLANT_ID!r} expected, found {conditions.plant_id!r}")
-    unknown = sorted(set(conditions.current) - set(SETPOINTS))
+    unknown = sorted(set(conditions.current) - set(SETPOINTS) - set(HELD_CONDITIONS))
     if unknown:
-        raise ValueError(f"unknown biorefinery setpoints {unknown}; valid: {list(SETPOINTS)}")
+        raise ValueError(f"unknown biorefinery setpoints {unknown}; valid: {[*SETPOINTS, *HELD_CONDITIONS]}")
     params = calibrated_params(conditions.parameters)
     flow = BiorefineryOptimization(params)
     flow.build()

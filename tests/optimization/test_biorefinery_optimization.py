@@ -148,6 +148,65 @@ def test_dof_check_rejects_an_under_specified_square_problem():
         flow.initialize()
 
 
+# ------------------------------------------------------------------ fouled reboiler (held condition)
+
+UA_CLEAN = phys.reboiler_ua_clean()
+
+
+def simulated(ua: float | None) -> bio.BiorefineryOptimization:
+    flow = bio.BiorefineryOptimization()
+    flow.build()
+    flow.set_conditions(reboiler_ua_kw_k=ua)
+    flow.initialize()
+    return flow
+
+
+def test_fouled_reboiler_caps_the_duty_and_leaves_ethanol_in_the_stillage():
+    clean, fouled = simulated(None), simulated(0.5 * UA_CLEAN)  # fouling ratio 1: U = U_clean / 2
+    c, f = clean.outputs(), fouled.outputs()
+    assert c["reboiler_ua_kw_k"] == pytest.approx(UA_CLEAN) and f["reboiler_ua_kw_k"] == pytest.approx(0.5 * UA_CLEAN)
+    capacity = 0.5 * UA_CLEAN * phys.DEFAULT.reboiler_dt_max_k
+    assert f["reboiler_demand_kw"] > capacity  # the design demand exceeds the fouled capacity ...
+    assert f["reboiler_duty_kw"] == pytest.approx(capacity, rel=1e-4)  # ... so the duty is capped at UA dT_max
+    assert c["reboiler_duty_kw"] == pytest.approx(c["reboiler_demand_kw"], rel=1e-5)  # clean: the demand
+    assert f["ethanol_slip"] > 10 * c["ethanol_slip"]
+    assert f["ethanol_t_h"] < c["ethanol_t_h"] and f["product_t_h"] < c["product_t_h"]
+    assert "reboiler_capacity" in fouled.active_constraints()
+    assert "reboiler_capacity" not in clean.active_constraints()
+    # the twin's distillation() on the model's own beer, at the same fouling
+    for flow, ratio in ((clean, 0.0), (fouled, 1.0)):
+        m = flow.model
+        beer = {s: m.beer[s].value for s in phys.SPECIES}
+        d = phys.distillation(beer, ratio, phys.DEFAULT)
+        assert pyo.value(m.product_ethanol_kg_h) == pytest.approx(float(d.product_ethanol), rel=1e-3)
+        assert pyo.value(m.reboiler_duty_kw) == pytest.approx(float(d.duty_kw), rel=1e-3)
+        assert pyo.value(m.ethanol_slip) == pytest.approx(float(d.ethanol_slip), rel=1e-3)
+        assert pyo.value(m.reboiler_steam_kg_h) == pytest.approx(float(d.reboiler_steam), rel=1e-3)
+    # and the whole plant at that fouling
+    twin = phys.steady_state(fouling_ratio=1.0)
+    assert f["ethanol_t_h"] * 1000 == pytest.approx(float(twin["product_ethanol_kg_h"]), rel=1e-3)
+
+
+def test_kremser_slip_matches_the_physics_through_s_equal_one():
+    for s in (0.3, 0.999, 1.0, 1.001, 1.5, 3.0):
+        ours = pyo.value(bio._kremser_unstripped(s, phys.DEFAULT.beer_column_stages))
+        assert ours == pytest.approx(float(phys.kremser_unstripped(s, phys.DEFAULT.beer_column_stages)), rel=1e-6), s
+    assert pyo.value(bio._kremser_unstripped(1.5, 2.5)) == pytest.approx(float(phys.kremser_unstripped(1.5, 2.5)))
+
+
+def test_fouled_reboiler_lowers_the_optimal_feed(best):
+    fouled = bio.optimize(conditions(current={"reboiler_ua_kw_k": 0.5 * UA_CLEAN}))
+    assert fouled.termination == "optimal"
+    assert fouled.current_setpoints == pytest.approx(bio.design_setpoints())  # held, not a decision
+    assert fouled.outputs["reboiler_ua_kw_k"] == pytest.approx(0.5 * UA_CLEAN)
+    assert "reboiler_capacity" in fouled.active_constraints
+    assert fouled.current_outputs["ethanol_t_h"] < best.current_outputs["ethanol_t_h"]
+    assert fouled.setpoints["dry_feed_t_h"] < best.setpoints["dry_feed_t_h"] - 1.0  # 85.3 vs 87.1 t/h
+    assert fouled.profit_usd_h < best.profit_usd_h
+    with pytest.raises(ValueError, match=r"reboiler_ua_kw_k expected a finite number > 0"):
+        bio.optimize(conditions(current={"reboiler_ua_kw_k": 0.0}))
+
+
 # ------------------------------------------------------------------ set up, solve, report
 
 
@@ -267,7 +326,9 @@ def test_pipeline_hooks_name_real_tags_and_parameters():
 
     tags = {t.tag: t for t in TAGS}
     for name, (tag, _) in bio.SETPOINT_TAGS.items():
-        assert name in bio.SETPOINTS and tag in tags and tags[tag].canonical_unit == bio.SETPOINTS[name].unit
+        unit = bio.SETPOINTS[name].unit if name in bio.SETPOINTS else bio.HELD_CONDITIONS[name]
+        assert tag in tags and tags[tag].canonical_unit == unit, name
+    assert bio.SETPOINT_TAGS["reboiler_ua_kw_k"] == ("BIO.UY502", 1.0)
     assert set(bio.CALIBRATED_PARAMETERS) <= set(vars(phys.DEFAULT))
     for name in ("eh_glucose_yield", "glucose_to_ethanol"):  # what models.calibration fits for the biorefinery
         assert name in bio.CALIBRATED_PARAMETERS and name in calibration_doc

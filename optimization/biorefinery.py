@@ -37,9 +37,14 @@ Physics (per hour at steady state; kg/h, kW unless stated)
   ``(S0_i - S_i)(K_i + S_i) = theta_i (t / t_design) (1 - P/Pm) S_i`` and
   ``P = sum Y_i (S0_i - S_i)``, theta_i from :func:`~models._biorefinery_physics.fermentation_constants`;
   consumed sugar split into ethanol + CO2, cells and by-products in the design ratios.
-* Distillation: the clean reboiler delivers the duty of boil-up ratio control, so the stripping
-  factor is constant (K x boil-up ratio = 1.5) and the Kremser ethanol slip too; product 99.5 wt%;
-  LP steam for the reboiler and the rectifier/sieves.
+* Distillation (the twin's :func:`~models._biorefinery_physics.distillation`): boil-up ratio control
+  demands a duty; the reboiler transfers at most UA x dT_max, UA the held condition
+  ``reboiler_ua_kw_k`` (:data:`HELD_CONDITIONS`: the DCS's BIO.UY502, about half the clean
+  2,037 kW/K on the plant; default clean). The boil-up left after heating the beer to the bottoms
+  sets the stripping factor K V/L (1.5 when the demand is met) and the Kremser ethanol slip to the
+  stillage; product 99.5 wt%; LP steam for the reboiler and the rectifier/sieves. At half the clean
+  UA the design feed loses 0.68 % of its ethanol (slip 0.69 % vs 0.01 %) and the profit optimum's
+  feed falls from 87.06 to 85.35 t/h.
 * Stillage filter, wastewater (anaerobic digester: methane 0.35 Nm3/kg COD, 1 % fugitive), boiler
   on the wet cake and the biogas, extraction-condensing turbine, plant power demand and cooling
   duty as in the twin; :func:`~models._biorefinery_physics.wastewater` is called on the Pyomo
@@ -53,19 +58,21 @@ Smooth reformulations of the twin's min/max (documented so a reviewer can check 
   the natural-gas package boiler's steam (``aux``), capped at its capacity (a constraint).
 * ``export = max(net, 0)``, ``import = max(-net, 0)``: smooth max with ``eps`` = 1 kW (error
   2e-5 kW at the design's 11.9 MW export); import = export - net exactly.
+* ``reboiler duty = min(demand, UA dT_max)`` and boil-up ``max(duty - sensible, 0)``: smooth min/max
+  with ``eps`` = ``SMOOTHING_EPS["reboiler_kw"]`` (50 kW: error 0.024 kW on the clean design's
+  40.7 MW against its 67 MW capacity, 0.09 kW at half UA, 25 kW at the kink). The Kremser slip
+  ``(s - 1)/(s**(N+1) - 1)`` is written as ``1/sum_{k<=N} s**k`` (whole N), smooth through s = 1.
 * Kept exact because the constraints keep the twin on one branch: ``HP extraction = min(demand,
-  available)`` -> demand with the constraint demand <= available; ``reboiler duty = min(demand,
-  UA dT_max)`` -> demand with the reboiler-capacity constraint; boil-up ``max(duty - sensible, 0)``,
-  the filter's ``min(cake liquor, liquor)``, the product water ``min(.., water)``, the process
-  cooling ``max(.., 0)`` and ``max(E, 0)``: the arguments are positive/the first branch holds by a
-  wide margin over the whole decision range (checked at the design and the optimum by the tests
+  available)`` -> demand with the constraint demand <= available; the filter's ``min(cake
+  liquor, liquor)``, the product water ``min(.., water)``, the process cooling ``max(.., 0)`` and
+  ``max(E, 0)``: the arguments are positive/the first branch holds by a wide margin over the whole
+  decision range (checked at the design and the optimum by the tests
   against :func:`~models._biorefinery_physics.steady_state`).
-* Not modelled: reboiler fouling (the clean reboiler after cleaning), natural-gas support firing
-  of the main boiler (0: back-up only), boiler trips.
+* Not modelled: natural-gas support firing of the main boiler (0: back-up only), boiler trips.
 
-At the design setpoints the simulation stage reproduces ``steady_state()`` to 1e-8 relative
+At the design setpoints the simulation stage reproduces ``steady_state()`` to 6e-7 relative
 (ethanol 22.06 t/h, 79.95 gal/dry ton, 188.4 t/h steam, 11.86 MW export; largest deviation the
-smoothed export, 6e-8 kW/kW); the tests hold it, at an off-design point and with calibrated
+reboiler steam of the smoothed duty, 6e-7 kg/kg); the tests hold it, at an off-design point and with calibrated
 yields, to :data:`SIMULATION_RTOL` = 1e-5.
 
 Economics (USD/h) and emissions (kg/h), the conventions of :mod:`optimization.plants`
@@ -81,17 +88,19 @@ import x grid factor. Biogenic CO2 (fermentation, cake and biogas combustion) is
 CH4/N2O of the cake combustion is not in the plant's activity data and not counted either.
 ``co2e_kg_h`` = Scope 1 + Scope 2.
 
-Constraints: vessel volumes, reboiler capacity (clean UA x the largest steam-chest temperature
-difference), pretreatment steam from the HP extraction within the turbine's available steam
+Constraints: vessel volumes, pretreatment steam from the HP extraction within the turbine's available steam
 (condensing flow >= ``min_condensing_fraction``), package-boiler capacity, the emission limits
-in force (:data:`LIMIT_KEYS`), the CO2e cap. Product purity is fixed by the dehydration design
+in force (:data:`LIMIT_KEYS`), the CO2e cap. The reboiler capacity (UA x the largest steam-chest
+temperature difference) caps the duty inside the model instead; ``active_constraints`` lists
+``reboiler_capacity`` while the demand exceeds it. Product purity is fixed by the dehydration design
 (0.995) and needs no constraint.
 
 Results at the market reference prices
 --------------------------------------
 With the reference levels of :data:`models.market.SERIES` (ethanol 2.00 USD/gal, stover 75 USD/dry
 short ton, cellulase 5 USD/kg protein, MISO power 35 USD/MWh ...), the permits in force (CH4
-1.25 t/d, Scope 1 15,000 t/yr), AR6 GWP100 and no carbon price (the plant's scheme is ``none``):
+1.25 t/d, Scope 1 15,000 t/yr), AR6 GWP100, no carbon price (the plant's scheme is ``none``) and
+the clean reboiler:
 
 ==================  ======  ======  =====  =====  ========  =====  =======  =======
 point               feed    enzyme  t_EH   t_F    profit    CO2e   ethanol  yield
@@ -338,8 +347,9 @@ class BiorefineryOptimization(StagedFlow):
 
     Stages
     ------
-    ``build()``; ``set_conditions(dry_feed_t_h=, enzyme_mg_g=, eh_time_h=, ferm_time_h=)`` (None =
-    :func:`design_setpoints`); ``initialize()`` (square solve from the twin's Monod solution);
+    ``build()``; ``set_conditions(dry_feed_t_h=, enzyme_mg_g=, eh_time_h=, ferm_time_h=,
+    reboiler_ua_kw_k=)`` (None = :func:`design_setpoints`, clean UA); ``initialize()`` (square
+    solve from the twin's Monod solution);
     ``setup_optimization(conditions, co2e_cap_kg_h=None, objective="profit")``; ``solve()``;
     ``report()``.
     """
@@ -470,8 +480,8 @@ class BiorefineryOptimization(StagedFlow):
         # fouled to the measured UA (a held condition), transfers at most UA x dT_max; the boil-up left
         # after heating the feed to the bottoms sets the stripping factor and the Kremser slip.
         eps_reb = SMOOTHING_EPS["reboiler_kw"]
-        m.reboiler_ua_kw_k = pyo.Param(mutable=True, initialize=phys.reboiler_ua_clean(p), within=pyo.PositiveReals,
-                                       doc="reboiler UA (measured, held), kW/K")
+        m.reboiler_ua_kw_k = pyo.Param(mutable=True, initialize=phys.reboiler_ua_clean(p),
+                                       within=pyo.PositiveReals, doc="reboiler UA (measured, held), kW/K")
         m.reboiler_demand_kw = pyo.Expression(expr=float(phys.beer_column_duty_kw(1.0, p)) * m.beer_kg_h,
                                               doc="duty demanded by boil-up ratio control, kW")
         m.reboiler_capacity_kw = pyo.Expression(expr=m.reboiler_ua_kw_k * p.reboiler_dt_max_k,
@@ -862,7 +872,8 @@ def optimize(
 ) -> Solution:
     """Optimal setpoints for the prices, limits and calibrated parameters in ``conditions``.
 
-    Stages: build, set the current setpoints (``conditions.current``; empty = design),
+    Stages: build, set the current setpoints and held conditions (``conditions.current``, names of
+    :data:`SETPOINTS` and :data:`HELD_CONDITIONS`; empty = design, clean reboiler),
     initialize (square solve, 0 degrees of freedom checked), set up (4 decisions free), solve,
     report. Raises :class:`~nexus.errors.InfeasibleOptimization` with IPOPT's message when the
     solve is not optimal (e.g. a CO2e cap below the plant's minimum), ValueError for unknown

@@ -77,7 +77,7 @@ from etl.units import convert
 from models import get_plant
 from models.fleet import instance_ids, plant_type
 from nexus.errors import ContractViolation, InfeasibleOptimization
-from optimization.pipeline import BASE, Scenario, _rules_frame, conditions_for
+from optimization.pipeline import BASE, HOLD_EVENTS, Scenario, _rules_frame, conditions_for, held_hours
 from optimization.plants import OperatingConditions, plant_optimizer
 from optimization.policy import DEFAULT_POLICY, DecisionPolicy, choose
 from sustainability.carbon import daily_activity
@@ -86,7 +86,6 @@ from warehouse.tables import (
     DIM_BENEFIT_TARGETS,
     FCT_BENEFITS_DAILY,
     FCT_EMISSIONS_SUMMARY_DAILY,
-    FCT_EVENTS,
     FCT_KPIS_DAILY,
     FCT_MODEL_PARAMETERS,
     FCT_TAG_HOURLY,
@@ -108,9 +107,6 @@ _CSTR_CHILLER = 0.25
 #: project: the middle of the 20-30 % usually quoted for prebake potlines; the butts go back to
 #: the carbon plant, so they are counted as waste of the cell, not of the company.
 ANODE_BUTT_FRACTION = 0.25
-#: Event kinds during which the optimizer's setpoints are not applied (the write-back's interlock
-#: events, plus transients: start-ups, shut-downs and grade changes are the operators').
-HOLD_EVENTS: tuple[str, ...] = ("process_anomaly", "shutdown", "transient")
 #: Policies a replay runs when not told otherwise. co2e_budget is added with a budget of 90 % of
 #: the baseline's CO2e when the replay's conf gives no budget of its own.
 REPLAY_POLICIES: tuple[DecisionPolicy, ...] = (
@@ -561,20 +557,6 @@ def _hourly_inputs(lake: Lake, plant_id: str, day: dt.date, module: Any, basis: 
     return frame
 
 
-def _held_hours(lake: Lake, plant_id: str, day: dt.date) -> pd.Series:
-    """Per hour of ``day``: True when a process anomaly, shutdown or transient event is open in it."""
-    hours = pd.date_range(_utc(day), periods=24, freq="h")
-    held = pd.Series(False, index=hours)
-    if not lake.exists(FCT_EVENTS):
-        return held
-    ev = lake.read(FCT_EVENTS, where={"plant_id": plant_id}, columns=["kind", "start_at", "end_at"]).to_pandas()
-    ev = ev[ev["kind"].isin(HOLD_EVENTS)]
-    for e in ev.itertuples():
-        end = e.end_at if pd.notna(e.end_at) else hours[-1] + pd.Timedelta(hours=1)
-        held |= (hours < end) & (hours + pd.Timedelta(hours=1) > e.start_at)
-    return held
-
-
 def _applied_path(recorded: pd.DataFrame, targets: Mapping[str, float], applied: pd.Series,
                   limits: Mapping[str, tuple[float, float] | None], *, settle_min: float) -> pd.DataFrame:
     """Hourly means of the inputs moved from their recorded values to ``targets`` in each run of applied hours.
@@ -759,7 +741,7 @@ def _replay_plant(lake: Lake, plant_id: str, day: dt.date, scenario: Scenario, r
     recorded = _hourly_inputs(lake, plant_id, day, module, basis, best.current_setpoints)
     if recorded.empty or recorded.isna().all(axis=None):
         raise _Skip(f"no recorded setpoints on {day} in gold.fct_tag_hourly")
-    held = _held_hours(lake, plant_id, day)
+    held = held_hours(lake, plant_id, day)
     if basis.unsteady is not None:
         flags = basis.unsteady(_wide(_read_hourly(lake, plant_id, day, list(basis.tag_units)), basis.tag_units))
         held |= flags.reindex(held.index, fill_value=False).fillna(False).astype(bool)

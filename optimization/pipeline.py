@@ -36,6 +36,7 @@ from optimization.plants import (
 from optimization.policy import DecisionPolicy, choose
 from warehouse.lake import CommitMeta, Lake
 from warehouse.tables import (
+    FCT_EVENTS,
     FCT_MODEL_PARAMETERS,
     FCT_PARETO_FRONT,
     FCT_PRICES_DAILY,
@@ -221,14 +222,42 @@ def calibrated_parameters(lake: Lake, plant_id: str, day: dt.date, scenario_id: 
     return {}, "design"
 
 
+#: Event kinds during which a plant is not at its steady operating point, and the optimizer's
+#: setpoints are not applied: the write-back's interlock events, plus transients (start-ups,
+#: shut-downs and grade changes are the operators').
+HOLD_EVENTS: tuple[str, ...] = ("process_anomaly", "shutdown", "transient")
+
+
+def held_hours(lake: Lake, plant_id: str, day: dt.date) -> pd.Series:
+    """Per hour of ``day`` (UTC): True when a process anomaly, shutdown or transient event is open in it."""
+    hours = pd.date_range(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC), periods=24, freq="h")
+    held = pd.Series(False, index=hours)
+    if not lake.exists(FCT_EVENTS):
+        return held
+    ev = lake.read(FCT_EVENTS, where={"plant_id": plant_id}, columns=["kind", "start_at", "end_at"]).to_pandas()
+    ev = ev[ev["kind"].isin(HOLD_EVENTS)]
+    for e in ev.itertuples():
+        end = e.end_at if pd.notna(e.end_at) else hours[-1] + pd.Timedelta(hours=1)
+        held |= (hours < end) & (hours + pd.Timedelta(hours=1) > e.start_at)
+    return held
+
+
 def current_setpoints(lake: Lake, plant_id: str, day: dt.date, module: Any) -> dict[str, float]:
-    """The day's mean of each setpoint's historian tag (``SETPOINT_TAGS`` of the optimizer module)."""
+    """The current point: each setpoint tag's mean (``SETPOINT_TAGS`` of the optimizer module) over
+    the day's steady hours -- those without an open anomaly, shutdown or transient event -- or over
+    every hour when monitoring found none steady (a day of shutdowns would otherwise average zeros in)."""
     tags: Mapping[str, tuple[str, float]] = getattr(module, "SETPOINT_TAGS", {})
     if not tags or not lake.exists(FCT_TAG_HOURLY):
         return {}
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     h = lake.read(FCT_TAG_HOURLY, where={"plant_id": plant_id}, start=start, end=start + dt.timedelta(days=1),
-                  columns=["tag", "twa_value"]).to_pandas()
+                  columns=["tag", "hour_start", "twa_value"]).to_pandas()
+    held = held_hours(lake, plant_id, day)
+    steady = set(held.index[~held.to_numpy()])
+    if steady:
+        hours = pd.to_datetime(h["hour_start"], utc=True)
+        if hours.isin(steady).any():
+            h = h[hours.isin(steady).to_numpy()]
     means = h.groupby("tag")["twa_value"].mean()
     out = {}
     for name, (tag, factor) in tags.items():

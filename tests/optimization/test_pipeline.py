@@ -139,3 +139,29 @@ def test_calibrated_parameters_are_used(copy_lake):
     # A calibration is used from its fit date on, never before.
     assert conditions_for(copy_lake, "cstr", DAY - dt.timedelta(days=1))[0].model_version == "cstr@x"
     assert conditions_for(copy_lake, "cstr", DAY - dt.timedelta(days=2))[0].model_version == "design"
+
+
+def test_the_current_point_is_the_mean_of_the_steady_hours(copy_lake):
+    from optimization.pipeline import current_setpoints
+    from optimization.plants import plant_optimizer
+    from warehouse.tables import FCT_EVENTS, FCT_TAG_HOURLY
+
+    start = pd.Timestamp(DAY, tz="UTC")
+    h = copy_lake.read(FCT_TAG_HOURLY, where={"plant_id": "smelter", "tag": "SMT.II101"}, start=start.to_pydatetime(),
+                       end=(start + pd.Timedelta(days=1)).to_pydatetime()).to_pandas()
+    before = current_setpoints(copy_lake, "smelter", DAY, plant_optimizer("smelter"))
+    event = {c: None for c in FCT_EVENTS.column_names} | {
+        "event_id": "smelter|plant|shutdown|test", "plant_id": "smelter", "unit": "plant", "kind": "shutdown",
+        "start_at": start, "end_at": start + pd.Timedelta(hours=12), "duration_h": 12.0, "severity": "high",
+        "detail": "test", "detector": "test", "model_version": "test", "run_id": "test",
+        "computed_at": pd.Timestamp.now(tz="UTC")}
+    # the template's own events of the day stay: the current point is the mean of the hours none of them covers
+    copy_lake.upsert(FCT_EVENTS, pd.DataFrame([event], columns=FCT_EVENTS.column_names), meta=META)
+    after = current_setpoints(copy_lake, "smelter", DAY, plant_optimizer("smelter"))
+    from optimization.pipeline import held_hours
+
+    held = held_hours(copy_lake, "smelter", DAY)
+    assert held.iloc[:12].all()
+    steady = h[~pd.to_datetime(h["hour_start"], utc=True).isin(held.index[held.to_numpy()])]
+    assert after["line_current_ka"] == pytest.approx(steady["twa_value"].mean())
+    assert len(steady) <= 12 < len(h) and before["line_current_ka"] != after["line_current_ka"]

@@ -77,7 +77,7 @@ from etl.units import convert
 from models import get_plant
 from models.fleet import instance_ids, plant_type
 from nexus.errors import ContractViolation, InfeasibleOptimization
-from optimization.pipeline import BASE, HOLD_EVENTS, Scenario, _rules_frame, conditions_for, held_hours
+from optimization.pipeline import Scenario, _rules_frame, conditions_for, held_hours
 from optimization.plants import OperatingConditions, plant_optimizer
 from optimization.policy import DEFAULT_POLICY, DecisionPolicy, choose
 from sustainability.carbon import daily_activity

@@ -228,17 +228,22 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
                           labels={"pct": "% of limit", "day": ""})
         lim_fig.add_hline(y=100, line_color="#b00020", line_dash="dash", annotation_text="limit")
         tbl = comp_today[["plant_id", "pollutant", "averaging", "value", "projected_value", "limit_value", "unit",
-                          "utilisation_pct", "status", "document_id", "version"]] if len(comp_today) else pd.DataFrame()
+                          "projected_utilisation_pct", "status", "document_id", "version"]].rename(columns={
+            "plant_id": "Plant", "pollutant": "Pollutant", "averaging": "Averaging", "value": "Value (year to date)",
+            "projected_value": "Projected (year end)", "limit_value": "Limit", "unit": "Unit",
+            "projected_utilisation_pct": "Projected use of the limit, %", "status": "status",
+            "document_id": "Document", "version": "Version"}) if len(comp_today) else pd.DataFrame()
         window_exc = c[c["exceeded"]][["emission_date", "plant_id", "pollutant", "averaging", "value", "limit_value",
                                        "unit"]]
         page.section("limits", "Emission limits and exceedances",
                      page.figure(lim_fig) + "<h3>On the day</h3>" +
-                     (_table(tbl, {"value": ",.3f", "projected_value": ",.1f", "limit_value": ",.3f",
-                                   "utilisation_pct": ".1f"}, status_col="status") if len(tbl) else "") +
+                     (_table(tbl, {"Value (year to date)": ",.3f", "Projected (year end)": ",.1f", "Limit": ",.3f",
+                                   "Projected use of the limit, %": ".1f"}, status_col="status") if len(tbl) else "") +
                      f"<h3>Exceedances in the last {window_days} days: {len(window_exc)}</h3>" +
                      (_table(window_exc, {"value": ",.3f", "limit_value": ",.3f"}) if len(window_exc) else "") +
-                     '<p class="note">Yearly limits compare the year-to-date total (days in the lake); "at risk" means '
-                     "the year-to-date daily rate would exceed the limit by the end of the year.</p>")
+                     '<p class="note">A daily limit is the day\'s value, a yearly one the year-to-date total (days in '
+                     "the lake) projected to the year end at its daily rate. One rule for both: \"at_risk\" from 90 % "
+                     "of the limit projected, \"exceeded\" over it.</p>")
     else:
         page.section("limits", "Emission limits and exceedances", '<p class="note">No limits in force or no data.</p>')
 
@@ -351,7 +356,9 @@ def _lca_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any
             (c["allocation"].iloc[0] if len(c) else None)
         c = c[c["allocation"] == default]
         if len(c):
+            # one distinct colour per process (plotly's default 10-colour cycle repeats over 15 processes)
             parts.append(page.figure(px.bar(c, x="product", y="value", color="process", barmode="relative",
+                                            color_discrete_sequence=px.colors.qualitative.Dark24,
                                             title=f"Contribution of each process to GWP100 ({default} allocation)",
                                             labels={"value": "kg CO2e / kg"})))
     tbl = res[["product", "allocation", "impact_category", "unit", "value", "p2_5", "p97_5", "n_samples"]]

@@ -940,6 +940,8 @@ FCT_EMISSION_COMPLIANCE_DAILY = _add(TableSpec(
         Column("exceeded", pa.bool_(), "status = 'exceeded'", nullable=False),
         *_DOC_REF,
         *_COMPUTED,
+        Column("projected_utilisation_pct", pa.float64(), "projected value / limit: the day's for a daily limit, the "
+               "year-end projection for a yearly one; status is at_risk from 90 %", unit="percent"),
     ),
     primary_key=("scenario_id", "plant_id", "emission_date", "pollutant", "averaging"),
     constraints={"status_known": "status IN ('ok', 'at_risk', 'exceeded')"},

@@ -163,6 +163,20 @@ def test_compliance_daily_exceedance_and_yearly_projection():
     assert compliance(daily, limits, D(2026, 1, 1))[0]["status"] == "ok"
 
 
+def test_compliance_warns_alike_for_daily_and_yearly_limits():
+    """At risk from 90 % of a limit, projected: a day at 95 % warns, one at 85 % does not; a yearly
+    limit barely used yet but set to end at 95 % warns, one set to end at 50 % does not."""
+    daily = pd.DataFrame({"emission_date": [D(2026, 1, 1)] * 2, "pollutant": ["cf4", "ch4"], "value_kg": [9.5, 8.5]})
+    limits = [{"pollutant": "cf4", "averaging": "day", "limit": 10.0, "unit": "kg"},
+              {"pollutant": "ch4", "averaging": "day", "limit": 10.0, "unit": "kg"},
+              {"pollutant": "cf4", "averaging": "year", "limit": 9.5 * 365 / 0.95, "unit": "kg"},
+              {"pollutant": "ch4", "averaging": "year", "limit": 8.5 * 365 / 0.5, "unit": "kg"}]
+    rows = compliance(daily, limits, D(2026, 1, 1))
+    assert [r["status"] for r in rows] == ["at_risk", "ok", "at_risk", "ok"]
+    assert [round(r["projected_utilisation_pct"], 6) for r in rows] == [95.0, 85.0, 95.0, 50.0]
+    assert rows[2]["utilisation_pct"] == pytest.approx(100 * 0.95 / 365)  # 0.26 % used by 1 January
+
+
 def test_pollutant_values():
     rows = pd.DataFrame({"scope": ["1", "1", "2", "biogenic"], "scope2_basis": ["", "", "market", ""],
                          "gas": ["co2", "cf4", "co2e", "co2"], "gas_kg": [1000.0, 1.0, 500.0, 9000.0],

@@ -335,8 +335,8 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
                     conf={"recommendation_date": last.isoformat(), "pareto_points": 5}):
         return 1
     if not _run_dag("sustainability_report", None, f"carbon accounting, LCA and the report of {last}", env, logs,
-                    conf={"report_date": last.isoformat(), "window_days": days, "lca_samples": 300,
-                          "benefit_days": days}):
+                    conf={"report_date": last.isoformat(), "window_days": min(30, SENSOR_HISTORY_DAYS + days),
+                          "lca_samples": 300, "benefit_days": days}):
         return 1
 
     from nexus.evaluation import evaluate_detectors, summary

@@ -146,7 +146,11 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
     emissions = _read(lake, FCT_EMISSIONS_DAILY, start=report_date, end=end)
     emissions = emissions[emissions["scenario_id"] == scenario_id] if len(emissions) else emissions
     comp = _read(lake, FCT_EMISSION_COMPLIANCE_DAILY, **rng)
-    comp = comp[comp["scenario_id"] == scenario_id] if len(comp) else comp
+    comp = comp[comp["scenario_id"] == scenario_id].copy() if len(comp) else comp
+    if len(comp):  # rows written before the column existed (a lake older than it) carry no projection: derive it
+        derived = 100.0 * comp["value"].where(comp["averaging"] == "day", comp["projected_value"]) / comp["limit_value"]
+        comp["projected_utilisation_pct"] = (comp["projected_utilisation_pct"].fillna(derived)
+                                             if "projected_utilisation_pct" in comp else derived)
     today = summary[pd.to_datetime(summary["emission_date"]).dt.date == report_date] if len(summary) else summary
     plants = sorted(today["plant_id"].unique()) if len(today) else []
     page = _Page()
@@ -221,7 +225,7 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
         c["limit"] = c["pollutant"] + " (" + c["averaging"] + ")"
         c["day"] = pd.to_datetime(c["emission_date"]).dt.strftime("%Y-%m-%d")
         # Daily limits: the day's value; yearly limits: the year-end projection at the year-to-date rate.
-        c["pct"] = 100.0 * c["value"].where(c["averaging"] == "day", c["projected_value"]) / c["limit_value"]
+        c["pct"] = c["projected_utilisation_pct"]
         lim_fig = px.line(c.sort_values("emission_date"), x="day", y="pct", color="plant_id",
                           line_dash="limit", markers=True,
                           title="Use of each emission limit (% of the limit; yearly limits: year-end projection)",
@@ -250,6 +254,14 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
     for key, title, fn in _OPTIONAL_SECTIONS:
         body = fn(lake, report_date, scenario_id, page, go, px)
         page.section(key, title, body)
+
+    # -- executive summary, first on the page
+    page.section("summary", f"Executive summary, {report_date}",
+                 _summary_html(lake, report_date, scenario_id, summary, comp_today, window_days))
+    page.parts.insert(0, page.parts.pop())
+    page.sections.insert(0, page.sections.pop())
+    page.section("methods", "Methods, CO2e bases and sources", _methods_html(lake, report_date, scenario_id, summary,
+                                                                          emissions))
 
     # -- lineage
     docs = sorted({d.strip() for v in today.get("documents", pd.Series(dtype=str)) for d in str(v).split(",") if d.strip()})
@@ -285,6 +297,101 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
 
 
 # ----------------------------------------------------------------------------- optional sections
+def _summary_html(lake: Lake, on: dt.date, scenario_id: str, summary: pd.DataFrame, comp_today: pd.DataFrame,
+                  window_days: int) -> str:
+    """Today against the trailing window and the promised targets, per plant, in one table and a sentence."""
+    if summary.empty:
+        return '<p class="note">No emissions in gold for the window.</p>'
+    s = summary.assign(day=pd.to_datetime(summary["emission_date"]).dt.date)
+    today, before = s[s["day"] == on], s[s["day"] < on]
+    rows = []
+    for plant_id, t in today.groupby("plant_id"):
+        b = before[before["plant_id"] == plant_id]
+        total, mean = float(t["total_market_tco2e"].sum()), (float(b["total_market_tco2e"].mean()) if len(b) else None)
+        inten = t["intensity_total_market_kg_per_kg"].iloc[0]
+        inten_mean = b["intensity_total_market_kg_per_kg"].mean() if len(b) else None
+        c = comp_today[comp_today["plant_id"] == plant_id] if len(comp_today) else comp_today
+        rows.append({"Plant": plant_id, "CO2e today, t": total,
+                     f"Mean of the {len(b['day'].unique()) if len(b) else 0} days before, t": mean,
+                     "Change, %": None if not mean else 100 * (total - mean) / abs(mean),
+                     "Intensity, kg CO2e/kg": inten,
+                     "Intensity change, %": None if inten_mean is None or pd.isna(inten_mean) or not inten_mean
+                     or pd.isna(inten) else 100 * (inten - inten_mean) / abs(inten_mean),
+                     "Limits exceeded / at risk": f"{int((c['status'] == 'exceeded').sum()) if len(c) else 0} / "
+                                                  f"{int((c['status'] == 'at_risk').sum()) if len(c) else 0}"})
+    tbl = pd.DataFrame(rows)
+    targets = ""
+    b = _read(lake, "gold.fct_benefits_daily")
+    if len(b):
+        from optimization.benefits import achieved
+
+        b = b[(b["scenario_id"] == scenario_id) & (pd.to_datetime(b["benefit_date"]).dt.date <= on)]
+        a = achieved(b)
+        a = a[a["policy"] == "max_profit_no_co2e_increase"] if len(a) else a
+        if len(a):
+            met = a.groupby("plant_id")["met"].agg(lambda v: f"{int(v.fillna(False).sum())} of {len(v)}")
+            tbl["Promised targets met (default policy)"] = tbl["Plant"].map(met).fillna("none promised")
+            targets = (f" Of the {len(a)} benefits the origin documents promise, the default decision policy meets "
+                       f"{int(a['met'].fillna(False).sum())} in the replays (section Optimized vs baseline).")
+    fleet = float(today["total_market_tco2e"].sum())
+    fleet_mean = float(before.groupby("day")["total_market_tco2e"].sum().mean()) if len(before) else None
+    trend = "" if not fleet_mean else f", {100 * (fleet - fleet_mean) / abs(fleet_mean):+.1f} % against the mean of " \
+                                      f"the {before['day'].nunique()} days before"
+    exceeded = int((comp_today["status"] == "exceeded").sum()) if len(comp_today) else 0
+    at_risk = int((comp_today["status"] == "at_risk").sum()) if len(comp_today) else 0
+    text = (f"<p><b>{fleet:,.1f} t CO2e</b> today (Scopes 1 + 2 market-based + 3, every plant){trend}. "
+            f"{exceeded} emission limit(s) exceeded, {at_risk} at risk (90 % of the limit, projected).{targets}</p>")
+    fmt = {"CO2e today, t": ",.1f", "Change, %": "+.1f", "Intensity, kg CO2e/kg": ".3f", "Intensity change, %": "+.1f"}
+    fmt |= {c: ",.1f" for c in tbl.columns if c.startswith("Mean of")}
+    return text + _table(tbl, fmt) + (f'<p class="note">The trend window is {window_days} days; every CO2e in this '
+                                      "summary is market-based Scopes 1 + 2 + 3 (see Methods).</p>")
+
+
+def _methods_html(lake: Lake, on: dt.date, scenario_id: str, summary: pd.DataFrame, emissions: pd.DataFrame) -> str:
+    """The CO2e basis of each section, the inventory reconciled with the LCA, and the sources of factors."""
+    parts = ["<h3>Which CO2e each section shows</h3><ul>"
+             "<li><b>Executive summary, headline, trends</b>: the GHG inventory (GHG Protocol), Scopes 1 + 2 "
+             "market-based + 3 (categories 1 and 4) per plant and day; Scope 2 location-based beside it in the headline "
+             "table; biogenic CO2 apart.</li>"
+             "<li><b>Optimizer, Pareto fronts, Optimized vs baseline</b>: Scope 1 + Scope 2 location-based, the physical "
+             "footprint the plant's set points move, per hour of operation.</li>"
+             "<li><b>Life cycle assessment</b>: cradle-to-gate GWP100 per kg of product (matrix LCA with background "
+             "processes, co-product allocation or system expansion).</li></ul>"]
+    res = _latest(_read(lake, "gold.fct_lca_results"), "assessment_date", on)
+    day = summary[pd.to_datetime(summary["emission_date"]).dt.date == on] if len(summary) else summary
+    if len(res) and len(day):
+        lca = res[(res["scenario_id"] == scenario_id) & (res["impact_category"] == "climate_change_gwp100")
+                  & (res["allocation"] == "system_expansion")].set_index("product")["value"]
+        rows = [{"Product": r.product, "Inventory, kg CO2e/kg (S1 + S2 market + S3)": r.intensity_total_market_kg_per_kg,
+                 "LCA cradle to gate, kg CO2e/kg": lca.get(r.product),
+                 "Difference, kg CO2e/kg": None if r.product not in lca or pd.isna(r.intensity_total_market_kg_per_kg)
+                 else lca[r.product] - r.intensity_total_market_kg_per_kg}
+                for r in day.dropna(subset=["product"]).itertuples()]
+        if rows:
+            parts.append("<h3>The inventory reconciled with the LCA</h3>" + _table(pd.DataFrame(rows), {
+                "Inventory, kg CO2e/kg (S1 + S2 market + S3)": ".3f", "LCA cradle to gate, kg CO2e/kg": ".3f",
+                "Difference, kg CO2e/kg": "+.3f"}) + '<p class="note">They differ by design: the inventory counts the '
+                "day's metered activity with Scope 3 limited to purchased goods (category 1) and inbound transport "
+                "(category 4), no co-product credit and no biogenic uptake; the LCA models a design hour of the plant "
+                "with full background supply chains, credits the exported electricity (system expansion) and counts the "
+                "biogenic carbon taken up by the feedstock.</p>")
+    if len(emissions):
+        # the market-based inventory (Scope 2 once, biogenic CO2 outside it), as the headline counts it
+        counted = emissions[(emissions["scope2_basis"] != "location") & (emissions["scope"] != "biogenic")]
+        src = (counted.groupby(["factor_source"], as_index=False).agg(rows=("co2e_t", "size"),
+                                                                     t_co2e=("co2e_t", "sum"))
+               .sort_values("t_co2e", ascending=False)
+               .rename(columns={"factor_source": "Factor source (document and version)", "rows": "Rows",
+                                "t_co2e": "t CO2e on the day (market-based)"}))
+        gwp = ", ".join(sorted({f"{a} ({b})" for a, b in zip(emissions["gwp_set"], emissions["gwp_source"]) if b}))
+        parts.append(f"<h3>Sources of the factors used on {on}</h3>" + _table(src, {
+                     "t CO2e on the day (market-based)": ",.2f"})
+                     + f'<p class="note">GWP100: {html.escape(gwp)}. LCA background factors, their uncertainty and '
+                     "sources: sustainability/data/background.yaml. Grid, fuel and process factors and emission limits "
+                     "come from the regulatory feed's documents in force that day (silver.regulatory__rules).</p>")
+    return "".join(parts)
+
+
 def _validation_html(lake: Lake, on: dt.date, page_path: Path) -> str:
     """The day's validation results (gold.fct_validation_results) with links into the Data Docs site."""
     import os

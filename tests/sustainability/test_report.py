@@ -51,7 +51,8 @@ def test_report_is_listed_in_gold_and_self_contained(report):
     plotly_js, _, page = rest.partition("</script>")
     assert len(plotly_js) > 1_000_000  # plotly.js itself, embedded
     assert not re.search(r"https?://", head + page), "no URL outside the embedded library"
-    for section in ("headline", "by-scope", "trends", "limits", "lca", "heat-integration", "recommendations", "benefits",
+    for section in ("summary", "headline", "by-scope", "trends", "limits", "lca", "heat-integration", "recommendations",
+                    "benefits", "methods",
                     "sensitivity"):
         assert f'id="{section}"' in text
     assert out["total_market_tco2e"] > 0 and out["exceedances"] >= 0

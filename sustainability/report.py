@@ -370,7 +370,9 @@ def _methods_html(lake: Lake, on: dt.date, scenario_id: str, summary: pd.DataFra
         if rows:
             parts.append("<h3>The inventory reconciled with the LCA</h3>" + _table(pd.DataFrame(rows), {
                 "Inventory, kg CO2e/kg (S1 + S2 market + S3)": ".3f", "LCA cradle to gate, kg CO2e/kg": ".3f",
-                "Difference, kg CO2e/kg": "+.3f"}) + '<p class="note">They differ by design: the inventory counts the '
+                "Difference, kg CO2e/kg": "+.3f"}) + '<p class="note">They differ by design: the inventory\'s Scope 2 is '
+                "market-based (the supplier's or the residual mix), the LCA's electricity the region's location-based "
+                "grid mix -- for the smelter's Norwegian power most of the gap; the inventory counts the "
                 "day's metered activity with Scope 3 limited to purchased goods (category 1) and inbound transport "
                 "(category 4), no co-product credit and no biogenic uptake; the LCA models a design hour of the plant "
                 "with full background supply chains, credits the exported electricity (system expansion) and counts the "

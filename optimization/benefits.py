@@ -532,13 +532,13 @@ class _Twin:
         return None
 
 
-def _hourly_inputs(lake: Lake, plant_id: str, day: dt.date, module: Any, basis: KpiBasis,
+def _hourly_inputs(hourly: pd.DataFrame, day: dt.date, module: Any, basis: KpiBasis,
                    defaults: Mapping[str, float]) -> pd.DataFrame:
     """Hour x input frame of the recorded operation: every setpoint tag's hourly means (in the
     optimizer's units, within its bounds); the twin's inputs without a tag at ``defaults`` (the
-    optimizer's current point)."""
+    optimizer's current point). ``hourly``: the day's rows of gold.fct_tag_hourly (:func:`_read_hourly`)."""
     tagged = dict(getattr(module, "SETPOINT_TAGS", {}))
-    wide = _wide(_read_hourly(lake, plant_id, day, [t for t, _ in tagged.values()]), {})
+    wide = _wide(hourly[hourly["tag"].isin({t for t, _ in tagged.values()})], {})
     hours = pd.date_range(_utc(day), periods=24, freq="h")
     frame = pd.DataFrame(index=hours)
     for name in dict.fromkeys([*tagged, *basis.inputs]):
@@ -738,12 +738,16 @@ def _replay_plant(lake: Lake, plant_id: str, day: dt.date, scenario: Scenario, r
     cond, _ = conditions_for(lake, plant_id, day, scenario, rules_frame)
     twin = _Twin(module, cond, basis)
     best = module.optimize(cond)
-    recorded = _hourly_inputs(lake, plant_id, day, module, basis, best.current_setpoints)
+    # one read of the day's hourly means: the setpoint tags and the basis' own (steadiness, reproduction)
+    hourly = _read_hourly(lake, plant_id, day, [*(t for t, _ in getattr(module, "SETPOINT_TAGS", {}).values()),
+                                                *basis.tag_units])
+    measured = _wide(hourly[hourly["tag"].isin(set(basis.tag_units))], basis.tag_units)
+    recorded = _hourly_inputs(hourly, day, module, basis, best.current_setpoints)
     if recorded.empty or recorded.isna().all(axis=None):
         raise _Skip(f"no recorded setpoints on {day} in gold.fct_tag_hourly")
     held = held_hours(lake, plant_id, day)
     if basis.unsteady is not None:
-        flags = basis.unsteady(_wide(_read_hourly(lake, plant_id, day, list(basis.tag_units)), basis.tag_units))
+        flags = basis.unsteady(measured)
         held |= flags.reindex(held.index, fill_value=False).fillna(False).astype(bool)
     recorded_all, recorded = recorded, recorded[[c for c in basis.inputs if c in recorded]]
     base_pts = {h: twin.at(row.dropna().to_dict()) for h, row in recorded.iterrows() if not held[h]}
@@ -765,7 +769,6 @@ def _replay_plant(lake: Lake, plant_id: str, day: dt.date, scenario: Scenario, r
     steady_cond = dataclasses.replace(cond, current={
         k: float(v) for k, v in recorded_all.loc[hours].mean().items() if k in getattr(module, "SETPOINT_TAGS", {})})
     steady_best = module.optimize(steady_cond)
-    measured = _wide(_read_hourly(lake, plant_id, day, [basis.reproduction_tag]), basis.tag_units)
     rows = [_row(scenario.scenario_id, plant_id, day, "baseline",
                  {"decision_policy": "baseline", "note": "the recorded operation"}, base_k, base_k, recorded.loc[hours],
                  len(hours), len(hours), basis, cond, meta, now) | _reproduction(plant_id, basis, measured, base_pts)]

@@ -624,12 +624,11 @@ def _benefits_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go
     if len(k):
         k = k[(k["scenario_id"] == scenario_id) & (pd.to_datetime(k["kpi_date"]).dt.date == on)]
     if len(k):
-        k = k.assign(unit=lambda d: d["product_unit"])
         tbl = pd.DataFrame({"Plant": k["plant_id"], "Product": k["product"] + ", " + k["product_unit"],
                             "Made": k["product_amount"], "Operating profit, USD": k["operating_profit_usd"],
                             "Energy, GJ per unit": k["specific_energy_gj_per_unit"],
                             "Waste per unit": k["waste_per_unit"].map(lambda v: f"{v:.4g}") + " " + k["waste_unit"]
-                            + "/" + k["unit"],
+                            + "/" + k["product_unit"],
                             "CO2e (S1+S2 location), t per unit": k["intensity_s12_t_per_unit"],
                             "Water, m3 per unit": k["water_m3_per_unit"]})
         parts.append(f"<h3>Measured KPIs on {on}</h3>" + _table(tbl, {

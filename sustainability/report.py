@@ -85,6 +85,19 @@ def _read(lake: Lake, spec: TableSpec | str, **kw: Any) -> pd.DataFrame:
     return lake.read(spec, **kw).to_pandas()
 
 
+def _palette(n: int, first: Sequence[str] | None = None) -> list[str]:
+    """At least ``n`` colours, no two alike, for ``n`` series: ``first`` (default: plotly's 10-colour cycle) while it
+    is long enough, else the long qualitative palettes (Dark24, then Dark24 + Alphabet: 50 colours), beyond that ``n``
+    samples of a continuous scale. A chart whose series outnumber its colour cycle would repeat colours."""
+    import plotly.express as px
+
+    q = px.colors.qualitative
+    for seq in (first or q.Plotly, q.Dark24, q.Dark24 + q.Alphabet):
+        if n <= len(seq):
+            return list(seq)
+    return px.colors.sample_colorscale("Turbo", [i / (n - 1) for i in range(n)])
+
+
 def _table(df: pd.DataFrame, formats: dict[str, str] | None = None, status_col: str | None = None) -> str:
     formats = formats or {}
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
@@ -171,11 +184,17 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
     if not plants:
         card_html += (f'<p class="note">No emissions in gold for {report_date} (scenario {scenario_id}): run the '
                       f"sensor ingestion for that day, then this pipeline again.</p>")
-    per_plant = today[["plant_id", "scope1_tco2e", "scope2_location_tco2e", "scope2_market_tco2e", "scope3_tco2e",
-                       "total_market_tco2e", "biogenic_co2_t", "product", "product_t", "intensity_s12_market_kg_per_kg",
-                       "intensity_total_market_kg_per_kg", "coverage_fraction"]] if len(today) else pd.DataFrame()
+    # units of gold.fct_emissions_summary_daily
+    headline_cols = {"plant_id": "Plant", "scope1_tco2e": "Scope 1 CO2e (t)",
+                     "scope2_location_tco2e": "Scope 2 location CO2e (t)", "scope2_market_tco2e": "Scope 2 market CO2e (t)",
+                     "scope3_tco2e": "Scope 3 CO2e (t)", "total_market_tco2e": "Total CO2e, market (t)",
+                     "biogenic_co2_t": "Biogenic CO2 (t)", "product": "Product", "product_t": "Product made (t)",
+                     "intensity_s12_market_kg_per_kg": "Intensity S1+2 market (kg CO2e/kg)",
+                     "intensity_total_market_kg_per_kg": "Intensity S1+2 market+3 (kg CO2e/kg)",
+                     "coverage_fraction": "Measured-hours coverage (fraction)"}
+    per_plant = today[list(headline_cols)].rename(columns=headline_cols) if len(today) else pd.DataFrame()
     page.section("headline", f"Headline, {report_date}", f'<div class="cards">{card_html}</div>' + (
-        _table(per_plant, {c: ",.3f" for c in per_plant.columns if c not in ("plant_id", "product")})
+        _table(per_plant, {c: ",.3f" for c in per_plant.columns if c not in ("Plant", "Product")})
         if len(per_plant) else ""))
 
     # -- by scope, gas and source
@@ -189,9 +208,12 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
         fossil = e[e["scope"] != "biogenic"]
         tree = px.sunburst(fossil[fossil["co2e_t"] > 0], path=["plant_id", "scope_label", "gas", "source"],
                            values="co2e_t", title="CO2e by plant, scope, gas and source (t)")
+        tree.update_layout(sunburstcolorway=_palette(fossil["plant_id"].nunique()))  # one colour per plant
         by_gas = fossil.groupby(["plant_id", "gas"], as_index=False)["co2e_t"].sum()
         gas_fig = px.bar(by_gas, x="gas", y="co2e_t", color="plant_id", barmode="group",
-                         title="CO2e by gas (t, GWP100 of the set in force)", labels={"co2e_t": "t CO2e"})
+                         color_discrete_sequence=_palette(by_gas["plant_id"].nunique()),
+                         title="CO2e by gas (t, GWP100 of the set in force)",
+                         labels={"co2e_t": "t CO2e", "plant_id": "plant"})
         page.section("by-scope", "CO2e by scope, gas and source",
                      page.figure(fig) + page.figure(tree) + page.figure(gas_fig) +
                      '<p class="note">GHG Protocol: Scope 2 is reported location- and market-based (the charts use '
@@ -213,8 +235,9 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
         trend.update_yaxes(matches=None, title_text="t CO2e")
         trend.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
         inten = px.line(s, x="day", y="intensity_total_market_kg_per_kg", color="plant_id", markers=True,
+                        color_discrete_sequence=_palette(s["plant_id"].nunique()),
                         title="Emission intensity, kg CO2e per kg of product (Scopes 1+2 market+3, no allocation)",
-                        labels={"intensity_total_market_kg_per_kg": "kg CO2e / kg", "day": ""})
+                        labels={"intensity_total_market_kg_per_kg": "kg CO2e / kg", "day": "", "plant_id": "plant"})
         n_plants = max(len(s["plant_id"].unique()), 1)
         page.section("trends", "Trends and intensity", page.figure(trend, height=200 * n_plants + 100) +
                      page.figure(inten))
@@ -227,24 +250,25 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
         # Daily limits: the day's value; yearly limits: the year-end projection at the year-to-date rate.
         c["pct"] = c["projected_utilisation_pct"]
         lim_fig = px.line(c.sort_values("emission_date"), x="day", y="pct", color="plant_id",
-                          line_dash="limit", markers=True,
+                          line_dash="limit", markers=True, color_discrete_sequence=_palette(c["plant_id"].nunique()),
                           title="Use of each emission limit (% of the limit; yearly limits: year-end projection)",
-                          labels={"pct": "% of limit", "day": ""})
+                          labels={"pct": "% of limit", "day": "", "plant_id": "plant"})
         lim_fig.add_hline(y=100, line_color="#b00020", line_dash="dash", annotation_text="limit")
         tbl = comp_today[["plant_id", "pollutant", "averaging", "value", "projected_value", "limit_value", "unit",
                           "projected_utilisation_pct", "status", "document_id", "version"]].rename(columns={
             "plant_id": "Plant", "pollutant": "Pollutant", "averaging": "Averaging", "value": "Value (year to date)",
             "projected_value": "Projected (year end)", "limit_value": "Limit", "unit": "Unit",
-            "projected_utilisation_pct": "Projected use of the limit, %", "status": "status",
+            "projected_utilisation_pct": "Projected use of the limit, %", "status": "Status",
             "document_id": "Document", "version": "Version"}) if len(comp_today) else pd.DataFrame()
-        window_exc = c[c["exceeded"]][["emission_date", "plant_id", "pollutant", "averaging", "value", "limit_value",
-                                       "unit"]]
+        window_exc = c[c["exceeded"]][["day", "plant_id", "pollutant", "averaging", "value", "limit_value", "unit"]].rename(
+            columns={"day": "Day", "plant_id": "Plant", "pollutant": "Pollutant", "averaging": "Averaging",
+                     "value": "Value", "limit_value": "Limit", "unit": "Unit"})
         page.section("limits", "Emission limits and exceedances",
                      page.figure(lim_fig) + "<h3>On the day</h3>" +
                      (_table(tbl, {"Value (year to date)": ",.3f", "Projected (year end)": ",.1f", "Limit": ",.3f",
-                                   "Projected use of the limit, %": ".1f"}, status_col="status") if len(tbl) else "") +
+                                   "Projected use of the limit, %": ".1f"}, status_col="Status") if len(tbl) else "") +
                      f"<h3>Exceedances in the last {window_days} days: {len(window_exc)}</h3>" +
-                     (_table(window_exc, {"value": ",.3f", "limit_value": ",.3f"}) if len(window_exc) else "") +
+                     (_table(window_exc, {"Value": ",.3f", "Limit": ",.3f"}) if len(window_exc) else "") +
                      '<p class="note">A daily limit is the day\'s value, a yearly one the year-to-date total (days in '
                      "the lake) projected to the year end at its daily rate. One rule for both: \"at_risk\" from 90 % "
                      "of the limit projected, \"exceeded\" over it.</p>")
@@ -424,8 +448,8 @@ def _validation_html(lake: Lake, on: dt.date, page_path: Path) -> str:
                         f"<td>{int(r['rows_failed']):,} / {int(r['rows_validated']):,}</td>"
                         f"<td>{html.escape(r['failures'] if isinstance(r['failures'], str) else '')}</td>"
                         f"<td>{page}</td></tr>")
-        out += ('<h3>Validations of the day</h3><div class="scroll"><table><thead><tr><th>suite</th><th>batch</th>'
-                "<th>outcome</th><th>rows failed / validated</th><th>failures</th><th>Data Docs</th></tr></thead>"
+        out += ('<h3>Validations of the day</h3><div class="scroll"><table><thead><tr><th>Suite</th><th>Batch</th>'
+                "<th>Outcome</th><th>Rows failed / validated</th><th>Failures</th><th>Data Docs</th></tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table></div>")
     return out + ('<p class="note">Trace any gold table to the Delta versions and runs it was computed from: '
                   "<code>nexus lineage gold.fct_reports</code>.</p>")
@@ -467,12 +491,17 @@ def _lca_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: Any
         if len(c):
             # one distinct colour per process (plotly's default 10-colour cycle repeats over 15 processes)
             parts.append(page.figure(px.bar(c, x="product", y="value", color="process", barmode="relative",
-                                            color_discrete_sequence=px.colors.qualitative.Dark24,
+                                            color_discrete_sequence=_palette(c["process"].nunique(),
+                                                                             px.colors.qualitative.Dark24),
                                             title=f"Contribution of each process to GWP100 ({default} allocation)",
                                             labels={"value": "kg CO2e / kg"})))
+    # the unit of each value is its row's (per kg of product): kg CO2e, MJ or m3
     tbl = res[["product", "allocation", "impact_category", "unit", "value", "p2_5", "p97_5", "n_samples"]]
-    parts.append(_table(tbl.sort_values(["product", "impact_category", "allocation"]),
-                        {"value": ".4g", "p2_5": ".4g", "p97_5": ".4g"}))
+    tbl = tbl.sort_values(["product", "impact_category", "allocation"]).rename(columns={
+        "product": "Product", "allocation": "Allocation", "impact_category": "Impact category",
+        "unit": "Unit (per kg of product)", "value": "Value", "p2_5": "2.5th percentile",
+        "p97_5": "97.5th percentile", "n_samples": "Monte Carlo samples"})
+    parts.append(_table(tbl, {"Value": ".4g", "2.5th percentile": ".4g", "97.5th percentile": ".4g"}))
     return "".join(parts)
 
 
@@ -532,15 +561,22 @@ def _recommendations_section(lake: Lake, on: dt.date, scenario_id: str, page: _P
                           xaxis_title="CO2e, kg/h (Scope 1 + Scope 2 location)", yaxis_title="operating profit, USD/h")
         page_fig = page.figure(fig, height=360)
         per_plant.loc[per_plant["plant_id"] == plant_id, "chart"] = page_fig
+    # units of gold.fct_setpoint_recommendations; CO2e is Scope 1 + location-based Scope 2
     summary = per_plant[["plant_id", "current_profit_usd_h", "expected_profit_usd_h", "delta_profit_usd_h",
                          "current_co2e_kg_h", "expected_co2e_kg_h", "delta_co2e_kg_h", "model_version",
-                         "active_constraints"]]
+                         "active_constraints"]].rename(columns={
+        "plant_id": "Plant", "current_profit_usd_h": "Current profit (USD/h)",
+        "expected_profit_usd_h": "Expected profit (USD/h)", "delta_profit_usd_h": "Δ profit (USD/h)",
+        "current_co2e_kg_h": "Current CO2e (kg/h)", "expected_co2e_kg_h": "Expected CO2e (kg/h)",
+        "delta_co2e_kg_h": "Δ CO2e (kg/h)", "model_version": "Model version", "active_constraints": "Active constraints"})
     setpoints = rec[["plant_id", "setpoint", "unit", "current_value", "recommended_value", "lower_bound",
-                     "upper_bound"]].sort_values(["plant_id", "setpoint"])
+                     "upper_bound"]].sort_values(["plant_id", "setpoint"]).rename(columns={
+        "plant_id": "Plant", "setpoint": "Setpoint", "unit": "Unit", "current_value": "Current value",
+        "recommended_value": "Recommended value", "lower_bound": "Lower bound", "upper_bound": "Upper bound"})
     charts = "".join(per_plant["chart"].dropna()) if "chart" in per_plant else ""
     return (f"<p>Recommendations for {day} (prices, carbon price and limits in force that day; latest calibration)."
             "</p>" + _table(summary, {c: ",.2f" for c in summary.columns if summary[c].dtype.kind == "f"})
-            + _table(setpoints, {c: ".4g" for c in ("current_value", "recommended_value", "lower_bound", "upper_bound")})
+            + _table(setpoints, {c: ".4g" for c in ("Current value", "Recommended value", "Lower bound", "Upper bound")})
             + charts)
 
 
@@ -655,8 +691,12 @@ def _health_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: 
             ev = ev.sort_values(["plant_id", "start_at"]).assign(
                 start=lambda d: d["start_at"].dt.strftime("%Y-%m-%d %H:%M"),
                 end=lambda d: d["end_at"].dt.strftime("%Y-%m-%d %H:%M").fillna("open"))
-            parts.append(_table(ev[["plant_id", "unit", "kind", "start", "end", "duration_h", "severity", "peak_score",
-                                    "top_tags", "detail"]], {"duration_h": ".0f", "peak_score": ".2f"}, status_col="severity"))
+            ev = ev[["plant_id", "unit", "kind", "start", "end", "duration_h", "severity", "peak_score", "top_tags",
+                     "detail"]].rename(columns={
+                "plant_id": "Plant", "unit": "Unit operation", "kind": "Kind", "start": "Start (UTC)", "end": "End (UTC)",
+                "duration_h": "Duration (h)", "severity": "Severity", "peak_score": "Peak score (× limit)",
+                "top_tags": "Top tags", "detail": "Detail"})
+            parts.append(_table(ev, {"Duration (h)": ".0f", "Peak score (× limit)": ".2f"}, status_col="Severity"))
     health = _read(lake, "gold.fct_tag_health", start=day0.to_pydatetime(), end=day1.to_pydatetime())
     if len(health):
         per_tag = (health[health["flagged_count"] > 0].groupby(["plant_id", "tag"], as_index=False)
@@ -666,16 +706,21 @@ def _health_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: 
         n_tags = health.groupby("plant_id")["tag"].nunique()
         parts.append(f"<h3>Sensor health on {on}: {len(per_tag)} of {int(n_tags.sum())} tags with flagged readings</h3>")
         if len(per_tag):
-            parts.append(_table(per_tag.sort_values(["plant_id", "flagged_readings"], ascending=[True, False])))
+            parts.append(_table(per_tag.sort_values(["plant_id", "flagged_readings"], ascending=[True, False]).rename(
+                columns={"plant_id": "Plant", "tag": "Tag", "flagged_hours": "Hours with flags",
+                         "flagged_readings": "Flagged readings", "stuck": "Stuck", "spike": "Spike", "drift": "Drift",
+                         "noise": "Noise", "reason": "Main reason"})))
     scores = _read(lake, "gold.fct_monitor_scores", where={"unit": "plant"}, start=(day0 - pd.Timedelta(days=6)).to_pydatetime(),
                    end=day1.to_pydatetime())
     scores = scores.dropna(subset=["t2"]) if len(scores) else scores
     if len(scores):
         fig = go.Figure()
-        for plant_id, g in scores.groupby("plant_id"):
+        colours = _palette(scores["plant_id"].nunique())
+        for i, (plant_id, g) in enumerate(scores.groupby("plant_id")):
             g = g.sort_values("hour_start")
             ratio = np.fmax(g["t2"] / g["t2_limit"], g["spe"] / g["spe_limit"])
-            fig.add_trace(go.Scatter(x=g["hour_start"], y=ratio, mode="lines", name=plant_id))
+            fig.add_trace(go.Scatter(x=g["hour_start"], y=ratio, mode="lines", name=plant_id,
+                                     line={"color": colours[i]}))
         fig.add_hline(y=1.0, line_dash="dash", annotation_text="control limit")
         fig.update_layout(title="PCA monitoring, last 7 days: max(T2/limit, SPE/limit) per plant (above 1 = alarm)",
                           yaxis_type="log", yaxis_title="statistic / limit")
@@ -683,10 +728,14 @@ def _health_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page, go: 
     assets = _latest(_read(lake, "gold.fct_asset_health"), "assessed_date", on)
     if len(assets):
         parts.append("<h3>Asset health and remaining useful life</h3>")
-        parts.append(_table(assets[["plant_id", "asset", "indicator", "indicator_value", "unit", "threshold",
-                                    "rul_p10_days", "rul_p50_days", "rul_p90_days", "status", "recommendation"]],
-                            {"indicator_value": ".4g", "threshold": ".4g", "rul_p10_days": ".0f", "rul_p50_days": ".0f",
-                             "rul_p90_days": ".0f"}, status_col="status"))
+        # units of gold.fct_asset_health; the indicator's own unit is its row's
+        tbl = assets[["plant_id", "asset", "indicator", "indicator_value", "unit", "threshold", "rul_p10_days",
+                      "rul_p50_days", "rul_p90_days", "status", "recommendation"]].rename(columns={
+            "plant_id": "Plant", "asset": "Asset", "indicator": "Indicator", "indicator_value": "Indicator value",
+            "unit": "Unit", "threshold": "Threshold", "rul_p10_days": "RUL P10 (d)", "rul_p50_days": "RUL P50 (d)",
+            "rul_p90_days": "RUL P90 (d)", "status": "Status", "recommendation": "Recommendation"})
+        parts.append(_table(tbl, {"Indicator value": ".4g", "Threshold": ".4g", "RUL P10 (d)": ".0f",
+                                  "RUL P50 (d)": ".0f", "RUL P90 (d)": ".0f"}, status_col="Status"))
     else:
         parts.append('<p class="note">No remaining-useful-life assessment yet (gold.fct_asset_health).</p>')
     parts.append('<p class="note">Detected from historian data alone (models.sensor_health, models.monitoring): '
@@ -706,8 +755,8 @@ def _sensitivity_section(lake: Lake, on: dt.date, scenario_id: str, page: _Page,
     outputs = {"profit_usd_h": "Profit, USD/h", "co2e_kg_h": "CO2e, kg/h"}
     idx = idx.assign(output_label=idx["output"].map(outputs).fillna(idx["output"]))
     idx = idx.sort_values(["plant_id", "output", "total_order"], ascending=[True, False, True])
-    colours = px.colors.qualitative.Dark24
-    palette = {p: colours[i % len(colours)] for i, p in enumerate(sorted(idx["parameter"].unique()))}
+    parameters = sorted(idx["parameter"].unique())  # 19 over the default fleet; Dark24 would cycle past 24
+    palette = dict(zip(parameters, _palette(len(parameters), px.colors.qualitative.Dark24), strict=False))
     fig = px.bar(idx, x="total_order", y="output_label", color="parameter", orientation="h", barmode="group",
                  facet_row="plant_id", color_discrete_map=palette,
                  error_x=(idx["total_order_high"] - idx["total_order"]).clip(lower=0),

@@ -15,6 +15,7 @@
     nexus report [2026-03-02] [--scenario S]               # carbon accounting, LCA, pinch and the HTML report of a day
     nexus reports                                           # the sustainability reports written so far
     nexus demo                                              # simulate, ingest through Airflow, query
+    nexus console                                           # the operator console on http://127.0.0.1:8050
     nexus airflow ARGS...                                   # the airflow CLI with the project's settings
 """
 
@@ -70,6 +71,16 @@ no file access. Memory limit: --memory-limit or $NEXUS_SQL_MEMORY_LIMIT (default
   nexus services up --workers 2
   nexus services status
   nexus services down""",
+    "console": """\
+  nexus console                                  # http://127.0.0.1:8050; first start creates user admin
+  nexus console --host 0.0.0.0 --port 8050
+  nexus console users add alice --role operator  # prompts for the password (--password-stdin to pipe it)
+  nexus console users list
+  nexus console users password alice
+  nexus console users remove alice
+
+Roles: viewer (reads every page), operator (also approves / rejects setpoint writes and runs what-if
+experiments), engineer (also proposes writes and may give the plant's clock).""",
     "airflow": """\
   nexus airflow dags list
   nexus airflow standalone                       # the UI on http://127.0.0.1:8080""",
@@ -428,6 +439,53 @@ def _cmd_services(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_console(args: argparse.Namespace) -> int:
+    import getpass
+    import logging
+
+    from nexus.console.auth import Users, console_home
+    from nexus.errors import ConfigError
+
+    users = Users(console_home())
+    action = getattr(args, "console_action", None)
+    if action is None:  # serve
+        from nexus.console.app import create_app, serve
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        created = users.ensure_admin()
+        if created:
+            print(f"created user admin (engineer); its password is in {created} (readable by you only)")
+        app = create_app()
+        print(f"Nexus console on http://{args.host}:{args.port} (Ctrl-C stops it); users: "
+              f"{', '.join(f'{u.name} ({u.role})' for u in users.list())}", flush=True)
+        serve(app, host=args.host, port=args.port, threads=args.threads)
+        return 0
+    if action == "list":
+        for u in users.list():
+            print(f"{u.name}\t{u.role}")
+        return 0
+    if action == "remove":
+        users.remove(args.name)
+        print(f"removed {args.name}")
+        return 0
+
+    def password() -> str:
+        if args.password_stdin:
+            return sys.stdin.readline().rstrip("\n")
+        first = getpass.getpass(f"password for {args.name}: ")
+        if first != getpass.getpass("again: "):
+            raise ConfigError("the two passwords differ")
+        return first
+
+    if action == "add":
+        u = users.add(args.name, password(), args.role)
+        print(f"added {u.name} ({u.role})")
+    else:  # password
+        users.set_password(args.name, password())
+        print(f"password of {args.name} changed")
+    return 0
+
+
 def _cmd_edge(args: argparse.Namespace) -> int:
     import logging
 
@@ -579,6 +637,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["up", "status", "down"])
     p.add_argument("--workers", type=int, default=2, help="Celery workers to start with the CeleryExecutor")
     p.set_defaults(func=_cmd_services)
+
+    p = sub.add_parser("console", help="the operator console (web, behind a login); `console users ...` manages its users")
+    p.add_argument("--host", default=os.environ.get("NEXUS_CONSOLE_HOST", "127.0.0.1"),
+                   help="address to listen on (default 127.0.0.1, or $NEXUS_CONSOLE_HOST)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("NEXUS_CONSOLE_PORT", "8050")),
+                   help="port (default 8050, or $NEXUS_CONSOLE_PORT)")
+    p.add_argument("--threads", type=int, default=4, help="request threads")
+    p.set_defaults(func=_cmd_console)
+    cs = p.add_subparsers(dest="console_users", required=False)
+    pu = cs.add_parser("users", help="add | list | remove | password")
+    us = pu.add_subparsers(dest="console_action", required=True)
+    a = us.add_parser("add", help="add a user with a role")
+    a.add_argument("name")
+    a.add_argument("--role", required=True, choices=["viewer", "operator", "engineer"])
+    a.add_argument("--password-stdin", action="store_true", help="read the password from stdin (else prompt twice)")
+    us.add_parser("list", help="users and their roles")
+    a = us.add_parser("remove", help="remove a user")
+    a.add_argument("name")
+    a = us.add_parser("password", help="set a user's password")
+    a.add_argument("name")
+    a.add_argument("--password-stdin", action="store_true")
 
     p = sub.add_parser("edge", help="run plant instances as live plants publishing over MQTT (the plant side)",
                        add_help=False)

@@ -116,7 +116,10 @@ def table(df: pd.DataFrame, columns: list[tuple[str, str, str]], *, badges: tupl
                 cell = html.Td(_badge(v))
             elif links and col in links:
                 href = links[col](rec)
-                cell = html.Td(dcc.Link(_fmt(v, fmt), href=href) if href else _fmt(v, fmt))
+                # files (reports) leave the app: a plain link, in a new tab; pages stay in it (dcc.Link)
+                link = (html.A(_fmt(v, fmt), href=href, target="_blank", rel="noopener") if href and href.startswith("/files/")
+                        else dcc.Link(_fmt(v, fmt), href=href) if href else _fmt(v, fmt))
+                cell = html.Td(link)
             else:
                 numeric = isinstance(v, int | float) and not isinstance(v, bool)
                 cell = html.Td(_fmt(v, fmt), className="num" if numeric else None)
@@ -296,7 +299,9 @@ class Console:
                                          name=f"{tag} ({'hourly' if days <= q.HOURLY_MAX_DAYS else 'daily'} mean, {unit})"),
                               row=i + 1, col=1)
             p = now_pts[now_pts["tag"] == tag]
-            fig.add_trace(go.Scatter(x=p["ts"], y=p["value"], mode="lines+markers", marker=dict(size=3),
+            # plain lists, not numpy arrays: plotly.py sends arrays as typed arrays, which extendData cannot grow
+            fig.add_trace(go.Scatter(x=[_utc(t).isoformat() for t in p["ts"]], y=[float(v) for v in p["value"]],
+                                     mode="lines+markers", marker=dict(size=3),
                                      line=dict(color=colour, width=1, dash="dot"), name=f"{tag} live ({unit})"),
                           row=i + 1, col=1)
             traces[tag] = len(fig.data) - 1

@@ -18,7 +18,7 @@ DAY = dt.date(2026, 3, 2)
 def console_lake_template(gold_lake_template, tmp_path_factory) -> Path:
     from etl.what_if import publish_experiment, run_experiment
     from optimization import writeback as wb
-    from optimization.benefits import measure_day
+    from optimization.benefits import measure_day, replay_day, write_targets
     from optimization.calibrate import assess_asset_health, calibrate_day
     from optimization.pipeline import optimize_day
     from sustainability.pipeline import compute_emissions, write_report
@@ -33,6 +33,8 @@ def console_lake_template(gold_lake_template, tmp_path_factory) -> Path:
     optimize_day(lake, DAY, meta=meta, plants=["cstr"], pareto_points=3)
     wb.propose(lake, "cstr", DAY, meta=meta, now=dt.datetime(2026, 3, 3, tzinfo=dt.UTC))
     measure_day(lake, DAY, meta=meta)
+    replay_day(lake, DAY, meta=meta, plants=["cstr"], uncertainty=False)
+    write_targets(lake, meta=meta)
     compute_emissions(lake, DAY - dt.timedelta(days=1), DAY + dt.timedelta(days=1), meta=meta)
     write_report(lake, DAY, meta=meta)
     inputs = {"current_a": 500.0, "co2_concentration_pct": 100.0, "co2_flow_nm3_h": 30.0, "duration_h": 1.0}

@@ -166,7 +166,7 @@ def test_trend_has_gold_history_events_and_the_live_hour(console):
     hourly = next(t for t in fig.data if t.name.startswith("CSTR.TI102 (hourly"))
     assert len(hourly.x) >= 40  # two days of hours, less the live one
     live = fig.data[state["traces"]["CSTR.TI102"]]
-    assert len(live.x) > 10 and pd.Timestamp(min(live.x)) >= pd.Timestamp(max(hourly.x))
+    assert len(live.x) > 10 and pd.Timestamp(min(live.x)) >= pd.Timestamp(max(hourly.x)).tz_localize("UTC")
     assert "from gold" in status and len(fig.layout.shapes) > 0  # events shaded
     # the stream commits new readings: the live update returns exactly them, for the right traces
     after = pd.Timestamp(state["after"])

@@ -60,7 +60,7 @@ STATUS_BADGE = {"ok": "ok", "no_degradation_trend": "ok", "plan_maintenance": "w
                 "insufficient_data": "info", "at_risk": "warn", "exceeded": "bad", "complete": "ok",
                 "partial": "warn", "incomplete": "bad", "empty": "bad", "proposed": "info", "approved": "info",
                 "published": "info", "acknowledged": "info", "confirmed": "ok", "rejected": "warn",
-                "refused": "bad", "failed": "bad", "reverted": "bad"}
+                "refused": "bad", "failed": "bad", "reverted": "bad", "high": "bad", "medium": "warn", "low": "info"}
 WHAT_IF_INPUTS = (("current_a", "Stack current (A)", 0, 750), ("co2_concentration_pct", "CO2 in feed gas (%)", 1, 100),
                   ("co2_flow_nm3_h", "Feed gas flow (Nm³/h)", 1, 60), ("duration_h", "Duration (h)", 0.25, 168),
                   ("step_minutes", "Time step (min)", 1, 60), ("electrode_age_h", "Electrode age at start (h)", 0, 20000))
@@ -72,6 +72,8 @@ WHAT_IF_INPUTS = (("current_a", "Stack current (A)", 0, 750), ("co2_concentratio
 def _fmt(value: Any, fmt: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return "–"
+    if fmt == "date" and isinstance(value, pd.Timestamp | dt.date):
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
     if isinstance(value, pd.Timestamp | dt.datetime):
         ts = pd.Timestamp(value)
         ts = ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
@@ -119,14 +121,23 @@ def table(df: pd.DataFrame, columns: list[tuple[str, str, str]], *, badges: tupl
                 # files (reports) leave the app: a plain link, in a new tab; pages stay in it (dcc.Link)
                 link = (html.A(_fmt(v, fmt), href=href, target="_blank", rel="noopener") if href and href.startswith("/files/")
                         else dcc.Link(_fmt(v, fmt), href=href) if href else _fmt(v, fmt))
-                cell = html.Td(link)
+                cell = html.Td(link, className="ts" if isinstance(v, pd.Timestamp | dt.date) else None)
             else:
                 numeric = isinstance(v, int | float) and not isinstance(v, bool)
-                cell = html.Td(_fmt(v, fmt), className="num" if numeric else None)
+                long_text = isinstance(v, str) and len(v) > 60
+                when = isinstance(v, pd.Timestamp | dt.date)
+                cell = html.Td(_fmt(v, fmt), className="num" if numeric else "text" if long_text else "ts" if when else None)
             cells.append(cell)
         rows.append(html.Tr(cells, className="selected" if key and selected is not None and rec.get(key) == selected
                             else None))
     return html.Table([head, html.Tbody(rows)], className="data", id=id or "")
+
+
+def _rul_badge(days: Any):
+    """Remaining useful life with its urgency: due within a week, plan within a month."""
+    if days is None or (isinstance(days, float) and math.isnan(days)):
+        return "–"
+    return _badge(f"{days:,.0f}", "bad" if days <= 7 else "warn" if days <= 30 else "ok")
 
 
 def _empty_note(what: str):
@@ -140,8 +151,9 @@ def _query(search: str | None) -> dict[str, str]:
 
 
 def _fig_layout(fig: go.Figure, height: int = 380) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=60, r=20, t=36, b=40), template="plotly_white",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), hovermode="x unified")
+    fig.update_layout(height=height, margin=dict(l=60, r=20, t=80, b=40), template="plotly_white",
+                      legend=dict(orientation="h", yref="container", yanchor="top", y=0.995, x=0),
+                      hovermode="x unified")
     return fig
 
 
@@ -159,7 +171,8 @@ def default_tags(plant_type: str, catalog: pd.DataFrame) -> list[str]:
         mapped = [t for t, _ in getattr(plant_optimizer(plant_type), "SETPOINT_TAGS", {}).values()]
     except (KeyError, ValueError):
         mapped = []
-    picks += [t for t in mapped if t.endswith(".SP") and t in known][:1]
+    setpoints = [t for t in mapped if t.endswith(".SP") and t in known] or [t for t in mapped if t in known]
+    picks += [t for t in setpoints if t not in picks][:1]
     return picks or catalog["tag"].head(2).tolist()
 
 
@@ -205,12 +218,12 @@ class Console:
                 ("Completeness, last 7 days", f"{_fmt((rec.get('completeness_7d') or float('nan')) * 100, '.1f')} %"),
                 ("Open events", html.Span([_badge(f"{n} {k.replace('_', ' ')}", "bad" if k in ("process_anomaly", "shutdown")
                                                   else "warn") for k, n in sorted(opens.items())] or [_badge("none", "ok")])),
-                (f"KPIs on {_fmt(rec.get('kpi_date'))}", ""),
+                (f"KPIs on {_fmt(rec.get('kpi_date'), 'date')}", ""),
                 (f"Product ({unit})", _fmt(rec.get("product_amount"), ",.2f")),
                 ("Operating profit (USD)", _fmt(rec.get("operating_profit_usd"), ",.0f")),
                 (f"Specific energy (GJ/{unit})", _fmt(rec.get("specific_energy_gj_per_unit"), ",.3f")),
                 ("CO2e, Scope 1+2 location (t)", _fmt(rec.get("co2e_s12_t"), ",.2f")),
-                ("Shortest RUL, P50 (d)", _fmt(rec.get("min_rul_p50_days"), ",.0f")),
+                ("Shortest RUL, P50 (d)", _rul_badge(rec.get("min_rul_p50_days"))),
                 ("Writes awaiting approval", _fmt(int(rec["proposed"]) if rec.get("proposed") == rec.get("proposed")
                                                   and rec.get("proposed") is not None else 0)),
             ]
@@ -311,6 +324,10 @@ class Console:
             end = e.end_at if pd.notna(e.end_at) else live_from + dt.timedelta(hours=1)
             fig.add_vrect(x0=e.start_at, x1=end, fillcolor=KIND_COLOURS.get(e.kind, "rgba(0,0,0,0.08)"), line_width=0,
                           layer="below")
+        for kind in (sorted(set(ev["kind"])) if len(ev) else []):  # a legend entry per shaded kind
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"event: {kind.replace('_', ' ')}",
+                                     marker=dict(symbol="square", size=12, color=KIND_COLOURS.get(kind, "rgba(0,0,0,0.08)"))),
+                          row=1, col=1)
         _fig_layout(fig, height=max(260 * n, 320))
         fig.update_layout(uirevision=f"{plant}|{','.join(tag_names)}|{rng}")
         newest_seen = now_pts["ts"].max() if len(now_pts) else live_from
@@ -451,14 +468,18 @@ class Console:
             if len(h):
                 f2 = go.Figure(go.Scatter(x=h["assessed_date"], y=h["indicator_value"], mode="lines+markers",
                                           name="indicator", error_y=dict(type="data", array=h["indicator_std_error"].tolist())))
-                f2.add_trace(go.Scatter(x=h["assessed_date"], y=h["threshold"], mode="lines", name="threshold",
-                                        line=dict(dash="dash", color="#d62728")))
-                body += [html.H2(" · ".join(sel)), dcc.Graph(id="health-history", figure=_fig_layout(f2, 320))]
+                last = h.iloc[-1]
+                f2.add_hline(y=float(last["threshold"]), line=dict(dash="dash", color="#d62728"),
+                             annotation_text=f"maintenance threshold {last['threshold']:.4g}")
+                f2.update_layout(yaxis_title=f"{sel[2]} ({df.loc[df['indicator'] == sel[2], 'unit'].iloc[0]})"
+                                 if (df["indicator"] == sel[2]).any() else sel[2])
+                body += [html.H2(f"{' · '.join(sel)}: {len(h)} assessment(s); RUL P50 {_fmt(last['rul_p50_days'], ',.0f')} d"),
+                         dcc.Graph(id="health-history", figure=_fig_layout(f2, 320))]
         body.append(table(df, [("plant_id", "Plant", ""), ("asset", "Asset", ""), ("indicator", "Indicator", ""),
-                               ("assessed_date", "Assessed", ""), ("value_txt", "Value ± SE", ""),
+                               ("assessed_date", "Assessed", "date"), ("value_txt", "Value ± SE", ""),
                                ("threshold", "Threshold", ".4g"), ("trend_per_day", "Trend (unit/d)", ".3g"),
                                ("rul_p10_days", "RUL P10 (d)", ",.0f"), ("rul_p50_days", "RUL P50 (d)", ",.0f"),
-                               ("rul_p90_days", "RUL P90 (d)", ",.0f"), ("threshold_date_p50", "Threshold date (P50)", ""),
+                               ("rul_p90_days", "RUL P90 (d)", ",.0f"), ("threshold_date_p50", "Threshold date (P50)", "date"),
                                ("status", "Status", ""), ("recommendation", "Recommendation", "")],
                           badges=("status",), id="health-table",
                           links={"indicator": lambda r: "/health?" + urlencode({"plant": r["plant_id"], "asset": r["asset"],
@@ -477,7 +498,7 @@ class Console:
                        "made it.", className="lead")]
         if len(recs):
             recs["policy"] = recs["decision_policy"].fillna("").str.replace("_", " ")
-            body.append(table(recs, [("plant_id", "Plant", ""), ("recommendation_date", "Day", ""), ("setpoint", "Set point", ""),
+            body.append(table(recs, [("plant_id", "Plant", ""), ("recommendation_date", "Day", "date"), ("setpoint", "Set point", ""),
                                      ("unit", "Unit", ""), ("current_value", "Current", ".4g"),
                                      ("recommended_value", "Recommended", ".4g"), ("lower_bound", "Lower bound", ".4g"),
                                      ("upper_bound", "Upper bound", ".4g"), ("delta_profit_usd_h", "Δ profit (USD/h)", "+,.2f"),
@@ -508,7 +529,7 @@ class Console:
                 html.Label(["Reason", dcc.Input(id="wb-reason", type="text", className="reason",
                                                 placeholder="required to reject")]),
                 html.Label(["Plant time (UTC, engineers; empty = now)",
-                            dcc.Input(id="wb-plant-time", type="text", placeholder="2026-03-04T02:00:00Z",
+                            dcc.Input(id="wb-plant-time", type="text", placeholder="2026-03-04T02:00:00Z", className="plant-time",
                                       disabled=not user.may("plant_time"))]),
                 html.Button("Approve", id="wb-approve", className="act", disabled=not may_act),
                 html.Button("Reject", id="wb-reject", className="act reject", disabled=not may_act),
@@ -709,13 +730,13 @@ class Console:
             body.append(table(t, [("plant_id", "Plant", ""), ("kpi_txt", "KPI", ""), ("target_pct", "Target (%)", "+.1f"),
                                   ("target_stretch_pct", "Stretch (%)", "+.1f"), ("achieved_pct", "Achieved (%)", "+.2f"),
                                   ("achieved_sd_pct", "± 1σ (%)", ".2f"), ("met_txt", "Met", ""), ("days", "Days", "d"),
-                                  ("last_day", "Last day", "")], id="targets-table"))
+                                  ("last_day", "Last day", "date")], id="targets-table"))
         else:
             body.append(_empty_note("benefit replays"))
         c = q.compliance(self.reader)
         body.append(html.H2("Compliance on the newest day"))
         if len(c):
-            body.append(table(c, [("plant_id", "Plant", ""), ("emission_date", "Day", ""), ("pollutant", "Pollutant", ""),
+            body.append(table(c, [("plant_id", "Plant", ""), ("emission_date", "Day", "date"), ("pollutant", "Pollutant", ""),
                                   ("averaging", "Averaging", ""), ("value", "Value", ",.3f"), ("limit_value", "Limit", ",.3f"),
                                   ("unit", "Unit", ""), ("utilisation_pct", "Utilisation (%)", ".1f"),
                                   ("projected_utilisation_pct", "Projected utilisation (%)", ".1f"), ("status", "Status", "")],
@@ -725,7 +746,7 @@ class Console:
         r = q.reports(self.reader)
         body.append(html.H2("Daily reports"))
         if len(r):
-            body.append(table(r, [("report_date", "Day", ""), ("scenario_id", "Scenario", ""), ("plants", "Plants", ""),
+            body.append(table(r, [("report_date", "Day", "date"), ("scenario_id", "Scenario", ""), ("plants", "Plants", ""),
                                   ("total_market_tco2e", "CO2e, Scopes 1+2 market+3 (t)", ",.2f"),
                                   ("exceedances", "Limits exceeded", "d"), ("computed_at", "Written (UTC)", "")],
                               links={"report_date": lambda row: f"/files/{row['path']}"}, id="reports-table"))

@@ -4,6 +4,7 @@
 #   entrypoint.sh init          migrate the metadata database and drop the shipped regulatory
 #                               documents into the landing folder (once per deployment)
 #   entrypoint.sh collect|edge  exec `nexus collect` / `nexus edge` (the live path)
+#   entrypoint.sh console ...   exec `nexus console ...` (the operator console)
 #   entrypoint.sh ARGS...       exec `airflow ARGS...` (api-server, scheduler, celery worker, ...)
 #
 # Configuration comes from the environment only (never from the image): NEXUS_ENV, NEXUS_LAKE_ROOT,
@@ -43,8 +44,8 @@ if [[ "$1" == "init" ]]; then
     exit 0
 fi
 
-# the live path's long-running Nexus commands (the MQTT collector, a plant edge) run as themselves
-if [[ "$1" == "collect" || "$1" == "edge" ]]; then
+# the long-running Nexus commands (the MQTT collector, a plant edge, the console) run as themselves
+if [[ "$1" == "collect" || "$1" == "edge" || "$1" == "console" ]]; then
     exec nexus "$@"
 fi
 

@@ -431,6 +431,11 @@ def _cmd_services(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(json.dumps(state, indent=2))
+        from nexus.console.auth import console_home
+
+        print(f"console: http://{os.environ.get('NEXUS_CONSOLE_HOST', '127.0.0.1')}:"
+              f"{os.environ.get('NEXUS_CONSOLE_PORT', '8050')} (first start: user admin, password in "
+              f"{console_home() / 'admin_password.generated'})")
         print("logs: $AIRFLOW_HOME/logs/services/ — stop with `nexus services down`")
     elif args.action == "down":
         print("stopped:", ", ".join(services.down()) or "nothing was running")

@@ -2,7 +2,9 @@
 
 For a host running Nexus without containers (the production shape on one machine, or a laptop
 trying it): each component — api-server, scheduler, dag-processor, triggerer, with the
-CeleryExecutor the workers, and the live path's MQTT collector (``nexus collect``) — runs in its own process group, with its log in
+CeleryExecutor the workers, the live path's MQTT collector (``nexus collect``) and the operator
+console (``nexus console`` on ``NEXUS_CONSOLE_PORT``, default 8050; its first start creates the
+user ``admin`` with a generated password in ``<console home>/admin_password.generated``) — runs in its own process group, with its log in
 ``$AIRFLOW_HOME/logs/services/<name>.log`` and its process-group id in
 ``$AIRFLOW_HOME/run/<name>.pid``. ``down`` stops every group (SIGTERM, then SIGKILL after a
 grace period), so no scheduler or task process outlives it.
@@ -50,6 +52,8 @@ def plan(env: dict[str, str], workers: int) -> list[Component]:
                   for i in range(1, workers + 1)]
     # the live path's MQTT collector (etl.stream): one per lake, it waits for the broker if it is not up yet
     comps.append(Component("collector", ("collect",), program="nexus"))
+    # the operator console (nexus.console): reads the lake, writes set points through the write-back
+    comps.append(Component("console", ("console", "--port", env.get("NEXUS_CONSOLE_PORT", "8050")), program="nexus"))
     return comps
 
 

@@ -82,9 +82,17 @@ def test_the_live_path_has_a_persistent_broker_and_a_collector(compose):
     assert "persistence true" in conf and int(re.search(r"max_queued_messages (\d+)", conf)[1]) >= 100_000
 
 
+def test_the_console_serves_the_shared_lake_on_its_port(compose):
+    console = compose["services"]["console"]
+    assert console["command"][:1] == ["console"] and "--host" in console["command"]
+    assert console["ports"] == ["8050:8050"] and "lake:/data" in console["volumes"]
+    assert console["environment"]["NEXUS_CONSOLE_HOME"].startswith("/data/")  # users persist on the volume
+    assert console["environment"]["NEXUS_LAKE_ROOT"] == "/data/lake"
+
+
 def test_every_airflow_command_exists(compose):
     commands = {tuple(svc["command"]) for svc in airflow_services(compose).values()
-                if svc["command"] not in (["init"], ["collect"])}
+                if svc["command"][0] not in ("init", "collect", "console")}
     for command in commands:
         words = [w for w in command if not w.startswith("-") and not w.isdigit()]
         out = subprocess.run([AIRFLOW, *words, "--help"], capture_output=True, text=True)
@@ -133,3 +141,5 @@ def test_entrypoint_prepares_the_lake_and_runs_airflow(tmp_path):
     assert len(list((tmp_path / "landing" / "regulatory").glob("*.yaml"))) >= 9
     out = _entrypoint(tmp_path, "collect", "--help", **env)  # the live path's commands run as nexus
     assert out.returncode == 0 and "usage: nexus collect" in out.stdout, out.stderr[-1000:]
+    out = _entrypoint(tmp_path, "console", "--help", **env)  # and so does the console
+    assert out.returncode == 0 and "usage: nexus console" in out.stdout, out.stderr[-1000:]

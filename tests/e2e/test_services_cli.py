@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,14 +28,27 @@ def test_up_status_down_leaves_no_process(tmp_path):
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__API__PORT": str(port),
            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-           "NEXUS_LAKE_ROOT": str(tmp_path / "lake"), "NEXUS_LANDING_DIR": str(tmp_path / "landing")}
+           "NEXUS_LAKE_ROOT": str(tmp_path / "lake"), "NEXUS_LANDING_DIR": str(tmp_path / "landing"),
+           "NEXUS_CONSOLE_PORT": str(free_port()), "NEXUS_CONSOLE_HOME": str(tmp_path / "console")}
     env.pop("AIRFLOW__CORE__EXECUTOR", None)
     run = tmp_path / "airflow" / "run"
     try:
         up = subprocess.run([NEXUS, "services", "up"], env=env, capture_output=True, text=True, timeout=300)
         assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
         state = json.loads(up.stdout[: up.stdout.rindex("}") + 1])
-        assert state == {c: "running" for c in ("api-server", "collector", "dag-processor", "scheduler", "triggerer")}
+        assert state == {c: "running" for c in ("api-server", "collector", "console", "dag-processor", "scheduler",
+                                                "triggerer")}
+        # the console answers behind its login, with the generated admin password ready
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{env['NEXUS_CONSOLE_PORT']}/login", timeout=5) as r:
+                    assert r.status == 200 and b'name="password"' in r.read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "airflow" / "logs" / "services" / "console.log").read_text()
+                time.sleep(1)
+        assert (tmp_path / "console" / "admin_password.generated").stat().st_mode & 0o077 == 0
         status = subprocess.run([NEXUS, "services", "status"], env=env, capture_output=True, text=True, check=True)
         assert json.loads(status.stdout) == state
         again = subprocess.run([NEXUS, "services", "up"], env=env, capture_output=True, text=True)

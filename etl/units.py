@@ -11,7 +11,11 @@ import numpy as np
 def registry():
     import pint
 
-    return pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    # Gas volumes at normal conditions (0 degC, 1 atm): the tag catalog stores them as m**3 (its
+    # descriptions say "normal m3"), the optimizers label them Nm3; the alias makes the two one unit.
+    ureg.define("normal_cubic_meter = meter ** 3 = Nm3")
+    return ureg
 
 
 def convert(values: np.ndarray | float, source: str, target: str) -> np.ndarray:

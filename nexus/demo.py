@@ -338,6 +338,22 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
                     conf={"report_date": last.isoformat(), "window_days": min(30, SENSOR_HISTORY_DAYS + days),
                           "lca_samples": 300, "benefit_days": days}):
         return 1
+    if not _run_dag("simulate_electrolyzer_what_if", None, "a what-if experiment: the console's first base run", env,
+                    logs, conf={"current_a": 450.0, "duration_h": 4.0, "step_minutes": 10.0,
+                                "experiment_id": "demo-450A-4h"}):
+        return 1
+    t0 = time.perf_counter()
+    from optimization import writeback as wb
+
+    proposed = []
+    for plant_id in sorted(PLANTS):  # the last day's recommendations, waiting for an operator in the console
+        try:
+            proposed += wb.propose(lake, plant_id, last, meta=CommitMeta("nexus-demo", f"propose__{last}", "writeback"),
+                                   now=dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC))
+        except wb.InvalidWriteRequest as exc:
+            print(f"  {plant_id}: nothing to propose ({exc})")
+    print(f"- proposed {len(proposed)} setpoint writes of {last} for approval in the console "
+          f"[{time.perf_counter() - t0:.1f} s]")
 
     from nexus.evaluation import evaluate_detectors, summary
 
@@ -357,6 +373,8 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
           f"  .venv/bin/nexus rules smelter {start}\n"
           f"  .venv/bin/nexus sql \"SELECT * FROM gold.fct_prices_daily LIMIT 10\"\n"
           f"  .venv/bin/nexus reports   # the daily sustainability reports (open the HTML in a browser)\n"
+          f"  .venv/bin/nexus console   # the operator console on http://127.0.0.1:8050 (user admin; password in "
+          f".console/admin_password.generated after its first start)\n"
           f"  make airflow   # the Airflow UI on {env['AIRFLOW__API__BASE_URL']}")
     return 0
 

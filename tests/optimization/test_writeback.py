@@ -192,6 +192,24 @@ def test_propose_converts_kelvin_to_degc_and_is_idempotent(lake, meta, caplog):
         wb.propose(lake, PLANT, DAY + dt.timedelta(days=1), meta=meta, now=NOW)
 
 
+def test_propose_takes_normal_cubic_metres_as_the_catalog_stores_them(lake, meta):
+    """The electrolyzer's optimizer labels its gas flow Nm3/h; the tag catalog stores normal m3 as m**3."""
+    base = {"scenario_id": "base", "plant_id": "co2_electrolyzer", "recommendation_date": DAY,
+            "expected_profit_usd_h": 12.0, "current_profit_usd_h": 10.0, "delta_profit_usd_h": 2.0,
+            "expected_co2e_kg_h": 1.1, "current_co2e_kg_h": 1.0, "delta_co2e_kg_h": 0.1, "model_version": "design",
+            "prices_json": "{}", "carbon_price_usd_t": 85.0, "grid_kg_co2e_per_kwh": 0.35, "limits_json": "{}",
+            "active_constraints": "", "termination": "optimal", "solve_seconds": 0.2, "run_id": "opt-1",
+            "computed_at": NOW, "lower_bound": 2.0, "upper_bound": 60.0}
+    rows = [{**base, "setpoint": "co2_flow_nm3_h", "unit": "Nm3/h", "current_value": 24.0, "recommended_value": 4.014},
+            {**base, "setpoint": "current_a", "unit": "A", "current_value": 375.0, "recommended_value": 200.0}]
+    lake.append(FCT_SETPOINT_RECOMMENDATIONS, pa.Table.from_pylist(rows, schema=FCT_SETPOINT_RECOMMENDATIONS.schema),
+                meta=meta)
+    ids = wb.propose(lake, "co2_electrolyzer", DAY, meta=meta, now=NOW)
+    got = {r["tag"]: (r["from_value"], r["to_value"], r["unit"]) for r in wb.writes(lake).to_pylist()}
+    assert len(ids) == 2 and got == {"ECR.FIC201.SP": (24.0, pytest.approx(4.014), "m**3/h"),
+                                     "ECR.IIC101.SP": (375.0, 200.0, "A")}
+
+
 def test_approve_and_reject_need_an_operator_and_a_proposed_write(lake, meta):
     wid = _proposed(lake, meta)
     with pytest.raises(wb.InvalidWriteRequest, match="operator"):

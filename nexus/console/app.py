@@ -890,7 +890,7 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
 
     app = dash.Dash("nexus.console", server=server, title="Nexus console", update_title=None,
                     assets_folder=str(Path(__file__).with_name("assets")), suppress_callback_exceptions=True,
-                    serve_locally=True)
+                    serve_locally=True, compress=True)
 
     def layout():
         u = flask_login.current_user

@@ -619,12 +619,13 @@ def check(lake: Lake, write_id: str, *, now: dt.datetime, envelope: Envelope = E
 
 
 def propose(lake: Lake, plant_id: str, day: dt.date, *, scenario_id: str = "base", meta: CommitMeta,
-            now: dt.datetime | None = None) -> list[str]:
+            now: dt.datetime | None = None, actor: str = NEXUS) -> list[str]:
     """One ``proposed`` write per recommended setpoint of ``(scenario, plant, day)`` that maps to a set point tag.
 
     ``from_value`` is the recommendation's current value and ``to_value`` its recommended value, both
     converted to the tag's engineering unit. Idempotent: a recommendation already proposed keeps its
-    write (same id, no new row).
+    write (same id, no new row). ``actor`` is who proposed (an engineer's name in the console; default
+    ``nexus``, the pipeline).
 
     Returns:
         The write ids of the day's writable recommendations, new and existing.
@@ -635,6 +636,7 @@ def propose(lake: Lake, plant_id: str, day: dt.date, *, scenario_id: str = "base
     from optimization.plants import plant_optimizer
 
     now = _utc(now)
+    who = _operator(actor)
     module = plant_optimizer(plant_id)
     tags = _tags(plant_id)
     recs = lake.read(FCT_SETPOINT_RECOMMENDATIONS, where={"scenario_id": scenario_id, "plant_id": plant_id,
@@ -671,7 +673,8 @@ def propose(lake: Lake, plant_id: str, day: dt.date, *, scenario_id: str = "base
             log.info("%s %s: %s already proposed as %s", plant_id, day, name, wid)
             continue
         new.append({
-            "write_id": wid, "step": 1, "state": "proposed", "changed_at": now, "actor": NEXUS, "plant_id": plant_id,
+            "write_id": wid, "step": 1, "state": "proposed", "changed_at": now, "actor": who,
+            "plant_id": plant_id,
             "tag": tag, "setpoint": name, "unit": spec.unit, "from_value": from_value, "to_value": to_value,
             "reason": (f"recommendation {scenario_id} {day}: {name} {_g(rec['current_value'])} -> "
                        f"{rec['recommended_value']:.6g} {rec['unit']}, expected {rec['delta_profit_usd_h']:+.2f} USD/h "

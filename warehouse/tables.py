@@ -273,6 +273,7 @@ FCT_INGEST_BATCHES = _add(TableSpec(
     primary_key=("source", "plant_id", "period_date"),
     constraints={"rows_accounted": "bronze_rows = silver_rows + quarantined_rows + duplicates_removed",
                  "status_known": "status IN ('complete', 'partial', 'incomplete', 'empty')"},
+    interval_column="period_date",  # SQL on it prunes files by their day range (the console's recent batches)
 ))
 
 # ------------------------------------------------------------------------------- simulator truth

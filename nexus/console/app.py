@@ -31,6 +31,7 @@ import html as html_lib
 import logging
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -103,41 +104,64 @@ def _badge(text: Any, kind: str | None = None):
     return html.Span(text.replace("_", " "), className=f"badge {kind or STATUS_BADGE.get(text, 'info')}")
 
 
+def _badge_html(text: Any, kind: str | None = None) -> str:
+    text = "–" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+    return f'<span class="badge {kind or STATUS_BADGE.get(text, "info")}">{esc(text.replace("_", " "))}</span>'
+
+
+def esc(value: Any) -> str:
+    return html_lib.escape(str(value), quote=True)
+
+
+def raw_html(markup: str, id: str | None = None):
+    """Server-built HTML as one Dash component. Every value in it went through :func:`esc`.
+
+    A table of a few hundred rows built from Dash components is thousands of React components,
+    which Dash 4 renders one by one (tens of seconds in the browser); as HTML it is one.
+    """
+    from dash import dcc
+
+    return dcc.Markdown(markup, dangerously_allow_html=True, id=id or "", className="html")
+
+
+def _td(inner: str, cls: str = "") -> str:
+    return (f"<td class='{cls}'>" if cls else "<td>") + inner + "</td>"
+
+
 def table(df: pd.DataFrame, columns: list[tuple[str, str, str]], *, badges: tuple[str, ...] = (),
           links: dict[str, Any] | None = None, selected: Any = None, key: str | None = None, id: str | None = None):
     """An HTML table of ``df``: ``columns`` are (column, header with its unit, number format)."""
-    from dash import dcc, html
-
-    head = html.Thead(html.Tr([html.Th(h) for _, h, _ in columns]))
+    head = "".join(f"<th>{esc(h)}</th>" for _, h, _ in columns)
     rows = []
     for rec in df.to_dict("records"):
         cells = []
         for col, _, fmt in columns:
             v = rec.get(col)
+            when = isinstance(v, pd.Timestamp | dt.date)
             if col in badges:
-                cell = html.Td(_badge(v))
+                cells.append(f"<td>{_badge_html(v)}</td>")
             elif links and col in links:
                 href = links[col](rec)
-                # files (reports) leave the app: a plain link, in a new tab; pages stay in it (dcc.Link)
-                link = (html.A(_fmt(v, fmt), href=href, target="_blank", rel="noopener") if href and href.startswith("/files/")
-                        else dcc.Link(_fmt(v, fmt), href=href) if href else _fmt(v, fmt))
-                cell = html.Td(link, className="ts" if isinstance(v, pd.Timestamp | dt.date) else None)
+                # files (reports) open in a new tab; pages load in this one
+                extra = ' target="_blank" rel="noopener"' if href and href.startswith("/files/") else ""
+                text = esc(_fmt(v, fmt))
+                inner = f'<a href="{esc(href)}"{extra}>{text}</a>' if href else text
+                cells.append(_td(inner, "ts" if when else ""))
             else:
                 numeric = isinstance(v, int | float) and not isinstance(v, bool)
                 long_text = isinstance(v, str) and len(v) > 60
-                when = isinstance(v, pd.Timestamp | dt.date)
-                cell = html.Td(_fmt(v, fmt), className="num" if numeric else "text" if long_text else "ts" if when else None)
-            cells.append(cell)
-        rows.append(html.Tr(cells, className="selected" if key and selected is not None and rec.get(key) == selected
-                            else None))
-    return html.Table([head, html.Tbody(rows)], className="data", id=id or "")
+                cells.append(_td(esc(_fmt(v, fmt)), "num" if numeric else "text" if long_text else "ts" if when else ""))
+        picked = key and selected is not None and rec.get(key) == selected
+        rows.append(("<tr class='selected'>" if picked else "<tr>") + "".join(cells) + "</tr>")
+    return raw_html(f'<table class="data" id="{esc(id or "")}"><thead><tr>{head}</tr></thead>'
+                    f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def _rul_badge(days: Any):
-    """Remaining useful life with its urgency: due within a week, plan within a month."""
+def _rul_badge(days: Any) -> str:
+    """Remaining useful life with its urgency (HTML): due within a week, plan within a month."""
     if days is None or (isinstance(days, float) and math.isnan(days)):
         return "–"
-    return _badge(f"{days:,.0f}", "bad" if days <= 7 else "warn" if days <= 30 else "ok")
+    return _badge_html(f"{days:,.0f}", "bad" if days <= 7 else "warn" if days <= 30 else "ok")
 
 
 def _empty_note(what: str):
@@ -209,37 +233,38 @@ class Console:
             compl = rec.get("last_completeness")
             opens = {k[5:]: int(v) for k, v in rec.items() if k.startswith("open_") and k != "open_events"
                      and v is not None and not (isinstance(v, float) and math.isnan(v)) and v > 0}
-            unit = rec.get("product_unit") or ""
+            unit = rec.get("product_unit") if isinstance(rec.get("product_unit"), str) else "product unit"
+            num = (lambda v, f: _fmt(v, f))
+            proposed = rec.get("proposed")
             items = [
-                ("Newest reading", html.Span([_fmt(rec.get("newest_ts")), " ", _badge(_age(age), fresh)])),
-                ("Completeness, newest day", html.Span([_fmt(compl * 100 if compl is not None and not math.isnan(compl)
-                                                             else None, ".1f"), " % ",
-                                                        _badge(rec.get("last_status"))])),
-                ("Completeness, last 7 days", f"{_fmt((rec.get('completeness_7d') or float('nan')) * 100, '.1f')} %"),
-                ("Open events", html.Span([_badge(f"{n} {k.replace('_', ' ')}", "bad" if k in ("process_anomaly", "shutdown")
-                                                  else "warn") for k, n in sorted(opens.items())] or [_badge("none", "ok")])),
+                ("Newest reading", f'{esc(_fmt(rec.get("newest_ts")))} {_badge_html(_age(age), fresh)}'),
+                ("Completeness, newest day",
+                 f'{esc(num(compl * 100 if compl is not None and not math.isnan(compl) else None, ".1f"))} % '
+                 f'{_badge_html(rec.get("last_status"))}'),
+                ("Completeness, last 7 days", f"{esc(num((rec.get('completeness_7d') or float('nan')) * 100, '.1f'))} %"),
+                ("Open events", " ".join(_badge_html(f"{n} {k.replace('_', ' ')}",
+                                                    "bad" if k in ("process_anomaly", "shutdown") else "warn")
+                                         for k, n in sorted(opens.items())) or _badge_html("none", "ok")),
                 (f"KPIs on {_fmt(rec.get('kpi_date'), 'date')}", ""),
-                (f"Product ({unit})", _fmt(rec.get("product_amount"), ",.2f")),
-                ("Operating profit (USD)", _fmt(rec.get("operating_profit_usd"), ",.0f")),
-                (f"Specific energy (GJ/{unit})", _fmt(rec.get("specific_energy_gj_per_unit"), ",.3f")),
-                ("CO2e, Scope 1+2 location (t)", _fmt(rec.get("co2e_s12_t"), ",.2f")),
+                (f"Product ({unit})", esc(num(rec.get("product_amount"), ",.2f"))),
+                ("Operating profit (USD)", esc(num(rec.get("operating_profit_usd"), ",.0f"))),
+                (f"Specific energy (GJ/{unit})", esc(num(rec.get("specific_energy_gj_per_unit"), ",.3f"))),
+                ("CO2e, Scope 1+2 location (t)", esc(num(rec.get("co2e_s12_t"), ",.2f"))),
                 ("Shortest RUL, P50 (d)", _rul_badge(rec.get("min_rul_p50_days"))),
-                ("Writes awaiting approval", _fmt(int(rec["proposed"]) if rec.get("proposed") == rec.get("proposed")
-                                                  and rec.get("proposed") is not None else 0)),
+                ("Writes awaiting approval", str(int(proposed) if isinstance(proposed, int | float)
+                                                 and not math.isnan(proposed) else 0)),
             ]
-            dl = []
-            for label, value in items:
-                dl += [html.Dt(label), html.Dd(value)]
-            cards.append(html.Div([
-                html.H3(dcc.Link(rec.get("name") or rec["plant_id"], href=f"/trends?plant={rec['plant_id']}")),
-                html.Div(f"{rec['plant_id']} · {rec.get('plant_type') or ''} · site {rec.get('site_id') or '–'}",
-                         className="sub"),
-                html.Dl(dl)], className="card", id=f"card-{rec['plant_id']}"))
+            dl = "".join(f"<dt>{esc(label)}</dt><dd>{value}</dd>" for label, value in items)
+            pid = rec["plant_id"]
+            cards.append(f'<div class="card" id="card-{esc(pid)}"><h3><a href="/trends?{esc(urlencode({"plant": pid}))}">'
+                         f'{esc(rec.get("name") or pid)}</a></h3><div class="sub">{esc(pid)} · '
+                         f'{esc(rec.get("plant_type") or "")} · site {esc(rec.get("site_id") or "–")}</div>'
+                         f'<dl>{dl}</dl></div>')
         return [html.H1("Fleet"),
                 html.P("Every plant instance: how fresh and complete its data are, what is open, and its latest "
                        "day's KPIs (Scope 1 + location-based Scope 2 CO2e). Click a plant for its trends.",
                        className="lead"),
-                html.Div(cards, className="cards", id="fleet-cards")]
+                raw_html(f'<div class="cards" id="fleet-cards">{"".join(cards)}</div>')]
 
     # ............................................................................. trends
     def trends(self, user: User, params: dict[str, str]):
@@ -267,7 +292,7 @@ class Console:
                                                  multi=True)], className="wide"),
                 html.Label(["Range", dcc.RadioItems(id="trend-range", options=list(RANGES), value=rng, inline=True)]),
             ], className="controls"),
-            dcc.Loading(dcc.Graph(id="trend-graph", config={"displaylogo": False})),
+            dcc.Loading(dcc.Graph(id="trend-graph", config={"displaylogo": False}), delay_show=500),
             html.Div(id="trend-status", className="note"),
             dcc.Store(id="live-state"),
             dcc.Interval(id="live-tick", interval=self.live_interval_ms),
@@ -330,9 +355,10 @@ class Console:
                           row=1, col=1)
         _fig_layout(fig, height=max(260 * n, 320))
         fig.update_layout(uirevision=f"{plant}|{','.join(tag_names)}|{rng}")
-        newest_seen = now_pts["ts"].max() if len(now_pts) else live_from
-        state = {"plant": plant, "tags": tag_names, "traces": traces, "after": _utc(newest_seen).isoformat(),
-                 "points": int(len(now_pts))}
+        # a watermark per tag: the stream commits tags independently, so one tag's newest is not another's
+        after = {t: _utc(now_pts.loc[now_pts["tag"] == t, "ts"].max() if (now_pts["tag"] == t).any()
+                         else live_from - dt.timedelta(microseconds=1)).isoformat() for t in tag_names}
+        state = {"plant": plant, "tags": tag_names, "traces": traces, "after": after, "points": int(len(now_pts))}
         kinds = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ev["kind"].value_counts().items()) if len(ev) else "none"
         status = (f"History {start:%Y-%m-%d %H:%M} – {live_from:%Y-%m-%d %H:%M} UTC from gold "
                   f"({len(hist)} {'hourly' if days <= q.HOURLY_MAX_DAYS else 'daily'} points); current hour from silver: "
@@ -340,20 +366,23 @@ class Console:
         return fig, state, status
 
     def live_update(self, state: dict) -> tuple[list | None, dict]:
-        """New silver readings since the state's newest, as ``extendData`` for the live traces."""
-        after = dt.datetime.fromisoformat(state["after"])
-        pts = q.live(self.reader, state["plant"], state["tags"], after)
-        if not len(pts):
+        """New silver readings of each tag since that tag's newest shown, as ``extendData`` for the live traces."""
+        after = {t: pd.Timestamp(v) for t, v in state["after"].items()}
+        if not after:
             return None, state
-        xs, ys, idx = [], [], []
+        pts = q.live(self.reader, state["plant"], state["tags"], min(after.values()).to_pydatetime())
+        xs, ys, idx, marks, n = [], [], [], dict(state["after"]), 0
         for tag, trace in state["traces"].items():
-            p = pts[pts["tag"] == tag]
+            p = pts[(pts["tag"] == tag) & (pd.to_datetime(pts["ts"], utc=True) > after[tag])] if len(pts) else pts
             if len(p):
                 xs.append([_utc(t).isoformat() for t in p["ts"]])
-                ys.append(p["value"].tolist())
+                ys.append([float(v) for v in p["value"]])
                 idx.append(trace)
-        state = {**state, "after": _utc(pts["ts"].max()).isoformat(), "points": state.get("points", 0) + len(pts)}
-        return [{"x": xs, "y": ys}, idx], state
+                marks[tag] = _utc(p["ts"].max()).isoformat()
+                n += len(p)
+        if not n:
+            return None, state
+        return [{"x": xs, "y": ys}, idx], {**state, "after": marks, "points": state.get("points", 0) + n}
 
     # ............................................................................. events
     def events(self, user: User, params: dict[str, str]):
@@ -364,7 +393,8 @@ class Console:
             return [html.H1("Events"), _empty_note("events")]
         plant = params.get("plant") or None
         kind = params.get("kind") or None
-        days = int(params.get("days", "30")) if params.get("days", "30").isdigit() else 30
+        raw = params.get("days", "30")
+        days = min(max(int(raw), 1), 3650) if re.fullmatch(r"[0-9]{1,5}", raw) else 30
         open_only = params.get("open") == "1"
         end = _utc(newest) + dt.timedelta(days=1)
         ev = q.events(self.reader, plant_id=plant, kinds=[kind] if kind else None, open_only=open_only,
@@ -380,7 +410,8 @@ class Console:
             html.Label(["Kind", dcc.Dropdown(id="ev-kind", options=[{"label": k.replace("_", " "), "value": k}
                                                                     for k in KIND_COLOURS], value=kind,
                                              placeholder="every kind")], className="mid"),
-            html.Label(["Days before the newest event", dcc.Input(id="ev-days", type="number", min=1, max=3650, value=days)]),
+            html.Label(["Days before the newest event", dcc.Input(id="ev-days", type="number", min=1, max=3650, value=days,
+                                                                  debounce=True)]),
             dcc.Checklist(id="ev-open", options=[{"label": " open only", "value": "1"}], value=["1"] if open_only else []),
         ], className="controls")
         body = [html.H1("Events"),
@@ -572,14 +603,20 @@ class Console:
             return "bad", f"{user.name} ({user.role}) may not propose writes: the engineer role is needed."
         if not plant_day:
             return "bad", "Choose a plant and day."
-        plant, day = plant_day.split("|")
+        plant, _, day = plant_day.partition("|")
         try:
-            ids = wb.propose(self.lake, plant, dt.date.fromisoformat(day), meta=self._meta(user, "propose"))
+            before = {r["write_id"]: r["state"] for r in wb.writes(self.lake, plant_id=plant).to_pylist()}
+            ids = wb.propose(self.lake, plant, dt.date.fromisoformat(day), meta=self._meta(user, "propose"),
+                             actor=user.name)
         except (wb.InvalidWriteRequest, KeyError, ValueError) as exc:
             return "bad", f"Not proposed: {exc}"
         if not ids:
             return "bad", f"No recommended set point of {plant} on {day} maps to a writable set point tag."
-        return "ok", f"Proposed {len(ids)} write(s) of {plant} for {day}: {', '.join(ids)}."
+        new = [i for i in ids if i not in before]
+        old = [f"{i} ({before[i]})" for i in ids if i in before]
+        return ("ok" if new else "bad"), (f"Proposed {len(new)} new write(s) of {plant} for {day} as {user.name}"
+                                          + (f": {', '.join(new)}" if new else "")
+                                          + (f"; already proposed before: {', '.join(old)}" if old else "") + ".")
 
     def act(self, user: User, action: str, write_id: str | None, reason: str | None,
             plant_time: str | None) -> tuple[str, str]:
@@ -699,7 +736,7 @@ class Console:
                 return "bad", f"{label}: expected a number in {lo:g}..{hi:g}, found {v!r}.", None
             checked[key] = float(v)
         now = dt.datetime.now(dt.UTC)
-        experiment_id = f"console-{user.name}-{now:%Y%m%dT%H%M%S}"
+        experiment_id = f"console-{user.name}-{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}"
         meta = self._meta(user, "what_if")
         inputs = {k: checked[k] for k in ("current_a", "co2_concentration_pct", "co2_flow_nm3_h", "duration_h")}
         try:
@@ -743,8 +780,14 @@ class Console:
                               badges=("status",), id="compliance-table"))
         else:
             body.append(_empty_note("compliance results"))
-        r = q.reports(self.reader)
-        body.append(html.H2("Daily reports"))
+        months = q.report_months(self.reader)
+        month = params.get("month") if params.get("month") in set(months.get("month", [])) else None
+        r = q.reports(self.reader, month)
+        body.append(html.H2("Daily reports" + (f", {pd.Timestamp(r['report_date'].iloc[0]):%B %Y}" if len(r) else "")))
+        if len(months) > 1:
+            body.append(raw_html('<p class="note">Every month with reports: ' + " · ".join(
+                f'<a href="/sustainability?month={esc(m)}">{esc(m)}</a> ({int(n)})' for m, n in
+                zip(months["month"], months["n"], strict=True)) + "</p>", id="report-months"))
         if len(r):
             body.append(table(r, [("report_date", "Day", "date"), ("scenario_id", "Scenario", ""), ("plants", "Plants", ""),
                                   ("total_market_tco2e", "CO2e, Scopes 1+2 market+3 (t)", ",.2f"),
@@ -797,7 +840,15 @@ button{{margin-top:18px;width:100%;padding:8px;font-size:15px;background:#334e68
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+    """Where to go after signing in: one of the console's pages (with its query), never another site."""
+    from urllib.parse import urlsplit
+
+    if not target or any(ord(c) < 0x21 or ord(c) == 0x7F for c in target) or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path not in PAGES:
+        return "/"
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeout_s: float | None = None,
@@ -821,17 +872,19 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
 
     server = flask.Flask("nexus.console")
     server.config.update(SECRET_KEY=secret_key(home), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                         SESSION_COOKIE_NAME="nexus_console")
+                         SESSION_COOKIE_NAME="nexus_console", PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+                         SESSION_COOKIE_SECURE=os.environ.get("NEXUS_CONSOLE_SECURE_COOKIE", "") == "1")
     logins = flask_login.LoginManager(server)
 
     class SessionUser(flask_login.UserMixin):
         def __init__(self, user: User) -> None:
-            self.user, self.id = user, user.name
+            self.user, self.id = user, f"{user.name}:{user.session}"  # the session generation, see auth
 
     @logins.user_loader
-    def _load(name: str):
+    def _load(session_id: str):
+        name, _, generation = session_id.rpartition(":")
         user = users.get(name)
-        return SessionUser(user) if user else None
+        return SessionUser(user) if user and str(user.session) == generation else None
 
     def current() -> User:
         u = flask_login.current_user
@@ -844,7 +897,7 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
         path = flask.request.path
         if path in ("/login", "/favicon.ico") or flask_login.current_user.is_authenticated:
             return None
-        if flask.request.method == "GET" and (path in PAGES or path == "/"):
+        if flask.request.method == "GET" and (path in PAGES or "text/html" in flask.request.headers.get("Accept", "")):
             return flask.redirect("/login?" + urlencode({"next": flask.request.full_path.rstrip("?")}))
         return flask.Response("login required\n", status=401, mimetype="text/plain")
 
@@ -853,7 +906,7 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
         nxt = _safe_next(flask.request.values.get("next"))
         error = ""
         if flask.request.method == "POST":
-            name = flask.request.form.get("username", "").strip()
+            name = flask.request.form.get("username", "").strip()[:64]
             if throttle.locked(name):
                 error = "Too many failed sign-ins for this user; wait five minutes."
             else:
@@ -872,6 +925,9 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
 
     @server.route("/logout")
     def _logout():
+        u = flask_login.current_user
+        if getattr(u, "is_authenticated", False):
+            users.end_sessions(u.user.name)  # a copy of the cookie is refused from now on
         flask_login.logout_user()
         return flask.redirect("/login")
 
@@ -886,7 +942,10 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
         if (not target.is_relative_to(root) or target.relative_to(root).parts[:1] not in [(f,) for f in SERVED_FOLDERS]
                 or not target.is_file()):
             flask.abort(404)
-        return flask.send_file(target)
+        response = flask.send_file(target)
+        # a report runs its own scripts (plotly) but in an opaque origin: no access to the console's session
+        response.headers["Content-Security-Policy"] = "sandbox allow-scripts allow-popups"
+        return response
 
     app = dash.Dash("nexus.console", server=server, title="Nexus console", update_title=None,
                     assets_folder=str(Path(__file__).with_name("assets")), suppress_callback_exceptions=True,
@@ -896,7 +955,7 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
         u = flask_login.current_user
         who = (f"{u.user.name} · {u.user.role}" if getattr(u, "is_authenticated", False) else "")
         return html.Div([
-            dcc.Location(id="url"),
+            dcc.Location(id="url", refresh="callback-nav"),
             html.Header([html.Span("Nexus", className="brand")]
                         + [dcc.Link(title, href=path, id=f"nav-{path.strip('/') or 'fleet'}") for path, title in PAGES.items()]
                         + [html.Span([who, html.A("Sign out", href="/logout")], className="user", id="whoami")],
@@ -924,22 +983,22 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
         ptype = q.plants(console.reader).set_index("plant_id")["plant_type"].get(plant, plant)
         return Console._tag_options(catalog), keep or default_tags(ptype, catalog)
 
-    @app.callback(Output("trend-graph", "figure"), Output("live-state", "data"), Output("trend-status", "children"),
-                  Input("trend-plant", "value"), Input("trend-tags", "value"), Input("trend-range", "value"))
-    def _trend(plant, chosen, rng):
+    # one callback for the figure and its live extension: Dash drops a superseded run of the same
+    # callback, so a poll in flight when the tags change can never extend the new figure's traces
+    @app.callback(Output("trend-graph", "figure"), Output("trend-graph", "extendData"), Output("live-state", "data"),
+                  Output("trend-status", "children"), Input("trend-plant", "value"), Input("trend-tags", "value"),
+                  Input("trend-range", "value"), Input("live-tick", "n_intervals"), State("live-state", "data"))
+    def _trend(plant, chosen, rng, _tick, state):
         current()
-        return console.trend_figure(plant, chosen or [], rng)
-
-    @app.callback(Output("trend-graph", "extendData"), Output("live-state", "data", allow_duplicate=True),
-                  Input("live-tick", "n_intervals"), State("live-state", "data"), prevent_initial_call=True)
-    def _live(_, state):
-        current()
-        if not state or not state.get("tags"):
-            raise PreventUpdate
-        extend, state = console.live_update(state)
-        if extend is None:
-            raise PreventUpdate
-        return extend, state
+        if dash.ctx.triggered_id == "live-tick":
+            if not state or state.get("plant") != plant or set(state.get("tags", [])) - set(chosen or []):
+                raise PreventUpdate
+            extend, state = console.live_update(state)
+            if extend is None:
+                raise PreventUpdate
+            return no_update, extend, state, no_update
+        fig, state, status = console.trend_figure(plant, chosen or [], rng)
+        return fig, no_update, state, status
 
     # events: filters -> URL
     @app.callback(Output("url", "search", allow_duplicate=True), Input("ev-plant", "value"), Input("ev-kind", "value"),

@@ -15,11 +15,13 @@ The first start of a console with no users file creates ``admin`` (engineer) wit
 password in ``<console home>/admin_password.generated`` (0600), as Airflow's simple auth manager
 does; ``nexus console users add|list|remove|password`` manage the rest.
 
-Every request except the login page and its style sheet needs a logged-in session (Flask-Login;
-the session cookie is signed with a key generated once into ``<console home>/secret_key``, HttpOnly
-and SameSite=Lax). A page request without one is sent to the login page; an API call (Dash's
-callbacks, report files) gets 401. Five failed logins for a name within five minutes lock that name
-for the rest of the five minutes.
+Every request except the login page needs a logged-in session (Flask-Login; the session cookie is
+signed with a key generated once into ``<console home>/secret_key``, HttpOnly, SameSite=Lax, Secure
+when ``NEXUS_CONSOLE_SECURE_COOKIE=1`` says the console is behind TLS, valid for 12 hours). The
+cookie names the user's session generation: signing out, a new password or removing the user ends
+every session of that user (an older cookie is refused). A page request without a session is sent
+to the login page; an API call (Dash's callbacks, report files) gets 401. Five failed logins for a
+name within five minutes lock that name for the rest of the five minutes.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def _write_private(path: Path, text: str) -> None:
 class User:
     name: str
     role: str
+    session: int = 0  # the user's session generation: a signed cookie of an older one is refused
 
     def may(self, action: str) -> bool:
         return action in PERMISSIONS.get(self.role, frozenset())
@@ -102,7 +105,15 @@ class Users:
 
     def get(self, name: str) -> User | None:
         u = self._load().get(name)
-        return User(name, u["role"]) if u else None
+        return User(name, u["role"], int(u.get("session", 0))) if u else None
+
+    def end_sessions(self, name: str) -> None:
+        """Invalidate every session of ``name`` (sign-out, password change): older cookies are refused."""
+        with self._lock:
+            users = self._load()
+            if name in users:
+                users[name]["session"] = int(users[name].get("session", 0)) + 1
+                self._save(users)
 
     def add(self, name: str, password: str, role: str, *, replace: bool = False) -> User:
         """Add (or with ``replace``, update) a user; the password is stored hashed."""
@@ -117,7 +128,8 @@ class Users:
             users = self._load()
             if name in users and not replace:
                 raise ConfigError(f"user {name!r} exists; `nexus console users password {name}` changes the password")
-            users[name] = {"role": role, "password_hash": generate_password_hash(password)}
+            session = int(users[name].get("session", 0)) + 1 if name in users else 0  # a new password ends sessions
+            users[name] = {"role": role, "password_hash": generate_password_hash(password), "session": session}
             self._save(users)
         return User(name, role)
 
@@ -139,7 +151,7 @@ class Users:
         u = self._load().get(name or "")
         stored = u["password_hash"] if u else _DUMMY_HASH
         ok = check_password_hash(stored, password or "")
-        return User(name, u["role"]) if (u and ok) else None
+        return User(name, u["role"], int(u.get("session", 0))) if (u and ok) else None
 
     def ensure_admin(self) -> Path | None:
         """With no users file yet: create ``admin`` (engineer) with a generated password, written 0600.
@@ -167,7 +179,11 @@ def secret_key(home: Path) -> str:
 
 
 class Throttle:
-    """At most :data:`LOCKOUT_ATTEMPTS` failed logins per name in :data:`LOCKOUT_WINDOW_S` seconds."""
+    """At most :data:`LOCKOUT_ATTEMPTS` failed logins per name in :data:`LOCKOUT_WINDOW_S` seconds.
+
+    Names are cut to 64 characters (the longest a user name can be) and forgotten once their
+    failures have aged out, so made-up names cannot grow it without bound.
+    """
 
     def __init__(self, attempts: int = LOCKOUT_ATTEMPTS, window_s: float = LOCKOUT_WINDOW_S) -> None:
         self.attempts, self.window_s = attempts, window_s
@@ -175,14 +191,19 @@ class Throttle:
         self._lock = threading.Lock()
 
     def _recent(self, name: str, now: float) -> deque[float]:
-        q = self._failures[name]
+        for key in [k for k, q in self._failures.items() if not q or now - q[-1] > self.window_s]:
+            del self._failures[key]  # aged out
+        q = self._failures[name[:64]]
         while q and now - q[0] > self.window_s:
             q.popleft()
         return q
 
     def locked(self, name: str, now: float | None = None) -> bool:
         with self._lock:
-            return len(self._recent(name, time.monotonic() if now is None else now)) >= self.attempts
+            n = len(self._recent(name, time.monotonic() if now is None else now))
+            if not n:
+                self._failures.pop(name[:64], None)
+            return n >= self.attempts
 
     def failed(self, name: str, now: float | None = None) -> None:
         with self._lock:
@@ -191,4 +212,4 @@ class Throttle:
 
     def succeeded(self, name: str) -> None:
         with self._lock:
-            self._failures.pop(name, None)
+            self._failures.pop(name[:64], None)

@@ -5,14 +5,18 @@ columns where it matters, when a table does not exist yet: a fresh lake is not a
 
 Speed on years of history (``benchmarks/bench_console.py``): each query names the plant and a time
 window as literals, so the SQL layer opens only the Delta files whose partition values and
-min/max statistics can match; long windows read ``gold.fct_tag_daily`` rather than the hourly
-table; "the newest" of anything is found from a small table first (the day's roll-up, the ingest
-batches) and only then in the big one, inside that day.
+min/max statistics can match. "The newest" of anything (KPIs, batches, assessments,
+recommendations, writes, compliance, reports) is looked for in the last :data:`RECENT_DAYS`
+windows first (8 days, then 95) and in the whole table only when those are empty — a live
+plant's newest rows are days old, a demo lake's may be months old. Long trends read
+``gold.fct_tag_daily`` rather than the hourly table. Open events are those that started within
+:data:`OPEN_EVENT_DAYS`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -25,6 +29,12 @@ from warehouse.sql import connect
 
 #: Trends longer than this read daily roll-ups instead of hourly aggregates.
 HOURLY_MAX_DAYS = 14
+#: Windows (days before today) in which "the newest" rows are looked for, widest last (None: all).
+RECENT_DAYS: tuple[int | None, ...] = (8, 95, None)
+#: Open events are looked for among those that started within this many days.
+OPEN_EVENT_DAYS = 366
+#: The event list also shows events that started up to this long before its window and still ran in it.
+EVENT_LOOKBACK = dt.timedelta(days=31)
 
 
 def lit(value: object) -> str:
@@ -45,30 +55,55 @@ class Reader:
     """Read-only SQL on the lake for the console's threads.
 
     One connection per thread, renewed after ``ttl_s`` seconds so pages see new commits (a connection
-    keeps the table versions it first opened); ``fresh=True`` renews it at once (the live trend).
+    keeps the table versions it first opened); ``fresh=True`` runs the query on a connection of its
+    own (the newest table versions: the live trend, the write audit) and leaves the thread's one, with
+    its opened tables, for the other queries.
     """
 
-    def __init__(self, lake: Lake, *, ttl_s: float = 10.0) -> None:
+    def __init__(self, lake: Lake, *, ttl_s: float = 10.0, memory_limit: str | None = None) -> None:
         self.lake, self.ttl_s = lake, ttl_s
+        # each request thread holds a connection: a smaller limit than nexus sql's (the console's queries are small)
+        self.memory_limit = memory_limit or os.environ.get("NEXUS_CONSOLE_SQL_MEMORY_LIMIT", "1GB")
         self._local = threading.local()
 
-    def con(self, *, fresh: bool = False):
+    def con(self):
         made = getattr(self._local, "made", None)
-        if fresh or made is None or time.monotonic() - made > self.ttl_s:
+        if made is None or time.monotonic() - made > self.ttl_s:
             old = getattr(self._local, "con", None)
             if old is not None:
                 old.close()
-            self._local.con, self._local.made = connect(self.lake), time.monotonic()
+            self._local.con, self._local.made = connect(self.lake, memory_limit=self.memory_limit), time.monotonic()
         return self._local.con
 
     def df(self, sql: str, *, fresh: bool = False) -> pd.DataFrame:
         """The query's result; an empty frame when a table it reads does not exist yet."""
         try:
-            return self.con(fresh=fresh).sql(sql).df()
+            if fresh:
+                with connect(self.lake, memory_limit=self.memory_limit) as con:
+                    return con.sql(sql).df()
+            return self.con().sql(sql).df()
         except duckdb.CatalogException as exc:
             if "does not exist" in str(exc):
                 return pd.DataFrame()
             raise
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(dt.UTC).date()
+
+    def recent(self, template: str, column: str, *, timestamp: bool = False, fresh: bool = False) -> pd.DataFrame:
+        """``template`` with ``{recent}`` as ``column >= today - N days`` for each of :data:`RECENT_DAYS`
+        until one gives rows (the last: no bound)."""
+        df = pd.DataFrame()
+        for days in RECENT_DAYS:
+            if days is None:
+                cond = "TRUE"
+            else:
+                since = self.today() - dt.timedelta(days=days)
+                cond = f"{column} >= {lit(dt.datetime.combine(since, dt.time(), dt.UTC) if timestamp else since)}"
+            df = self.df(template.format(recent=cond), fresh=fresh)
+            if len(df):
+                return df
+        return df
 
 
 def _empty(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -89,24 +124,25 @@ def plants(r: Reader) -> pd.DataFrame:
 
 
 def latest_kpis(r: Reader) -> pd.DataFrame:
-    return r.df("SELECT * FROM gold.fct_kpis_daily QUALIFY row_number() OVER (PARTITION BY plant_id "
-                "ORDER BY kpi_date DESC) = 1")
+    return r.recent("SELECT * FROM gold.fct_kpis_daily WHERE {recent} QUALIFY row_number() OVER (PARTITION BY plant_id "
+                    "ORDER BY kpi_date DESC) = 1", "kpi_date")
 
 
 def open_events(r: Reader) -> pd.DataFrame:
-    """Events still open (no end), per plant and kind."""
-    return r.df("SELECT plant_id, kind, count(*) AS n, max(severity = 'high')::INT AS any_high FROM gold.fct_events "
-                "WHERE end_at IS NULL GROUP BY ALL")
+    """Events still open (no end) that started within :data:`OPEN_EVENT_DAYS`, per plant and kind."""
+    since = dt.datetime.combine(r.today() - dt.timedelta(days=OPEN_EVENT_DAYS), dt.time(), dt.UTC)
+    return r.df(f"SELECT plant_id, kind, count(*) AS n, max(severity = 'high')::INT AS any_high FROM gold.fct_events "
+                f"WHERE end_at IS NULL AND start_at >= {lit(since)} GROUP BY ALL")
 
 
 def ingest_status(r: Reader) -> pd.DataFrame:
     """Per plant: the newest sensor batch (day, completeness, status) and the mean completeness of its last 7 days."""
-    return r.df("""
-        WITH b AS (SELECT * FROM gold.fct_ingest_batches WHERE source = 'sensor'),
+    return r.recent("""
+        WITH b AS (SELECT * FROM gold.fct_ingest_batches WHERE source = 'sensor' AND {recent}),
              n AS (SELECT plant_id, max(period_date) AS last_day FROM b GROUP BY plant_id)
         SELECT b.plant_id, n.last_day, arg_max(b.completeness, b.period_date) AS last_completeness,
                arg_max(b.status, b.period_date) AS last_status, avg(b.completeness) AS completeness_7d
-        FROM b JOIN n USING (plant_id) WHERE b.period_date > n.last_day - 7 GROUP BY ALL""")
+        FROM b JOIN n USING (plant_id) WHERE b.period_date > n.last_day - 7 GROUP BY ALL""", "period_date")
 
 
 def newest_readings(r: Reader, since: dt.date) -> pd.DataFrame:
@@ -116,16 +152,18 @@ def newest_readings(r: Reader, since: dt.date) -> pd.DataFrame:
 
 
 def pending_writes(r: Reader) -> pd.DataFrame:
-    return r.df("SELECT plant_id, count(*) AS proposed FROM (SELECT * FROM gold.fct_setpoint_writes QUALIFY "
-                "row_number() OVER (PARTITION BY write_id ORDER BY step DESC) = 1) WHERE state = 'proposed' GROUP BY ALL")
+    """Per plant, the writes proposed (among the recent ones) and not yet approved or rejected."""
+    return r.recent("SELECT plant_id, count(*) AS proposed FROM (SELECT * FROM gold.fct_setpoint_writes WHERE {recent} "
+                    "QUALIFY row_number() OVER (PARTITION BY write_id ORDER BY step DESC) = 1) WHERE state = 'proposed' "
+                    "GROUP BY ALL", "changed_at", timestamp=True, fresh=True)
 
 
 def worst_health(r: Reader) -> pd.DataFrame:
-    return r.df("""
+    return r.recent("""
         SELECT plant_id, min(rul_p50_days) AS min_rul_p50_days,
                max(CASE status WHEN 'maintenance_due' THEN 3 WHEN 'plan_maintenance' THEN 2 ELSE 0 END) AS health_rank
-        FROM (SELECT * FROM gold.fct_asset_health QUALIFY row_number() OVER (
-              PARTITION BY plant_id, asset, indicator ORDER BY assessed_date DESC) = 1) GROUP BY ALL""")
+        FROM (SELECT * FROM gold.fct_asset_health WHERE {recent} QUALIFY row_number() OVER (
+              PARTITION BY plant_id, asset, indicator ORDER BY assessed_date DESC) = 1) GROUP BY ALL""", "assessed_date")
 
 
 def fleet(r: Reader, now: dt.datetime | None = None) -> pd.DataFrame:
@@ -171,7 +209,8 @@ def tags(r: Reader, plant_id: str) -> pd.DataFrame:
 
 def newest_day(r: Reader, plant_id: str) -> dt.date | None:
     """The newest day of the plant in the daily roll-up (small), else in silver."""
-    df = r.df(f"SELECT max(day) AS d FROM gold.fct_tag_daily WHERE plant_id = {lit(plant_id)}")
+    df = r.recent(f"SELECT max(day) AS d FROM gold.fct_tag_daily WHERE plant_id = {lit(plant_id)} AND {{recent}} "
+                  f"HAVING max(day) IS NOT NULL", "day")
     if len(df) and pd.notna(df["d"].iloc[0]):
         return pd.Timestamp(df["d"].iloc[0]).date()
     df = r.df(f"SELECT max(reading_date) AS d FROM silver.process__sensor_readings WHERE plant_id = {lit(plant_id)}")
@@ -222,7 +261,7 @@ def events(r: Reader, *, plant_id: str | None = None, start: dt.datetime | None 
     if end is not None:
         where.append(f"start_at < {lit(end)}")
     if start is not None:
-        where.append(f"(end_at IS NULL OR end_at > {lit(start)})")
+        where.append(f"(end_at IS NULL OR end_at > {lit(start)}) AND start_at >= {lit(start - EVENT_LOOKBACK)}")
     if kinds:
         where.append(f"kind IN {lits(kinds)}")
     if open_only:
@@ -235,7 +274,8 @@ def events(r: Reader, *, plant_id: str | None = None, start: dt.datetime | None 
 
 
 def newest_event_start(r: Reader) -> pd.Timestamp | None:
-    df = r.df("SELECT max(start_at) AS t FROM gold.fct_events")
+    df = r.recent("SELECT max(start_at) AS t FROM gold.fct_events WHERE {recent} HAVING max(start_at) IS NOT NULL",
+                  "start_at", timestamp=True)
     return pd.Timestamp(df["t"].iloc[0]) if len(df) and pd.notna(df["t"].iloc[0]) else None
 
 
@@ -266,8 +306,9 @@ def top_tags(text: str | None) -> list[tuple[str, float]]:
 
 def asset_health(r: Reader) -> pd.DataFrame:
     """The latest assessment of each (plant, asset, indicator)."""
-    return r.df("SELECT * FROM gold.fct_asset_health QUALIFY row_number() OVER (PARTITION BY plant_id, asset, "
-                "indicator ORDER BY assessed_date DESC) = 1 ORDER BY plant_id, asset, indicator")
+    return r.recent("SELECT * FROM gold.fct_asset_health WHERE {recent} QUALIFY row_number() OVER (PARTITION BY "
+                    "plant_id, asset, indicator ORDER BY assessed_date DESC) = 1 ORDER BY plant_id, asset, indicator",
+                    "assessed_date")
 
 
 def health_history(r: Reader, plant_id: str, asset: str, indicator: str) -> pd.DataFrame:
@@ -281,22 +322,24 @@ def health_history(r: Reader, plant_id: str, asset: str, indicator: str) -> pd.D
 
 def recommendations(r: Reader) -> pd.DataFrame:
     """The newest day's recommendations of each plant (the rules in force, scenario ``base``)."""
-    return r.df("SELECT * FROM gold.fct_setpoint_recommendations WHERE scenario_id = 'base' QUALIFY dense_rank() "
-                "OVER (PARTITION BY plant_id ORDER BY recommendation_date DESC) = 1 ORDER BY plant_id, setpoint")
+    return r.recent("SELECT * FROM gold.fct_setpoint_recommendations WHERE scenario_id = 'base' AND {recent} QUALIFY "
+                    "dense_rank() OVER (PARTITION BY plant_id ORDER BY recommendation_date DESC) = 1 "
+                    "ORDER BY plant_id, setpoint", "recommendation_date")
 
 
 def writes(r: Reader, limit: int = 200) -> pd.DataFrame:
     """The latest state of each setpoint write, newest first."""
-    return r.df(f"SELECT * FROM gold.fct_setpoint_writes QUALIFY row_number() OVER (PARTITION BY write_id ORDER BY "
-                f"step DESC) = 1 ORDER BY changed_at DESC, write_id LIMIT {int(limit)}", fresh=True)
+    return r.recent(f"SELECT * FROM gold.fct_setpoint_writes WHERE {{recent}} QUALIFY row_number() OVER (PARTITION BY "
+                    f"write_id ORDER BY step DESC) = 1 ORDER BY changed_at DESC, write_id LIMIT {int(limit)}",
+                    "changed_at", timestamp=True, fresh=True)
 
 
 def audit(r: Reader, write_id: str | None = None, limit: int = 200) -> pd.DataFrame:
     """Every state change (the audit trail), of one write or of all, newest first."""
-    where = f"WHERE write_id = {lit(write_id)}" if write_id else ""
-    return r.df(f"SELECT write_id, step, state, changed_at, actor, plant_id, tag, from_value, to_value, unit, reason "
-                f"FROM gold.fct_setpoint_writes {where} ORDER BY changed_at DESC, step DESC LIMIT {int(limit)}",
-                fresh=True)
+    where = f"write_id = {lit(write_id)}" if write_id else "TRUE"
+    return r.recent(f"SELECT write_id, step, state, changed_at, actor, plant_id, tag, from_value, to_value, unit, reason "
+                    f"FROM gold.fct_setpoint_writes WHERE {where} AND {{recent}} ORDER BY changed_at DESC, step DESC "
+                    f"LIMIT {int(limit)}", "changed_at", timestamp=True, fresh=True)
 
 
 # ------------------------------------------------------------------------------------------ what-if
@@ -315,9 +358,12 @@ def what_if_series(r: Reader, experiment_id: str) -> pd.DataFrame:
 
 
 def kpi_trend(r: Reader, days: int = 90) -> pd.DataFrame:
-    """Daily KPIs of every plant over the last ``days`` days that have KPIs."""
-    return r.df(f"SELECT * FROM gold.fct_kpis_daily WHERE kpi_date > (SELECT max(kpi_date) FROM gold.fct_kpis_daily) "
-                f"- {int(days)} ORDER BY plant_id, kpi_date")
+    """Daily KPIs of every plant over the ``days`` days up to the newest day with KPIs."""
+    newest = latest_kpis(r)
+    if not len(newest):
+        return newest
+    since = pd.Timestamp(newest["kpi_date"].max()).date() - dt.timedelta(days=days - 1)
+    return r.df(f"SELECT * FROM gold.fct_kpis_daily WHERE kpi_date >= {lit(since)} ORDER BY plant_id, kpi_date")
 
 
 def targets(r: Reader) -> pd.DataFrame:
@@ -328,12 +374,30 @@ def targets(r: Reader) -> pd.DataFrame:
                 f"ORDER BY plant_id, kpi")
 
 
-def reports(r: Reader) -> pd.DataFrame:
-    return r.df("SELECT report_kind, scenario_id, report_date, path, size_bytes, plants, total_market_tco2e, "
-                "exceedances, sections, computed_at FROM gold.fct_reports ORDER BY report_date DESC, scenario_id")
+def report_months(r: Reader) -> pd.DataFrame:
+    """Months with reports and how many, newest first."""
+    return r.df("SELECT strftime(report_date, '%Y-%m') AS month, count(*) AS n FROM gold.fct_reports GROUP BY ALL "
+                "ORDER BY month DESC")
+
+
+def reports(r: Reader, month: str | None = None) -> pd.DataFrame:
+    """The reports of ``month`` (``YYYY-MM``; default the newest month with reports), newest first."""
+    cols = ("SELECT report_kind, scenario_id, report_date, path, size_bytes, plants, total_market_tco2e, exceedances, "
+            "sections, computed_at FROM gold.fct_reports")
+    if month is None:
+        newest = r.recent(f"SELECT max(report_date) AS d FROM gold.fct_reports WHERE {{recent}} "
+                          f"HAVING max(report_date) IS NOT NULL", "report_date")
+        if not len(newest):
+            return pd.DataFrame()
+        month = pd.Timestamp(newest["d"].iloc[0]).strftime("%Y-%m")
+    first = dt.date.fromisoformat(f"{month}-01")
+    after = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return r.df(f"{cols} WHERE report_date >= {lit(first)} AND report_date < {lit(after)} "
+                f"ORDER BY report_date DESC, scenario_id")
 
 
 def compliance(r: Reader) -> pd.DataFrame:
     """The newest day's compliance of each plant with its limits (scenario ``base``)."""
-    return r.df("SELECT * FROM gold.fct_emission_compliance_daily WHERE scenario_id = 'base' QUALIFY dense_rank() "
-                "OVER (PARTITION BY plant_id ORDER BY emission_date DESC) = 1 ORDER BY plant_id, pollutant")
+    return r.recent("SELECT * FROM gold.fct_emission_compliance_daily WHERE scenario_id = 'base' AND {recent} QUALIFY "
+                    "dense_rank() OVER (PARTITION BY plant_id ORDER BY emission_date DESC) = 1 "
+                    "ORDER BY plant_id, pollutant", "emission_date")

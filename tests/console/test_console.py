@@ -90,9 +90,29 @@ def test_login_goes_back_to_the_page_asked_for_and_never_off_site(console):
     app, _, _ = console
     r = app.server.test_client().post("/login", data={"username": "viewer", "password": PASSWORD, "next": "/events?days=3"})
     assert r.headers["Location"] == "/events?days=3"
-    r = app.server.test_client().post("/login", data={"username": "viewer", "password": PASSWORD,
-                                                       "next": "//evil.example/x"})
-    assert r.headers["Location"] == "/"
+    for evil in ("//evil.example/x", "/\t/evil.example", "/\n/evil.example", "https://evil.example/",
+                 "/\\evil.example", "/nowhere"):
+        r = app.server.test_client().post("/login", data={"username": "viewer", "password": PASSWORD, "next": evil})
+        assert r.status_code == 302 and r.headers["Location"] == "/", evil
+
+
+def test_signing_out_or_a_new_password_ends_the_session(console):
+    app, _, users = console
+    client = login(app, "operator")
+    cookie = client.get_cookie("nexus_console").value
+    assert client.get("/").status_code == 200
+    client.get("/logout")
+    replay = app.server.test_client()
+    replay.set_cookie("nexus_console", cookie)
+    assert replay.get("/").status_code == 302  # a copy of the signed-out cookie is refused
+    client = login(app, "operator")
+    cookie = client.get_cookie("nexus_console").value
+    users.set_password("operator", "a brand new password")
+    replay = app.server.test_client()
+    replay.set_cookie("nexus_console", cookie)
+    assert replay.get("/").status_code == 302 and client.get("/").status_code == 302
+    html_page = app.server.test_client().get("/nowhere", headers={"Accept": "text/html"})
+    assert html_page.status_code == 302 and "/login" in html_page.headers["Location"]
 
 
 def test_five_failures_lock_the_name(console):
@@ -152,6 +172,9 @@ def test_every_page_renders_with_data(console):
         assert "_id\"" not in body  # no snake_case column name as a header ("plant_id" and the like)
     report = client.get("/files/reports/sustainability/2026-03-02.html")
     assert report.status_code == 200 and b"Executive summary" in report.data
+    assert report.headers["Content-Security-Policy"].startswith("sandbox")  # no access to the console's session
+    for days in ("%C2%B9", "99999999", "0", "-3"):  # bookmarks and typos never break the page
+        assert "events-table" in page(client, "/events", f"?days={days}"), days
     assert client.get("/files/../../etc/passwd").status_code == 404
     assert client.get("/files/_delta_log/x").status_code == 404
     assert client.get("/files/gold/fct_events/_delta_log/00000000000000000000.json").status_code == 404
@@ -169,7 +192,7 @@ def test_trend_has_gold_history_events_and_the_live_hour(console):
     assert len(live.x) > 10 and pd.Timestamp(min(live.x)) >= pd.Timestamp(max(hourly.x)).tz_localize("UTC")
     assert "from gold" in status and len(fig.layout.shapes) > 0  # events shaded
     # the stream commits new readings: the live update returns exactly them, for the right traces
-    after = pd.Timestamp(state["after"])
+    after = max(pd.Timestamp(v) for v in state["after"].values())
     rows = [{"plant_id": "cstr", "reading_date": (after + pd.Timedelta(seconds=s)).date(), "tag": tag,
              "ts": (after + pd.Timedelta(seconds=s)).to_pydatetime(), "value": v, "unit": unit, "quality": "good",
              "quality_code": 192, "flag": None, "flag_reason": None, "_source_file": "mqtt", "_line_number": s,
@@ -184,6 +207,12 @@ def test_trend_has_gold_history_events_and_the_live_hour(console):
     assert got == {state["traces"]["CSTR.TI102"]: [351.5, 351.7], state["traces"]["CSTR.FI101"]: [1.9]}
     assert new_state["points"] == state["points"] + 3
     assert console_.live_update(new_state)[0] is None  # nothing newer
+    # a tag whose reading commits after another tag's newer one is not skipped (a watermark per tag)
+    late = {**rows[1], "ts": rows[2]["ts"], "_line_number": 9, "value": 2.1}  # FI101 at TI102's newest time
+    lake.append(SILVER_SENSOR_READINGS, pa.Table.from_pylist([late], schema=SILVER_SENSOR_READINGS.schema),
+                meta=CommitMeta("pytest", "stream-late", "test"))
+    extend, _ = console_.live_update(new_state)
+    assert extend is not None and extend[0]["y"] == [[2.1]] and extend[1] == [state["traces"]["CSTR.FI101"]]
 
 
 def test_events_page_shows_an_events_contributing_tags(console):
@@ -258,8 +287,9 @@ def test_reject_needs_a_reason_and_an_engineer_proposes(console):
     rows = audit_rows(lake, write_id)
     assert rows["state"].tolist() == ["proposed", "rejected"] and rows["actor"].tolist()[1] == "engineer"
     out = wb_click(engineer, "wb-propose", None)
-    assert "Proposed 1 write" in json.dumps(out["wb-message"]["children"])  # idempotent: the same write id
-    assert lake.read(FCT_SETPOINT_WRITES).num_rows == 2
+    msg = json.dumps(out["wb-message"]["children"])
+    assert "Proposed 0 new write(s)" in msg and f"already proposed before: {write_id} (rejected)" in msg
+    assert lake.read(FCT_SETPOINT_WRITES).num_rows == 2  # idempotent: the same write id, no new row
 
 
 # ---------------------------------------------------------------------------------------- what-if

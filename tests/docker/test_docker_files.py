@@ -85,7 +85,7 @@ def test_the_live_path_has_a_persistent_broker_and_a_collector(compose):
 def test_the_console_serves_the_shared_lake_on_its_port(compose):
     console = compose["services"]["console"]
     assert console["command"][:1] == ["console"] and "--host" in console["command"]
-    assert console["ports"] == ["8050:8050"] and "lake:/data" in console["volumes"]
+    assert console["ports"] == ["127.0.0.1:8050:8050"] and "lake:/data" in console["volumes"]  # TLS proxy in front
     assert console["environment"]["NEXUS_CONSOLE_HOME"].startswith("/data/")  # users persist on the volume
     assert console["environment"]["NEXUS_LAKE_ROOT"] == "/data/lake"
 

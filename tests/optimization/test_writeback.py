@@ -186,10 +186,18 @@ def test_propose_converts_kelvin_to_degc_and_is_idempotent(lake, meta, caplog):
     assert row["to_value"] == pytest.approx(60.0, abs=1e-9)
     assert row["from_value"] == pytest.approx(57.0, abs=1e-9)
     assert (row["recommendation_date"], row["scenario_id"]) == (DAY, "base")
-    assert wb.propose(lake, PLANT, DAY, meta=meta, now=NOW + dt.timedelta(hours=1)) == ids
+    assert wb.propose(lake, PLANT, DAY, meta=meta, now=NOW + dt.timedelta(hours=1), actor="erin") == ids
     assert lake.read(FCT_SETPOINT_WRITES).num_rows == 1
     with pytest.raises(wb.InvalidWriteRequest, match="found none"):
         wb.propose(lake, PLANT, DAY + dt.timedelta(days=1), meta=meta, now=NOW)
+
+
+def test_propose_records_who_proposed(lake, meta):
+    recommendation(lake, meta)
+    [wid] = wb.propose(lake, PLANT, DAY, meta=meta, now=NOW, actor="erin")
+    assert audit(lake, wid)[0]["actor"] == "erin"
+    with pytest.raises(wb.InvalidWriteRequest, match="identity"):
+        wb.propose(lake, PLANT, DAY + dt.timedelta(days=1), meta=meta, now=NOW, actor=" ")
 
 
 def test_propose_takes_normal_cubic_metres_as_the_catalog_stores_them(lake, meta):

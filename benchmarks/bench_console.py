@@ -419,7 +419,7 @@ def page_functions(q: Any, reader: Any, page: str) -> list[tuple[str, Callable[[
         return [("what_if", wi)]
     if page == "/sustainability":
         return [("sustainability", lambda: (q.kpi_trend(reader), q.targets(reader), q.compliance(reader),
-                                            q.reports(reader)))]
+                                            q.report_months(reader), q.reports(reader)))]
     raise KeyError(page)
 
 
@@ -483,7 +483,8 @@ def browser(profile_dir: Path):
     return driver
 
 
-def callback_body(outputs: list[tuple[str, str]], inputs: list[tuple[str, str, Any]]) -> dict:
+def callback_body(outputs: list[tuple[str, str]], inputs: list[tuple[str, str, Any]],
+                  state: list[tuple[str, str, Any]] = ()) -> dict:
     """A Dash callback request as the browser sends it (tests/console/test_console.py ``callback()``)."""
     if len(outputs) == 1:
         output, outs = f"{outputs[0][0]}.{outputs[0][1]}", {"id": outputs[0][0], "property": outputs[0][1]}
@@ -491,14 +492,17 @@ def callback_body(outputs: list[tuple[str, str]], inputs: list[tuple[str, str, A
         output = ".." + "...".join(f"{i}.{p}" for i, p in outputs) + ".."
         outs = [{"id": i, "property": p} for i, p in outputs]
     return {"output": output, "outputs": outs, "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
-            "state": [], "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}
+            "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+            "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=int, default=5, help="years of history of every plant")
     parser.add_argument("--silver-days", type=int, default=365, help="newest days of CSTR silver readings (1-minute)")
-    parser.add_argument("--start", default="2021-03-01", help="first day of the history")
+    parser.add_argument("--start", default=None,
+                        help="first day of the history (default: --years before today, so the history ends today "
+                             "as a live plant's does)")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--profile-repeats", type=int, default=5, help="repeats of each page's query profile")
     parser.add_argument("--slow-s", type=float, default=15.0,
@@ -516,7 +520,11 @@ def main(argv: list[str] | None = None) -> int:
     from nexus.console.auth import Users
     from warehouse.lake import Lake
 
-    start = dt.date.fromisoformat(args.start)
+    if args.start:
+        start = dt.date.fromisoformat(args.start)
+    else:
+        today = dt.datetime.now(UTC).date()
+        start = dt.date(today.year - args.years, today.month, min(today.day, 28))
     end = dt.date(start.year + args.years, start.month, start.day)
     with tempfile.TemporaryDirectory(prefix="nexus-bench-console-") as tmp:
         root = Path(args.lake) if args.lake else Path(tmp) / "lake"
@@ -592,9 +600,12 @@ def main(argv: list[str] | None = None) -> int:
                 pathname, _, search = path.partition("?")
                 route = callback_body([("page", "children")], [("url", "pathname", pathname),
                                                                ("url", "search", "?" + search if search else "")])
-                trend = callback_body([("trend-graph", "figure"), ("live-state", "data"), ("trend-status", "children")],
-                                      [("trend-plant", "value", "cstr"), ("trend-tags", "value", None),
-                                       ("trend-range", "value", "7 days")])
+                trend = callback_body([("trend-graph", "figure"), ("trend-graph", "extendData"), ("live-state", "data"),
+                                       ("trend-status", "children")],
+                                      [("trend-plant", "value", "cstr"),
+                                       ("trend-tags", "value", ["CSTR.AY102", "CSTR.TC102.SP"]),
+                                       ("trend-range", "value", "7 days"), ("live-tick", "n_intervals", None)],
+                                      [("live-state", "data", None)])
                 server_ms, route_ms = [], []
                 for i in range(args.repeats + 2):
                     t = time.perf_counter()

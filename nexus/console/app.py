@@ -345,10 +345,12 @@ class Console:
             traces[tag] = len(fig.data) - 1
         ev = q.events(self.reader, plant_id=plant, start=start, end=live_from + dt.timedelta(days=1),
                       kinds=("process_anomaly", "shutdown", "transient") if days > 31 else None, limit=300)
-        for e in ev.itertuples():
-            end = e.end_at if pd.notna(e.end_at) else live_from + dt.timedelta(hours=1)
-            fig.add_vrect(x0=e.start_at, x1=end, fillcolor=KIND_COLOURS.get(e.kind, "rgba(0,0,0,0.08)"), line_width=0,
-                          layer="below")
+        # one layout shape per event over every row, set at once (add_vrect re-validates every shape per call:
+        # 15 events cost 0.8 s)
+        fig.update_layout(shapes=[dict(type="rect", xref="x", yref="paper", y0=0, y1=1, x0=_utc(e.start_at).isoformat(),
+                                       x1=_utc(e.end_at if pd.notna(e.end_at) else live_from + dt.timedelta(hours=1))
+                                       .isoformat(), fillcolor=KIND_COLOURS.get(e.kind, "rgba(0,0,0,0.08)"), line_width=0,
+                                       layer="below") for e in ev.itertuples()])
         for kind in (sorted(set(ev["kind"])) if len(ev) else []):  # a legend entry per shaded kind
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"event: {kind.replace('_', ' ')}",
                                      marker=dict(symbol="square", size=12, color=KIND_COLOURS.get(kind, "rgba(0,0,0,0.08)"))),

@@ -870,7 +870,8 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
     console = Console(lake, users, live_interval_ms=live_interval_ms, broker=broker,
                       ack_timeout_s=ack_timeout_s if ack_timeout_s is not None
                       else float(os.environ.get("NEXUS_CONSOLE_ACK_TIMEOUT_S", "10")))
-    throttle = Throttle()
+    throttle = Throttle()  # failed sign-ins per user name
+    per_address = Throttle(attempts=20)  # and per client address, across names (guessing many names)
 
     server = flask.Flask("nexus.console")
     server.config.update(SECRET_KEY=secret_key(home), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
@@ -909,7 +910,10 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
         error = ""
         if flask.request.method == "POST":
             name = flask.request.form.get("username", "").strip()[:64]
-            if throttle.locked(name):
+            address = flask.request.remote_addr or "?"
+            if per_address.locked(address):
+                error = "Too many failed sign-ins from this address; wait five minutes."
+            elif throttle.locked(name):
                 error = "Too many failed sign-ins for this user; wait five minutes."
             else:
                 user = users.verify(name, flask.request.form.get("password", ""))
@@ -919,7 +923,8 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
                     log.info("console: %s (%s) signed in", user.name, user.role)
                     return flask.redirect(nxt)
                 throttle.failed(name)
-                log.warning("console: failed sign-in for %r", name)
+                per_address.failed(address)
+                log.warning("console: failed sign-in for %r from %s", name, address)
                 error = "Unknown user or wrong password."
         page = LOGIN_PAGE.format(next=html_lib.escape(nxt, quote=True),
                                  error=f'<p class="error" id="login-error">{html_lib.escape(error)}</p>' if error else "")

@@ -21,7 +21,8 @@ when ``NEXUS_CONSOLE_SECURE_COOKIE=1`` says the console is behind TLS, valid for
 cookie names the user's session generation: signing out, a new password or removing the user ends
 every session of that user (an older cookie is refused). A page request without a session is sent
 to the login page; an API call (Dash's callbacks, report files) gets 401. Five failed logins for a
-name within five minutes lock that name for the rest of the five minutes.
+name within five minutes lock that name for the rest of the five minutes; twenty from one client
+address (whatever the names) lock that address likewise.
 """
 
 from __future__ import annotations

@@ -123,6 +123,13 @@ def test_five_failures_lock_the_name(console):
     r = client.post("/login", data={"username": "viewer", "password": PASSWORD})
     assert r.status_code == 401 and b"Too many failed" in r.data
     assert login(app, "operator")  # another name is not locked
+    guesser = app.server.test_client()
+    for i in range(20):  # many names from one address
+        guesser.post("/login", data={"username": f"guess{i}", "password": "nope nope"},
+                     environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    r = guesser.post("/login", data={"username": "engineer", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert r.status_code == 401 and b"from this address" in r.data
+    assert login(app, "engineer")  # from another address it works
     t = Throttle(attempts=2, window_s=10)
     t.failed("a", now=0.0), t.failed("a", now=1.0)
     assert t.locked("a", now=5.0) and not t.locked("a", now=11.5)

@@ -220,7 +220,7 @@ class Console:
 
     # .............................................................................. fleet
     def fleet(self, user: User, params: dict[str, str]):
-        from dash import dcc, html
+        from dash import html
 
         df = q.fleet(self.reader)
         if not len(df):

@@ -385,8 +385,8 @@ def reports(r: Reader, month: str | None = None) -> pd.DataFrame:
     cols = ("SELECT report_kind, scenario_id, report_date, path, size_bytes, plants, total_market_tco2e, exceedances, "
             "sections, computed_at FROM gold.fct_reports")
     if month is None:
-        newest = r.recent(f"SELECT max(report_date) AS d FROM gold.fct_reports WHERE {{recent}} "
-                          f"HAVING max(report_date) IS NOT NULL", "report_date")
+        newest = r.recent("SELECT max(report_date) AS d FROM gold.fct_reports WHERE {recent} "
+                          "HAVING max(report_date) IS NOT NULL", "report_date")
         if not len(newest):
             return pd.DataFrame()
         month = pd.Timestamp(newest["d"].iloc[0]).strftime("%Y-%m")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.e2e.services import free_port
+from tests.e2e.services import free_port, wait_for
 from warehouse.lake import CommitMeta
 from warehouse.tables import FCT_SETPOINT_WRITES, SILVER_SENSOR_READINGS
 
@@ -63,18 +63,6 @@ def served(console_lake, tmp_path):
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
-
-
-def wait_for(driver, predicate, timeout: float = 30, what: str = "the page"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate(driver):
-                return
-        except Exception:  # the page re-renders while we look
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}; page text: {driver.find_element('tag name', 'body').text[:1500]}")
 
 
 def severe(driver) -> list[dict]:

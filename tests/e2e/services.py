@@ -31,6 +31,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for(driver, predicate, timeout: float = 30, what: str = "the page") -> None:
+    """Poll a browser page (Selenium) until ``predicate(driver)`` holds; fail with the page's text."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate(driver):
+                return
+        except Exception:  # the page re-renders while we look
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}; page text: {driver.find_element('tag name', 'body').text[:1500]}")
+
+
 def airflow_env(home: Path, lake: Path, landing: Path, **extra: str) -> dict[str, str]:
     """The environment of an isolated Airflow (own home, own port) over a temporary lake."""
     port = free_port()

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.services import airflow, airflow_env, running
+from tests.e2e.services import airflow, airflow_env, running, wait_for
 from warehouse.lake import Lake
 from warehouse.tables import FCT_WHAT_IF_RUNS
 
@@ -41,18 +40,6 @@ def artifacts() -> Path:
     return folder
 
 
-
-
-def wait_for(driver, predicate, timeout: float = 30, what: str = "the page"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate(driver):
-                return
-        except Exception:  # the React app re-renders while we look
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; page text: {driver.find_element('tag name', 'body').text[:1500]}")
 
 
 def body(driver) -> str:

@@ -9,15 +9,14 @@ received it, so gold accounts for every file that arrives. The landing copy is r
 raw and the manifest hold the file, so a crash at any point leaves a state that the next run
 completes; two runs of the same inbox at once each write under their own temporary names, and a
 file the other run already took is skipped.
+
+The inbox and the lake may each be a local folder or an S3 location (:mod:`warehouse.storage`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.historian import parse_file_name
+from warehouse import storage
 from warehouse.lake import CommitMeta, Lake
 from warehouse.tables import RAW_FILES
 
@@ -46,29 +46,6 @@ class LandingReport:
                 "already_landed": self.already_landed, "waiting_for_earlier_days": self.waiting_for_earlier_days}
 
 
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _copy_atomic(src: Path, dst: Path) -> None:
-    """Copy through a temporary file of a unique name, then rename (concurrent runs never collide)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    tmp = Path(tmp_name)
-    try:
-        with src.open("rb") as fin, os.fdopen(fd, "wb") as fout:
-            while block := fin.read(1 << 20):
-                fout.write(block)
-            fout.flush()
-            os.fsync(fout.fileno())
-        tmp.replace(dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def manifest(lake: Lake, *, source: str, plant_id: str | None = None, day: dt.date | None = None) -> pa.Table:
@@ -83,7 +60,7 @@ def manifest(lake: Lake, *, source: str, plant_id: str | None = None, day: dt.da
     return lake.read(RAW_FILES, where=where)
 
 
-def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day: dt.date,
+def land_files(lake: Lake, landing_dir: str | Path, *, source: str, plant_id: str, day: dt.date,
                meta: CommitMeta, now: dt.datetime | None = None, last_day: dt.date | None = None) -> LandingReport:
     """Land the files of one plant and day (and any misnamed file) from ``landing_dir/<source>/<plant>/``.
 
@@ -92,10 +69,11 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
     manifest commit.
     """
     last_day = last_day or day
-    inbox = landing_dir / source / plant_id
+    inbox = storage.folder(landing_dir).sub(f"{source}/{plant_id}")
     report = LandingReport()
-    if not inbox.is_dir():
-        log.info("no inbox %s", inbox)
+    entries = inbox.files()
+    if not entries:
+        log.info("nothing in the inbox %s", inbox.uri())
         return report
     now = now or dt.datetime.now(dt.timezone.utc)
     # What this plant's inbox already delivered: a re-delivery of the same (content, name) is done;
@@ -109,63 +87,64 @@ def land_files(lake: Lake, landing_dir: Path, *, source: str, plant_id: str, day
             first_path.setdefault(sha, path)
 
     rows, landed_files = [], []
-    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
-        parsed = parse_file_name(path.name)
+    for entry in entries:
+        name = entry.name
+        parsed = parse_file_name(name)
         wrong_plant = parsed is not None and parsed[0] != plant_id
         if parsed is not None and not wrong_plant and not day <= parsed[1] <= last_day:
             if parsed[1] < day:
-                report.waiting_for_earlier_days.append(path.name)  # arrived after its day's run
+                report.waiting_for_earlier_days.append(name)  # arrived after its day's run
             continue  # another day's file: its own run lands it
         try:
-            sha, size = sha256_of(path), path.stat().st_size
+            sha, size = inbox.sha256(name)
         except FileNotFoundError:  # a concurrent run of the same inbox took it
             continue
-        if (sha, path.name) in known_keys:
-            report.already_landed.append(path.name)
-            landed_files.append(path)
+        if (sha, name) in known_keys:
+            report.already_landed.append(name)
+            landed_files.append(name)
             continue
         ok = parsed is not None and not wrong_plant
-        row = {"sha256": sha, "file_name": path.name, "source": source, "plant_id": plant_id,
+        row = {"sha256": sha, "file_name": name, "source": source, "plant_id": plant_id,
                # a file that names no day (or another plant) is booked on the day of the run that received it
                "period_date": parsed[1] if ok else day, "size_bytes": size,
                "received_at": now, "reason": None, "rows_loaded": None, "_run_id": meta.run_id}
         if sha in first_path:
             row.update(status="duplicate", raw_path=first_path[sha],
                        reason=f"same content as {first_path[sha]} (sha256 {sha[:12]}…)")
-            report.duplicates.append(path.name)
+            report.duplicates.append(name)
         else:
             folder = parsed[1].isoformat() if ok else "_rejected"
-            raw_rel = f"raw/{source}/{plant_id}/{folder}/{sha[:12]}__{path.name}"
+            raw_rel = f"raw/{source}/{plant_id}/{folder}/{sha[:12]}__{name}"
             try:
-                _copy_atomic(path, Path(lake.root) / raw_rel)
+                lake.files.copy_from(inbox, name, raw_rel)
             except FileNotFoundError:  # taken by a concurrent run between hashing and copying
                 continue
             first_path[sha] = raw_rel
             if ok:
                 row.update(status="landed", raw_path=raw_rel)
-                report.landed.append(path.name)
+                report.landed.append(name)
             elif wrong_plant:
                 row.update(status="rejected", raw_path=raw_rel,
-                           reason=f"file {path.name!r} names plant {parsed[0]!r} but arrived in the inbox of "
+                           reason=f"file {name!r} names plant {parsed[0]!r} but arrived in the inbox of "
                                   f"{plant_id!r}; received on {day}")
-                report.rejected.append(path.name)
+                report.rejected.append(name)
             else:
                 row.update(status="rejected", raw_path=raw_rel,
-                           reason=f"file name {path.name!r} does not follow <plant>__<YYYY-MM-DD>__<NN>.csv[.gz]; "
+                           reason=f"file name {name!r} does not follow <plant>__<YYYY-MM-DD>__<NN>.csv[.gz]; "
                                   f"received on {day}")
-                report.rejected.append(path.name)
-        known_keys.add((sha, path.name))
+                report.rejected.append(name)
+        known_keys.add((sha, name))
         rows.append(row)
-        landed_files.append(path)
+        landed_files.append(name)
 
     if rows:
         lake.upsert(RAW_FILES, pa.Table.from_pylist(rows, schema=RAW_FILES.schema), meta=meta)
-    for path in landed_files:  # only now is the file safe in raw and in the manifest
-        path.unlink(missing_ok=True)
+    for name in landed_files:  # only now is the file safe in raw and in the manifest
+        inbox.remove(name)
     log.info("landed %s/%s %s..%s: %s", source, plant_id, day, last_day, {k: len(v) for k, v in report.as_dict().items()})
     if report.waiting_for_earlier_days:
         log.warning("late files for earlier days wait in %s: %s; rerun (clear) those days' runs to ingest them",
-                    inbox, report.waiting_for_earlier_days)
+                    inbox.uri(), report.waiting_for_earlier_days)
     return report
 
 
@@ -176,7 +155,7 @@ def files_to_load(lake: Lake, *, source: str, plant_id: str, day: dt.date) -> pa
     return rows.filter(keep).sort_by([("received_at", "ascending"), ("file_name", "ascending")])
 
 
-def land_documents(lake: Lake, landing_dir: Path, *, source: str, meta: CommitMeta,
+def land_documents(lake: Lake, landing_dir: str | Path, *, source: str, meta: CommitMeta,
                    suffixes: tuple[str, ...] = (".yaml", ".yml", ".json"),
                    now: dt.datetime | None = None) -> LandingReport:
     """Land every document in ``landing_dir/<source>/`` (any name), for feeds not split by plant and day.
@@ -185,9 +164,10 @@ def land_documents(lake: Lake, landing_dir: Path, *, source: str, meta: CommitMe
     suffix is kept under ``_rejected`` and reported; one whose content already landed is a
     duplicate.
     """
-    inbox = landing_dir / source
+    inbox = storage.folder(landing_dir).sub(source)
     report = LandingReport()
-    if not inbox.is_dir():
+    entries = inbox.files()
+    if not entries:
         return report
     now = now or dt.datetime.now(dt.timezone.utc)
     known = manifest(lake, source=source)
@@ -197,36 +177,44 @@ def land_documents(lake: Lake, landing_dir: Path, *, source: str, meta: CommitMe
         if status != "duplicate":
             first_path.setdefault(sha, path)
     rows, done = [], []
-    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
-        sha = sha256_of(path)
-        done.append(path)
-        if (sha, path.name) in known_keys:
-            report.already_landed.append(path.name)
+    for entry in entries:
+        name = entry.name
+        try:
+            sha, size = inbox.sha256(name)
+        except FileNotFoundError:  # a concurrent run of the same inbox took it
             continue
-        row = {"sha256": sha, "file_name": path.name, "source": source, "plant_id": None, "period_date": None,
-               "size_bytes": path.stat().st_size, "received_at": now, "reason": None, "rows_loaded": None,
+        done.append(name)
+        if (sha, name) in known_keys:
+            report.already_landed.append(name)
+            continue
+        row = {"sha256": sha, "file_name": name, "source": source, "plant_id": None, "period_date": None,
+               "size_bytes": size, "received_at": now, "reason": None, "rows_loaded": None,
                "_run_id": meta.run_id}
         if sha in first_path:
             row.update(status="duplicate", raw_path=first_path[sha],
                        reason=f"same content as {first_path[sha]} (sha256 {sha[:12]}…)")
-            report.duplicates.append(path.name)
+            report.duplicates.append(name)
         else:
-            ok = path.suffix.lower() in suffixes
-            raw_rel = f"raw/{source}/{now.date().isoformat() if ok else '_rejected'}/{sha[:12]}__{path.name}"
-            _copy_atomic(path, Path(lake.root) / raw_rel)
+            ok = Path(name).suffix.lower() in suffixes
+            raw_rel = f"raw/{source}/{now.date().isoformat() if ok else '_rejected'}/{sha[:12]}__{name}"
+            try:
+                lake.files.copy_from(inbox, name, raw_rel)
+            except FileNotFoundError:
+                done.pop()
+                continue
             first_path[sha] = raw_rel
             if ok:
                 row.update(status="landed", raw_path=raw_rel)
-                report.landed.append(path.name)
+                report.landed.append(name)
             else:
                 row.update(status="rejected", raw_path=raw_rel,
-                           reason=f"{path.name!r}: expected a document ending in {', '.join(suffixes)}")
-                report.rejected.append(path.name)
-        known_keys.add((sha, path.name))
+                           reason=f"{name!r}: expected a document ending in {', '.join(suffixes)}")
+                report.rejected.append(name)
+        known_keys.add((sha, name))
         rows.append(row)
     if rows:
         lake.upsert(RAW_FILES, pa.Table.from_pylist(rows, schema=RAW_FILES.schema), meta=meta)
-    for path in done:
-        path.unlink(missing_ok=True)
+    for name in done:
+        inbox.remove(name)
     log.info("landed %s documents: %s", source, {k: len(v) for k, v in report.as_dict().items()})
     return report

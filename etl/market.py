@@ -55,6 +55,7 @@ from etl.landing import land_files, manifest
 from etl.units import registry
 from models.market import SERIES, PriceSeries
 from nexus.errors import ContractViolation, UnparseableFile
+from warehouse import storage
 from warehouse.lake import CommitMeta, Lake
 from warehouse.quality import ROW_ID, expectations, validate_rows
 from warehouse.tables import (
@@ -187,12 +188,11 @@ def fx_rates(prices: pd.DataFrame, currency: str, reporting: str) -> pd.DataFram
 
 
 # ----------------------------------------------------------------------------------------- raw
-def inbox_vendors(landing_dir: Path) -> list[str]:
-    folder = landing_dir / SOURCE
-    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+def inbox_vendors(landing_dir: str | Path) -> list[str]:
+    return storage.folder(landing_dir).sub(SOURCE).folders()
 
 
-def land(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
+def land(lake: Lake, landing_dir: str | Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     """Land every vendor's files of the publication date into raw.
 
     A misnamed file, or one named for another vendor, is kept in raw as ``rejected`` with the
@@ -328,7 +328,7 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
         parts, updates, rejected, empty = [], [], [], []
         for row in files.to_pylist():
             try:
-                content = decompress((Path(lake.root) / row["raw_path"]).read_bytes(), row["raw_path"])
+                content = decompress(lake.files.read_bytes(row["raw_path"]), row["raw_path"])
                 table = parse_price_csv(content, vendor=vendor, publication_date=row["period_date"], source_file=row["raw_path"],
                                         sha256=row["sha256"], ingested_at=now, run_id=meta.run_id)
             except Exception as exc:  # noqa: BLE001 - one bad file must not block the files after it
@@ -761,7 +761,7 @@ def build_gold(lake: Lake, batch: Batch, meta: CommitMeta, *, since: dt.date | N
     return {"daily_rows": len(daily), "hourly_rows": hourly_rows, "since": str(start)}
 
 
-def run_batch(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta, *, reporting_currency: str = "USD") -> dict[str, Any]:
+def run_batch(lake: Lake, landing_dir: str | Path, batch: Batch, meta: CommitMeta, *, reporting_currency: str = "USD") -> dict[str, Any]:
     """All steps of one publication date in order (what the DAG does)."""
     landed = land(lake, landing_dir, batch, meta)
     bronze = load_bronze(lake, batch, meta)
@@ -771,7 +771,7 @@ def run_batch(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta, *, 
     return {"land": landed, "bronze": bronze, "silver": silver, "gold": gold}
 
 
-def load_history(lake: Lake, landing_dir: Path, start: dt.date, end: dt.date, meta: CommitMeta, *,
+def load_history(lake: Lake, landing_dir: str | Path, start: dt.date, end: dt.date, meta: CommitMeta, *,
                  chunk_days: int = 31, reporting_currency: str = "USD") -> dict[str, Any]:
     """Bulk-load the files published on ``[start, end)`` in chunks of ``chunk_days`` (the initial history load).
 

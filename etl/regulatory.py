@@ -578,7 +578,7 @@ def _reason(exc: DocumentRejected) -> str:
 
 
 # ---------------------------------------------------------------------------------- pipeline
-def land(lake: Lake, landing_dir: Path, meta: CommitMeta) -> dict[str, Any]:
+def land(lake: Lake, landing_dir: str | Path, meta: CommitMeta) -> dict[str, Any]:
     """Land every document waiting in ``landing/regulatory/`` into raw."""
     return land_documents(lake, landing_dir, source=SOURCE, meta=meta).as_dict()
 
@@ -588,7 +588,7 @@ def _read_document(lake: Lake, f: Mapping[str, Any]) -> dict[str, Any]:
     if f["size_bytes"] > MAX_DOCUMENT_BYTES:
         raise DocumentRejected(f["file_name"], "(file)", f"{f['size_bytes']} bytes, more than the "
                                f"{MAX_DOCUMENT_BYTES} bytes a document may have")
-    return parse_document((Path(lake.root) / f["raw_path"]).read_bytes(), f["file_name"])
+    return parse_document(lake.files.read_bytes(f["raw_path"]), f["file_name"])
 
 
 def load_bronze(lake: Lake, meta: CommitMeta) -> dict[str, Any]:
@@ -878,7 +878,7 @@ def rules_in_force(plant_id: str, on: dt.date, *, lake: Lake | None = None, gwp_
                             overrides=overrides)
 
 
-def run_all(lake: Lake, landing_dir: Path, meta: CommitMeta) -> dict[str, Any]:
+def run_all(lake: Lake, landing_dir: str | Path, meta: CommitMeta) -> dict[str, Any]:
     """All steps in order (what the DAG does)."""
     return {"land": land(lake, landing_dir, meta), "bronze": load_bronze(lake, meta),
             "silver": publish_silver(lake, meta), "gold": build_gold(lake, meta)}

@@ -33,6 +33,7 @@ from etl.rollups import build_daily
 from etl.units import convert
 from models import get_plant
 from nexus.errors import ContractViolation, UnparseableFile
+from warehouse import storage
 from warehouse.duck import scratch
 from warehouse.lake import CommitMeta, Lake
 from warehouse.quality import ROW_ID, expectations, spec_expectations, validate_rows
@@ -105,7 +106,7 @@ class Batch:
 
 
 # ------------------------------------------------------------------------------------------ raw
-def land(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
+def land(lake: Lake, landing_dir: str | Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     """Land the batch's files from the inbox into raw (see :func:`etl.landing.land_files`)."""
     report = land_files(lake, landing_dir, source=SOURCE, plant_id=batch.plant_id, day=batch.day,
                         last_day=batch.end_day, meta=meta)
@@ -124,7 +125,7 @@ def load_bronze(lake: Lake, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     writer = _IntervalWriter(lake, BRONZE_TAG_READINGS, batch, meta, "period_date")
     buffered, updates, rejected, empty, loaded, rows = [], [], [], [], 0, 0
     for row in files.to_pylist():
-        content = (Path(lake.root) / row["raw_path"]).read_bytes()
+        content = lake.files.read_bytes(row["raw_path"])
         first, n, flushed = len(buffered), 0, False
         try:
             for piece in _parse_pieces(content, plant_id=batch.plant_id, period_date=row["period_date"],
@@ -777,7 +778,7 @@ def _same_rows(lake: Lake, spec: Any, new: pa.Table, plant_id: str) -> bool:
     return old.num_rows == new.num_rows and old.sort_by(keys).equals(new.cast(spec.schema).sort_by(keys))
 
 
-def run_batch(lake: Lake, landing_dir: Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
+def run_batch(lake: Lake, landing_dir: str | Path, batch: Batch, meta: CommitMeta) -> dict[str, Any]:
     """All steps of one batch in order (what the DAG does, for scripts and benchmarks).
 
     Each step starts with a clean read log, so a step's commits name only the tables that step
@@ -800,26 +801,21 @@ CHUNK_BYTES = 4 * 2**20
 RECORD_EVERY = 32
 
 
-def _day_bytes(landing_dir: Path, plant_id: str) -> dict[dt.date, int]:
+def _day_bytes(landing_dir: str | Path, plant_id: str) -> dict[dt.date, int]:
     """Uncompressed bytes of the plant's inbox files per day (a gzip file's size from its trailer)."""
     out: dict[dt.date, int] = {}
-    inbox = landing_dir / SOURCE / plant_id
-    if not inbox.is_dir():
-        return out
-    for path in inbox.iterdir():
-        parsed = parse_file_name(path.name)
+    inbox = storage.folder(landing_dir).sub(f"{SOURCE}/{plant_id}")
+    for name, size in inbox.files():
+        parsed = parse_file_name(name)
         if parsed is None or parsed[0] != plant_id:
             continue
-        size = path.stat().st_size
-        if path.name.endswith(".gz") and size >= 4:
-            with path.open("rb") as fh:
-                fh.seek(-4, 2)
-                size = max(size, int.from_bytes(fh.read(4), "little"))  # ISIZE: length mod 2**32
+        if name.endswith(".gz") and size >= 4:
+            size = max(size, int.from_bytes(inbox.tail(name, 4), "little"))  # ISIZE: length mod 2**32
         out[parsed[1]] = out.get(parsed[1], 0) + size
     return out
 
 
-def load_history(lake: Lake, landing_dir: Path, plant_id: str, start: dt.date, end: dt.date, meta: CommitMeta, *,
+def load_history(lake: Lake, landing_dir: str | Path, plant_id: str, start: dt.date, end: dt.date, meta: CommitMeta, *,
                  chunk_days: int = 31, chunk_bytes: int = CHUNK_BYTES) -> dict[str, Any]:
     """Bulk-load the plant's historian files of the days ``[start, end)`` in chunks.
 

@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import pickle
+import posixpath
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import pandas as pd
 
 from etl.units import convert
 from nexus.errors import ContractViolation
+from warehouse import storage
 from warehouse.lake import CommitMeta, Lake
 from warehouse.tables import FCT_TAG_HOURLY, FCT_WHAT_IF_RUNS, FCT_WHAT_IF_TIMESERIES
 
@@ -85,16 +87,13 @@ def train_surrogate_from_lake(lake: Lake, *, outputs: Sequence[str], days: int, 
 
     frame = hourly_history(lake, end - dt.timedelta(days=days), end)
     surrogate = train_surrogate(frame, outputs=list(outputs), seed=seed)
-    folder = Path(lake.root) / "artifacts" / "surrogates" / PLANT_ID
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{_safe(run_id)}.pkl"
-    tmp = path.with_suffix(".tmp")
+    rel = f"artifacts/surrogates/{PLANT_ID}/{_safe(run_id)}.pkl"
     ranges = {t: (float(frame[t].min()), float(frame[t].max())) for t in surrogate.inputs if t in frame}
-    tmp.write_bytes(pickle.dumps({"surrogate": {"inputs": surrogate.inputs, "outputs": surrogate.outputs,
-                                                "seed": surrogate.seed, "models": dict(surrogate.models),
-                                                "metrics": dict(surrogate.metrics)},
-                                  "input_ranges": ranges}))
-    tmp.replace(path)
+    lake.files.write_bytes(rel, pickle.dumps({"surrogate": {"inputs": surrogate.inputs, "outputs": surrogate.outputs,
+                                                            "seed": surrogate.seed, "models": dict(surrogate.models),
+                                                            "metrics": dict(surrogate.metrics)},
+                                              "input_ranges": ranges}))
+    path = lake.files.uri(rel)
     metrics = {k: {"r2": round(m.r2, 5), "mape": round(m.mape, 5), "n_train": m.n_train, "n_test": m.n_test}
                for k, m in surrogate.metrics.items()}
     log.info("surrogate on %s hours: %s", len(frame), metrics)
@@ -108,7 +107,8 @@ def load_surrogate(path: str | Path):
     """
     from models.co2_electrolyzer import Surrogate
 
-    saved = pickle.loads(Path(path).read_bytes())
+    location = storage.folder(posixpath.dirname(str(path)))
+    saved = pickle.loads(location.read_bytes(posixpath.basename(str(path))))
     return Surrogate(**saved["surrogate"]), saved["input_ranges"]
 
 

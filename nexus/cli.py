@@ -126,12 +126,17 @@ def _lake_is_empty(root: str) -> bool:
     from warehouse.tables import REGISTRY
 
     lake = Lake(root)
-    return not os.path.isdir(root) or not any(lake.exists(spec) for spec in REGISTRY)
+    if not lake.remote and not os.path.isdir(root):
+        return True
+    return not any(lake.exists(spec) for spec in REGISTRY)
 
 
 def _no_tables_hint(root: str) -> str:
+    from warehouse.storage import is_remote
+
+    missing = not is_remote(root) and not os.path.isdir(root)
     return (f"no lake tables under {root}"
-            f"{'' if os.path.isdir(root) else ' (the folder does not exist)'}; run `make demo` (or `nexus demo`) "
+            f"{' (the folder does not exist)' if missing else ''}; run `make demo` (or `nexus demo`) "
             "to build one, or point --lake / $NEXUS_LAKE_ROOT at an existing lake")
 
 

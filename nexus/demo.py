@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import subprocess
@@ -11,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 
 from nexus.airflow_env import airflow_environ
 from nexus.settings import get_settings
+from warehouse import storage
 from warehouse.lake import CommitMeta, Lake
 
 DAG_ID = "ingest_sensor_data"
@@ -33,19 +34,19 @@ def simulate(plant_id: str, start: dt.date, days: int, *, seed: int = 0, landing
     from models.fleet import get_instance
 
     settings = get_settings()
-    landing = Path(landing_dir) if landing_dir else settings.landing_dir
+    landing = str(landing_dir or settings.landing_dir)
     lake = lake or Lake(settings.lake_root)
     plant = get_instance(plant_id)
     t0 = dt.datetime.combine(start, dt.time(), tzinfo=dt.timezone.utc)
-    with tempfile.TemporaryDirectory() as truth:
-        result = plant.simulate(t0, t0 + dt.timedelta(days=days), landing_dir=landing, truth_dir=Path(truth), seed=seed)
+    with tempfile.TemporaryDirectory() as truth, _local_landing(landing) as local:
+        result = plant.simulate(t0, t0 + dt.timedelta(days=days), landing_dir=local, truth_dir=Path(truth), seed=seed)
     from nexus.truth import record_episodes
 
     meta = CommitMeta(dag_id="nexus-simulate", run_id=f"simulate__{plant_id}__{start}__{days}d__seed{seed}",
                       source=f"simulator:{plant_id}")
     episodes = record_episodes(lake, result.episodes, meta)
     return {"plant_id": plant_id, "start": start, "days": days, "landing_dir": str(landing),
-            "files": [str(p) for p in result.paths], "readings": result.n_readings, "lines": result.n_lines,
+            "files": [storage.join(landing, Path(p).relative_to(local).as_posix()) for p in result.paths], "readings": result.n_readings, "lines": result.n_lines,
             "quirks": [f"{q.day} {q.kind}" for q in result.quirks],
             "episodes": episodes}
 
@@ -54,8 +55,9 @@ def simulate_market(start: dt.date, days: int, *, seed: int = 0, landing_dir: st
     """Write the vendor price files published on ``days`` days from ``start`` into the landing folder."""
     from models import market
 
-    landing = Path(landing_dir) if landing_dir else get_settings().landing_dir
-    files = market.simulate(start, start + dt.timedelta(days=days), landing_dir=landing, seed=seed)
+    landing = str(landing_dir or get_settings().landing_dir)
+    with _local_landing(landing) as local:
+        files = market.simulate(start, start + dt.timedelta(days=days), landing_dir=local, seed=seed)
     return {"start": start, "days": days, "landing_dir": str(landing), "files": len(files),
             "rows": sum(f.rows for f in files), "reissues": sum(f.reissues for f in files),
             "bad_rows": sorted(b for f in files for b in f.bad_rows)}
@@ -63,17 +65,29 @@ def simulate_market(start: dt.date, days: int, *, seed: int = 0, landing_dir: st
 
 def seed_regulatory(landing_dir: str | Path | None = None) -> list[str]:
     """Copy the regulatory documents shipped with Nexus into ``<landing>/regulatory/``."""
-    import shutil
-
     from etl.regulatory import seed_documents_dir
 
-    inbox = (Path(landing_dir) if landing_dir else get_settings().landing_dir) / "regulatory"
-    inbox.mkdir(parents=True, exist_ok=True)
+    inbox = storage.folder(landing_dir or get_settings().landing_dir).sub("regulatory")
     names = []
     for doc in sorted(seed_documents_dir().glob("*.yaml")):
-        shutil.copy(doc, inbox / doc.name)
+        inbox.upload(doc, doc.name)
         names.append(doc.name)
     return names
+
+
+@contextlib.contextmanager
+def _local_landing(landing: str):
+    """The simulators write historian and vendor files to a local folder, as a plant's export job
+    does: for a landing location on S3 they write to a temporary folder, whose files are then
+    delivered (uploaded) into the S3 inbox under the same relative paths."""
+    if not storage.is_remote(landing):
+        yield Path(landing)
+        return
+    inbox = storage.folder(landing)
+    with tempfile.TemporaryDirectory(prefix="nexus-landing-") as tmp:
+        yield Path(tmp)
+        for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
+            inbox.upload(path, path.relative_to(tmp).as_posix())
 
 
 def _airflow(args: list[str], env: dict[str, str], log: Path) -> int:
@@ -366,8 +380,10 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
     print("\nDetectors against the simulator's truth (gold.fct_detector_evaluation; goals: >= 90 % of abnormal and "
           "extreme episodes detected with <= 5 % of normal hours alarmed, >= 90 % of sensor faults on the right tag):")
     print(summary(evaluation).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    report = Path(settings.lake_root) / "reports" / "sustainability" / f"{last}.html"
-    print(f"\nSustainability report of {last}: {report.resolve().as_uri()}")
+    from sustainability.report import report_path
+
+    report = report_path(lake, last)
+    print(f"\nSustainability report of {last}: {report if storage.is_remote(report) else Path(report).as_uri()}")
     print(f"\nThe lake is at {settings.lake_root}. Try:\n"
           f"  .venv/bin/nexus tables\n"
           f"  .venv/bin/nexus rules smelter {start}\n"

@@ -679,10 +679,16 @@ class Edge:
 
 
 def default_buffer_path(edge_id: str) -> Path:
-    """``<lake root>/_state/edge/<edge_id>.sqlite``: next to the lake of the environment (NEXUS_LAKE_ROOT)."""
-    from nexus.settings import get_settings
+    """``<lake root>/_state/edge/<edge_id>.sqlite``: next to the lake of the environment (NEXUS_LAKE_ROOT).
 
-    return get_settings().lake_root / "_state" / "edge" / f"{edge_id}.sqlite"
+    The buffer is a SQLite file on this machine's disk: for a lake on object storage it is
+    ``<project>/_state/edge/<edge_id>.sqlite`` instead (pass ``--buffer`` to choose).
+    """
+    from nexus.settings import get_settings, project_root
+    from warehouse.storage import is_remote
+
+    root = get_settings().lake_root
+    return (project_root() if is_remote(root) else Path(root)) / "_state" / "edge" / f"{edge_id}.sqlite"
 
 
 def _iso(text: str) -> dt.datetime:
@@ -699,8 +705,13 @@ def _historian_dir(value: str | None) -> Path | None:
     if value:
         return Path(value)
     from nexus.settings import get_settings
+    from warehouse.storage import is_remote
 
-    return get_settings().landing_dir
+    landing = get_settings().landing_dir
+    if is_remote(landing):
+        raise ConfigError(f"the historian export appends to files on local disk; NEXUS_LANDING_DIR is "
+                          f"{landing}: give a local folder after --historian")
+    return Path(landing)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,9 +4,11 @@
 Paths come from the environment too, so the same code runs on a laptop, in CI and on a cluster
 whose lake root is shared storage:
 
-- ``NEXUS_LAKE_ROOT``: root folder of the Delta lake (default ``<project>/lake``).
+- ``NEXUS_LAKE_ROOT``: root of the Delta lake, a local folder (default ``<project>/lake``) or an
+  S3 location ``s3://bucket/prefix`` shared by workers on several machines (credentials and
+  endpoint from the standard ``AWS_*`` variables, see :mod:`warehouse.storage`).
 - ``NEXUS_LANDING_DIR``: inbox where historian / vendor files are dropped
-  (default ``<project>/landing``).
+  (default ``<project>/landing``); a local folder or an ``s3://`` location too.
 - ``NEXUS_REPORTING_CURRENCY``: ISO 4217 currency prices are converted to in silver
   (default ``USD``; ``EUR`` also works with the ECB reference rates).
 - ``AIRFLOW__API__PORT``: the port of Airflow's api-server (UI and REST API, default 8080). The
@@ -42,8 +44,8 @@ class Settings:
     """Resolved settings of one process."""
 
     env: Environment
-    lake_root: Path
-    landing_dir: Path
+    lake_root: str    # an absolute local path or s3://bucket/prefix (warehouse.storage.normalize)
+    landing_dir: str  # the same
     reporting_currency: str = "USD"
 
     def __post_init__(self) -> None:
@@ -53,14 +55,21 @@ class Settings:
             raise ConfigError(f"NEXUS_REPORTING_CURRENCY must be an ISO 4217 code like USD, found {self.reporting_currency!r}")
 
 
+def _location(value: str | Path) -> str:
+    """A local path resolved to an absolute one, or an object-store URI in its one spelling."""
+    from warehouse.storage import is_remote, normalize
+
+    return normalize(value) if is_remote(value) else str(Path(value).expanduser().resolve())
+
+
 def get_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
     root = project_root()
     return Settings(
         env=env.get("NEXUS_ENV", "local"),  # type: ignore[arg-type]
-        lake_root=Path(env.get("NEXUS_LAKE_ROOT") or root / "lake").expanduser().resolve(),
-        landing_dir=Path(env.get("NEXUS_LANDING_DIR") or root / "landing").expanduser().resolve(),
+        lake_root=_location(env.get("NEXUS_LAKE_ROOT") or root / "lake"),
+        landing_dir=_location(env.get("NEXUS_LANDING_DIR") or root / "landing"),
         reporting_currency=env.get("NEXUS_REPORTING_CURRENCY", "USD"),
     )
 

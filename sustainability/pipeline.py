@@ -178,22 +178,23 @@ def latest_complete_day(lake: Lake, plants: Sequence[str] | None = None) -> dt.d
 def write_report(lake: Lake, report_date: dt.date, *, meta: CommitMeta, scenario_id: str = BASE,
                  window_days: int = 30) -> dict[str, Any]:
     """Build the day's HTML report from gold, list it in ``gold.fct_reports`` and refresh ``latest.html``."""
-    import shutil
+    import posixpath
+    import re
 
-    from sustainability.report import build_report
+    from sustainability.report import build_report, report_rel
     from warehouse.tables import FCT_REPORTS
 
     rep = build_report(lake, report_date, scenario_id=scenario_id, window_days=window_days, generated_by=meta.run_id)
-    rel = str(rep.path.relative_to(lake.root)) if str(rep.path).startswith(str(lake.root)) else str(rep.path)
+    rel = report_rel(report_date, scenario_id)
     row = {"report_kind": "sustainability_daily", "scenario_id": scenario_id, "report_date": report_date, "path": rel,
            "sha256": rep.sha256, "size_bytes": rep.size_bytes, "plants": ",".join(rep.plants),
            "total_market_tco2e": rep.total_market_tco2e, "exceedances": rep.exceedances,
            "sections": ",".join(rep.sections), "run_id": meta.run_id, "computed_at": pd.Timestamp.now(tz="UTC")}
     lake.upsert(FCT_REPORTS, pd.DataFrame([row], columns=FCT_REPORTS.column_names), meta=meta)
-    latest = rep.path.parent / "latest.html"
-    newest = max((p for p in rep.path.parent.glob("????-??-??.html")), default=rep.path)
-    if newest == rep.path:
-        shutil.copyfile(rep.path, latest)
+    folder = posixpath.dirname(rel)
+    days = [e.name for e in lake.files.files(folder) if re.fullmatch(r"\d{4}-\d{2}-\d{2}\.html", e.name)]
+    if max(days, default=posixpath.basename(rel)) == posixpath.basename(rel):  # the newest day: refresh latest
+        lake.files.copy_from(lake.files, rel, f"{folder}/latest.html")
     return {**row, "absolute_path": str(rep.path), "figures": rep.figures, "computed_at": str(row["computed_at"]),
             "report_date": report_date.isoformat()}
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from warehouse import storage
 from warehouse.lake import Lake
 from warehouse.registry import TableSpec
 from warehouse.tables import (
@@ -57,7 +58,7 @@ nav a{color:#fff;margin-right:14px;font-size:13px}.scroll{overflow-x:auto;max-wi
 class Report:
     """A written report: where it is and what it shows."""
 
-    path: Path
+    path: str  # a local path or an s3:// URI
     sha256: str
     size_bytes: int
     report_date: dt.date
@@ -69,10 +70,18 @@ class Report:
     figures: int = 0
 
 
-def report_path(lake: Lake, report_date: dt.date, scenario_id: str = "base") -> Path:
-    """``<lake>/reports/sustainability/<date>.html`` (scenarios under ``scenarios/<id>/``)."""
-    base = Path(lake.root) / "reports" / "sustainability"
-    return (base if scenario_id == "base" else base / "scenarios" / scenario_id) / f"{report_date.isoformat()}.html"
+REPORTS = "reports/sustainability"  # relative to the lake root
+
+
+def report_rel(report_date: dt.date, scenario_id: str = "base") -> str:
+    """``reports/sustainability/<date>.html`` relative to the lake (scenarios under ``scenarios/<id>/``)."""
+    base = REPORTS if scenario_id == "base" else f"{REPORTS}/scenarios/{scenario_id}"
+    return f"{base}/{report_date.isoformat()}.html"
+
+
+def report_path(lake: Lake, report_date: dt.date, scenario_id: str = "base") -> str:
+    """Where the report of ``report_date`` is: a local path or an ``s3://`` URI (:func:`report_rel`)."""
+    return lake.files.uri(report_rel(report_date, scenario_id))
 
 
 def _read(lake: Lake, spec: TableSpec | str, **kw: Any) -> pd.DataFrame:
@@ -141,7 +150,7 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
         report_date: UTC day reported on; trends cover the ``window_days`` days ending on it.
         scenario_id: ``base`` or a scenario's id (its emissions and compliance rows).
         window_days: length of the trend window.
-        out: file to write (default :func:`report_path`).
+        out: a local file to write instead of the lake's :func:`report_path`.
         generated_by: run id, shown in the footer.
 
     Returns:
@@ -298,7 +307,7 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
                  "coverage_fraction is the share of measured hours (the rest gap-filled with the day's mean). "
                  "Query the same numbers with SQL: <code>nexus sql \"SELECT * FROM gold.fct_emissions_summary_daily "
                  f"WHERE emission_date = DATE '{report_date}'\"</code>.</p>" +
-                 _validation_html(lake, report_date, out or report_path(lake, report_date, scenario_id)))
+                 _validation_html(lake, report_date, str(out) if out else report_path(lake, report_date, scenario_id)))
 
     nav = "".join(f'<a href="#{k}">{k.replace("-", " ")}</a>' for k in page.sections)
     title = f"Nexus sustainability report, {report_date}" + ("" if scenario_id == "base" else f" (scenario {scenario_id})")
@@ -310,12 +319,13 @@ def build_report(lake: Lake, report_date: dt.date, *, scenario_id: str = "base",
            f"<main>{''.join(page.parts)}<p class=\"note\">Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
            f"{' by ' + html.escape(generated_by) if generated_by else ''} from the lake's gold tables.</p></main>"
            "</body></html>")
-    path = out or report_path(lake, report_date, scenario_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(doc, encoding="utf-8")
-    tmp.replace(path)
-    data = path.read_bytes()
+    data = doc.encode("utf-8")
+    if out is not None:
+        storage.folder(Path(out).parent).write_bytes(Path(out).name, data)
+        path = str(out)
+    else:
+        lake.files.write_bytes(report_rel(report_date, scenario_id), data)
+        path = report_path(lake, report_date, scenario_id)
     return Report(path, hashlib.sha256(data).hexdigest(), len(data), report_date, scenario_id, plants, total,
                   n_exceeded, page.sections, page.figures)
 
@@ -418,22 +428,33 @@ def _methods_html(lake: Lake, on: dt.date, scenario_id: str, summary: pd.DataFra
     return "".join(parts)
 
 
-def _validation_html(lake: Lake, on: dt.date, page_path: Path) -> str:
-    """The day's validation results (gold.fct_validation_results) with links into the Data Docs site."""
-    import os
+def _validation_html(lake: Lake, on: dt.date, page_path: str | Path) -> str:
+    """The day's validation results (gold.fct_validation_results) with links into the Data Docs site.
 
-    from warehouse.validation_docs import docs_index, results_page
+    Links are relative to the page (``page_path``, a local path or an ``s3://`` URI), so they work
+    wherever the lake's files are opened or served from.
+    """
+    import posixpath
 
-    def link(target: Path, text: str) -> str:
-        rel = os.path.relpath(target, page_path.parent)
-        return f'<a href="{html.escape(Path(rel).as_posix())}">{html.escape(text)}</a>'
+    from warehouse.validation_docs import RESULTS_PAGE, docs_index, results_page
+
+    def bare(location: str | Path) -> str:
+        return str(location).split("://", 1)[-1]
+
+    def link(target: str | Path, text: str) -> str:
+        rel = posixpath.relpath(bare(target), posixpath.dirname(bare(page_path)))
+        return f'<a href="{html.escape(rel)}">{html.escape(text)}</a>'
 
     index, listing = docs_index(lake), results_page(lake)
-    out = (f"<p>Validation results, every batch and expectation: {link(listing, 'all validation results')} "
-           f"(a plain list that works offline) and the {link(index, 'Great Expectations Data Docs')} site "
-           "(its index lists results with scripts from public CDNs).</p>"
-           if index is not None and index.exists() and listing is not None and listing.exists() else
-           '<p class="note">No Great Expectations Data Docs yet (they are built when a pipeline validates a batch).</p>')
+    if not lake.files.exists(RESULTS_PAGE):
+        out = '<p class="note">No validation results yet (they are recorded when a pipeline validates a batch).</p>'
+    elif index is not None and index.exists():
+        out = (f"<p>Validation results, every batch and expectation: {link(listing, 'all validation results')} "
+               f"(a plain list that works offline) and the {link(index, 'Great Expectations Data Docs')} site "
+               "(its index lists results with scripts from public CDNs).</p>")
+    else:
+        out = (f"<p>Validation results, every batch and expectation: {link(listing, 'all validation results')}, "
+               "each linked to its Great Expectations Data Docs page.</p>")
     res = _read(lake, "gold.fct_validation_results")
     if len(res):
         first = pd.to_datetime(res["first_day"]).dt.date
@@ -442,7 +463,7 @@ def _validation_html(lake: Lake, on: dt.date, page_path: Path) -> str:
     if len(res):
         rows = []
         for _, r in res.sort_values(["suite", "batch_id"]).iterrows():
-            page = (link(Path(lake.root) / r["data_docs_path"], "result") if isinstance(r["data_docs_path"], str) else "")
+            page = (link(lake.files.uri(r["data_docs_path"]), "result") if isinstance(r["data_docs_path"], str) else "")
             rows.append(f"<tr><td>{html.escape(r['suite'])}</td><td>{html.escape(r['batch_id'])}</td>"
                         f'<td class="{"ok" if r["success"] else "exceeded"}">{"passed" if r["success"] else "failed"}</td>'
                         f"<td>{int(r['rows_failed']):,} / {int(r['rows_validated']):,}</td>"

@@ -55,6 +55,32 @@ def airflow_db():
     return _AIRFLOW_HOME
 
 
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory):
+    """One SeaweedFS S3 server for the session (tests/s3.py), its AWS_* variables set in the process
+    (and so in every subprocess it starts) while the session runs. Each test takes its own prefix."""
+    from tests.s3 import ObjectStore
+
+    store = ObjectStore(tmp_path_factory.mktemp("s3")).start()
+    saved = {k: os.environ.get(k) for k in store.env}
+    os.environ.update(store.env)
+    yield store
+    store.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def s3_lake(object_store):
+    """An empty lake under a prefix of its own on the session's S3 server."""
+    from warehouse.lake import Lake
+
+    return Lake(object_store.uri())
+
+
 GOLD_DAYS = ("2026-03-01", "2026-03-02")
 
 

@@ -41,6 +41,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from nexus.errors import ContractViolation, SchemaDrift, TableNotFound
 from nexus.settings import get_settings
+from warehouse import storage
 from warehouse.registry import TableSpec
 
 Scalar = str | int | float | bool | dt.date | dt.datetime
@@ -160,8 +161,12 @@ class Lake:
     """A Delta lake rooted at one folder (or object-store URI)."""
 
     def __init__(self, root: str | Path | None = None, *, storage_options: Mapping[str, str] | None = None) -> None:
-        self.root = str(root if root is not None else get_settings().lake_root)
-        self.storage_options = dict(storage_options) if storage_options else None
+        root = root if root is not None else get_settings().lake_root
+        self.root = storage.normalize(root) if storage.is_remote(root) else str(root)
+        # On S3 the process's AWS settings (endpoint, region, retries), explicit: see storage.delta_options.
+        defaults = storage.delta_options(self.root)
+        self.storage_options = {**(defaults or {}), **storage_options} if storage_options else defaults
+        self._files: storage.Folder | None = None
         self._reads: dict[str, int] = {}
         self._handles: dict[str, DeltaTable] = {}  # newest-version handles, kept up to date (see _open)
         self.opened_at = time.monotonic()  # validations after this belong to this lake's steps
@@ -180,6 +185,29 @@ class Lake:
 
     def __repr__(self) -> str:
         return f"Lake({self.root!r})"
+
+    @property
+    def remote(self) -> bool:
+        """True when the lake is on an object store (``s3://``)."""
+        return storage.is_remote(self.root)
+
+    @property
+    def files(self) -> storage.Folder:
+        """The lake's files outside Delta (raw files, reports, artifacts), local or on S3 alike."""
+        if self._files is None:
+            self._files = storage.folder(self.root)
+        return self._files
+
+    def table_filesystem(self, spec: TableSpec) -> pa_fs.FileSystem:
+        """Arrow's native file system rooted at the table's folder, local or S3.
+
+        Reads go through it rather than deltalake's default ``PyFileSystem``, which calls back into
+        Python from Arrow's I/O threads: a scan left unfinished at interpreter exit (DuckDB stopping
+        at a LIMIT on a connection nobody closed, an abandoned batch iterator) then has those
+        threads take the GIL during finalization, and the process aborts (rc -6), segfaults or
+        hangs after its work is done (seen on local disk and, 10 runs of 10, on S3).
+        """
+        return pa_fs.SubTreeFileSystem(self.files.sub(f"{spec.layer}/{spec.table}").base, self.files.fs)
 
     # ------------------------------------------------------------------ paths and tables
     def path(self, spec: TableSpec) -> str:
@@ -215,7 +243,7 @@ class Lake:
         return table
 
     def exists(self, spec: TableSpec) -> bool:
-        if spec.name in self._handles and ("://" in self.root or Path(self.path(spec), "_delta_log").is_dir()):
+        if spec.name in self._handles and (self.remote or Path(self.path(spec), "_delta_log").is_dir()):
             return True
         return DeltaTable.is_deltatable(self.path(spec), storage_options=self.storage_options)
 
@@ -235,7 +263,7 @@ class Lake:
                 self._migrate_constraints(spec, table, meta)
                 table = self._handle(spec)
             return table
-        if not self.root.startswith(("s3://", "gs://", "az://", "abfss://")):
+        if not self.remote:
             Path(self.path(spec)).parent.mkdir(parents=True, exist_ok=True)
         try:
             table = DeltaTable.create(
@@ -520,20 +548,9 @@ class Lake:
 
     def _arrow_dataset(self, spec: TableSpec, table: DeltaTable,
                        files: Sequence[tuple[str, str, Any]] | None = None) -> ds.Dataset:
-        """``table`` as a pyarrow dataset; on a local lake, read with Arrow's own file system.
-
-        deltalake's default file system is a ``PyFileSystem`` that calls back into Python from
-        Arrow's I/O threads. A scan left unfinished at interpreter exit (DuckDB stopping at a
-        LIMIT on a connection nobody closed, an abandoned batch iterator) then has those threads
-        take the GIL during finalization: the process aborts (``terminate called without an
-        active exception``, rc -6), segfaults or hangs after its work is done. Arrow's native
-        local file system never enters Python.
-        """
+        """``table`` as a pyarrow dataset, read with Arrow's own file system (:meth:`table_filesystem`)."""
         prune = {"file_pruning_predicate": list(files)} if files else {}
-        if self.storage_options or "://" in self.root:
-            return table.to_pyarrow_dataset(**prune)
-        return table.to_pyarrow_dataset(filesystem=pa_fs.SubTreeFileSystem(self.path(spec), pa_fs.LocalFileSystem()),
-                                        **prune)
+        return table.to_pyarrow_dataset(filesystem=self.table_filesystem(spec), **prune)
 
     def read(self, spec: TableSpec, *, where: Mapping[str, Scalar] | None = None,
              start: dt.datetime | None = None, end: dt.datetime | None = None,
@@ -573,16 +590,16 @@ class Lake:
     def file_versions(self, spec: TableSpec) -> dict[str, int]:
         """Data file (path relative to the table) -> the version whose commit added it (lineage of rows).
 
-        Read from the JSON commit files of the Delta log, so only for a lake on local disk, and
-        only for commits whose log file is still kept (Delta cleans up logs older than
-        ``delta.logRetentionDuration``, 30 days by default, once a checkpoint covers them).
+        Read from the JSON commit files of the Delta log (local or S3), so only for commits whose
+        log file is still kept (Delta cleans up logs older than ``delta.logRetentionDuration``,
+        30 days by default, once a checkpoint covers them).
         """
-        if "://" in self.root:
-            raise ContractViolation(f"file_versions reads the Delta log from local disk; {self.root} is not local")
+        log_folder = self.files.sub(f"{spec.layer}/{spec.table}/_delta_log")
         out: dict[str, int] = {}
-        for log_file in sorted(Path(self.path(spec), "_delta_log").glob("*.json")):
-            version = int(log_file.stem)
-            for line in log_file.read_text().splitlines():
+        commits = sorted((int(e.name[:-5]), e.name) for e in log_folder.files()
+                         if e.name.endswith(".json") and e.name[:-5].isdigit())
+        for version, name in commits:
+            for line in log_folder.read_text(name).splitlines():
                 if '"add"' in line:
                     add = json.loads(line).get("add")
                     if add:

@@ -59,7 +59,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.fs as pa_fs
 
 from warehouse.lake import Lake
 from warehouse.registry import TableSpec
@@ -324,7 +323,7 @@ def existing_tables(lake: Lake, layers: Iterable[str] = SERVED_LAYERS) -> list[T
     each table is asked (``Lake.exists``).
     """
     specs = [s for layer in layers for s in REGISTRY.layer(layer)]
-    if lake.storage_options or "://" in lake.root:
+    if lake.remote:
         return [s for s in specs if lake.exists(s)]
     found: dict[str, set[str]] = {}
     for layer in {s.layer for s in specs}:
@@ -374,10 +373,11 @@ def snapshot_dataset(lake: Lake, spec: TableSpec, table: Any) -> ds.Dataset:
     its fragment expression, so DuckDB's filters on those prune files without opening them.
     deltalake's own ``to_pyarrow_dataset`` puts every column's statistics there, which costs about
     a millisecond per file to build (seconds on a big table) and slows every scan's pruning; this
-    costs a few milliseconds for hundreds of files. Tables with reader features (deletion vectors,
-    column mapping) or on an object store are read through deltalake's dataset instead.
+    costs a few milliseconds for hundreds of files. Files are read with Arrow's native file system,
+    local or S3 (:meth:`Lake.table_filesystem`). Tables with reader features (deletion vectors,
+    column mapping) are read through deltalake's dataset instead.
     """
-    if lake.storage_options or "://" in lake.root or table.protocol().reader_features:
+    if table.protocol().reader_features:
         return lake._arrow_dataset(spec, table)
     schema = pa.schema([pa.field(f.name, f.type) for f in spec.schema])
     actions = pa.table(table.get_add_actions(flatten=True))
@@ -401,7 +401,7 @@ def snapshot_dataset(lake: Lake, spec: TableSpec, table: Any) -> ds.Dataset:
     paths = [unquote(p) for p in actions.column("path").to_pylist()]
     return ds.FileSystemDataset.from_paths(
         paths, schema=schema, format=ds.ParquetFileFormat(),
-        filesystem=pa_fs.SubTreeFileSystem(lake.path(spec), pa_fs.LocalFileSystem()),
+        filesystem=lake.table_filesystem(spec),
         partitions=[e if e is not None else pc.scalar(True) for e in exprs])
 
 

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import logging
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,11 +46,37 @@ INDEX_LIMIT = 500
 
 
 def _local_root(lake: Lake) -> Path | None:
-    return None if "://" in lake.root else Path(lake.root)
+    return None if lake.remote else Path(lake.root)
+
+
+def _workdir(lake: Lake) -> Path:
+    """Where Great Expectations keeps its file context: the lake itself on local disk; for a lake on
+    object storage a local working folder of this machine, whose result pages are copied into the
+    lake (:func:`_upload_pages`)."""
+    root = _local_root(lake)
+    if root is not None:
+        return root
+    return Path(tempfile.gettempdir()) / "nexus-gx" / hashlib.sha256(lake.root.encode()).hexdigest()[:16]
+
+
+def _upload_pages(lake: Lake, work: Path, pages: Sequence[str]) -> None:
+    """Copy the result pages just rendered (and, once per lake, the site's static styles) into a lake
+    on object storage. The site's index is not copied: each machine renders it from its own results
+    only, so the complete list is :func:`results_page`, written from gold."""
+    site = f"{VALIDATION_DIR}/gx/uncommitted/data_docs/{SITE}"
+    static = work / site / "static"
+    if static.is_dir() and not lake.files.exists(f"{site}/static/.uploaded"):
+        for path in sorted(p for p in static.rglob("*") if p.is_file()):
+            lake.files.upload(path, f"{site}/static/{path.relative_to(static).as_posix()}")
+        lake.files.write_bytes(f"{site}/static/.uploaded", b"")
+    for page in pages:
+        if (work / page).is_file():
+            lake.files.upload(work / page, page)
 
 
 def docs_index(lake: Lake) -> Path | None:
-    """Path of the Data Docs index page of ``lake`` (``None`` for a lake on object storage)."""
+    """Path of the Data Docs index page of ``lake`` (``None`` for a lake on object storage, whose
+    complete list of results is :func:`results_page`)."""
     root = _local_root(lake)
     return None if root is None else root / VALIDATION_DIR / "gx" / "uncommitted" / "data_docs" / SITE / "index.html"
 
@@ -113,8 +141,8 @@ def record_validations(lake: Lake, meta: CommitMeta, results: Sequence[RowValida
     if not results:
         return []
     now = dt.datetime.now(dt.UTC)
-    root = _local_root(lake)
-    context = _context(str(root / VALIDATION_DIR)) if build_docs and root is not None else None
+    root = _workdir(lake)
+    context = _context(str(root / VALIDATION_DIR)) if build_docs else None
     rows, keys = [], []
     for outcome in results:
         table, _, part = outcome.name.partition(":")
@@ -141,6 +169,8 @@ def record_validations(lake: Lake, meta: CommitMeta, results: Sequence[RowValida
         rows.append(row)
     if context is not None:
         context.build_data_docs(site_names=[SITE], resource_identifiers=keys)  # these pages and the index
+        if lake.remote:
+            _upload_pages(lake, root, [r["data_docs_path"] for r in rows if r["data_docs_path"]])
     lake.upsert(FCT_VALIDATION_RESULTS, pa.Table.from_pylist(rows, schema=FCT_VALIDATION_RESULTS.schema), meta=meta)
     if context is not None:
         write_results_page(lake)
@@ -178,13 +208,15 @@ def _page(context: Any, key: Any, root: Path) -> str | None:
     return None
 
 
-def results_page(lake: Lake) -> Path | None:
-    """Path of the plain list of every recorded result (``None`` for a lake on object storage)."""
-    root = _local_root(lake)
-    return None if root is None else root / VALIDATION_DIR / "results.html"
+RESULTS_PAGE = f"{VALIDATION_DIR}/results.html"  # relative to the lake root
 
 
-def write_results_page(lake: Lake, limit: int = 2000) -> Path | None:
+def results_page(lake: Lake) -> str:
+    """Where the plain list of every recorded result is: a local path or an ``s3://`` URI."""
+    return lake.files.uri(RESULTS_PAGE)
+
+
+def write_results_page(lake: Lake, limit: int = 2000) -> str:
     """Write :func:`results_page`: the newest ``limit`` results from gold, linked to their pages.
 
     Great Expectations' own index lists the results with JavaScript and styles from public CDNs,
@@ -192,9 +224,6 @@ def write_results_page(lake: Lake, limit: int = 2000) -> Path | None:
     """
     import html
 
-    path = results_page(lake)
-    if path is None:
-        return None
     rows = latest_results(lake)[:limit]
     cells = []
     for r in rows:
@@ -204,16 +233,16 @@ def write_results_page(lake: Lake, limit: int = 2000) -> Path | None:
             r["validated_at"].strftime("%Y-%m-%d %H:%M:%SZ"), r["suite"], r["batch_id"], r["run_id"],
             "passed" if r["success"] else "failed", f"{r['rows_failed']:,} / {r['rows_validated']:,}",
             r["failures"] or "")) + f"<td>{href}</td></tr>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    lake.files.write_text(
+        RESULTS_PAGE,
         "<!doctype html><html><head><meta charset='utf-8'><title>Nexus validation results</title><style>"
         "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}"
         "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}</style></head><body>"
         f"<h1>Validation results</h1><p>{len(rows)} newest of gold.fct_validation_results (Great Expectations), "
         "each linked to its Data Docs page.</p><table><thead><tr><th>Validated (UTC)</th><th>Suite</th>"
         "<th>Batch</th><th>Run</th><th>Outcome</th><th>Rows failed / validated</th><th>Failures</th>"
-        "<th>Page</th></tr></thead><tbody>" + "".join(cells) + "</tbody></table></body></html>", encoding="utf-8")
-    return path
+        "<th>Page</th></tr></thead><tbody>" + "".join(cells) + "</tbody></table></body></html>")
+    return results_page(lake)
 
 
 def latest_results(lake: Lake, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

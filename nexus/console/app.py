@@ -30,6 +30,7 @@ import datetime as dt
 import html as html_lib
 import logging
 import math
+import mimetypes
 import os
 import re
 from pathlib import Path
@@ -944,12 +945,21 @@ def create_app(lake: Lake | None = None, *, home: Path | None = None, ack_timeou
 
     @server.route("/files/<path:rel>")
     def _files(rel: str):
-        root = Path(lake.root).resolve()
-        target = (root / rel).resolve()
-        if (not target.is_relative_to(root) or target.relative_to(root).parts[:1] not in [(f,) for f in SERVED_FOLDERS]
-                or not target.is_file()):
+        parts = rel.split("/")
+        if parts[0] not in SERVED_FOLDERS or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
             flask.abort(404)
-        response = flask.send_file(target)
+        if lake.remote:  # the lake on object storage: the file's bytes through the lake's file layer
+            try:
+                response = flask.Response(lake.files.read_bytes(rel),
+                                          mimetype=mimetypes.guess_type(rel)[0] or "application/octet-stream")
+            except (FileNotFoundError, ValueError):
+                flask.abort(404)
+        else:
+            root = Path(lake.root).resolve()
+            target = (root / rel).resolve()
+            if not target.is_relative_to(root) or target.relative_to(root).parts[:1] != (parts[0],) or not target.is_file():
+                flask.abort(404)
+            response = flask.send_file(target)
         # a report runs its own scripts (plotly) but in an opaque origin: no access to the console's session
         response.headers["Content-Security-Policy"] = "sandbox allow-scripts allow-popups"
         return response

@@ -1,0 +1,308 @@
+"""Every file Nexus keeps outside Delta goes through this module, on local disk or on S3 alike.
+
+Raw files (``raw/...``), the landing inbox, the daily reports and model artifacts live beside the
+Delta tables. A *location* is a local path or an object-store URI ``s3://bucket/prefix``;
+:func:`folder` resolves it once through ``pyarrow.fs`` (Arrow's native file systems, no Python
+callbacks from I/O threads) and a :class:`Folder` reads, writes, lists and removes files relative to
+it with the same meaning on both:
+
+- a write is all or nothing: a reader sees the old file or the whole new one, never a part
+  (local: a temporary name, fsync, rename; S3: a temporary key, then a server-side copy, because
+  an S3 upload stream closed by an exception completes with what was written so far);
+- listing a folder returns its files by name, skipping hidden (``.``) names: temporary files;
+- removing a missing file is not an error (two runs may both clean up).
+
+S3 credentials, region and endpoint come from the standard AWS variables of the process, never
+from the repository: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION`` (or
+``AWS_DEFAULT_REGION``; default ``us-east-1``) and ``AWS_ENDPOINT_URL`` for a store that is not
+AWS (SeaweedFS, MinIO, Ceph; ``http://`` URLs are allowed for such a store). :func:`delta_options`
+gives deltalake the same settings, so Delta tables and plain files always agree on the store.
+
+>>> f = folder("/tmp/nexus-doctest")
+>>> f.write_bytes("a/b.txt", b"hi"); f.read_bytes("a/b.txt")
+b'hi'
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import posixpath
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+import pyarrow.fs as pa_fs
+
+from nexus.errors import ConfigError
+
+SCHEMES = ("s3",)  # object stores Nexus runs on and tests against (pyarrow and deltalake know more)
+#: Retries of one S3 request (pyarrow's standard strategy), so a store restarting for a few seconds
+#: does not fail a task; deltalake gets the same patience through :func:`delta_options`.
+S3_MAX_ATTEMPTS = 10
+DELTA_RETRY_TIMEOUT = "120s"
+
+
+def is_remote(location: str | Path) -> bool:
+    """True for an object-store URI (``s3://...``), False for a local path."""
+    return "://" in str(location) and not str(location).startswith("file://")
+
+
+def normalize(location: str | Path) -> str:
+    """A location in its one spelling: an absolute local path, or ``s3://bucket[/prefix]`` without a
+    trailing slash (``s3a://`` is read as ``s3://``).
+
+    Raises:
+        ConfigError: an unsupported scheme, or an S3 URI without a bucket.
+    """
+    text = str(location).strip()
+    if text.startswith("file://"):
+        text = text[len("file://"):]
+    if "://" not in text:
+        return str(Path(text).expanduser().absolute())
+    scheme, rest = text.split("://", 1)
+    scheme = {"s3a": "s3"}.get(scheme.lower(), scheme.lower())
+    if scheme not in SCHEMES:
+        raise ConfigError(f"{location!r}: Nexus keeps its lake on a local path or on S3 (s3://bucket/prefix); "
+                          f"{scheme}:// is not supported")
+    if not rest.strip("/") or rest.startswith("/"):
+        raise ConfigError(f"{location!r} names no bucket: write s3://<bucket>/<prefix>")
+    return f"{scheme}://{rest.rstrip('/')}"
+
+
+def join(location: str, *parts: str) -> str:
+    """``location/part/...`` for either kind of location."""
+    rel = posixpath.join(*[p.strip("/") for p in parts if p]) if parts else ""
+    return f"{location.rstrip('/')}/{rel}" if rel else location
+
+
+def _endpoint() -> tuple[str | None, str]:
+    """(host:port of ``AWS_ENDPOINT_URL`` or None for AWS, scheme)."""
+    url = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if not url:
+        return None, "https"
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"AWS_ENDPOINT_URL must be an http(s) URL such as http://127.0.0.1:8333, found {url!r}")
+    return parts.netloc, parts.scheme
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+@functools.lru_cache(maxsize=8)
+def _s3(endpoint: str | None, scheme: str, region: str, key_id: str | None) -> pa_fs.S3FileSystem:
+    """One S3 file system per endpoint, region and identity (credentials come from the AWS chain)."""
+    del key_id  # part of the cache key only: another identity gets its own client
+    return pa_fs.S3FileSystem(endpoint_override=endpoint, scheme=scheme, region=region,
+                              retry_strategy=pa_fs.AwsStandardS3RetryStrategy(max_attempts=S3_MAX_ATTEMPTS),
+                              connect_timeout=10, request_timeout=60,
+                              allow_bucket_creation=False, allow_bucket_deletion=False)
+
+
+def filesystem(location: str | Path) -> tuple[pa_fs.FileSystem, str]:
+    """The Arrow file system of ``location`` and the location's path inside it."""
+    loc = normalize(location)
+    if not is_remote(loc):
+        return pa_fs.LocalFileSystem(), loc
+    endpoint, scheme = _endpoint()
+    return _s3(endpoint, scheme, _region(), os.environ.get("AWS_ACCESS_KEY_ID")), loc.split("://", 1)[1]
+
+
+def delta_options(location: str | Path) -> dict[str, str] | None:
+    """deltalake ``storage_options`` for ``location``: ``None`` on local disk; on S3 the process's AWS
+    settings made explicit (deltalake reads the ``AWS_*`` variables itself), plain HTTP allowed for
+    an ``http://`` endpoint, and retries that outlast a store's restart of a few seconds.
+
+    Commits need no lock and no unsafe rename: deltalake writes each commit file with a conditional
+    PUT (``If-None-Match: *``), so of two writers of one version exactly one succeeds and the other
+    gets ``CommitFailedError`` (retried by :class:`warehouse.lake.Lake`).
+    """
+    if not is_remote(normalize(location)):
+        return None
+    endpoint, scheme = _endpoint()
+    opts = {"AWS_REGION": _region(), "max_retries": str(S3_MAX_ATTEMPTS), "retry_timeout": DELTA_RETRY_TIMEOUT}
+    if endpoint:
+        opts["AWS_ENDPOINT_URL"] = f"{scheme}://{endpoint}"
+        if scheme == "http":
+            opts["AWS_ALLOW_HTTP"] = "true"
+    return opts
+
+
+class Entry(NamedTuple):
+    """A file of a folder listing: its name and size in bytes."""
+
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Folder:
+    """Files under one location (a local folder or an S3 prefix), addressed by relative ``/`` paths."""
+
+    location: str
+    fs: pa_fs.FileSystem
+    base: str
+
+    @property
+    def remote(self) -> bool:
+        return is_remote(self.location)
+
+    def _p(self, rel: str = "") -> str:
+        rel = str(rel).strip("/")
+        if rel and any(part in ("..", ".") for part in rel.split("/")):
+            raise ValueError(f"{rel!r}: a relative path inside the folder, without '.' or '..' parts")
+        return f"{self.base.rstrip('/')}/{rel}" if rel else self.base
+
+    def uri(self, rel: str = "") -> str:
+        """Where ``rel`` is, for messages and links: a local path or an ``s3://`` URI."""
+        return join(self.location, rel)
+
+    def local_path(self, rel: str = "") -> Path | None:
+        """``rel`` as a local path, or ``None`` on an object store."""
+        return None if self.remote else Path(self._p(rel))
+
+    def sub(self, rel: str) -> Folder:
+        """The folder ``rel`` below this one."""
+        return Folder(join(self.location, rel), self.fs, self._p(rel))
+
+    # ------------------------------------------------------------------ reading
+    def exists(self, rel: str) -> bool:
+        """True when ``rel`` is a file."""
+        return self.fs.get_file_info(self._p(rel)).type == pa_fs.FileType.File
+
+    def is_dir(self, rel: str = "") -> bool:
+        return self.fs.get_file_info(self._p(rel)).type == pa_fs.FileType.Directory
+
+    def size(self, rel: str) -> int:
+        info = self.fs.get_file_info(self._p(rel))
+        if info.type != pa_fs.FileType.File:
+            raise FileNotFoundError(self.uri(rel))
+        return int(info.size)
+
+    def _entries(self, rel: str, recursive: bool) -> list[pa_fs.FileInfo]:
+        try:
+            return self.fs.get_file_info(pa_fs.FileSelector(self._p(rel), recursive=recursive, allow_not_found=True))
+        except (NotADirectoryError, FileNotFoundError):
+            return []
+
+    def files(self, rel: str = "") -> list[Entry]:
+        """The files directly in ``rel`` (not in sub-folders), by name; hidden names skipped; ``[]``
+        for a missing folder."""
+        out = [Entry(i.base_name, int(i.size or 0)) for i in self._entries(rel, False)
+               if i.type == pa_fs.FileType.File and not i.base_name.startswith(".")]
+        return sorted(out)
+
+    def folders(self, rel: str = "") -> list[str]:
+        """Names of the sub-folders directly in ``rel``, sorted; hidden names skipped."""
+        return sorted(i.base_name for i in self._entries(rel, False)
+                      if i.type == pa_fs.FileType.Directory and not i.base_name.startswith("."))
+
+    def walk(self, rel: str = "") -> list[str]:
+        """Every file below ``rel``, as paths relative to ``rel``, sorted; hidden names skipped."""
+        root = self._p(rel).rstrip("/") + "/"
+        out = []
+        for i in self._entries(rel, True):
+            if i.type != pa_fs.FileType.File:
+                continue
+            path = i.path[len(root):] if i.path.startswith(root) else i.base_name
+            if not any(part.startswith(".") for part in path.split("/")):
+                out.append(path)
+        return sorted(out)
+
+    def read_bytes(self, rel: str) -> bytes:
+        """The file's bytes. Raises ``FileNotFoundError`` when it is missing."""
+        try:
+            with self.fs.open_input_stream(self._p(rel)) as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no file {self.uri(rel)}") from None
+        except OSError as exc:  # pyarrow's S3 reports a missing key as a generic OSError
+            if self.fs.get_file_info(self._p(rel)).type == pa_fs.FileType.NotFound:
+                raise FileNotFoundError(f"no file {self.uri(rel)}") from None
+            raise OSError(f"could not read {self.uri(rel)}: {exc}") from exc
+
+    def read_text(self, rel: str, encoding: str = "utf-8") -> str:
+        return self.read_bytes(rel).decode(encoding)
+
+    def tail(self, rel: str, n: int) -> bytes:
+        """The last ``n`` bytes of the file (one ranged read on S3)."""
+        with self.fs.open_input_file(self._p(rel)) as fh:
+            size = fh.size()
+            fh.seek(max(0, size - n))
+            return fh.read()
+
+    def sha256(self, rel: str, chunk: int = 1 << 20) -> tuple[str, int]:
+        """SHA-256 (hex) and size of the file, read in chunks."""
+        digest, size = hashlib.sha256(), 0
+        with self.fs.open_input_stream(self._p(rel)) as fh:
+            while block := fh.read(chunk):
+                digest.update(block)
+                size += len(block)
+        return digest.hexdigest(), size
+
+    # ------------------------------------------------------------------ writing
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write the whole file at once (see the module docstring: all or nothing)."""
+        dst = self._p(rel)
+        parent, name = posixpath.split(dst)
+        tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}.tmp"
+        if not self.remote:
+            Path(parent).mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, dst)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            return
+        try:
+            with self.fs.open_output_stream(tmp) as fh:
+                fh.write(data)
+            self.fs.copy_file(tmp, dst)  # server-side copy: the key appears whole
+        finally:
+            self._delete(tmp)
+
+    def write_text(self, rel: str, text: str, encoding: str = "utf-8") -> None:
+        self.write_bytes(rel, text.encode(encoding))
+
+    def copy_from(self, source: Folder, rel_source: str, rel: str) -> None:
+        """Copy a file of ``source`` (this or another folder, local or S3) to ``rel``, all or nothing.
+
+        Raises ``FileNotFoundError`` when the source is gone (another run took it).
+        """
+        self.write_bytes(rel, source.read_bytes(rel_source))
+
+    def upload(self, local: Path, rel: str) -> None:
+        """Copy a local file into this folder."""
+        self.write_bytes(rel, Path(local).read_bytes())
+
+    def remove(self, rel: str) -> None:
+        """Remove a file; a missing file is not an error."""
+        self._delete(self._p(rel))
+
+    def _delete(self, path: str) -> None:
+        try:
+            self.fs.delete_file(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            if self.fs.get_file_info(path).type != pa_fs.FileType.NotFound:
+                raise
+
+
+def folder(location: str | Path) -> Folder:
+    """The :class:`Folder` at ``location`` (a local path or ``s3://bucket/prefix``)."""
+    loc = normalize(location)
+    fs, base = filesystem(loc)
+    return Folder(loc, fs, base)
+

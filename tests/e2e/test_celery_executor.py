@@ -1,9 +1,10 @@
-"""The production shape: Airflow on PostgreSQL with the CeleryExecutor on Redis and two workers.
+"""The production shape: Airflow on PostgreSQL with the CeleryExecutor on Redis, two workers, and the
+lake and the landing inbox on object storage (a real S3 server, SeaweedFS).
 
 A backfill of three days through the scheduler (`airflow backfill create`, with a run conf that
-picks two plants) runs its tasks on both Celery workers, and leaves silver and gold exactly as
-running the same pipeline day by day does. Tasks pass table references, never data, so any
-worker can run any task; the lake is the shared storage.
+picks two plants) runs its tasks on both Celery workers, and leaves silver and gold on S3 exactly as
+running the same pipeline day by day on a local lake does. Tasks pass table references, never
+data, so any worker can run any task; the lake on S3 is the storage they share.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from warehouse.tables import (
     SILVER_SENSOR_READINGS,
 )
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.postgres, pytest.mark.s3]
 
 DAYS = [dt.date(2026, 4, 1) + dt.timedelta(days=i) for i in range(3)]
 PLANTS = ["cstr", "smelter"]
@@ -65,14 +66,15 @@ def _frame(lake: Lake, spec) -> pd.DataFrame:
     return df.sort_values(list(spec.primary_key)).reset_index(drop=True)
 
 
-def test_backfill_on_two_celery_workers(tmp_path, metadata_db, redis_url):
+def test_backfill_on_two_celery_workers(tmp_path, metadata_db, redis_url, object_store):
     from nexus.demo import simulate
 
-    landing, reference_landing = tmp_path / "landing", tmp_path / "reference-landing"
+    lake_root, landing = object_store.uri(f"{tmp_path.name}-lake"), object_store.uri(f"{tmp_path.name}-landing")
+    reference_landing = tmp_path / "reference-landing"
     for plant in PLANTS:
         for folder in (landing, reference_landing):
             simulate(plant, DAYS[0], len(DAYS), seed=5, landing_dir=folder, lake=Lake(tmp_path / "scratch"))
-    env = airflow_env(tmp_path / "airflow", tmp_path / "lake", landing,
+    env = airflow_env(tmp_path / "airflow", lake_root, landing,
                       AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=metadata_db,
                       AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
                       AIRFLOW__CELERY__BROKER_URL=redis_url,
@@ -103,7 +105,8 @@ def test_backfill_on_two_celery_workers(tmp_path, metadata_db, redis_url):
     # The Celery backfill left silver and gold exactly as day-by-day runs do. (Unpausing the DAG
     # also lets the scheduler start today's run, which finds no files: its empty batches are
     # outside the backfilled days.)
-    celery_lake = Lake(tmp_path / "lake")
+    celery_lake = Lake(lake_root)
+    assert celery_lake.remote and celery_lake.files.walk("raw/sensor")  # the workers' raw files are on S3
     reference = _day_by_day(tmp_path / "reference-lake", reference_landing)
     for spec in (SILVER_SENSOR_READINGS, SILVER_SENSOR_QUARANTINE, FCT_TAG_HOURLY, FCT_INGEST_BATCHES):
         pd.testing.assert_frame_equal(_frame(celery_lake, spec), _frame(reference, spec), obj=spec.name)

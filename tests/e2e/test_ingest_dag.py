@@ -19,6 +19,7 @@ import pytest
 from etl.sensor import Batch
 from models import get_plant
 from models.fleet import instance_ids
+from warehouse import storage
 from warehouse.lake import Lake
 from warehouse.tables import (
     BRONZE_TAG_READINGS,
@@ -60,30 +61,37 @@ def bad_input_file(day: dt.date) -> tuple[str, dict[int, str]]:
     return "\n".join(lines) + "\n", rules
 
 
-@pytest.fixture(scope="module")
-def pipeline(airflow_db, tmp_path_factory):
-    """Simulate two days, add bad input, and ingest both days through the DAG."""
+@pytest.fixture(scope="module", params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def pipeline(request, airflow_db, tmp_path_factory):
+    """Simulate two days, add bad input, and ingest both days through the DAG, with the lake and the
+    landing inbox on local disk, then both on a real S3 server (SeaweedFS)."""
     from nexus.demo import simulate
 
     root = tmp_path_factory.mktemp("e2e")
-    os.environ["NEXUS_LAKE_ROOT"] = str(root / "lake")
-    os.environ["NEXUS_LANDING_DIR"] = str(root / "landing")
-    lake = Lake(root / "lake")
-    sim = simulate("cstr", DAY1, 2, seed=3, landing_dir=root / "landing", lake=lake)
-    others = {p: simulate(p, DAY1, 2, seed=3, landing_dir=root / "landing", lake=lake) for p in sorted(instance_ids()) if p != "cstr"}
-    inbox = root / "landing" / "sensor" / "cstr"
+    if request.param == "s3":
+        store = request.getfixturevalue("object_store")
+        lake_root, landing = store.uri(f"{root.name}-lake"), store.uri(f"{root.name}-landing")
+    else:
+        lake_root, landing = str(root / "lake"), str(root / "landing")
+    os.environ["NEXUS_LAKE_ROOT"] = lake_root
+    os.environ["NEXUS_LANDING_DIR"] = landing
+    lake = Lake(lake_root)
+    sim = simulate("cstr", DAY1, 2, seed=3, landing_dir=landing, lake=lake)
+    others = {p: simulate(p, DAY1, 2, seed=3, landing_dir=landing, lake=lake) for p in sorted(instance_ids()) if p != "cstr"}
+    inbox = storage.folder(landing).sub("sensor/cstr")
     text, rules = bad_input_file(DAY2)
-    (inbox / f"cstr__{DAY2}__09.csv").write_text(text)
-    (inbox / f"cstr__{DAY2}__07.csv").write_text("")                                # empty file
-    (inbox / f"cstr__{DAY2}__08.csv").write_text("time;tag;val\n2026-03-02;x;1\n")  # unreadable
-    (inbox / "export-final.csv").write_text("tag,timestamp,value,quality\n")         # misnamed
+    inbox.write_text(f"cstr__{DAY2}__09.csv", text)
+    inbox.write_text(f"cstr__{DAY2}__07.csv", "")                                # empty file
+    inbox.write_text(f"cstr__{DAY2}__08.csv", "time;tag;val\n2026-03-02;x;1\n")  # unreadable
+    inbox.write_text("export-final.csv", "tag,timestamp,value,quality\n")         # misnamed
 
     from ingest_sensor_data import ingest_sensor_data as dag_factory
 
     dag = dag_factory()
     runs = {day: dag.test(logical_date=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=UTC))
             for day in (DAY1, DAY2, EMPTY_DAY)}
-    yield {"lake": lake, "dag": dag, "runs": runs, "rules": rules, "sim": sim, "root": root, "others": others}
+    yield {"lake": lake, "dag": dag, "runs": runs, "rules": rules, "sim": sim, "root": root, "others": others,
+           "inbox": inbox}
     os.environ.pop("NEXUS_LAKE_ROOT", None)
     os.environ.pop("NEXUS_LANDING_DIR", None)
 
@@ -152,7 +160,7 @@ def test_bad_input_is_quarantined_with_reasons(pipeline):
 
 
 def test_files_are_kept_and_reported(pipeline):
-    lake, root = pipeline["lake"], pipeline["root"]
+    lake = pipeline["lake"]
     files = {r["file_name"]: r for r in lake.read(RAW_FILES).to_pylist()}
     assert files[f"cstr__{DAY2}__08.csv"]["status"] == "rejected"
     assert "header must name the columns" in files[f"cstr__{DAY2}__08.csv"]["reason"]
@@ -160,9 +168,11 @@ def test_files_are_kept_and_reported(pipeline):
     assert files["export-final.csv"]["period_date"] == DAY1  # booked on the day of the run that received it
     assert files[f"cstr__{DAY2}__07.csv"]["status"] == "empty" and files[f"cstr__{DAY2}__07.csv"]["rows_loaded"] == 0
     for row in files.values():  # every received file is in raw, byte for byte
-        assert (Path(lake.root) / row["raw_path"]).is_file()
-    assert (Path(lake.root) / files[f"cstr__{DAY2}__08.csv"]["raw_path"]).read_text().startswith("time;tag;val")
-    assert not any((root / "landing" / "sensor" / "cstr").iterdir()), "landing inbox not emptied"
+        assert lake.files.exists(row["raw_path"])
+        if row["status"] != "duplicate":
+            assert lake.files.sha256(row["raw_path"]) == (row["sha256"], row["size_bytes"])
+    assert lake.files.read_text(files[f"cstr__{DAY2}__08.csv"]["raw_path"]).startswith("time;tag;val")
+    assert pipeline["inbox"].files() == [], "landing inbox not emptied"
     batch2 = lake.read(FCT_INGEST_BATCHES, where={"plant_id": "cstr", "period_date": DAY2}).to_pylist()[0]
     assert (batch2["files_received"], batch2["files_rejected"], batch2["files_empty"]) == (batch2["files_landed"] + 2, 1, 1)
     batch1 = lake.read(FCT_INGEST_BATCHES, where={"plant_id": "cstr", "period_date": DAY1}).to_pylist()[0]

@@ -83,6 +83,12 @@ def test_files_mean_the_same_on_disk_and_on_s3(place):
     import hashlib
 
     assert f.sha256("inbox/b.csv") == (hashlib.sha256(b"x" * 10).hexdigest(), 10)
+    import gzip
+
+    packed = gzip.compress(b"tag,value\n")  # kept byte for byte: never (de)compressed by its name
+    f.write_bytes("raw/a.csv.gz", packed)
+    assert f.read_bytes("raw/a.csv.gz") == packed and f.sha256("raw/a.csv.gz")[1] == len(packed)
+    assert f.tail("raw/a.csv.gz", 4) == packed[-4:]
     f.write_bytes("inbox/b.csv", b"new")  # replaced whole
     assert f.read_bytes("inbox/b.csv") == b"new"
     other = storage.folder(place + "-copy")

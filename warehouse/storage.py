@@ -41,10 +41,11 @@ import pyarrow.fs as pa_fs
 from nexus.errors import ConfigError
 
 SCHEMES = ("s3",)  # object stores Nexus runs on and tests against (pyarrow and deltalake know more)
-#: Retries of one S3 request (pyarrow's standard strategy), so a store restarting for a few seconds
-#: does not fail a task; deltalake gets the same patience through :func:`delta_options`.
+#: Attempts of one S3 request (pyarrow's standard strategy, deltalake's ``max_retries``) and how long
+#: deltalake keeps retrying one request, so a store restarting for a few seconds does not fail a
+#: task. ``NEXUS_S3_MAX_ATTEMPTS`` and ``NEXUS_S3_RETRY_TIMEOUT_S`` override them.
 S3_MAX_ATTEMPTS = 10
-DELTA_RETRY_TIMEOUT = "120s"
+S3_RETRY_TIMEOUT_S = 120
 
 
 def is_remote(location: str | Path) -> bool:
@@ -91,16 +92,29 @@ def _endpoint() -> tuple[str | None, str]:
     return parts.netloc, parts.scheme
 
 
+def _retries() -> tuple[int, int]:
+    """(attempts per request, retry timeout in seconds), from the environment or the defaults."""
+    try:
+        attempts = int(os.environ.get("NEXUS_S3_MAX_ATTEMPTS") or S3_MAX_ATTEMPTS)
+        timeout = int(os.environ.get("NEXUS_S3_RETRY_TIMEOUT_S") or S3_RETRY_TIMEOUT_S)
+    except ValueError:
+        raise ConfigError("NEXUS_S3_MAX_ATTEMPTS and NEXUS_S3_RETRY_TIMEOUT_S must be whole numbers") from None
+    if attempts < 1 or timeout < 1:
+        raise ConfigError("NEXUS_S3_MAX_ATTEMPTS and NEXUS_S3_RETRY_TIMEOUT_S must be at least 1")
+    return attempts, timeout
+
+
 def _region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 @functools.lru_cache(maxsize=8)
-def _s3(endpoint: str | None, scheme: str, region: str, key_id: str | None) -> pa_fs.S3FileSystem:
-    """One S3 file system per endpoint, region and identity (credentials come from the AWS chain)."""
+def _s3(endpoint: str | None, scheme: str, region: str, key_id: str | None, attempts: int) -> pa_fs.S3FileSystem:
+    """One S3 file system per endpoint, region, identity and retry setting (credentials come from the
+    AWS chain)."""
     del key_id  # part of the cache key only: another identity gets its own client
     return pa_fs.S3FileSystem(endpoint_override=endpoint, scheme=scheme, region=region,
-                              retry_strategy=pa_fs.AwsStandardS3RetryStrategy(max_attempts=S3_MAX_ATTEMPTS),
+                              retry_strategy=pa_fs.AwsStandardS3RetryStrategy(max_attempts=attempts),
                               connect_timeout=10, request_timeout=60,
                               allow_bucket_creation=False, allow_bucket_deletion=False)
 
@@ -111,7 +125,8 @@ def filesystem(location: str | Path) -> tuple[pa_fs.FileSystem, str]:
     if not is_remote(loc):
         return pa_fs.LocalFileSystem(), loc
     endpoint, scheme = _endpoint()
-    return _s3(endpoint, scheme, _region(), os.environ.get("AWS_ACCESS_KEY_ID")), loc.split("://", 1)[1]
+    return (_s3(endpoint, scheme, _region(), os.environ.get("AWS_ACCESS_KEY_ID"), _retries()[0]),
+            loc.split("://", 1)[1])
 
 
 def delta_options(location: str | Path) -> dict[str, str] | None:
@@ -126,7 +141,12 @@ def delta_options(location: str | Path) -> dict[str, str] | None:
     if not is_remote(normalize(location)):
         return None
     endpoint, scheme = _endpoint()
-    opts = {"AWS_REGION": _region(), "max_retries": str(S3_MAX_ATTEMPTS), "retry_timeout": DELTA_RETRY_TIMEOUT}
+    attempts, timeout = _retries()
+    # deltalake's default backoff (100 ms, doubling) spends 10 attempts in about 2 s against a store
+    # that refuses connections while it restarts (measured): start at 0.5 s and cap at 15 s, so the
+    # attempts span about a minute, within the retry timeout.
+    opts = {"AWS_REGION": _region(), "max_retries": str(attempts), "retry_timeout": f"{timeout}s",
+            "backoff_config.init_backoff": "500ms", "backoff_config.max_backoff": "15s", "backoff_config.base": "2"}
     if endpoint:
         opts["AWS_ENDPOINT_URL"] = f"{scheme}://{endpoint}"
         if scheme == "http":

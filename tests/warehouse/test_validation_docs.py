@@ -58,7 +58,7 @@ def test_a_validation_writes_a_results_row_and_a_data_docs_page(lake):
     index = docs_index(lake)
     assert index.exists() and page.name in index.read_text()
     # a self-contained list (GX's index fills its list with scripts from public CDNs: empty offline)
-    listing = results_page(lake)
+    listing = Path(results_page(lake))
     text = listing.read_text()
     assert "http" not in text and "<script" not in text
     assert f'href="../{gold["data_docs_path"]}"' in text and "2 / 3" in text
@@ -107,7 +107,7 @@ def test_the_daily_report_links_the_data_docs_and_the_days_validations(lake):
 
     validate_rows(_batch([1.0, 250.0, 3.0]), _suite(), name="silver.process__sensor_readings:cstr")
     record_validations(lake, META)
-    page = report_path(lake, dt.date(2026, 3, 1))
+    page = Path(report_path(lake, dt.date(2026, 3, 1)))
     body = _validation_html(lake, dt.date(2026, 3, 1), page)
     links = re.findall(r'href="([^"]+)"', body)
     assert len(links) == 3 and links[0].endswith("results.html") and links[1].endswith("index.html")
@@ -132,3 +132,28 @@ def test_the_report_lists_passing_validations_too(lake):
     record_validations(lake, META)
     body = _validation_html(lake, dt.date(2026, 3, 1), report_path(lake, dt.date(2026, 3, 1)))
     assert "passed" in body and "0 / 2" in body
+
+
+@pytest.mark.s3
+def test_on_object_storage_the_pages_and_the_list_are_in_the_lake(s3_lake):
+    """Great Expectations renders on this machine's disk; the result's page, the site's styles and the
+    complete list (from gold) are copied into the lake on S3, and the report's links resolve there."""
+    import posixpath
+    import re
+
+    from sustainability.report import _validation_html, report_path, report_rel
+
+    validate_rows(_batch([1.0, 250.0, 3.0]), _suite(), name="silver.process__sensor_readings:cstr")
+    (row,) = record_validations(s3_lake, META)
+    assert docs_index(s3_lake) is None  # each machine's index holds only its own results: not copied
+    assert s3_lake.files.exists(row["data_docs_path"])
+    assert "silver.process__sensor_readings:cstr" in s3_lake.files.read_text(row["data_docs_path"])
+    assert results_page(s3_lake) == f"{s3_lake.root}/_validation/results.html"
+    listing = s3_lake.files.read_text("_validation/results.html")
+    assert f'href="../{row["data_docs_path"]}"' in listing and "2 / 3" in listing
+    assert s3_lake.files.walk("_validation/gx/uncommitted/data_docs/local_site/static")  # the pages' styles
+    body = _validation_html(s3_lake, dt.date(2026, 3, 1), report_path(s3_lake, dt.date(2026, 3, 1)))
+    links = re.findall(r'href="([^"]+)"', body)
+    assert len(links) == 2 and links[0].endswith("results.html")
+    for link in links:  # relative to the report's folder in the lake
+        assert s3_lake.files.exists(posixpath.normpath(posixpath.join(posixpath.dirname(report_rel(dt.date(2026, 3, 1))), link)))

@@ -320,11 +320,12 @@ def existing_tables(lake: Lake, layers: Iterable[str] = SERVED_LAYERS) -> list[T
 
     On a local lake one directory listing per layer (a table exists when its ``_delta_log`` holds a
     commit or checkpoint), so the cost does not grow with the tables' history; on an object store
-    each table is asked (``Lake.exists``).
+    one listing per layer, then each table found there is asked (``Lake.exists``).
     """
     specs = [s for layer in layers for s in REGISTRY.layer(layer)]
     if lake.remote:
-        return [s for s in specs if lake.exists(s)]
+        listed = {layer: set(lake.files.folders(layer)) for layer in {s.layer for s in specs}}
+        return [s for s in specs if s.table in listed[s.layer] and lake.exists(s)]
     found: dict[str, set[str]] = {}
     for layer in {s.layer for s in specs}:
         try:

@@ -59,7 +59,8 @@ def _location(value: str | Path) -> str:
     """A local path resolved to an absolute one, or an object-store URI in its one spelling."""
     from warehouse.storage import is_remote, normalize
 
-    return normalize(value) if is_remote(value) else str(Path(value).expanduser().resolve())
+    location = normalize(value)  # also reads file:///path as /path
+    return location if is_remote(location) else str(Path(location).resolve())
 
 
 def get_settings(environ: dict[str, str] | None = None) -> Settings:

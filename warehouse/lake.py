@@ -1,7 +1,8 @@
 """All Delta Lake I/O of Nexus goes through this module.
 
-Nothing else calls ``write_deltalake``. A :class:`Lake` is bound to one root folder (from
-``NEXUS_LAKE_ROOT`` by default) and writes tables declared in the registry:
+Nothing else calls ``write_deltalake``. A :class:`Lake` is bound to one root, a local folder or
+an S3 location (from ``NEXUS_LAKE_ROOT`` by default; its other files go through
+:mod:`warehouse.storage`, :attr:`Lake.files`), and writes tables declared in the registry:
 
 - :meth:`Lake.ensure` creates a table from its spec (schema, partitions, CHECK constraints);
 - :meth:`Lake.append`, :meth:`Lake.upsert` (merge on the primary key),
@@ -39,7 +40,7 @@ import pyarrow.fs as pa_fs
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from nexus.errors import ContractViolation, SchemaDrift, TableNotFound
+from nexus.errors import ConfigError, ContractViolation, SchemaDrift, TableNotFound
 from nexus.settings import get_settings
 from warehouse import storage
 from warehouse.registry import TableSpec
@@ -163,9 +164,12 @@ class Lake:
     def __init__(self, root: str | Path | None = None, *, storage_options: Mapping[str, str] | None = None) -> None:
         root = root if root is not None else get_settings().lake_root
         self.root = storage.normalize(root) if storage.is_remote(root) else str(root)
+        if storage_options and storage.is_remote(self.root):
+            # Delta tables and the lake's plain files must reach the same store with the same keys.
+            raise ConfigError(f"a lake on object storage ({self.root}) takes its endpoint and keys from the "
+                              "process's AWS_* variables (warehouse.storage), not from storage_options")
         # On S3 the process's AWS settings (endpoint, region, retries), explicit: see storage.delta_options.
-        defaults = storage.delta_options(self.root)
-        self.storage_options = {**(defaults or {}), **storage_options} if storage_options else defaults
+        self.storage_options = storage.delta_options(self.root) or (dict(storage_options) if storage_options else None)
         self._files: storage.Folder | None = None
         self._reads: dict[str, int] = {}
         self._handles: dict[str, DeltaTable] = {}  # newest-version handles, kept up to date (see _open)

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import posixpath
 import tempfile
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -46,6 +48,9 @@ SCHEMES = ("s3",)  # object stores Nexus runs on and tests against (pyarrow and 
 #: task. ``NEXUS_S3_MAX_ATTEMPTS`` and ``NEXUS_S3_RETRY_TIMEOUT_S`` override them.
 S3_MAX_ATTEMPTS = 10
 S3_RETRY_TIMEOUT_S = 120
+CHUNK = 1 << 20  # bytes per read of a streamed copy or checksum
+
+log = logging.getLogger(__name__)
 
 
 def is_remote(location: str | Path) -> bool:
@@ -236,16 +241,18 @@ class Folder:
         return sorted(out)
 
     def read_bytes(self, rel: str) -> bytes:
-        """The file's bytes. Raises ``FileNotFoundError`` when it is missing."""
+        """The file's bytes. Raises ``FileNotFoundError`` when it is missing (local and S3 alike)."""
         try:
             with self.fs.open_input_stream(self._p(rel), compression=None) as fh:
                 return fh.read()
         except FileNotFoundError:
             raise FileNotFoundError(f"no file {self.uri(rel)}") from None
-        except OSError as exc:  # pyarrow's S3 reports a missing key as a generic OSError
-            if self.fs.get_file_info(self._p(rel)).type == pa_fs.FileType.NotFound:
-                raise FileNotFoundError(f"no file {self.uri(rel)}") from None
-            raise OSError(f"could not read {self.uri(rel)}: {exc}") from exc
+
+    def chunks(self, rel: str, size: int = CHUNK) -> Iterator[bytes]:
+        """The file's bytes in pieces of ``size`` (streamed: a large file is never held whole)."""
+        with self.fs.open_input_stream(self._p(rel), compression=None) as fh:
+            while block := fh.read(size):
+                yield block
 
     def read_text(self, rel: str, encoding: str = "utf-8") -> str:
         return self.read_bytes(rel).decode(encoding)
@@ -257,27 +264,47 @@ class Folder:
             fh.seek(max(0, size - n))
             return fh.read()
 
-    def sha256(self, rel: str, chunk: int = 1 << 20) -> tuple[str, int]:
+    def sha256(self, rel: str) -> tuple[str, int]:
         """SHA-256 (hex) and size of the file, read in chunks."""
         digest, size = hashlib.sha256(), 0
-        with self.fs.open_input_stream(self._p(rel), compression=None) as fh:
-            while block := fh.read(chunk):
-                digest.update(block)
-                size += len(block)
+        for block in self.chunks(rel):
+            digest.update(block)
+            size += len(block)
         return digest.hexdigest(), size
 
     # ------------------------------------------------------------------ writing
     def write_bytes(self, rel: str, data: bytes) -> None:
-        """Write the whole file at once (see the module docstring: all or nothing)."""
+        """Write the whole file (see the module docstring: all or nothing)."""
+        self._write(rel, [data])
+
+    def write_text(self, rel: str, text: str, encoding: str = "utf-8") -> None:
+        self.write_bytes(rel, text.encode(encoding))
+
+    def copy_from(self, source: Folder, rel_source: str, rel: str) -> None:
+        """Copy a file of ``source`` (this or another folder, local or S3) to ``rel``, all or nothing,
+        streamed in chunks. Raises ``FileNotFoundError`` when the source is gone (another run took it)."""
+        self._write(rel, source.chunks(rel_source))
+
+    def upload(self, local: Path, rel: str) -> None:
+        """Copy a local file into this folder (streamed)."""
+        self.copy_from(folder(Path(local).parent), Path(local).name, rel)
+
+    def _write(self, rel: str, blocks: Iterable[bytes]) -> None:
+        """Write ``blocks`` under a temporary name, then make it the file at once.
+
+        Local: a unique temporary file, fsync, rename. S3: a temporary key, then a server-side copy
+        (one CopyObject: up to 5 GiB, far above a historian export or a report), because an upload
+        stream closed by an exception would complete with the part written so far.
+        """
         dst = self._p(rel)
         parent, name = posixpath.split(dst)
-        tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}.tmp"
         if not self.remote:
             Path(parent).mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
+                    for block in blocks:
+                        fh.write(block)
                     fh.flush()
                     os.fsync(fh.fileno())
                 os.replace(tmp, dst)
@@ -285,39 +312,25 @@ class Folder:
                 Path(tmp).unlink(missing_ok=True)
                 raise
             return
+        tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}.tmp"
         try:
             with self.fs.open_output_stream(tmp, compression=None) as fh:
-                fh.write(data)
+                for block in blocks:
+                    fh.write(block)
             self.fs.copy_file(tmp, dst)  # server-side copy: the key appears whole
         finally:
-            self._delete(tmp)
-
-    def write_text(self, rel: str, text: str, encoding: str = "utf-8") -> None:
-        self.write_bytes(rel, text.encode(encoding))
-
-    def copy_from(self, source: Folder, rel_source: str, rel: str) -> None:
-        """Copy a file of ``source`` (this or another folder, local or S3) to ``rel``, all or nothing.
-
-        Raises ``FileNotFoundError`` when the source is gone (another run took it).
-        """
-        self.write_bytes(rel, source.read_bytes(rel_source))
-
-    def upload(self, local: Path, rel: str) -> None:
-        """Copy a local file into this folder."""
-        self.write_bytes(rel, Path(local).read_bytes())
+            try:  # best effort: during an outage the original error matters, not the cleanup's
+                self.fs.delete_file(tmp)
+            except OSError as exc:
+                if not isinstance(exc, FileNotFoundError):
+                    log.warning("could not remove the temporary %s: %s", tmp, exc)
 
     def remove(self, rel: str) -> None:
         """Remove a file; a missing file is not an error."""
-        self._delete(self._p(rel))
-
-    def _delete(self, path: str) -> None:
         try:
-            self.fs.delete_file(path)
+            self.fs.delete_file(self._p(rel))
         except FileNotFoundError:
             pass
-        except OSError:
-            if self.fs.get_file_info(path).type != pa_fs.FileType.NotFound:
-                raise
 
 
 def folder(location: str | Path) -> Folder:

@@ -1364,8 +1364,8 @@ FCT_VALIDATION_RESULTS = _add(TableSpec(
         Column("unsuccessful_expectations", pa.int32(), "expectations some row failed", nullable=False),
         Column("success", pa.bool_(), "every expectation met by every row", nullable=False),
         Column("failures", pa.string(), "failed expectations, '<reason>: <rows> rows' joined by '; ' (null if none)"),
-        Column("data_docs_path", pa.string(), "the result's Data Docs page, relative to the lake root (null for a "
-               "lake on object storage)"),
+        Column("data_docs_path", pa.string(), "the result's Data Docs page, relative to the lake root (null when "
+               "the pages were not built)"),
     ),
     primary_key=("suite", "batch_id", "run_id"),
     constraints={"expectations_add_up": "evaluated_expectations = successful_expectations + unsuccessful_expectations",

@@ -26,5 +26,6 @@ def test_report_files_come_from_the_object_store(s3_lake, tmp_path):
     assert report.mimetype == "text/html" and "sandbox" in report.headers["Content-Security-Policy"]
     assert client.get("/files/_validation/results.html").status_code == 200
     for path in ("/files/raw/sensor/cstr/secret.csv", "/files/reports/../raw/sensor/cstr/secret.csv",
-                 "/files/reports/sustainability/missing.html", "/files/reports/.hidden", "/files/reports//x"):
+                 "/files/reports/sustainability/missing.html", "/files/reports/.hidden", "/files/reports//x",
+                 "/files/reports/../_validation/results.html"):  # a served file, but only by its own path
         assert client.get(path).status_code == 404, path

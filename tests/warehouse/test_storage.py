@@ -50,7 +50,13 @@ def test_settings_keep_an_s3_root(monkeypatch):
 
     got = get_settings({"NEXUS_LAKE_ROOT": "s3://plant-lake/prod/", "NEXUS_LANDING_DIR": "s3://plant-inbox"})
     assert (got.lake_root, got.landing_dir) == ("s3://plant-lake/prod", "s3://plant-inbox")
-    assert get_settings({"NEXUS_LAKE_ROOT": "relative/lake"}).lake_root == str((storage.Path.cwd() / "relative/lake"))
+    assert get_settings({"NEXUS_LAKE_ROOT": "relative/lake"}).lake_root == str(storage.Path("relative/lake").resolve())
+    assert get_settings({"NEXUS_LAKE_ROOT": "file:///srv/lake/"}).lake_root == str(storage.Path("/srv/lake").resolve())
+
+
+def test_a_lake_on_s3_takes_no_storage_options():
+    with pytest.raises(ConfigError, match="AWS_"):
+        Lake("s3://bucket/lake", storage_options={"AWS_ACCESS_KEY_ID": "other"})
 
 
 def test_delta_options_follow_the_aws_variables(monkeypatch):
@@ -94,6 +100,13 @@ def test_files_mean_the_same_on_disk_and_on_s3(place):
     other = storage.folder(place + "-copy")
     other.copy_from(f.sub("inbox"), "a.csv", "raw/a.csv")
     assert other.read_bytes("raw/a.csv") == b"tag,value\n"
+    big = bytes(range(256)) * (3 * storage.CHUNK // 256 + 7)  # several chunks, streamed both ways
+    f.write_bytes("big.bin", big)
+    other.copy_from(f, "big.bin", "raw/big.bin")
+    assert other.read_bytes("raw/big.bin") == big and other.sha256("raw/big.bin")[1] == len(big)
+    with pytest.raises(FileNotFoundError):
+        other.copy_from(f, "gone.csv", "raw/gone.csv")  # another run took it: nothing written
+    assert not other.exists("raw/gone.csv") and other.sub("raw").files() == [("a.csv", 10), ("big.bin", len(big))]
     f.remove("inbox/a.csv")
     f.remove("inbox/a.csv")  # a missing file is not an error
     assert not f.exists("inbox/a.csv")

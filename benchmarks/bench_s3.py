@@ -8,7 +8,8 @@ and Nexus's requests). A warm-up day on a scratch lake pays the one-off imports 
 run carries them. Both lakes must hold the same silver and gold rows (checked).
 
 Reports wall and CPU seconds per run, the S3 server's own CPU seconds, the ratio S3 / local (all
-days, and after the first day, which also creates the tables), and a SQL query on gold through
+days, and after the first day, which also creates the tables), the monitoring of the same days
+(``etl.monitoring.monitor_range``: many small commits per day) and a SQL query on gold through
 ``warehouse.sql.connect`` on each lake.
 
     .venv/bin/python benchmarks/bench_s3.py --plant-days 7 [--plant cstr] [--json]
@@ -50,6 +51,16 @@ def _run(lake_root: str, landing: str, plant: str, days: list[dt.date], tag: str
         walls.append(time.perf_counter() - t0)
         assert out["silver"]["status"] in ("complete", "partial"), out
     return {"walls": walls, "cpu": time.process_time() - cpu0, "lake": lake}
+
+
+def _monitor(lake, plant: str, days: list[dt.date], tag: str) -> float:
+    """Wall seconds of the monitoring of every day (sensor health, PCA, events: many small commits)."""
+    from etl.monitoring import monitor_range
+    from warehouse.lake import CommitMeta
+
+    t0 = time.perf_counter()
+    monitor_range(lake, plant, days[0], days[-1] + dt.timedelta(days=1), CommitMeta("bench", f"{tag}-monitor", "monitoring"))
+    return time.perf_counter() - t0
 
 
 def _sql(lake) -> tuple[float, list]:
@@ -101,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             server_cpu0 = _proc_cpu(store.proc.pid)
             remote = _run(store.uri("lake"), s3_landing, args.plant, days, "s3")
             server_cpu = _proc_cpu(store.proc.pid) - server_cpu0
+            monitor_local = _monitor(local["lake"], args.plant, days, "local")
+            monitor_s3 = _monitor(remote["lake"], args.plant, days, "s3")
             sql_local, rows_local = _sql(local["lake"])
             sql_s3, rows_s3 = _sql(remote["lake"])
             assert rows_local == rows_s3, "gold differs between the local and the S3 lake"
@@ -121,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         "s3_day_median_s": round(statistics.median(remote["walls"]), 3),
         "local_cpu_s": round(local["cpu"], 2), "s3_cpu_s": round(remote["cpu"], 2),
         "s3_server_cpu_s": round(server_cpu, 2),
+        "monitor_local_s": round(monitor_local, 2), "monitor_s3_s": round(monitor_s3, 2),
+        "s3_over_local_monitor": round(monitor_s3 / monitor_local, 2),
         "sql_gold_local_s": round(sql_local, 3), "sql_gold_s3_s": round(sql_s3, 3),
         "s3_over_local_sql": round(sql_s3 / sql_local, 2),
     }, args.json)

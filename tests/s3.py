@@ -123,8 +123,9 @@ class ObjectStore:
         except OSError:
             return False
 
-    def stop(self, timeout: float = 30) -> None:
-        """SIGTERM to the server's process group; SIGKILL after ``timeout`` seconds."""
+    def stop(self, timeout: float = 5) -> None:
+        """SIGTERM to the server's process group; SIGKILL after ``timeout`` seconds (``weed`` may take
+        30 s to wind down its components; the tests' data need not outlive it)."""
         if self.proc is None or self.proc.poll() is not None:
             self.proc = None
             return

@@ -69,6 +69,7 @@ bench: $(STAMP) $(PYNUMERO)
 	$(BIN)/python benchmarks/bench_sql.py --years 1 --silver-days 31 --repeats 10
 	$(BIN)/python benchmarks/bench_fleet.py --cstr-instances 10
 	$(BIN)/python benchmarks/bench_mpc.py --minutes 60 --hours 24
+	$(BIN)/python benchmarks/bench_s3.py --plant-days 7
 
 # AIRFLOW__API__PORT moves the UI; the execution API URL and log-server ports follow (nexus.settings).
 airflow: $(STAMP) $(PYNUMERO)

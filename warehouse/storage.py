@@ -201,9 +201,6 @@ class Folder:
         """True when ``rel`` is a file."""
         return self.fs.get_file_info(self._p(rel)).type == pa_fs.FileType.File
 
-    def is_dir(self, rel: str = "") -> bool:
-        return self.fs.get_file_info(self._p(rel)).type == pa_fs.FileType.Directory
-
     def size(self, rel: str) -> int:
         info = self.fs.get_file_info(self._p(rel))
         if info.type != pa_fs.FileType.File:

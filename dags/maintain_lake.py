@@ -4,7 +4,9 @@
 Weekly housekeeping of every Delta table (Sundays 02:00 UTC, or on demand): OPTIMIZE-compacts
 the small files daily runs leave behind, then vacuums the files no table version written within
 `retention_hours` references — time travel keeps working inside that window. `dry_run` only lists
-what vacuum would remove. The same as `nexus maintain`.
+what vacuum would remove. Then it removes the temporary files (`.<name>.<random>.tmp`) that
+writers killed mid-write left in the lake's raw, report and artifact folders or the landing inbox,
+once they are `temporary_age_hours` old. The same as `nexus maintain`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from nexus.dag_support import lake_and_meta
     params={
         "retention_hours": Param(168, type="integer", minimum=0, description="keep what time travel may need"),
         "dry_run": Param(False, type="boolean", description="list what vacuum would remove, remove nothing"),
+        "temporary_age_hours": Param(24, type="integer", minimum=1,
+                                     description="remove temporary files of killed writers this old"),
         # Nullable: the trigger form sends an empty list as null, which a plain array would refuse.
         "tables": Param(None, type=["null", "array"], items={"type": "string"},
                         description="tables, e.g. gold.fct_tag_hourly (empty = all)"),
@@ -44,7 +48,18 @@ def maintain_lake():
         return maintain(lake, meta=meta, tables=p["tables"] or (), retention_hours=p["retention_hours"],
                         dry_run=p["dry_run"])
 
-    compact_and_vacuum()
+    @task
+    def sweep_temporaries() -> list[str]:
+        from nexus.settings import get_settings
+        from warehouse.maintenance import sweep_temporaries as sweep
+        from warehouse.storage import folder
+
+        lake, _meta, ctx = lake_and_meta("maintenance", "sweep_temporaries")
+        p = ctx["params"]
+        return sweep([lake.files, folder(get_settings().landing_dir)],
+                     older_than=dt.timedelta(hours=p["temporary_age_hours"]), dry_run=p["dry_run"])
+
+    compact_and_vacuum() >> sweep_temporaries()
 
 
 maintain_lake()

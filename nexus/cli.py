@@ -121,6 +121,18 @@ def _json_object(text: str) -> dict:
     return value
 
 
+def _hours_at_least_1(text: str) -> int:
+    """argparse type of an age in whole hours, at least 1 (a younger temporary may be a write under way)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of hours {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be at least 1 hour (a younger file may be a write under way), found {value}")
+    return value
+
+
 def _lake_is_empty(root: str) -> bool:
     from warehouse.lake import Lake
     from warehouse.tables import REGISTRY
@@ -414,15 +426,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_maintain(args: argparse.Namespace) -> int:
+    from nexus.settings import get_settings
     from warehouse.lake import CommitMeta, Lake
-    from warehouse.maintenance import maintain
+    from warehouse.maintenance import maintain, sweep_temporaries
+    from warehouse.storage import folder
 
     lake = Lake(args.lake) if args.lake else Lake()
     meta = CommitMeta("nexus-maintain", f"maintain__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}", "maintenance")
     results = maintain(lake, meta=meta, tables=args.tables, retention_hours=args.retention_hours, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
     for r in results:
         print(f"{r['table']:<36} compacted {r['files_removed_by_compaction']} -> {r['files_added_by_compaction']} "
-              f"files; {'would remove' if args.dry_run else 'removed'} {r['unreferenced_files']} unreferenced files")
+              f"files; {verb} {r['unreferenced_files']} unreferenced files")
+    left = sweep_temporaries([lake.files, folder(get_settings().landing_dir)], dry_run=args.dry_run,
+                             older_than=dt.timedelta(hours=args.temporary_age_hours))
+    for uri in left:
+        print(f"{verb} {uri} (a temporary file a writer stopped before finishing)")
+    print(f"{verb} {len(left)} temporary file{'' if len(left) == 1 else 's'} older than {args.temporary_age_hours} h")
     return 0
 
 
@@ -641,6 +661,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retention-hours", type=int, default=168,
                    help="keep files time travel may need for this long (default 7 days)")
     p.add_argument("--dry-run", action="store_true", help="list what vacuum would remove")
+    p.add_argument("--temporary-age-hours", type=_hours_at_least_1, default=24, metavar="H",
+                   help="remove temporary files killed writers left, once this old (default 24)")
     p.set_defaults(func=_cmd_maintain)
 
     p = sub.add_parser("services", help="start / stop / list the Airflow components of this host (process groups, logs)")

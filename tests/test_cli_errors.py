@@ -45,6 +45,7 @@ def run(argv, capsys) -> tuple[int, str, str]:
     (["monitor", "--start", "2026-01-01", "--end", "2026-01-02", "--plants", "cstr", "nosuch"],
      "argument --plants: unknown plant 'nosuch'"),
     (["report", "--overrides", "{grid: 0.1}"], "argument --overrides: not JSON"),
+    (["maintain", "--temporary-age-hours", "0"], "argument --temporary-age-hours: must be at least 1 hour"),
 ])
 def test_usage_errors_are_one_line_with_status_2(argv, message, capsys, lake_root):
     status, out, err = run(argv, capsys)

@@ -1,12 +1,22 @@
-"""Lake housekeeping: OPTIMIZE-compact small files, then vacuum files no version within the retention needs."""
+"""Lake housekeeping: OPTIMIZE-compact small files, then vacuum files no version within the retention
+needs; and remove the temporary files writers killed mid-write left beside the tables and in the inbox."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from warehouse.lake import CommitMeta, Lake
+from warehouse.storage import Folder
 from warehouse.tables import REGISTRY
+
+#: A temporary file this old is a dead writer's: a live one renames (copies) it within seconds to
+#: minutes (the largest file Nexus writes is a historian export or a report of a few MB).
+TEMPORARY_AGE = dt.timedelta(hours=24)
+
+log = logging.getLogger(__name__)
 
 
 def maintain(lake: Lake, *, meta: CommitMeta, tables: Sequence[str] = (), retention_hours: int = 168,
@@ -27,3 +37,28 @@ def maintain(lake: Lake, *, meta: CommitMeta, tables: Sequence[str] = (), retent
                     "files_added_by_compaction": compacted["files_added"], "unreferenced_files": len(removed),
                     "dry_run": dry_run})
     return out
+
+
+def sweep_temporaries(folders: Sequence[Folder], *, older_than: dt.timedelta = TEMPORARY_AGE,
+                      now: dt.datetime | None = None, dry_run: bool = False) -> list[str]:
+    """Remove the temporary files (``storage.TEMPORARY_NAME``) below ``folders`` last modified more than
+    ``older_than`` before ``now``: what a writer killed between writing and renaming left behind (on S3
+    a hidden key that listings skip but the bucket bills). Returns their locations, sorted; with
+    ``dry_run`` only lists them. A folder inside another one given is swept once.
+    """
+    if older_than < dt.timedelta(0):
+        raise ValueError(f"older_than must not be negative, found {older_than}")
+    before = (now or dt.datetime.now(dt.UTC)) - older_than
+    roots: list[Folder] = []
+    for f in sorted(folders, key=lambda f: len(f.uri().rstrip("/"))):
+        if not any(f.uri().rstrip("/") == r.uri().rstrip("/") or f.uri().startswith(r.uri().rstrip("/") + "/")
+                   for r in roots):
+            roots.append(f)
+    found = []
+    for root in roots:
+        for rel in root.temporaries(before=before):
+            found.append(root.uri(rel))
+            if not dry_run:
+                root.remove(rel)
+                log.info("removed the temporary %s (a writer stopped before finishing it)", root.uri(rel))
+    return sorted(found)

@@ -10,7 +10,9 @@ it with the same meaning on both:
   (local: a temporary name, fsync, rename; S3: a temporary key, then a server-side copy, because
   an S3 upload stream closed by an exception completes with what was written so far);
 - listing a folder returns its files by name, skipping hidden (``.``) names: temporary files;
-- removing a missing file is not an error (two runs may both clean up).
+- removing a missing file is not an error (two runs may both clean up);
+- a writer killed mid-write can leave its temporary behind (a hidden ``.<name>.<random>.tmp``);
+  :meth:`Folder.temporaries` finds the old ones, and ``maintain_lake`` removes them.
 
 S3 credentials, region and endpoint come from the standard AWS variables of the process, never
 from the repository: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION`` (or
@@ -25,11 +27,13 @@ b'hi'
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import logging
 import os
 import posixpath
+import re
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
@@ -49,6 +53,9 @@ SCHEMES = ("s3",)  # object stores Nexus runs on and tests against (pyarrow and 
 S3_MAX_ATTEMPTS = 10
 S3_RETRY_TIMEOUT_S = 120
 CHUNK = 1 << 20  # bytes per read of a streamed copy or checksum
+#: The name :meth:`Folder._write` gives a file while it is written: ``.<name>.<random>.tmp``, the
+#: random part 8 characters of ``mkstemp`` on disk, 12 hex digits on S3.
+TEMPORARY_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8,12}\.tmp$")
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +242,20 @@ class Folder:
             path = i.path[len(root):] if i.path.startswith(root) else i.base_name
             if not any(part.startswith(".") for part in path.split("/")):
                 out.append(path)
+        return sorted(out)
+
+    def temporaries(self, rel: str = "", *, before: dt.datetime) -> list[str]:
+        """Temporary files below ``rel`` (see :data:`TEMPORARY_NAME`) last modified before ``before``
+        (timezone-aware), as paths relative to ``rel``, sorted: what writers killed between writing
+        and renaming (copying) left behind. A write under way is younger than any sensible ``before``."""
+        root = self._p(rel).rstrip("/") + "/"
+        out = []
+        for i in self._entries(rel, True):
+            if i.type != pa_fs.FileType.File or not TEMPORARY_NAME.match(i.base_name):
+                continue
+            mtime = i.mtime if i.mtime is None or i.mtime.tzinfo else i.mtime.replace(tzinfo=dt.UTC)
+            if mtime is not None and mtime < before:
+                out.append(i.path[len(root):] if i.path.startswith(root) else i.base_name)
         return sorted(out)
 
     def read_bytes(self, rel: str) -> bytes:

@@ -60,7 +60,7 @@ def test_dags_have_tags_owner_docs_and_retries(parsed):
 
 
 def test_task_ids_are_verbs(parsed):
-    verbs = ("land_", "load_", "validate_", "publish_", "build_", "calibrate_", "optimize_", "report_", "run_", "detect_", "select_", "train_", "simulate_", "compute_", "write_", "compact_", "assess_", "score_", "check_", "measure_", "replay_", "analyse_")
+    verbs = ("land_", "load_", "validate_", "publish_", "build_", "calibrate_", "optimize_", "report_", "run_", "detect_", "select_", "train_", "simulate_", "compute_", "write_", "compact_", "assess_", "score_", "check_", "measure_", "replay_", "analyse_", "sweep_")
     for dag_id, dag in parsed["dags"].items():
         for task_id in dag["tasks"]:
             assert task_id.startswith(verbs), f"{dag_id}.{task_id}"

@@ -134,6 +134,71 @@ def test_a_failed_write_leaves_nothing(place):
     assert sorted(i.base_name for i in everything if i.type == pa_fs.FileType.File) == ["report.html"]
 
 
+def _orphan(f: storage.Folder, rel: str) -> str:
+    """The temporary a writer killed between writing and renaming (copying) leaves: ``_write``'s name."""
+    parent, name = rel.rsplit("/", 1) if "/" in rel else ("", rel)
+    tmp = f"{parent}/.{name}.{'ab12' * 3}.tmp".lstrip("/")
+    if not f.remote:
+        f.local_path(tmp).parent.mkdir(parents=True, exist_ok=True)
+    with f.fs.open_output_stream(f._p(tmp), compression=None) as fh:
+        fh.write(b"half a report")
+    return tmp
+
+
+def test_temporaries_of_killed_writers_are_found_once_old_and_swept(place):
+    from warehouse.maintenance import sweep_temporaries
+
+    f = storage.folder(place)
+    f.write_bytes("reports/2026-03-01.html", b"<html>")
+    f.write_bytes(".keep", b"")  # hidden, but not a temporary
+    f.write_bytes("raw/sensor/.x.tmp", b"")  # a .tmp without the random part: not ours
+    orphans = sorted([_orphan(f, "reports/2026-03-02.html"), _orphan(f, "landing/cstr_2026-03-02.csv.gz")])
+    now = dt.datetime.now(UTC)
+
+    assert f.temporaries(before=now - dt.timedelta(hours=1)) == []  # young: may be a write under way
+    assert f.temporaries(before=now + dt.timedelta(minutes=5)) == orphans
+    assert f.sub("reports").temporaries(before=now + dt.timedelta(minutes=5)) == [orphans[1].split("/", 1)[1]]
+    assert sweep_temporaries([f], now=now) == []  # not 24 h old yet
+    later = now + dt.timedelta(hours=25)
+    # the inbox inside the lake's folder is swept once; a dry run removes nothing
+    assert sweep_temporaries([f.sub("landing"), f], now=later, dry_run=True) == [f.uri(o) for o in orphans]
+    assert f.temporaries(before=later) == orphans
+    assert sweep_temporaries([f, f.sub("landing")], now=later) == [f.uri(o) for o in orphans]
+    assert f.temporaries(before=later) == [] and sweep_temporaries([f], now=later) == []
+    left = f.fs.get_file_info(pa_fs.FileSelector(f.base, recursive=True))
+    assert sorted(i.path[len(f.base) + 1:] for i in left if i.type == pa_fs.FileType.File) == [
+        ".keep", "raw/sensor/.x.tmp", "reports/2026-03-01.html"]
+    with pytest.raises(ValueError, match="negative"):
+        sweep_temporaries([f], older_than=dt.timedelta(hours=-1))
+
+
+def test_a_writer_killed_mid_write_leaves_a_temporary_the_sweep_removes(tmp_path):
+    """A real kill: a process writing a file is SIGKILLed mid-stream. The file never appears; its
+    temporary stays (nothing could remove it) until the sweep does."""
+    import signal
+    import time
+
+    from warehouse.maintenance import sweep_temporaries
+
+    script = ("import sys, time\nfrom warehouse import storage\n"
+              "def blocks():\n    yield b'x' * 1000\n    print('writing', flush=True)\n    time.sleep(60)\n"
+              f"storage.folder({str(tmp_path)!r})._write('reports/day.html', blocks())\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    f = storage.folder(str(tmp_path))
+    assert not f.exists("reports/day.html") and f.files("reports") == []  # listings skip it
+    [tmp] = f.temporaries(before=dt.datetime.now(UTC) + dt.timedelta(seconds=1))
+    assert tmp.startswith("reports/.day.html.") and tmp.endswith(".tmp")
+    old = time.time() - 25 * 3600
+    os.utime(f.local_path(tmp), (old, old))
+    assert sweep_temporaries([f]) == [f.uri(tmp)]
+    assert list((tmp_path / "reports").iterdir()) == []
+
+
 # ----------------------------------------------------------------------------------- the lake on S3
 def _raw_rows(n: int, writer: str) -> pa.Table:
     now = dt.datetime(2026, 3, 1, tzinfo=UTC)

@@ -3,10 +3,10 @@
 
 Weekly housekeeping of every Delta table (Sundays 02:00 UTC, or on demand): OPTIMIZE-compacts
 the small files daily runs leave behind, then vacuums the files no table version written within
-`retention_hours` references — time travel keeps working inside that window. `dry_run` only lists
-what vacuum would remove. Then it removes the temporary files (`.<name>.<random>.tmp`) that
-writers killed mid-write left in the lake's raw, report and artifact folders or the landing inbox,
-once they are `temporary_age_hours` old. The same as `nexus maintain`.
+`retention_hours` references — time travel keeps working inside that window. Then it removes the
+temporary files (`.<name>.<random>.tmp`) that writers killed mid-write left in the lake's raw,
+report and artifact folders or the landing inbox, once they are `temporary_age_hours` old.
+`dry_run` only lists what both would remove. The same as `nexus maintain`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from nexus.dag_support import lake_and_meta
     default_args={"owner": "nexus", "retries": 1, "retry_delay": dt.timedelta(minutes=5)},
     params={
         "retention_hours": Param(168, type="integer", minimum=0, description="keep what time travel may need"),
-        "dry_run": Param(False, type="boolean", description="list what vacuum would remove, remove nothing"),
+        "dry_run": Param(False, type="boolean",
+                         description="list what vacuum and the sweep would remove, remove nothing"),
         "temporary_age_hours": Param(24, type="integer", minimum=1,
                                      description="remove temporary files of killed writers this old"),
         # Nullable: the trigger form sends an empty list as null, which a plain array would refuse.

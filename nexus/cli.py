@@ -660,7 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tables", nargs="*", help="default: every table")
     p.add_argument("--retention-hours", type=int, default=168,
                    help="keep files time travel may need for this long (default 7 days)")
-    p.add_argument("--dry-run", action="store_true", help="list what vacuum would remove")
+    p.add_argument("--dry-run", action="store_true", help="list what vacuum and the sweep would remove")
     p.add_argument("--temporary-age-hours", type=_hours_at_least_1, default=24, metavar="H",
                    help="remove temporary files killed writers left, once this old (default 24)")
     p.set_defaults(func=_cmd_maintain)

@@ -60,6 +60,14 @@ TEMPORARY_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8,12}\.tmp$")
 log = logging.getLogger(__name__)
 
 
+@functools.cache
+def _file_mode() -> int:
+    """The mode a plain ``open()`` gives a new file under this process's umask (``mkstemp`` gives 0600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def is_remote(location: str | Path) -> bool:
     """True for an object-store URI (``s3://...``), False for a local path."""
     return "://" in str(location) and not str(location).startswith("file://")
@@ -320,6 +328,7 @@ class Folder:
             Path(parent).mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
             try:
+                os.fchmod(fd, _file_mode())  # readable as any file written here (reports served by others)
                 with os.fdopen(fd, "wb") as fh:
                     for block in blocks:
                         fh.write(block)

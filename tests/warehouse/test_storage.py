@@ -118,6 +118,26 @@ def test_files_mean_the_same_on_disk_and_on_s3(place):
     assert (f.local_path("x") is None) == storage.is_remote(place)
 
 
+def test_local_files_get_the_mode_open_would_give(tmp_path):
+    """mkstemp makes 0600 files; a report or raw file must stay readable by whoever else serves or
+    reads the lake (a web server, another user's console), as a plain open() would have left it."""
+    f = storage.folder(str(tmp_path))
+    old = os.umask(0o022)
+    try:
+        storage._file_mode.cache_clear()
+        f.write_text("reports/day.html", "<html>")
+        f.upload(tmp_path / "reports/day.html", "reports/copy.html")
+        assert {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "reports").iterdir()} == {
+            "day.html": 0o644, "copy.html": 0o644}
+        os.umask(0o077)
+        storage._file_mode.cache_clear()
+        f.write_text("reports/private.html", "<html>")
+        assert (tmp_path / "reports/private.html").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+        storage._file_mode.cache_clear()
+
+
 def test_a_failed_write_leaves_nothing(place):
     """An S3 upload stream closed by an exception completes with what was written: the layer writes
     under a temporary key first, so neither a part nor the temporary file is left behind."""

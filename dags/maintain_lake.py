@@ -3,10 +3,11 @@
 
 Weekly housekeeping of every Delta table (Sundays 02:00 UTC, or on demand): OPTIMIZE-compacts
 the small files daily runs leave behind, then vacuums the files no table version written within
-`retention_hours` references — time travel keeps working inside that window. Then it removes the
-temporary files (`.<name>.<random>.tmp`) that writers killed mid-write left in the lake's raw,
-report and artifact folders or the landing inbox, once they are `temporary_age_hours` old.
-`dry_run` only lists what both would remove. The same as `nexus maintain`.
+`retention_hours` references — time travel keeps working inside that window. Then (when no
+`tables` are named) it removes the temporary files (`.<name>.<random>.tmp`) that writers killed
+mid-write left in the lake's raw, report, validation and artifact folders or the landing inbox's
+source folders, once they are `temporary_age_hours` old. `dry_run` only lists what both would
+remove. The same as `nexus maintain`.
 """
 
 from __future__ import annotations
@@ -52,12 +53,14 @@ def maintain_lake():
     @task
     def sweep_temporaries() -> list[str]:
         from nexus.settings import get_settings
+        from warehouse.maintenance import file_folders
         from warehouse.maintenance import sweep_temporaries as sweep
-        from warehouse.storage import folder
 
         lake, _meta, ctx = lake_and_meta("maintenance", "sweep_temporaries")
         p = ctx["params"]
-        return sweep([lake.files, folder(get_settings().landing_dir)],
+        if p["tables"]:  # named tables: their housekeeping only
+            return []
+        return sweep(file_folders(lake, get_settings().landing_dir),
                      older_than=dt.timedelta(hours=p["temporary_age_hours"]), dry_run=p["dry_run"])
 
     compact_and_vacuum() >> sweep_temporaries()

@@ -428,8 +428,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_maintain(args: argparse.Namespace) -> int:
     from nexus.settings import get_settings
     from warehouse.lake import CommitMeta, Lake
-    from warehouse.maintenance import maintain, sweep_temporaries
-    from warehouse.storage import folder
+    from warehouse.maintenance import file_folders, maintain, sweep_temporaries
 
     lake = Lake(args.lake) if args.lake else Lake()
     meta = CommitMeta("nexus-maintain", f"maintain__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}", "maintenance")
@@ -438,7 +437,9 @@ def _cmd_maintain(args: argparse.Namespace) -> int:
     for r in results:
         print(f"{r['table']:<36} compacted {r['files_removed_by_compaction']} -> {r['files_added_by_compaction']} "
               f"files; {verb} {r['unreferenced_files']} unreferenced files")
-    left = sweep_temporaries([lake.files, folder(get_settings().landing_dir)], dry_run=args.dry_run,
+    if args.tables:  # named tables: their housekeeping only
+        return 0
+    left = sweep_temporaries(file_folders(lake, get_settings().landing_dir), dry_run=args.dry_run,
                              older_than=dt.timedelta(hours=args.temporary_age_hours))
     for uri in left:
         print(f"{verb} {uri} (a temporary file a writer stopped before finishing)")

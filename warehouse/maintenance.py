@@ -9,12 +9,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from warehouse.lake import CommitMeta, Lake
-from warehouse.storage import Folder
+from warehouse.storage import Folder, folder
 from warehouse.tables import REGISTRY
 
 #: A temporary file this old is a dead writer's: a live one renames (copies) it within seconds to
 #: minutes (the largest file Nexus writes is a historian export or a report of a few MB).
 TEMPORARY_AGE = dt.timedelta(hours=24)
+#: The folders Nexus writes plain files into: below the lake root (raw files, reports, validation
+#: pages, model artifacts) and below the landing inbox (deliveries by source). Nothing else is swept.
+LAKE_FILE_FOLDERS = ("raw", "reports", "_validation", "artifacts")
+INBOX_FOLDERS = ("sensor", "market", "regulatory")
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +43,20 @@ def maintain(lake: Lake, *, meta: CommitMeta, tables: Sequence[str] = (), retent
     return out
 
 
+def file_folders(lake: Lake, landing_dir: str) -> list[Folder]:
+    """The folders :func:`sweep_temporaries` looks in: :data:`LAKE_FILE_FOLDERS` of the lake and
+    :data:`INBOX_FOLDERS` of the inbox."""
+    return ([lake.files.sub(name) for name in LAKE_FILE_FOLDERS]
+            + [folder(landing_dir).sub(name) for name in INBOX_FOLDERS])
+
+
 def sweep_temporaries(folders: Sequence[Folder], *, older_than: dt.timedelta = TEMPORARY_AGE,
                       now: dt.datetime | None = None, dry_run: bool = False) -> list[str]:
     """Remove the temporary files (``storage.TEMPORARY_NAME``) below ``folders`` last modified more than
     ``older_than`` before ``now``: what a writer killed between writing and renaming left behind (on S3
     a hidden key that listings skip but the bucket bills). Returns their locations, sorted; with
-    ``dry_run`` only lists them. A folder inside another one given is swept once.
+    ``dry_run`` only lists them. A folder inside another one given is swept once; a folder that
+    cannot be listed (permissions) is logged and skipped, so it does not stop the others.
     """
     if older_than < dt.timedelta(0):
         raise ValueError(f"older_than must not be negative, found {older_than}")
@@ -56,7 +68,12 @@ def sweep_temporaries(folders: Sequence[Folder], *, older_than: dt.timedelta = T
             roots.append(f)
     found = []
     for root in roots:
-        for rel in root.temporaries(before=before):
+        try:
+            stale = root.temporaries(before=before)
+        except OSError as exc:
+            log.warning("could not look for temporary files in %s: %s", root.uri(), exc)
+            continue
+        for rel in stale:
             found.append(root.uri(rel))
             if not dry_run:
                 root.remove(rel)

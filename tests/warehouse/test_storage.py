@@ -192,6 +192,31 @@ def test_temporaries_of_killed_writers_are_found_once_old_and_swept(place):
         sweep_temporaries([f], older_than=dt.timedelta(hours=-1))
 
 
+def test_the_sweep_looks_only_where_nexus_writes_and_past_unreadable_folders(tmp_path, monkeypatch, caplog):
+    from warehouse.maintenance import file_folders, sweep_temporaries
+
+    lake = Lake(str(tmp_path / "lake"))
+    folders = file_folders(lake, str(tmp_path / "landing"))
+    assert [f.uri() for f in folders] == [str(tmp_path / p) for p in (
+        "lake/raw", "lake/reports", "lake/_validation", "lake/artifacts",
+        "landing/sensor", "landing/market", "landing/regulatory")]
+    lake_files, inbox = storage.folder(str(tmp_path / "lake")), storage.folder(str(tmp_path / "landing"))
+    mine = [_orphan(lake_files, "raw/sensor/cstr/a.csv"), _orphan(lake_files, "artifacts/s/m.pkl")]
+    theirs = [_orphan(lake_files, "gold/fct_tag_hourly/x.parquet"), _orphan(inbox, "notes.txt")]
+    later = dt.datetime.now(UTC) + dt.timedelta(days=2)
+    real = storage.Folder.temporaries
+
+    def unreadable(self, rel="", *, before):
+        if self.uri().endswith("/reports"):
+            raise PermissionError(13, "Permission denied", self.base)
+        return real(self, rel, before=before)
+
+    monkeypatch.setattr(storage.Folder, "temporaries", unreadable)
+    assert sweep_temporaries(folders, now=later) == [lake_files.uri(m) for m in sorted(mine)]
+    assert "could not look for temporary files in" in caplog.text and "/lake/reports" in caplog.text
+    assert all(lake_files.exists(t) for t in theirs[:1]) and inbox.exists(theirs[1])
+
+
 def test_a_writer_killed_mid_write_leaves_a_temporary_the_sweep_removes(tmp_path):
     """A real kill: a process writing a file is SIGKILLed mid-stream. The file never appears; its
     temporary stays (nothing could remove it) until the sweep does."""

@@ -275,10 +275,22 @@ class Folder:
             raise FileNotFoundError(f"no file {self.uri(rel)}") from None
 
     def chunks(self, rel: str, size: int = CHUNK) -> Iterator[bytes]:
-        """The file's bytes in pieces of ``size`` (streamed: a large file is never held whole)."""
-        with self.fs.open_input_stream(self._p(rel), compression=None) as fh:
-            while block := fh.read(size):
-                yield block
+        """The file's bytes in pieces of ``size`` (streamed: a large file is never held whole).
+
+        Raises ``FileNotFoundError`` when the file is missing, or is removed while it is read (S3
+        reads a range per piece, so a concurrent run taking the file shows mid-read; a local file
+        stays readable through its open handle).
+        """
+        try:
+            with self.fs.open_input_stream(self._p(rel), compression=None) as fh:
+                while block := fh.read(size):
+                    yield block
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no file {self.uri(rel)}") from None
+        except OSError:
+            if not self.exists(rel):
+                raise FileNotFoundError(f"{self.uri(rel)} was removed while it was read") from None
+            raise
 
     def read_text(self, rel: str, encoding: str = "utf-8") -> str:
         return self.read_bytes(rel).decode(encoding)
@@ -306,22 +318,34 @@ class Folder:
     def write_text(self, rel: str, text: str, encoding: str = "utf-8") -> None:
         self.write_bytes(rel, text.encode(encoding))
 
-    def copy_from(self, source: Folder, rel_source: str, rel: str) -> None:
+    def copy_from(self, source: Folder, rel_source: str, rel: str) -> tuple[str, int]:
         """Copy a file of ``source`` (this or another folder, local or S3) to ``rel``, all or nothing,
-        streamed in chunks. Raises ``FileNotFoundError`` when the source is gone (another run took it)."""
-        self._write(rel, source.chunks(rel_source))
+        streamed in chunks. Returns the SHA-256 (hex) and size of the bytes copied, so a caller that
+        hashed the source before can tell whether it changed in between. Raises ``FileNotFoundError``
+        when the source is gone (another run took it)."""
+        return self._write(rel, source.chunks(rel_source))
 
     def upload(self, local: Path, rel: str) -> None:
         """Copy a local file into this folder (streamed)."""
         self.copy_from(folder(Path(local).parent), Path(local).name, rel)
 
-    def _write(self, rel: str, blocks: Iterable[bytes]) -> None:
+    def _write(self, rel: str, blocks: Iterable[bytes]) -> tuple[str, int]:
         """Write ``blocks`` under a temporary name, then make it the file at once.
 
         Local: a unique temporary file, fsync, rename. S3: a temporary key, then a server-side copy
         (one CopyObject: up to 5 GiB, far above a historian export or a report), because an upload
-        stream closed by an exception would complete with the part written so far.
+        stream closed by an exception would complete with the part written so far. Returns the
+        SHA-256 (hex) and size of what was written.
         """
+        digest, size = hashlib.sha256(), 0
+
+        def hashed() -> Iterator[bytes]:
+            nonlocal size
+            for block in blocks:
+                digest.update(block)
+                size += len(block)
+                yield block
+
         dst = self._p(rel)
         parent, name = posixpath.split(dst)
         if not self.remote:
@@ -330,7 +354,7 @@ class Folder:
             try:
                 os.fchmod(fd, _file_mode())  # readable as any file written here (reports served by others)
                 with os.fdopen(fd, "wb") as fh:
-                    for block in blocks:
+                    for block in hashed():
                         fh.write(block)
                     fh.flush()
                     os.fsync(fh.fileno())
@@ -338,11 +362,11 @@ class Folder:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-            return
+            return digest.hexdigest(), size
         tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}.tmp"
         try:
             with self.fs.open_output_stream(tmp, compression=None) as fh:
-                for block in blocks:
+                for block in hashed():
                     fh.write(block)
             self.fs.copy_file(tmp, dst)  # server-side copy: the key appears whole
         finally:
@@ -351,6 +375,7 @@ class Folder:
             except OSError as exc:
                 if not isinstance(exc, FileNotFoundError):
                     log.warning("could not remove the temporary %s: %s", tmp, exc)
+        return digest.hexdigest(), size
 
     def remove(self, rel: str) -> None:
         """Remove a file; a missing file is not an error."""

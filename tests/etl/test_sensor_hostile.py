@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import threading
 from pathlib import Path
 
@@ -162,6 +163,37 @@ def test_two_runs_landing_the_same_day_at_once_do_not_collide(tmp_path):
     assert not list(inbox.iterdir())
     raw_dir = tmp_path / "lake" / "raw" / "sensor" / "cstr" / DAY.isoformat()
     assert len(list(raw_dir.iterdir())) == 60  # no temporary file left behind
+
+
+def test_a_file_redelivered_while_it_is_landed_lands_whole_on_the_next_run(tmp_path, monkeypatch, caplog):
+    """The export job rewrites a file under the same name between the landing's hash and its copy:
+    the raw copy would hold bytes other than the manifest's sha256. It is not landed; it stays in
+    the inbox, and the next run lands the version then there, whole."""
+    from warehouse import storage
+
+    inbox = tmp_path / "landing" / "sensor" / "cstr"
+    name = f"cstr__{DAY}__01.csv"
+    deliver(inbox, name, HEADER + line(0, 1.0))
+    real = storage.Folder.sha256
+
+    def hash_then_redeliver(self, rel):
+        digest = real(self, rel)
+        deliver(inbox, name, HEADER + line(0, 2.0) + line(1, 2.0))  # the export job, at the worst moment
+        return digest
+
+    lake = Lake(tmp_path / "lake")
+    with monkeypatch.context() as m:
+        m.setattr(storage.Folder, "sha256", hash_then_redeliver)
+        report = land_files(lake, tmp_path / "landing", source="sensor", plant_id="cstr", day=DAY, meta=META)
+    assert report.landed == [] and "changed while it was landed" in caplog.text
+    assert [p.name for p in inbox.iterdir()] == [name]
+    assert not any(p.is_file() for p in (tmp_path / "lake" / "raw").rglob("*"))  # nothing half-landed
+    report = land_files(lake, tmp_path / "landing", source="sensor", plant_id="cstr", day=DAY, meta=META)
+    assert report.landed == [name]
+    [row] = lake.read(RAW_FILES).to_pylist()
+    raw = (tmp_path / "lake" / row["raw_path"]).read_bytes()
+    assert raw == (HEADER + line(0, 2.0) + line(1, 2.0)).encode()
+    assert row["sha256"] == hashlib.sha256(raw).hexdigest() and row["size_bytes"] == len(raw)
 
 
 def test_conflicts_are_found_on_every_digit():

@@ -118,6 +118,27 @@ def test_files_mean_the_same_on_disk_and_on_s3(place):
     assert (f.local_path("x") is None) == storage.is_remote(place)
 
 
+def test_a_file_removed_while_it_is_read_is_not_found(place):
+    """A concurrent run may take an inbox file while this one reads it. On S3 each piece is a ranged
+    GET, so the removal shows mid-read: as FileNotFoundError, which landing skips (a local file
+    stays readable through its open handle). A copy returns the hash of what it wrote."""
+    f = storage.folder(place)
+    data = os.urandom(3 * storage.CHUNK + 5)
+    f.write_bytes("inbox/big.bin", data)
+    sha, size = f.sha256("inbox/big.bin")
+    assert f.copy_from(f, "inbox/big.bin", "raw/big.bin") == (sha, size) and size == len(data)
+    pieces = f.chunks("inbox/big.bin")
+    first = next(pieces)
+    f.remove("inbox/big.bin")
+    if f.remote:
+        with pytest.raises(FileNotFoundError, match="removed while it was read"):
+            list(pieces)
+    else:
+        assert first + b"".join(pieces) == data
+    with pytest.raises(FileNotFoundError, match="no file"):
+        next(f.chunks("inbox/big.bin"))
+
+
 def test_local_files_get_the_mode_open_would_give(tmp_path):
     """mkstemp makes 0600 files; a report or raw file must stay readable by whoever else serves or
     reads the lake (a web server, another user's console), as a plain open() would have left it."""

@@ -679,16 +679,13 @@ class Edge:
 
 
 def default_buffer_path(edge_id: str) -> Path:
-    """``<lake root>/_state/edge/<edge_id>.sqlite``: next to the lake of the environment (NEXUS_LAKE_ROOT).
-
-    The buffer is a SQLite file on this machine's disk: for a lake on object storage it is
-    ``<project>/_state/edge/<edge_id>.sqlite`` instead (pass ``--buffer`` to choose).
+    """``<state dir>/edge/<edge_id>.sqlite``: a SQLite file on this machine's disk, in the folder of
+    ``NEXUS_STATE_DIR`` (default ``<lake root>/_state``, or ``<project>/_state`` for a lake on object
+    storage; see :mod:`nexus.settings`). Pass ``--buffer`` to choose.
     """
-    from nexus.settings import get_settings, project_root
-    from warehouse.storage import is_remote
+    from nexus.settings import get_settings
 
-    root = get_settings().lake_root
-    return (project_root() if is_remote(root) else Path(root)) / "_state" / "edge" / f"{edge_id}.sqlite"
+    return Path(get_settings().state_dir) / "edge" / f"{edge_id}.sqlite"
 
 
 def _iso(text: str) -> dt.datetime:
@@ -725,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--factor", type=float, default=1.0, help="twin seconds per wall second (default 1)")
     ap.add_argument("--start", type=_iso, help="twin time at launch, ISO 8601 UTC (default now)")
     ap.add_argument("--sample-every", type=float, help="seconds of twin time between samples (default: the type's)")
-    ap.add_argument("--buffer", help="store-and-forward SQLite file (default <lake>/_state/edge/<edge-id>.sqlite)")
+    ap.add_argument("--buffer", help="store-and-forward SQLite file (default <NEXUS_STATE_DIR>/edge/<edge-id>.sqlite)")
     ap.add_argument("--edge-id", default="edge-a", help="the edge's name (default edge-a)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--historian", metavar="LANDING_DIR", nargs="?", const="",
@@ -740,6 +737,10 @@ def main(argv: list[str] | None = None) -> int:
                     edge_id=args.edge_id, seed=args.seed, historian_dir=_historian_dir(args.historian))
     except (ConfigError, wire.WireError) as exc:
         print(f"nexus edge: {exc}", flush=True)
+        return 2
+    except OSError as exc:  # the buffer's folder or file (permissions, a full disk)
+        print(f"nexus edge: cannot open the store-and-forward buffer: {exc} (choose another with --buffer or "
+              f"NEXUS_STATE_DIR)", flush=True)
         return 2
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: edge.stop())

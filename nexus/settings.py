@@ -9,6 +9,10 @@ whose lake root is shared storage:
   endpoint from the standard ``AWS_*`` variables, see :mod:`warehouse.storage`).
 - ``NEXUS_LANDING_DIR``: inbox where historian / vendor files are dropped
   (default ``<project>/landing``); a local folder or an ``s3://`` location too.
+- ``NEXUS_STATE_DIR``: this machine's own working state, always a local folder (a plant edge's
+  store-and-forward buffer, Great Expectations' working copy for a lake on S3). Default
+  ``<lake root>/_state`` for a local lake, ``<project>/_state`` for one on S3; the image sets
+  ``/data/state`` (its volume).
 - ``NEXUS_REPORTING_CURRENCY``: ISO 4217 currency prices are converted to in silver
   (default ``USD``; ``EUR`` also works with the ECB reference rates).
 - ``AIRFLOW__API__PORT``: the port of Airflow's api-server (UI and REST API, default 8080). The
@@ -47,6 +51,7 @@ class Settings:
     lake_root: str    # an absolute local path or s3://bucket/prefix (warehouse.storage.normalize)
     landing_dir: str  # the same
     reporting_currency: str = "USD"
+    state_dir: str = ""  # a local folder of this machine (get_settings fills it in)
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -65,13 +70,22 @@ def _location(value: str | Path) -> str:
 
 def get_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``environ`` (default: the process environment)."""
+    from warehouse.storage import is_remote
+
     env = os.environ if environ is None else environ
     root = project_root()
+    lake_root = _location(env.get("NEXUS_LAKE_ROOT") or root / "lake")
+    state = env.get("NEXUS_STATE_DIR")
+    if state and is_remote(_location(state)):
+        raise ConfigError(f"NEXUS_STATE_DIR is this machine's own folder (SQLite buffers, working copies): "
+                          f"a local path, found {state!r}")
+    default_state = (root if is_remote(lake_root) else Path(lake_root)) / "_state"
     return Settings(
         env=env.get("NEXUS_ENV", "local"),  # type: ignore[arg-type]
-        lake_root=_location(env.get("NEXUS_LAKE_ROOT") or root / "lake"),
+        lake_root=lake_root,
         landing_dir=_location(env.get("NEXUS_LANDING_DIR") or root / "landing"),
         reporting_currency=env.get("NEXUS_REPORTING_CURRENCY", "USD"),
+        state_dir=_location(state or default_state),
     )
 
 

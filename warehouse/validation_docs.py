@@ -23,14 +23,15 @@ import datetime as dt
 import functools
 import hashlib
 import logging
+import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from nexus.errors import ConfigError
 from warehouse.lake import CommitMeta, Lake
 from warehouse.quality import RowValidation, take_results
 from warehouse.tables import FCT_VALIDATION_RESULTS
@@ -51,12 +52,22 @@ def _local_root(lake: Lake) -> Path | None:
 
 def _workdir(lake: Lake) -> Path:
     """Where Great Expectations keeps its file context: the lake itself on local disk; for a lake on
-    object storage a local working folder of this machine, whose result pages are copied into the
-    lake (:func:`_upload_pages`)."""
+    object storage a working folder of this machine under ``NEXUS_STATE_DIR`` (private to its user:
+    GX imports from its context's ``plugins/``), whose result pages are copied into the lake
+    (:func:`_upload_pages`)."""
+    from nexus.settings import get_settings
+
     root = _local_root(lake)
     if root is not None:
         return root
-    return Path(tempfile.gettempdir()) / "nexus-gx" / hashlib.sha256(lake.root.encode()).hexdigest()[:16]
+    state = Path(get_settings().state_dir) / "gx"
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if state.stat().st_uid != os.getuid():
+        raise ConfigError(f"{state} belongs to another user; Great Expectations imports plugins from its working "
+                          f"folder, so each user needs a NEXUS_STATE_DIR of their own")
+    if state.stat().st_mode & 0o077:
+        state.chmod(0o700)
+    return state / hashlib.sha256(lake.root.encode()).hexdigest()[:16]
 
 
 def _upload_pages(lake: Lake, work: Path, pages: Sequence[str]) -> None:

@@ -45,6 +45,7 @@ def test_compose_has_the_production_shape(compose):
         assert env["NEXUS_LAKE_ROOT"].startswith("s3://lake/") and env["NEXUS_LANDING_DIR"].startswith("s3://lake/"), name
         assert env["AWS_ENDPOINT_URL"] == "http://objectstore:8333", name  # the shared lake is on the object store
         assert "state:/data" in svc["volumes"], name  # logs and console users stay on the machine
+        assert env["NEXUS_STATE_DIR"].startswith("/data/"), name  # edge buffers, GX working copy: on the volume
 
 
 def test_compose_references_resolve(compose):

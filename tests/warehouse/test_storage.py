@@ -54,6 +54,35 @@ def test_settings_keep_an_s3_root(monkeypatch):
     assert get_settings({"NEXUS_LAKE_ROOT": "file:///srv/lake/"}).lake_root == str(storage.Path("/srv/lake").resolve())
 
 
+def test_the_state_folder_is_always_local(tmp_path, monkeypatch):
+    """This machine's state (edge buffers, GX's working copy) is a local folder: beside a local lake,
+    in the project for a lake on S3, or NEXUS_STATE_DIR; never an object store."""
+    from nexus.edge import default_buffer_path, main
+    from nexus.settings import get_settings, project_root
+
+    assert get_settings({"NEXUS_LAKE_ROOT": "/srv/lake"}).state_dir == "/srv/lake/_state"
+    assert get_settings({"NEXUS_LAKE_ROOT": "s3://lake/prod"}).state_dir == str(project_root() / "_state")
+    assert get_settings({"NEXUS_LAKE_ROOT": "s3://lake/prod", "NEXUS_STATE_DIR": "/data/state"}).state_dir == "/data/state"
+    with pytest.raises(ConfigError, match="NEXUS_STATE_DIR .* a local path"):
+        get_settings({"NEXUS_STATE_DIR": "s3://lake/state"})
+    monkeypatch.setenv("NEXUS_STATE_DIR", str(tmp_path / "state"))
+    assert default_buffer_path("edge-a") == tmp_path / "state" / "edge" / "edge-a.sqlite"
+    (tmp_path / "a-file").write_text("")
+    assert main(["--buffer", str(tmp_path / "a-file" / "edge.sqlite"), "--duration", "0"]) == 2  # said, no traceback
+
+
+def test_gx_works_in_a_private_folder_of_the_state_for_a_lake_on_s3(tmp_path, monkeypatch):
+    from warehouse.validation_docs import _workdir
+
+    monkeypatch.setenv("NEXUS_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / "state" / "gx").mkdir(parents=True, mode=0o755)
+    (tmp_path / "state" / "gx").chmod(0o755)
+    work = _workdir(Lake("s3://lake/prod"))
+    assert work.parent == tmp_path / "state" / "gx" and work != _workdir(Lake("s3://lake/other"))
+    assert (tmp_path / "state" / "gx").stat().st_mode & 0o777 == 0o700  # GX imports its plugins/ from here
+    assert _workdir(Lake(str(tmp_path / "lake"))) == tmp_path / "lake"  # a local lake keeps GX in the lake
+
+
 def test_a_lake_on_s3_takes_no_storage_options():
     with pytest.raises(ConfigError, match="AWS_"):
         Lake("s3://bucket/lake", storage_options={"AWS_ACCESS_KEY_ID": "other"})

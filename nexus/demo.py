@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import posixpath
 import subprocess
 import sys
 import tempfile
@@ -83,11 +84,24 @@ def _local_landing(landing: str):
     if not storage.is_remote(landing):
         yield Path(landing)
         return
+    from etl.historian import parse_file_name
+
     inbox = storage.folder(landing)
     with tempfile.TemporaryDirectory(prefix="nexus-landing-") as tmp:
         yield Path(tmp)
-        for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):
-            inbox.upload(path, path.relative_to(tmp).as_posix())
+        delivered = [p.relative_to(tmp).as_posix() for p in sorted(Path(tmp).rglob("*")) if p.is_file()]
+        for rel in delivered:
+            inbox.upload(Path(tmp) / rel, rel)
+        # A re-simulated day replaces its earlier exports as the simulator does in a local inbox: the
+        # quirk files (__02..__04) of an earlier run that this run did not write again are removed.
+        days = {(posixpath.dirname(rel), *parsed[:2]) for rel in delivered
+                if (parsed := parse_file_name(posixpath.basename(rel)))}
+        for folder in sorted({d[0] for d in days}):
+            for entry in inbox.sub(folder).files():
+                parsed = parse_file_name(entry.name)
+                rel = f"{folder}/{entry.name}"
+                if parsed and (folder, *parsed[:2]) in days and parsed[2] <= 4 and rel not in delivered:
+                    inbox.remove(rel)
 
 
 def _airflow(args: list[str], env: dict[str, str], log: Path) -> int:

@@ -267,6 +267,24 @@ def test_the_sweep_looks_only_where_nexus_writes_and_past_unreadable_folders(tmp
     assert all(lake_files.exists(t) for t in theirs[:1]) and inbox.exists(theirs[1])
 
 
+def test_a_resimulated_day_replaces_its_exports_in_an_s3_inbox_as_in_a_local_one(object_store, tmp_path):
+    """nexus simulate into an S3 inbox: the simulator writes locally and the files are delivered; the
+    stale quirk files of an earlier run of the same day go, as the simulator removes them locally."""
+    from nexus.demo import simulate
+
+    day = dt.date(2026, 3, 3)
+    local, remote = storage.folder(str(tmp_path / "landing")), storage.folder(object_store.uri("landing"))
+    for f in (local, remote):
+        for name in (f"cstr__{day}__03.csv", f"cstr__{day}__04.csv", f"cstr__{day + dt.timedelta(days=1)}__02.csv"):
+            f.write_bytes(f"sensor/cstr/{name}", b"tag,timestamp,value,quality\n")  # an earlier run's
+    for f in (local, remote):
+        simulate("cstr", day, 1, seed=3, landing_dir=f.uri(), lake=Lake(str(tmp_path / f"lake-{f.remote}")))
+    on_disk, on_s3 = local.sub("sensor/cstr").files(), remote.sub("sensor/cstr").files()
+    assert [e.name for e in on_s3] == [e.name for e in on_disk]
+    assert f"cstr__{day + dt.timedelta(days=1)}__02.csv" in [e.name for e in on_s3]  # another day: kept
+    assert f"cstr__{day}__01.csv" in [e.name for e in on_s3]
+
+
 def test_a_writer_killed_mid_write_leaves_a_temporary_the_sweep_removes(tmp_path):
     """A real kill: a process writing a file is SIGKILLed mid-stream. The file never appears; its
     temporary stays (nothing could remove it) until the sweep does."""

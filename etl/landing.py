@@ -60,19 +60,6 @@ def manifest(lake: Lake, *, source: str, plant_id: str | None = None, day: dt.da
     return lake.read(RAW_FILES, where=where)
 
 
-def _same_bytes(lake: Lake, inbox: storage.Folder, name: str, raw_rel: str, copied: tuple[str, int],
-                sha: str) -> bool:
-    """True when the raw copy holds the bytes that were hashed. A file re-delivered under the same
-    name while it was read (hash, then copy: two reads, on S3 of ranges) is not landed half of one
-    version: its copy is removed and the file stays in the inbox for the next run."""
-    if copied[0] == sha:
-        return True
-    lake.files.remove(raw_rel)
-    log.warning("%s changed while it was landed (sha256 %s… when hashed, %s… when copied); it stays in the "
-                "inbox for the next run", inbox.uri(name), sha[:12], copied[0][:12])
-    return False
-
-
 def land_files(lake: Lake, landing_dir: str | Path, *, source: str, plant_id: str, day: dt.date,
                meta: CommitMeta, now: dt.datetime | None = None, last_day: dt.date | None = None) -> LandingReport:
     """Land the files of one plant and day (and any misnamed file) from ``landing_dir/<source>/<plant>/``.
@@ -112,6 +99,9 @@ def land_files(lake: Lake, landing_dir: str | Path, *, source: str, plant_id: st
             sha, size = inbox.sha256(name)
         except FileNotFoundError:  # a concurrent run of the same inbox took it
             continue
+        except storage.ChangedWhileRead as exc:
+            log.warning("%s; it stays in the inbox for the next run", exc)
+            continue
         if (sha, name) in known_keys:
             report.already_landed.append(name)
             landed_files.append(name)
@@ -128,11 +118,12 @@ def land_files(lake: Lake, landing_dir: str | Path, *, source: str, plant_id: st
         else:
             folder = parsed[1].isoformat() if ok else "_rejected"
             raw_rel = f"raw/{source}/{plant_id}/{folder}/{sha[:12]}__{name}"
-            try:
-                copied = lake.files.copy_from(inbox, name, raw_rel)
+            try:  # the copy must be the bytes hashed: a re-delivery in between is not landed half
+                lake.files.copy_from(inbox, name, raw_rel, sha256=sha)
             except FileNotFoundError:  # taken by a concurrent run between hashing and copying
                 continue
-            if not _same_bytes(lake, inbox, name, raw_rel, copied, sha):
+            except storage.ChangedWhileRead as exc:
+                log.warning("%s; it stays in the inbox for the next run", exc)
                 continue
             first_path[sha] = raw_rel
             if ok:
@@ -198,6 +189,9 @@ def land_documents(lake: Lake, landing_dir: str | Path, *, source: str, meta: Co
             sha, size = inbox.sha256(name)
         except FileNotFoundError:  # a concurrent run of the same inbox took it
             continue
+        except storage.ChangedWhileRead as exc:
+            log.warning("%s; it stays in the inbox for the next run", exc)
+            continue
         done.append(name)
         if (sha, name) in known_keys:
             report.already_landed.append(name)
@@ -213,11 +207,12 @@ def land_documents(lake: Lake, landing_dir: str | Path, *, source: str, meta: Co
             ok = Path(name).suffix.lower() in suffixes
             raw_rel = f"raw/{source}/{now.date().isoformat() if ok else '_rejected'}/{sha[:12]}__{name}"
             try:
-                copied = lake.files.copy_from(inbox, name, raw_rel)
+                lake.files.copy_from(inbox, name, raw_rel, sha256=sha)
             except FileNotFoundError:
                 done.pop()
                 continue
-            if not _same_bytes(lake, inbox, name, raw_rel, copied, sha):
+            except storage.ChangedWhileRead as exc:
+                log.warning("%s; it stays in the inbox for the next run", exc)
                 done.pop()
                 continue
             first_path[sha] = raw_rel

@@ -92,15 +92,15 @@ def _local_landing(landing: str):
         delivered = [p.relative_to(tmp).as_posix() for p in sorted(Path(tmp).rglob("*")) if p.is_file()]
         for rel in delivered:
             inbox.upload(Path(tmp) / rel, rel)
-        # A re-simulated day replaces its earlier exports as the simulator does in a local inbox: the
-        # quirk files (__02..__04) of an earlier run that this run did not write again are removed.
-        days = {(posixpath.dirname(rel), *parsed[:2]) for rel in delivered
-                if (parsed := parse_file_name(posixpath.basename(rel)))}
-        for folder in sorted({d[0] for d in days}):
-            for entry in inbox.sub(folder).files():
-                parsed = parse_file_name(entry.name)
-                rel = f"{folder}/{entry.name}"
-                if parsed and (folder, *parsed[:2]) in days and parsed[2] <= 4 and rel not in delivered:
+        # A re-simulated historian day replaces its earlier exports as the plant simulator does in a
+        # local inbox (models.historian.write_exports): an earlier run's quirk files <plant>__<day>__0N.csv,
+        # N = 2..4, that this run did not write again are removed. Vendor price files are left alone.
+        days = {(posixpath.dirname(rel), *parsed[:2]) for rel in delivered if rel.startswith("sensor/")
+                and (parsed := parse_file_name(posixpath.basename(rel)))}
+        for folder, plant_id, day in sorted(days):
+            for nn in (2, 3, 4):
+                rel = f"{folder}/{plant_id}__{day:%Y-%m-%d}__{nn:02d}.csv"
+                if rel not in delivered:
                     inbox.remove(rel)
 
 

@@ -122,6 +122,13 @@ class Buffer:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        try:
+            self._open()
+        except (OSError, sqlite3.Error) as exc:  # permissions, a full disk, a file that is no database
+            raise ConfigError(f"cannot open the edge buffer {self.path}: {exc} (choose another with --buffer or "
+                              f"NEXUS_STATE_DIR)") from exc
+
+    def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.path.with_name(self.path.name + ".lock"), "w")
         try:
@@ -737,10 +744,6 @@ def main(argv: list[str] | None = None) -> int:
                     edge_id=args.edge_id, seed=args.seed, historian_dir=_historian_dir(args.historian))
     except (ConfigError, wire.WireError) as exc:
         print(f"nexus edge: {exc}", flush=True)
-        return 2
-    except OSError as exc:  # the buffer's folder or file (permissions, a full disk)
-        print(f"nexus edge: cannot open the store-and-forward buffer: {exc} (choose another with --buffer or "
-              f"NEXUS_STATE_DIR)", flush=True)
         return 2
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: edge.stop())

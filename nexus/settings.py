@@ -11,8 +11,8 @@ whose lake root is shared storage:
   (default ``<project>/landing``); a local folder or an ``s3://`` location too.
 - ``NEXUS_STATE_DIR``: this machine's own working state, always a local folder (a plant edge's
   store-and-forward buffer, Great Expectations' working copy for a lake on S3). Default
-  ``<lake root>/_state`` for a local lake, ``<project>/_state`` for one on S3; the image sets
-  ``/data/state`` (its volume).
+  ``<lake root>/_state`` for a local lake; for one on S3 ``<project>/_state`` in a checkout, else
+  ``$XDG_STATE_HOME/nexus`` (``~/.local/state/nexus``). Compose sets ``/data/state`` (its volume).
 - ``NEXUS_REPORTING_CURRENCY``: ISO 4217 currency prices are converted to in silver
   (default ``USD``; ``EUR`` also works with the ECB reference rates).
 - ``AIRFLOW__API__PORT``: the port of Airflow's api-server (UI and REST API, default 8080). The
@@ -79,7 +79,12 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
     if state and is_remote(_location(state)):
         raise ConfigError(f"NEXUS_STATE_DIR is this machine's own folder (SQLite buffers, working copies): "
                           f"a local path, found {state!r}")
-    default_state = (root if is_remote(lake_root) else Path(lake_root)) / "_state"
+    if not is_remote(lake_root):
+        default_state = Path(lake_root) / "_state"
+    elif root == Path(__file__).resolve().parents[1]:  # a checkout (editable install)
+        default_state = root / "_state"
+    else:  # an installed package: the working directory may be anyone's (/opt/nexus in the image)
+        default_state = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "nexus"
     return Settings(
         env=env.get("NEXUS_ENV", "local"),  # type: ignore[arg-type]
         lake_root=lake_root,

@@ -56,7 +56,8 @@ def sweep_temporaries(folders: Sequence[Folder], *, older_than: dt.timedelta = T
     ``older_than`` before ``now``: what a writer killed between writing and renaming left behind (on S3
     a hidden key that listings skip but the bucket bills). Returns their locations, sorted; with
     ``dry_run`` only lists them. A folder inside another one given is swept once; a folder that
-    cannot be listed (permissions) is logged and skipped, so it does not stop the others.
+    cannot be listed or a file that cannot be removed (permissions) is logged and skipped (and not
+    returned), so it does not stop the others.
     """
     if older_than < dt.timedelta(0):
         raise ValueError(f"older_than must not be negative, found {older_than}")
@@ -74,8 +75,12 @@ def sweep_temporaries(folders: Sequence[Folder], *, older_than: dt.timedelta = T
             log.warning("could not look for temporary files in %s: %s", root.uri(), exc)
             continue
         for rel in stale:
-            found.append(root.uri(rel))
             if not dry_run:
-                root.remove(rel)
+                try:
+                    root.remove(rel)
+                except OSError as exc:
+                    log.warning("could not remove the temporary %s: %s", root.uri(rel), exc)
+                    continue
                 log.info("removed the temporary %s (a writer stopped before finishing it)", root.uri(rel))
+            found.append(root.uri(rel))
     return sorted(found)

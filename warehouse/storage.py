@@ -27,6 +27,7 @@ b'hi'
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -60,9 +61,21 @@ TEMPORARY_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8,12}\.tmp$")
 log = logging.getLogger(__name__)
 
 
+class ChangedWhileRead(OSError):
+    """The file changed while it was read or copied (a re-delivery under the same name): what was
+    read is not one version of it. The caller leaves the file for a later run."""
+
+
 @functools.cache
 def _file_mode() -> int:
-    """The mode a plain ``open()`` gives a new file under this process's umask (``mkstemp`` gives 0600)."""
+    """The mode a plain ``open()`` gives a new file under this process's umask (``mkstemp`` gives 0600).
+    Read from ``/proc`` (setting the umask to read it changes it for every thread for a moment)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask
@@ -279,17 +292,25 @@ class Folder:
 
         Raises ``FileNotFoundError`` when the file is missing, or is removed while it is read (S3
         reads a range per piece, so a concurrent run taking the file shows mid-read; a local file
-        stays readable through its open handle).
+        stays readable through its open handle), and :class:`ChangedWhileRead` when a read fails
+        because the file was replaced by a shorter one.
         """
+        done = 0
         try:
             with self.fs.open_input_stream(self._p(rel), compression=None) as fh:
                 while block := fh.read(size):
+                    done += len(block)
                     yield block
         except FileNotFoundError:
             raise FileNotFoundError(f"no file {self.uri(rel)}") from None
-        except OSError:
-            if not self.exists(rel):
+        except OSError as exc:
+            if isinstance(exc, ChangedWhileRead):
+                raise
+            info = self.fs.get_file_info(self._p(rel))
+            if info.type != pa_fs.FileType.File:
                 raise FileNotFoundError(f"{self.uri(rel)} was removed while it was read") from None
+            if info.size is not None and info.size <= done:
+                raise ChangedWhileRead(f"{self.uri(rel)} was replaced while it was read ({exc})") from exc
             raise
 
     def read_text(self, rel: str, encoding: str = "utf-8") -> str:
@@ -318,24 +339,27 @@ class Folder:
     def write_text(self, rel: str, text: str, encoding: str = "utf-8") -> None:
         self.write_bytes(rel, text.encode(encoding))
 
-    def copy_from(self, source: Folder, rel_source: str, rel: str) -> tuple[str, int]:
+    def copy_from(self, source: Folder, rel_source: str, rel: str, *, sha256: str | None = None) -> tuple[str, int]:
         """Copy a file of ``source`` (this or another folder, local or S3) to ``rel``, all or nothing,
-        streamed in chunks. Returns the SHA-256 (hex) and size of the bytes copied, so a caller that
-        hashed the source before can tell whether it changed in between. Raises ``FileNotFoundError``
-        when the source is gone (another run took it)."""
-        return self._write(rel, source.chunks(rel_source))
+        streamed in chunks; returns the SHA-256 (hex) and size of the bytes copied. Raises
+        ``FileNotFoundError`` when the source is gone (another run took it). With ``sha256`` (the
+        source's hash read before), bytes that differ (the source changed in between) raise
+        :class:`ChangedWhileRead` and ``rel`` is left as it was: never a file under a wrong hash."""
+        return self._write(rel, source.chunks(rel_source), sha256=sha256, what=source.uri(rel_source))
 
     def upload(self, local: Path, rel: str) -> None:
         """Copy a local file into this folder (streamed)."""
         self.copy_from(folder(Path(local).parent), Path(local).name, rel)
 
-    def _write(self, rel: str, blocks: Iterable[bytes]) -> tuple[str, int]:
+    def _write(self, rel: str, blocks: Iterable[bytes], *, sha256: str | None = None,
+               what: str = "") -> tuple[str, int]:
         """Write ``blocks`` under a temporary name, then make it the file at once.
 
         Local: a unique temporary file, fsync, rename. S3: a temporary key, then a server-side copy
         (one CopyObject: up to 5 GiB, far above a historian export or a report), because an upload
         stream closed by an exception would complete with the part written so far. Returns the
-        SHA-256 (hex) and size of what was written.
+        SHA-256 (hex) and size of what was written; with ``sha256``, other bytes raise
+        :class:`ChangedWhileRead` before the file is made (see :meth:`copy_from`).
         """
         digest, size = hashlib.sha256(), 0
 
@@ -346,18 +370,25 @@ class Folder:
                 size += len(block)
                 yield block
 
+        def check() -> None:
+            if sha256 is not None and digest.hexdigest() != sha256:
+                raise ChangedWhileRead(f"{what or rel} changed while it was copied (sha256 {sha256[:12]}… when "
+                                       f"hashed, {digest.hexdigest()[:12]}… when copied)")
+
         dst = self._p(rel)
         parent, name = posixpath.split(dst)
         if not self.remote:
             Path(parent).mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
             try:
-                os.fchmod(fd, _file_mode())  # readable as any file written here (reports served by others)
+                with contextlib.suppress(OSError):  # some mounts refuse chmod (vfat): keep mkstemp's mode
+                    os.fchmod(fd, _file_mode())  # readable as any file written here (reports served by others)
                 with os.fdopen(fd, "wb") as fh:
                     for block in hashed():
                         fh.write(block)
                     fh.flush()
                     os.fsync(fh.fileno())
+                check()
                 os.replace(tmp, dst)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -368,6 +399,7 @@ class Folder:
             with self.fs.open_output_stream(tmp, compression=None) as fh:
                 for block in hashed():
                     fh.write(block)
+            check()
             self.fs.copy_file(tmp, dst)  # server-side copy: the key appears whole
         finally:
             try:  # best effort: during an outage the original error matters, not the cleanup's

@@ -185,7 +185,7 @@ def test_a_file_redelivered_while_it_is_landed_lands_whole_on_the_next_run(tmp_p
     with monkeypatch.context() as m:
         m.setattr(storage.Folder, "sha256", hash_then_redeliver)
         report = land_files(lake, tmp_path / "landing", source="sensor", plant_id="cstr", day=DAY, meta=META)
-    assert report.landed == [] and "changed while it was landed" in caplog.text
+    assert report.landed == [] and "changed while it was copied" in caplog.text
     assert [p.name for p in inbox.iterdir()] == [name]
     assert not any(p.is_file() for p in (tmp_path / "lake" / "raw").rglob("*"))  # nothing half-landed
     report = land_files(lake, tmp_path / "landing", source="sensor", plant_id="cstr", day=DAY, meta=META)

@@ -65,6 +65,11 @@ def test_the_state_folder_is_always_local(tmp_path, monkeypatch):
     assert get_settings({"NEXUS_LAKE_ROOT": "s3://lake/prod", "NEXUS_STATE_DIR": "/data/state"}).state_dir == "/data/state"
     with pytest.raises(ConfigError, match="NEXUS_STATE_DIR .* a local path"):
         get_settings({"NEXUS_STATE_DIR": "s3://lake/state"})
+    # an installed package (the image runs from /opt/nexus, not its user's): the user's state folder
+    monkeypatch.setattr("nexus.settings.project_root", lambda: tmp_path / "cwd")
+    assert get_settings({"NEXUS_LAKE_ROOT": "s3://lake/prod", "XDG_STATE_HOME": "/home/op/.state"}).state_dir == \
+        "/home/op/.state/nexus"
+    monkeypatch.undo()
     monkeypatch.setenv("NEXUS_STATE_DIR", str(tmp_path / "state"))
     assert default_buffer_path("edge-a") == tmp_path / "state" / "edge" / "edge-a.sqlite"
     (tmp_path / "a-file").write_text("")
@@ -166,6 +171,33 @@ def test_a_file_removed_while_it_is_read_is_not_found(place):
         assert first + b"".join(pieces) == data
     with pytest.raises(FileNotFoundError, match="no file"):
         next(f.chunks("inbox/big.bin"))
+
+
+def test_a_file_replaced_while_it_is_copied_is_never_kept_under_the_old_hash(place):
+    """A re-delivery under the same name between the hash and the copy, or during a read: the copy
+    checks the hash before the file appears (the target keeps what it held), and on S3 a read cut
+    short by a shorter new version is ChangedWhileRead, not an unexplained error."""
+    f = storage.folder(place)
+    old, new = os.urandom(3 * storage.CHUNK), b"a shorter re-delivery"
+    f.write_bytes("inbox/day.csv", old)
+    sha, _ = f.sha256("inbox/day.csv")
+    f.write_bytes("raw/day.csv", b"landed before")
+    f.write_bytes("inbox/day.csv", new)  # the export job, between the hash and the copy
+    with pytest.raises(storage.ChangedWhileRead, match="changed while it was copied"):
+        f.copy_from(f, "inbox/day.csv", "raw/day.csv", sha256=sha)
+    assert f.read_bytes("raw/day.csv") == b"landed before" and f.temporaries(
+        before=dt.datetime.now(UTC) + dt.timedelta(hours=1), rel="raw") == []
+    assert f.copy_from(f, "inbox/day.csv", "raw/new.csv", sha256=f.sha256("inbox/day.csv")[0])[1] == len(new)
+
+    f.write_bytes("inbox/day.csv", old)
+    pieces = f.chunks("inbox/day.csv")
+    first = next(pieces)
+    f.write_bytes("inbox/day.csv", new)
+    if f.remote:
+        with pytest.raises(storage.ChangedWhileRead, match="replaced while it was read"):
+            list(pieces)
+    else:  # the open handle reads the old version to its end
+        assert first + b"".join(pieces) == old
 
 
 def test_local_files_get_the_mode_open_would_give(tmp_path):

@@ -76,6 +76,19 @@ def seed_regulatory(landing_dir: str | Path | None = None) -> list[str]:
     return names
 
 
+def _monthly_quote_day(day: dt.date) -> dt.date:
+    """The first business day of ``day``'s month, or of the month before when ``day`` comes before it:
+    the publication day of the monthly contract prices in force on ``day`` (models.market)."""
+    def first_business_day(d: dt.date) -> dt.date:
+        d = d.replace(day=1)
+        while d.weekday() >= 5:
+            d += dt.timedelta(days=1)
+        return d
+
+    first = first_business_day(day)
+    return first if first <= day else first_business_day(day.replace(day=1) - dt.timedelta(days=1))
+
+
 @contextlib.contextmanager
 def _local_landing(landing: str):
     """The simulators write historian and vendor files to a local folder, as a plant's export job
@@ -302,6 +315,10 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
     history_start = start - dt.timedelta(days=HISTORY_DAYS)
     while history_start.weekday() >= 5:  # begin on a business day, so the first prices have an FX rate
         history_start -= dt.timedelta(days=1)
+    # Monthly contracts (feedstock, enzyme, formic acid, ...) are quoted on the first business day of a
+    # month: begin no later than the quote in force on the first demo day, so it has every price (the
+    # README's replay of the first day failed on "no price for 'corn_stover' on or before 2026-03-01").
+    history_start = min(history_start, _monthly_quote_day(start))
     mkt = simulate_market(history_start, (start - history_start).days + days, seed=seed)
     docs = seed_regulatory()
     print(f"- simulated {mkt['rows']:,} vendor price quotes in {mkt['files']} files from {history_start} (re-issues "

@@ -20,7 +20,7 @@ from warehouse import storage
 from warehouse.lake import CommitMeta, Lake
 
 DAG_ID = "ingest_sensor_data"
-HISTORY_DAYS = 14  # market history bulk-loaded before the demo days, so every day has prices and rates
+HISTORY_DAYS = 14  # market history bulk-loaded before the demo days at least (monthly quotes: see run_demo)
 SENSOR_HISTORY_DAYS = 28  # plant history bulk-loaded before them, so the monitors train and calibration has a trend
 CALIBRATION_WARMUP_DAYS, CALIBRATION_STRIDE_DAYS = 14, 2  # calibrated history: once the monitors are trained
 
@@ -316,9 +316,12 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
     while history_start.weekday() >= 5:  # begin on a business day, so the first prices have an FX rate
         history_start -= dt.timedelta(days=1)
     # Monthly contracts (feedstock, enzyme, formic acid, ...) are quoted on the first business day of a
-    # month: begin no later than the quote in force on the first demo day, so it has every price (the
-    # README's replay of the first day failed on "no price for 'corn_stover' on or before 2026-03-01").
-    history_start = min(history_start, _monthly_quote_day(start))
+    # month: begin with the quote before the one in force on the first demo day, so every day has a
+    # price even when the vendor's bad rows quarantine one quote (the README's replay of the first day
+    # failed on "no price for 'corn_stover' on or before 2026-03-01", then on sulfuric acid, whose
+    # 2026-02-02 quote came without a price).
+    in_force = _monthly_quote_day(start)
+    history_start = min(history_start, _monthly_quote_day(in_force - dt.timedelta(days=1)))
     mkt = simulate_market(history_start, (start - history_start).days + days, seed=seed)
     docs = seed_regulatory()
     print(f"- simulated {mkt['rows']:,} vendor price quotes in {mkt['files']} files from {history_start} (re-issues "

@@ -687,8 +687,8 @@ class Edge:
 
 def default_buffer_path(edge_id: str) -> Path:
     """``<state dir>/edge/<edge_id>.sqlite``: a SQLite file on this machine's disk, in the folder of
-    ``NEXUS_STATE_DIR`` (default ``<lake root>/_state``, or ``<project>/_state`` for a lake on object
-    storage; see :mod:`nexus.settings`). Pass ``--buffer`` to choose.
+    ``NEXUS_STATE_DIR`` (default ``<lake root>/_state`` for a local lake; :mod:`nexus.settings` has
+    the defaults for a lake on object storage). Pass ``--buffer`` to choose.
     """
     from nexus.settings import get_settings
 

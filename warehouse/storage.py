@@ -304,8 +304,6 @@ class Folder:
         except FileNotFoundError:
             raise FileNotFoundError(f"no file {self.uri(rel)}") from None
         except OSError as exc:
-            if isinstance(exc, ChangedWhileRead):
-                raise
             info = self.fs.get_file_info(self._p(rel))
             if info.type != pa_fs.FileType.File:
                 raise FileNotFoundError(f"{self.uri(rel)} was removed while it was read") from None

@@ -322,13 +322,22 @@ def _is_business_day(d: dt.date) -> bool:
     return d.weekday() < 5
 
 
-def _first_business_day_of_month(d: dt.date) -> bool:
-    if not _is_business_day(d):
-        return False
+def _month_first_business_day(d: dt.date) -> dt.date:
     first = d.replace(day=1)
     while not _is_business_day(first):
         first += dt.timedelta(days=1)
-    return d == first
+    return first
+
+
+def _first_business_day_of_month(d: dt.date) -> bool:
+    return d == _month_first_business_day(d)
+
+
+def monthly_quote_day(day: dt.date) -> dt.date:
+    """The day the monthly contract prices in force on ``day`` were published: the first business
+    day of ``day``'s month, or of the month before when ``day`` comes before it."""
+    first = _month_first_business_day(day)
+    return first if first <= day else _month_first_business_day(day.replace(day=1) - dt.timedelta(days=1))
 
 
 def _fmt_value(v: float) -> str:

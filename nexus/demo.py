@@ -76,19 +76,6 @@ def seed_regulatory(landing_dir: str | Path | None = None) -> list[str]:
     return names
 
 
-def _monthly_quote_day(day: dt.date) -> dt.date:
-    """The first business day of ``day``'s month, or of the month before when ``day`` comes before it:
-    the publication day of the monthly contract prices in force on ``day`` (models.market)."""
-    def first_business_day(d: dt.date) -> dt.date:
-        d = d.replace(day=1)
-        while d.weekday() >= 5:
-            d += dt.timedelta(days=1)
-        return d
-
-    first = first_business_day(day)
-    return first if first <= day else first_business_day(day.replace(day=1) - dt.timedelta(days=1))
-
-
 @contextlib.contextmanager
 def _local_landing(landing: str):
     """The simulators write historian and vendor files to a local folder, as a plant's export job
@@ -320,8 +307,10 @@ def run_demo(days: int = 3, start: dt.date = dt.date(2026, 3, 1), seed: int = 57
     # price even when the vendor's bad rows quarantine one quote (the README's replay of the first day
     # failed on "no price for 'corn_stover' on or before 2026-03-01", then on sulfuric acid, whose
     # 2026-02-02 quote came without a price).
-    in_force = _monthly_quote_day(start)
-    history_start = min(history_start, _monthly_quote_day(in_force - dt.timedelta(days=1)))
+    from models.market import monthly_quote_day
+
+    in_force = monthly_quote_day(start)
+    history_start = min(history_start, monthly_quote_day(in_force - dt.timedelta(days=1)))
     mkt = simulate_market(history_start, (start - history_start).days + days, seed=seed)
     docs = seed_regulatory()
     print(f"- simulated {mkt['rows']:,} vendor price quotes in {mkt['files']} files from {history_start} (re-issues "

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from nexus.demo import _monthly_quote_day
+from models.market import monthly_quote_day
 
 
 @pytest.mark.parametrize(("day", "quoted"), [
@@ -18,4 +18,4 @@ from nexus.demo import _monthly_quote_day
     ("2026-01-01", "2026-01-01"),
 ])
 def test_the_monthly_quote_in_force(day, quoted):
-    assert _monthly_quote_day(dt.date.fromisoformat(day)) == dt.date.fromisoformat(quoted)
+    assert monthly_quote_day(dt.date.fromisoformat(day)) == dt.date.fromisoformat(quoted)
